@@ -1,0 +1,45 @@
+"""Shared fixtures and the rule for tests that need an outside program.
+
+A test that needs QEMU, dtc, Graphviz or the arm64 kernel calls
+:func:`require_tool` or :func:`require_file`. On a developer machine that lacks
+the thing, the test is skipped with a reason that says how to get it; when
+``CI=true`` the same situation is a failure, because CI must run everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+#: Where ``.ci/setup`` puts Debian's arm64 kernel and busybox.
+ASSETS = Path(os.environ.get("VIRTMODEL_ASSETS", Path(__file__).parent.parent / ".assets"))
+
+
+def in_ci() -> bool:
+    """Return whether this run is CI, where a missing tool is an error."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _missing(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}; .ci/setup should have provided it")
+    pytest.skip(reason)
+
+
+def require_tool(name: str, package: str) -> str:
+    """Return the path of program *name*, or skip (fail in CI) if it is absent."""
+    path = shutil.which(name)
+    if path is None:
+        _missing(f"{name!r} is not installed (Debian package {package!r}; run: bash .ci/setup)")
+    assert path is not None
+    return path
+
+
+def require_file(path: Path, what: str) -> Path:
+    """Return *path*, or skip (fail in CI) if it does not exist."""
+    if not path.exists():
+        _missing(f"{what} not found at {path} (run: bash .ci/setup)")
+    return path
