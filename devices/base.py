@@ -1,0 +1,190 @@
+"""The device model contract, after QEMU's qdev.
+
+A device is created with validated properties, then realized once; properties
+are frozen from then on. The public lifecycle methods (``realize``,
+``unrealize``, ``reset``, ``set_property``) own the state checks, like QEMU's
+``device_set_realized``; subclasses only fill in the ``on_<event>`` hooks.
+A hook that raises leaves the device in its previous state, so a failed
+realize never leaves a half-realized device behind.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from devices.errors import LifecycleError, PropertyError
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
+
+
+class DeviceProps(BaseModel):
+    """Base class for a device's properties.
+
+    Instances are immutable values: unknown names are rejected and a change
+    builds a new, fully re-validated instance.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PropsT = TypeVar("PropsT", bound=DeviceProps)
+
+
+class State(enum.Enum):
+    """Where a device is in its lifecycle."""
+
+    CREATED = "created"
+    REALIZED = "realized"
+    UNREALIZED = "unrealized"
+
+
+class FdtContext:
+    """What a device needs from its board to write its device-tree node.
+
+    Boards hand out phandles by label (``"gic"``, ``"clk"``, ``"msi"``) so a
+    device can point at another node without knowing the allocation order.
+    """
+
+    def __init__(self, phandles: Mapping[str, int] | None = None) -> None:
+        #: Phandles the board has allocated so far, by label.
+        self.phandles: dict[str, int] = dict(phandles or {})
+
+    def phandle(self, label: str) -> int:
+        """Return the phandle the board allocated for *label*.
+
+        Raises:
+            KeyError: The board has not allocated that label (a board bug).
+        """
+        return self.phandles[label]
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<props>"
+        problems.append(f"{where}: {err['msg']}")
+    return problems
+
+
+class Device(Generic[PropsT]):
+    """A device model with validated properties and a QEMU-style lifecycle.
+
+    Subclasses set :attr:`props_model` and may override the ``on_realize``,
+    ``on_unrealize``, ``on_reset`` and ``fdt_node`` hooks.
+
+    Example:
+        >>> from devices.base import Device, DeviceProps
+        >>> class Led(Device[DeviceProps]):
+        ...     props_model = DeviceProps
+        >>> led = Led("led0")
+        >>> led.realize()
+        >>> led
+        <Led 'led0' realized>
+    """
+
+    #: The pydantic model that validates this device's properties.
+    props_model: ClassVar[type[DeviceProps]] = DeviceProps
+    #: QOM-style type name shown in traces; defaults to the class name.
+    type_name: ClassVar[str] = ""
+
+    def __init__(self, name: str, **props: Any) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            msg = f"device name {name!r} must be a non-empty string without '/'"
+            raise ValueError(msg)
+        self.name: Final = name
+        self.state = State.CREATED
+        #: Canonical QOM path; the machine sets it when the device is added.
+        self.path = f"/unattached/{name}"
+        #: The machine this device belongs to, if any (set by ``Machine.add``).
+        self.machine: Any = None
+        self.props: PropsT = self._validate(props)
+
+    # -- properties -------------------------------------------------------
+
+    def _validate(self, values: Mapping[str, Any]) -> PropsT:
+        try:
+            return self.props_model.model_validate(dict(values))  # type: ignore[return-value]  # props_model is the PropsT of the subclass
+        except ValidationError as exc:
+            raise PropertyError(self.name, _describe(exc)) from exc
+
+    def set_property(self, name: str, value: object) -> None:
+        """Change one property; allowed only before :meth:`realize`.
+
+        Raises:
+            LifecycleError: The device is already realized.
+            PropertyError: The name is unknown or the value invalid; nothing changes.
+        """
+        self._require(State.CREATED, f"{name!r} can only change before realize()")
+        self.props = self._validate({**self.props.model_dump(), name: value})
+
+    def set_properties(self, **values: Any) -> None:
+        """Change several properties at once, all or nothing.
+
+        Raises:
+            LifecycleError: The device is already realized.
+            PropertyError: A name is unknown or a value invalid; nothing changes.
+        """
+        self._require(State.CREATED, "properties can only change before realize()")
+        self.props = self._validate({**self.props.model_dump(), **values})
+
+    # -- lifecycle ----------------------------------------------------------
+
+    @property
+    def is_realized(self) -> bool:
+        """Whether the device has been realized and not unrealized since."""
+        return self.state is State.REALIZED
+
+    def realize(self) -> None:
+        """Finish construction; afterwards the properties are frozen.
+
+        Raises:
+            LifecycleError: The device was realized before.
+        """
+        self._require(State.CREATED, "a device is realized only once")
+        self.on_realize()  # may raise; the device then stays CREATED
+        self.state = State.REALIZED
+
+    def unrealize(self) -> None:
+        """Undo :meth:`realize` (hot-unplug); the device cannot be realized again.
+
+        Raises:
+            LifecycleError: The device is not realized.
+        """
+        self._require(State.REALIZED, "call realize() before unrealize()")
+        self.on_unrealize()
+        self.state = State.UNREALIZED
+
+    def reset(self) -> None:
+        """Put the device back in its power-on state.
+
+        Raises:
+            LifecycleError: The device is not realized.
+        """
+        self._require(State.REALIZED, "call realize() before reset()")
+        self.on_reset()
+
+    def _require(self, state: State, remedy: str) -> None:
+        if self.state is not state:
+            raise LifecycleError(self.name, self.state.value, remedy)
+
+    # -- hooks ----------------------------------------------------------------
+
+    def on_realize(self) -> None:
+        """Build the device's runtime state; raise to refuse realization."""
+
+    def on_unrealize(self) -> None:
+        """Release what :meth:`on_realize` built."""
+
+    def on_reset(self) -> None:
+        """Return runtime state to power-on values."""
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write this device's device-tree node(s); devices without one write nothing."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.state.value}>"

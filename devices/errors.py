@@ -1,0 +1,36 @@
+"""Errors raised by device models.
+
+The tree::
+
+    DeviceError(Exception)                              .device
+    ├── PropertyError(DeviceError, ValueError)          .errors  __cause__ = pydantic ValidationError
+    └── LifecycleError(DeviceError, RuntimeError)       .state
+"""
+
+from __future__ import annotations
+
+
+class DeviceError(Exception):
+    """Base class of every error a device model raises."""
+
+    def __init__(self, device: str, message: str) -> None:
+        self.device = device
+        super().__init__(message)
+
+
+class PropertyError(DeviceError, ValueError):
+    """A property name is unknown or its value is invalid; nothing changed."""
+
+    def __init__(self, device: str, problems: list[str]) -> None:
+        self.errors = problems
+        super().__init__(
+            device, f"device {device!r} rejected properties: {'; '.join(problems)}"
+        )
+
+
+class LifecycleError(DeviceError, RuntimeError):
+    """An operation does not fit the device's lifecycle state."""
+
+    def __init__(self, device: str, state: str, remedy: str) -> None:
+        self.state = state
+        super().__init__(device, f"device {device!r} is {state}; {remedy}")
