@@ -184,7 +184,7 @@ class Device(Generic[PropsT]):
         """Return runtime state to power-on values."""
 
     def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
-        """Write this device's device-tree node(s); devices without one write nothing."""
+        """Write this device's device-tree node(s); most devices without one skip it."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.state.value}>"

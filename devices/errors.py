@@ -3,7 +3,8 @@
 The tree::
 
     DeviceError(Exception)                              .device
-    ├── PropertyError(DeviceError, ValueError)          .errors  __cause__ = pydantic ValidationError
+    ├── PropertyError(DeviceError, ValueError)          .errors
+    │       (__cause__ is pydantic's ValidationError)
     └── LifecycleError(DeviceError, RuntimeError)       .state
 """
 

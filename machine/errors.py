@@ -108,5 +108,8 @@ class MachineFailedError(MachineError, RuntimeError):
         if errno is not None:
             parts.append(_errno.errorcode.get(errno, str(errno)))
         where = ": ".join(parts)
-        super().__init__(f"machine failed to come up: {where}: {problem}" if where
-                         else f"machine failed to come up: {problem}")
+        super().__init__(
+            f"machine failed to come up: {where}: {problem}"
+            if where
+            else f"machine failed to come up: {problem}"
+        )
