@@ -1,0 +1,42 @@
+"""Atomic file output for device-tree blobs and sources.
+
+A reader (or a QEMU started with ``-dtb``) sees either the old file or the
+complete new one, never a partial write.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["write_atomic"]
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write *data* to *path* via a temporary file and ``os.replace``.
+
+    Readers see the old file or the complete new one, never a partial write.
+
+    Raises:
+        OSError: The directory is not writable (nothing is left behind).
+    """
+    target = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            f.write(payload)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,162 @@
+"""Parse a flattened device tree blob back into an :class:`~machine.fdt.Fdt`.
+
+Each property keeps the name offset the blob gave it and the strings block is
+kept verbatim, so a blob in libfdt's layout round-trips to identical bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from machine.fdt_node import (
+    FDT_BEGIN_NODE,
+    FDT_END,
+    FDT_END_NODE,
+    FDT_MAGIC,
+    FDT_NOP,
+    FDT_PROP,
+    FdtError,
+    FdtNode,
+)
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
+
+__all__ = ["parse_dtb"]
+
+_BLOB = "<blob>"
+
+
+def _bad(problem: str) -> FdtError:
+    return FdtError(_BLOB, problem)
+
+
+def parse_dtb(cls: type[Fdt], data: bytes) -> Fdt:
+    """Return a new *cls* holding the tree stored in *data*.
+
+    Returns the tree with the blob's image adopted verbatim when it has
+    libfdt's layout (so it converts back to the same bytes), else rebuilt.
+
+    Raises:
+        FdtError: The blob is truncated, has a bad magic or version, or its
+            structure block is malformed.
+    """
+    if len(data) < 40:
+        msg = f"{len(data)} bytes is too short for a header"
+        raise _bad(msg)
+    (
+        magic,
+        totalsize,
+        off_struct,
+        off_strings,
+        off_rsv,
+        version,
+        _last,
+        boot_cpu,
+        size_strings,
+        size_struct,
+    ) = struct.unpack_from(">10I", data)
+    if magic != FDT_MAGIC:
+        msg = f"bad magic 0x{magic:08x}"
+        raise _bad(msg)
+    if version < 16:
+        msg = f"version {version} is older than 16"
+        raise _bad(msg)
+    if version < 17:
+        size_struct = off_strings - off_struct
+    if (
+        totalsize > len(data)
+        or max(off_struct + size_struct, off_strings + size_strings, off_rsv + 16)
+        > totalsize
+    ):
+        msg = f"blocks extend past the {len(data)} bytes given"
+        raise _bad(msg)
+    fdt = cls()
+    fdt.boot_cpuid_phys = boot_cpu
+    reservations: list[tuple[int, int]] = []
+    pos = off_rsv
+    while True:
+        if pos + 16 > totalsize:
+            msg = "reservation map is not terminated"
+            raise _bad(msg)
+        addr, size = struct.unpack_from(">QQ", data, pos)
+        pos += 16
+        if addr == 0 and size == 0:
+            break
+        reservations.append((addr, size))
+    strings = data[off_strings : off_strings + size_strings]
+    saw_nop = _parse_struct(fdt, data[off_struct : off_struct + size_struct], strings)
+    # Keep the image byte for byte only when it has libfdt's own layout.
+    libfdt_layout = (
+        not saw_nop
+        and off_rsv == 0x30
+        and off_struct == pos
+        and off_strings == off_struct + size_struct
+    )
+    fdt._adopt_image(
+        data[:totalsize], reservations, strings, size_struct if libfdt_layout else None
+    )
+    return fdt
+
+
+def _parse_struct(fdt: Fdt, blob: bytes, strings: bytes) -> bool:
+    saw_nop = False
+    stack: list[tuple[FdtNode, list[FdtNode], list[tuple[str, bytes, int]]]] = []
+    pos = 0
+    end = len(blob)
+    while pos + 4 <= end:
+        (token,) = struct.unpack_from(">I", blob, pos)
+        pos += 4
+        if token == FDT_BEGIN_NODE:
+            nul = blob.find(b"\0", pos)
+            if nul < 0:
+                msg = f"unterminated node name at struct offset 0x{pos:x}"
+                raise _bad(msg)
+            name = blob[pos:nul].decode()
+            pos = (nul + 4) & ~3
+            if not stack:
+                if name:
+                    msg = f"root node is named {name!r}"
+                    raise _bad(msg)
+                node = fdt.root
+            else:
+                node = FdtNode(name, stack[-1][0])
+            stack.append((node, [], []))
+        elif token == FDT_END_NODE:
+            if not stack:
+                msg = f"unbalanced end of node at struct offset 0x{pos - 4:x}"
+                raise _bad(msg)
+            node, children, props = stack.pop()
+            # The blob stores creation order reversed; store it back unreversed.
+            for pname, value, nameoff in reversed(props):
+                node.props[pname] = (value, nameoff)
+            for child in reversed(children):
+                node._attach(child)
+            if stack:
+                stack[-1][1].append(node)
+        elif token == FDT_PROP:
+            if not stack or stack[-1][1]:
+                msg = f"property outside a node header at 0x{pos - 4:x}"
+                raise _bad(msg)
+            length, nameoff = struct.unpack_from(">II", blob, pos)
+            pos += 8
+            value = blob[pos : pos + length]
+            pos = (pos + length + 3) & ~3
+            nul = strings.find(b"\0", nameoff)
+            if nameoff >= len(strings) or nul < 0:
+                msg = f"property name offset 0x{nameoff:x} is outside the strings"
+                raise _bad(msg)
+            stack[-1][2].append((strings[nameoff:nul].decode(), value, nameoff))
+        elif token == FDT_NOP:
+            saw_nop = True
+        elif token == FDT_END:
+            if stack:
+                msg = f"node {stack[-1][0].name!r} is not closed"
+                raise _bad(msg)
+            return saw_nop
+        else:
+            msg = f"unknown token 0x{token:x} at struct offset 0x{pos - 4:x}"
+            raise _bad(msg)
+    msg = "structure block has no FDT_END"
+    raise _bad(msg)
