@@ -1,0 +1,248 @@
+"""The computed order of one registry state, and how it is computed.
+
+:func:`build_plan` checks every hard target is registered (before any edge
+is built, so networkx never invents phantom nodes), drops optional edges to
+absent targets, builds the constraint graph once and sorts it with
+``nx.lexicographical_topological_sort`` keyed on registration rank: among the
+notifiers whose predecessors have all run, the one registered first runs
+next. A :class:`Plan` is an immutable snapshot; the registry caches it until
+the next mutation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import final
+
+import networkx as nx
+
+from notifiers.edges import DroppedEdge, Edge
+from notifiers.errors import (
+    CycleError,
+    InvalidOrderError,
+    UnknownNotifierError,
+    quote_names,
+)
+from notifiers.notifier import Notifier
+
+
+def closest(name: str, names: Collection[str]) -> str | None:
+    """Return the registered name closest to *name*, or None if none is close."""
+    matches = difflib.get_close_matches(name, names, n=1)
+    return matches[0] if matches else None
+
+
+def unknown(
+    event: str,
+    name: str,
+    notifiers: Collection[str],
+    referrer: Notifier | None = None,
+    keyword: str | None = None,
+) -> UnknownNotifierError:
+    """Return the error for *name*, which is not among *notifiers*."""
+    return UnknownNotifierError(
+        event,
+        name,
+        referrer=None if referrer is None else referrer.name,
+        keyword=keyword,
+        location=None if referrer is None else referrer.location,
+        hint=closest(name, notifiers),
+    )
+
+
+def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
+    """Return the declaration that orders *u* before *v* (hard edges first).
+
+    Raises:
+        KeyError: No notifier declared such an edge (a bug in the caller).
+    """
+    first, second = notifiers[u], notifiers[v]
+    if u in second.after:
+        return Edge(u, v, v, "after", second.location)
+    if v in first.before:
+        return Edge(u, v, u, "before", first.location)
+    if u in second.after_optional:
+        return Edge(u, v, v, "after_optional", second.location)
+    if v in first.before_optional:
+        return Edge(u, v, u, "before_optional", first.location)
+    raise KeyError((u, v))
+
+
+def collect_edges(
+    event: str, notifiers: Mapping[str, Notifier]
+) -> tuple[list[tuple[str, str]], tuple[DroppedEdge, ...]]:
+    """Return the effective edges in declaration order and the dropped ones.
+
+    Raises:
+        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
+    """
+    edges: list[tuple[str, str]] = []
+    add = edges.append
+    dropped: list[DroppedEdge] = []
+    for record in notifiers.values():
+        name = record.name
+        for other in record.after:
+            if other not in notifiers:
+                raise unknown(event, other, notifiers, record, "after")
+            add((other, name))
+        for other in record.before:
+            if other not in notifiers:
+                raise unknown(event, other, notifiers, record, "before")
+            add((name, other))
+        for other in record.after_optional:
+            if other in notifiers:
+                add((other, name))
+            else:
+                dropped.append(
+                    DroppedEdge(name, other, "after_optional", record.location)
+                )
+        for other in record.before_optional:
+            if other in notifiers:
+                add((name, other))
+            else:
+                dropped.append(
+                    DroppedEdge(name, other, "before_optional", record.location)
+                )
+    return edges, tuple(dropped)
+
+
+@final
+class Plan:
+    """An immutable snapshot: notifiers, constraint graph and computed order."""
+
+    __slots__ = ("_positions", "dropped", "event", "graph", "notifiers", "order")
+
+    def __init__(
+        self,
+        event: str,
+        notifiers: dict[str, Notifier],
+        graph: nx.DiGraph[str],
+        order: list[str],
+        dropped: tuple[DroppedEdge, ...],
+    ) -> None:
+        #: The event (registry) name.
+        self.event = event
+        #: The notifiers by name, in registration order.
+        self.notifiers = notifiers
+        #: The effective constraint graph (u -> v: u runs before v).
+        self.graph = graph
+        #: The computed order.
+        self.order = order
+        #: Optional edges left out because their target is absent.
+        self.dropped = dropped
+        self._positions: dict[str, int] | None = None
+
+    def position(self, name: str) -> int:
+        """Return the 0-based position of *name* in the order."""
+        if self._positions is None:
+            self._positions = {n: i for i, n in enumerate(self.order)}
+        return self._positions[name]
+
+    def edge(self, u: str, v: str) -> Edge:
+        """Return the declaration behind graph edge ``u -> v``."""
+        return edge_between(self.notifiers, u, v)
+
+    def edges(self) -> Iterator[Edge]:
+        """Yield each effective edge once, in declaration order."""
+        seen: set[tuple[str, str]] = set()
+        for record in self.notifiers.values():
+            name = record.name
+            pairs = [(other, name) for other in record.after]
+            pairs += [(name, other) for other in record.before]
+            pairs += [(other, name) for other in record.after_optional]
+            pairs += [(name, other) for other in record.before_optional]
+            for pair in pairs:
+                if pair not in seen and self.graph.has_edge(*pair):
+                    seen.add(pair)
+                    yield self.edge(*pair)
+
+    def check_order(self, order: Sequence[str]) -> None:
+        """Check *order* is a permutation of the names respecting every edge.
+
+        Raises:
+            InvalidOrderError: It is not, naming the name or edge at fault.
+        """
+        event = self.event
+        positions: dict[str, int] = {}
+        for index, name in enumerate(order):
+            if name not in self.notifiers:
+                msg = f"order for {event!r} names {name!r}, which is not registered"
+                raise InvalidOrderError(event, msg)
+            if name in positions:
+                msg = f"order for {event!r} lists {name!r} twice"
+                raise InvalidOrderError(event, msg)
+            positions[name] = index
+        missing = [name for name in self.order if name not in positions]
+        if missing:
+            msg = f"order for {event!r} leaves out {quote_names(missing)}"
+            raise InvalidOrderError(event, msg)
+        for name in order:
+            for before in self.graph.predecessors(name):
+                if positions[before] > positions[name]:
+                    edge = self.edge(before, name)
+                    msg = (
+                        f"order for {event!r} runs {name!r} before {before!r}, "
+                        f"breaking {edge.describe()}"
+                    )
+                    raise InvalidOrderError(event, msg, edge)
+
+
+def build_graph(
+    event: str, notifiers: Mapping[str, Notifier]
+) -> tuple[nx.DiGraph[str], tuple[DroppedEdge, ...]]:
+    """Return the constraint graph (nodes in registration order) and dropped edges.
+
+    Raises:
+        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
+    """
+    edges, dropped = collect_edges(event, notifiers)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(notifiers)
+    graph.add_edges_from(edges)
+    return graph, dropped
+
+
+def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
+    """Compute the order of *notifiers*, which must be in registration order.
+
+    Raises:
+        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
+        CycleError: The effective edges form a loop.
+    """
+    graph, dropped = build_graph(event, notifiers)
+    # Registration order is dict order; positions in it are the rank order.
+    rank = {name: i for i, name in enumerate(notifiers)}
+    try:
+        order = list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
+    except nx.NetworkXUnfeasible:
+        loop = nx.find_cycle(graph)
+        raise CycleError(
+            event, [edge_between(notifiers, u, v) for u, v, *_ in loop]
+        ) from None
+    return Plan(event, notifiers, graph, order, dropped)
+
+
+def attributed_graph(event: str, notifiers: Mapping[str, Notifier]) -> nx.DiGraph[str]:
+    """Return the constraint graph with each edge's provenance as attributes.
+
+    Nodes are in registration order; edges carry ``declared_by``,
+    ``location``, ``keyword`` and ``optional``.
+
+    Raises:
+        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
+    """
+    plain, _ = build_graph(event, notifiers)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(notifiers)
+    for u, v in plain.edges:
+        edge = edge_between(notifiers, u, v)
+        graph.add_edge(
+            u,
+            v,
+            declared_by=edge.declared_by,
+            location=edge.location,
+            keyword=edge.keyword,
+            optional=edge.optional,
+        )
+    return graph

@@ -1,0 +1,448 @@
+"""The ordered notifier registry: callbacks that declare what they come after.
+
+Order rule: a notifier runs after everything it names in ``after=`` and
+before everything it names in ``before=``; among notifiers whose predecessors
+have all run, the one **registered first runs first**. QEMU's NotifierList is
+the opposite: it runs the newest registration first and nobody can name
+another notifier, so order there is an accident of registration (see
+:class:`notifiers.NotifierList`). Here the order is declared, explained by
+:meth:`NotifierRegistry.explain`, and independent of hashing.
+
+A registry is one-shot by default, like QEMU's machine-init-done: after it
+has notified, a newly added notifier runs at once if everything it comes
+after has run, and is refused if something it must precede already ran.
+``one_shot=False`` gives an event that can fire many times (e.g. reset).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Generic, ParamSpec, final
+
+import networkx as nx
+
+from notifiers import runner
+from notifiers.edges import DroppedEdge
+from notifiers.errors import (
+    AlreadyNotifiedError,
+    DuplicateNotifierError,
+    NotifierFailedError,
+)
+from notifiers.explain import Explanation, explain
+from notifiers.export import to_dot, to_mermaid
+from notifiers.hazards import Hazard, find_hazards
+from notifiers.notifier import Names, Notifier, caller_location, check_name, declare
+from notifiers.plan import Plan, attributed_graph, build_graph, build_plan
+from notifiers.table import Table
+from notifiers.trace import Status, Step, Trace
+
+P = ParamSpec("P")
+
+
+class _State(enum.Enum):
+    ARMED = "armed"
+    NOTIFYING = "notifying"
+    DONE = "done"
+
+
+@final
+class NotifierRegistry(Generic[P]):
+    """An ordered set of named callbacks for one event, run by :meth:`notify`.
+
+    The type parameter is the callbacks' signature: ``NotifierRegistry[Machine]``
+    holds callbacks taking one ``Machine``; ``notify(*args, **kwargs)`` passes
+    its arguments to every callback. ``one_shot`` (default True) gives QEMU's
+    late-registration semantics; ``keep_going`` (default False) runs everything
+    not downstream of a failure instead of stopping at the first one.
+
+    Example:
+        >>> reset = NotifierRegistry[list[str]]("machine-reset", one_shot=False)
+        >>> _ = reset.add("uart", lambda log: log.append("uart"), after="clocks")
+        >>> _ = reset.add("gic", lambda log: log.append("gic"), before="uart")
+        >>> _ = reset.add("clocks", lambda log: log.append("clocks"))
+        >>> reset.order()
+        ['gic', 'clocks', 'uart']
+        >>> log: list[str] = []
+        >>> reset.notify(log).names("ran") == log
+        True
+    """
+
+    def __init__(
+        self, event: str, *, one_shot: bool = True, keep_going: bool = False
+    ) -> None:
+        #: The event this registry notifies, e.g. "machine-init-done".
+        self.event: Final = check_name(event, "event name")
+        #: Whether the event fires once (late registrations run at once).
+        self.one_shot: Final = one_shot
+        #: Whether a failure skips only its dependents instead of stopping.
+        self.keep_going: Final = keep_going
+        self._lock = threading.RLock()
+        self._table = Table(self.event)
+        self._notifiers = self._table.notifiers
+        self._rank = 0
+        self._plan: Plan | None = None
+        self._state = _State.ARMED
+        self._call: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+        # one-shot round: name -> outcome, filled in while the walk runs
+        self._progress: dict[str, Status] = {}
+        self._trace: Trace | None = None
+        self._late: list[Step] = []
+
+    # -- registration -------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        callback: Callable[P, object],
+        *,
+        after: Names = (),
+        before: Names = (),
+        after_optional: Names = (),
+        before_optional: Names = (),
+        reads: Names = (),
+        writes: Names = (),
+    ) -> Notifier:
+        """Register *callback* as *name*; a bare str constraint means one name.
+
+        ``after``/``before`` targets must be registered by the time the order
+        is computed; ``*_optional`` targets may stay absent (the edge is then
+        dropped and reported). ``reads``/``writes`` name resources for
+        :meth:`hazards`. On a one-shot registry that already notified, the
+        callback runs now (see the module docstring).
+
+        Raises:
+            InvalidNotifierError: Bad name, callback or constraint.
+            DuplicateNotifierError: *name* is already registered.
+            CycleError: The new edges close a loop (checked when cheap).
+            UnknownNotifierError: Late registration naming an absent notifier.
+            LateRegistrationError: Late, and its place in the order has passed.
+            NotifierFailedError: Late, and the callback raised (it stays registered).
+        """
+        return self._add(
+            name,
+            callback,
+            {
+                "after": after,
+                "before": before,
+                "after_optional": after_optional,
+                "before_optional": before_optional,
+            },
+            (reads, writes),
+            caller_location(1),
+        )
+
+    def register(
+        self,
+        name: str | None = None,
+        *,
+        after: Names = (),
+        before: Names = (),
+        after_optional: Names = (),
+        before_optional: Names = (),
+        reads: Names = (),
+        writes: Names = (),
+    ) -> Callable[[Callable[P, object]], Callable[P, object]]:
+        """Return a decorator that registers a function, named after it by default.
+
+        Takes the same constraints as :meth:`add`; the function is returned
+        unchanged.
+
+        Raises:
+            InvalidNotifierError: Bad name (e.g. ``@register`` without
+                parentheses), callback or constraint.
+            DuplicateNotifierError, CycleError, UnknownNotifierError,
+            LateRegistrationError, NotifierFailedError: As for :meth:`add`.
+        """
+        if name is not None:
+            check_name(name)
+        location = caller_location(1)
+        constraints = {
+            "after": after,
+            "before": before,
+            "after_optional": after_optional,
+            "before_optional": before_optional,
+        }
+
+        def decorate(function: Callable[P, object]) -> Callable[P, object]:
+            own = name if name is not None else getattr(function, "__name__", None)
+            self._add(own, function, constraints, (reads, writes), location)
+            return function
+
+        return decorate
+
+    def remove(self, name: str) -> Notifier:
+        """Unregister *name* and return its record.
+
+        Raises:
+            UnknownNotifierError: *name* is not registered.
+        """
+        with self._lock:
+            record = self._table.remove(name)
+            self._progress.pop(name, None)
+            self._plan = None
+            return record
+
+    def rearm(self) -> None:
+        """Make a one-shot registry that has notified ready to notify again.
+
+        Raises:
+            AlreadyNotifiedError: The event is being notified right now.
+        """
+        with self._lock:
+            if self._state is _State.NOTIFYING:
+                raise AlreadyNotifiedError(self.event, notifying=True)
+            self._state = _State.ARMED
+            self._progress = {}
+            self._late = []
+
+    # -- introspection ------------------------------------------------------
+
+    def notifiers(self) -> tuple[Notifier, ...]:
+        """Return the registered notifiers in registration order."""
+        with self._lock:
+            return tuple(self._notifiers.values())
+
+    def order(self) -> list[str]:
+        """Return the names in the order :meth:`notify` runs them; nothing runs.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+        """
+        return list(self._current_plan().order)
+
+    def graph(self) -> nx.DiGraph[str]:
+        """Return a fresh graph of the effective constraints (u -> v: u first).
+
+        Nodes are in registration order; each edge carries ``declared_by``,
+        ``location``, ``keyword`` and ``optional``. Optional edges to absent
+        targets are left out. A cycle is not an error here.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+        """
+        with self._lock:
+            notifiers = dict(self._notifiers)
+        return attributed_graph(self.event, notifiers)
+
+    def dropped_edges(self) -> tuple[DroppedEdge, ...]:
+        """Return the optional edges dropped because their target is absent.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+        """
+        with self._lock:
+            notifiers = dict(self._notifiers)
+        return build_graph(self.event, notifiers)[1]
+
+    def explain(self, first: str, second: str) -> Explanation:
+        """Return why *first* and *second* run in the order they do.
+
+        ``str()`` of the result is the shortest chain of declared edges
+        between them, each with its declarer and file:line, or a statement
+        that nothing orders them and the tie-break decides.
+
+        Raises:
+            UnknownNotifierError: Either name is not registered.
+            CycleError: The constraints form a loop.
+        """
+        return explain(self._current_plan(), first, second)
+
+    def hazards(self) -> list[Hazard]:
+        """Return every reads/writes conflict the declared order leaves open.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+        """
+        return find_hazards(self._current_plan())
+
+    def to_dot(self) -> str:
+        """Return the order as Graphviz DOT text (see :mod:`notifiers.export`).
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+        """
+        return to_dot(self._current_plan())
+
+    def to_mermaid(self) -> str:
+        """Return the order as a Mermaid flowchart (see :mod:`notifiers.export`).
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+        """
+        return to_mermaid(self._current_plan())
+
+    @property
+    def last_trace(self) -> Trace | None:
+        """Return the latest notify's trace plus any late runs, or None."""
+        with self._lock:
+            if self._trace is None:
+                return None
+            late = list(self._late)
+            trace = self._trace
+        return Trace(trace.event, [*trace.steps, *late], trace.dropped)
+
+    # -- running ------------------------------------------------------------
+
+    def notify(self, *args: P.args, **kwargs: P.kwargs) -> Trace:
+        """Run every callback in :meth:`order`, passing it these arguments.
+
+        The order is computed (and a cycle or unknown name reported) before
+        any callback runs.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+            AlreadyNotifiedError: One-shot event notified before (see :meth:`rearm`).
+            NotifierFailedError: A callback raised; see ``keep_going``.
+        """
+        with self._lock:
+            if self.one_shot and self._state is not _State.ARMED:
+                raise AlreadyNotifiedError(
+                    self.event, notifying=self._state is _State.NOTIFYING
+                )
+            plan = self._current_plan()
+            progress: dict[str, Status] | None = None
+            if self.one_shot:
+                self._state = _State.NOTIFYING
+                self._call = (args, kwargs)
+                self._progress = progress = {}
+                self._late = []
+        trace: Trace | None = None
+        try:
+            trace = self._run(plan, plan.order, (args, kwargs), progress)
+        except NotifierFailedError as failed:
+            trace = failed.trace
+            raise
+        finally:
+            with self._lock:
+                if self.one_shot:
+                    self._state = _State.DONE
+                self._trace = trace
+        return trace
+
+    def notify_in_order(
+        self, order: Sequence[str], *args: P.args, **kwargs: P.kwargs
+    ) -> Trace:
+        """Run the callbacks in *order*, which must be a valid order of them all.
+
+        Meant for running a phase under alternative valid orders on fresh
+        state: it has the failure semantics of :meth:`notify` but leaves the
+        registry's one-shot state alone.
+
+        Raises:
+            InvalidOrderError: *order* is not a permutation of the registered
+                names or breaks a declared edge (named in the message).
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+            NotifierFailedError: A callback raised; see ``keep_going``.
+        """
+        plan = self._current_plan()
+        plan.check_order(order)
+        return self._run(plan, order, (args, kwargs), None)
+
+    # -- internals ----------------------------------------------------------
+
+    def _current_plan(self) -> Plan:
+        with self._lock:
+            if self._plan is None:
+                self._plan = build_plan(self.event, dict(self._notifiers))
+            return self._plan
+
+    def _run(
+        self,
+        plan: Plan,
+        order: Sequence[str],
+        call: tuple[tuple[Any, ...], dict[str, Any]],
+        progress: dict[str, Status] | None,
+    ) -> Trace:
+        return runner.run(
+            self.event,
+            plan.notifiers,
+            plan.graph,
+            order,
+            call,
+            keep_going=self.keep_going,
+            dropped=plan.dropped,
+            progress=progress,
+        )
+
+    def _add(
+        self,
+        name: object,
+        callback: object,
+        constraints: dict[str, Names],
+        resources: tuple[Names, Names],
+        location: str,
+    ) -> Notifier:
+        with self._lock:
+            record = declare(
+                self.event,
+                name,
+                callback,
+                constraints,
+                *resources,
+                location,
+                self._rank,
+            )
+            existing = self._notifiers.get(record.name)
+            if existing is not None:
+                raise DuplicateNotifierError(self.event, record.name, existing.location)
+            preds, succs = self._table.neighbours(record)
+            self._table.reject_cycle(record, preds, succs)
+            late = self.one_shot and self._state is not _State.ARMED
+            if late:
+                notifying = self._state is _State.NOTIFYING
+                self._table.check_late(
+                    record, (preds, succs), self._progress, notifying
+                )
+            self._table.insert(record)
+            self._rank += 1
+            self._plan = None
+            args, kwargs = self._call
+        if late:
+            self._run_late(record, args, kwargs)
+        return record
+
+    def _run_late(
+        self, record: Notifier, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        progress: dict[str, Status] = {}
+        try:
+            trace = runner.run(
+                self.event,
+                {record.name: record},
+                nx.DiGraph(),
+                [record.name],
+                (args, kwargs),
+                keep_going=False,
+                progress=progress,
+            )
+        except NotifierFailedError as failed:
+            trace = failed.trace
+            raise
+        finally:
+            with self._lock:
+                self._progress.update(progress)
+                self._late.extend(
+                    Step(s.notifier, s.status, s.duration, s.error, late=True)
+                    for s in trace.steps
+                )
+
+    def __len__(self) -> int:
+        return len(self._notifiers)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._notifiers
+
+    def __repr__(self) -> str:
+        kind = "one-shot" if self.one_shot else "multi-shot"
+        return (
+            f"<NotifierRegistry {self.event!r} {kind} "
+            f"{len(self._notifiers)} notifiers, {self._state.value}>"
+        )

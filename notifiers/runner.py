@@ -1,0 +1,80 @@
+"""Running callbacks in a given order and recording a :class:`Trace`.
+
+Two failure policies: stop at the first exception (the rest are ``not-run``),
+or keep going, where everything downstream of a failure in the constraint
+graph is ``skipped`` and everything else still runs. Either way the failures
+are raised together as one :class:`NotifierFailedError` after the walk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+
+from notifiers.edges import DroppedEdge
+from notifiers.errors import NotifierFailedError
+from notifiers.notifier import Notifier
+from notifiers.trace import Status, Step, Trace
+
+
+def run(
+    event: str,
+    notifiers: Mapping[str, Notifier],
+    graph: nx.DiGraph[str],
+    order: Sequence[str],
+    call: tuple[tuple[Any, ...], dict[str, Any]],
+    *,
+    keep_going: bool,
+    dropped: tuple[DroppedEdge, ...] = (),
+    progress: dict[str, Status] | None = None,
+) -> Trace:
+    """Call each notifier of *order* with ``call`` = (args, kwargs).
+
+    *progress*, when given, receives each name with its status as soon as its
+    callback returns, so a registration made meanwhile sees how far it got.
+
+    Raises:
+        NotifierFailedError: At least one callback raised; ``.trace`` has all steps.
+    """
+    args, kwargs = call
+    steps: list[Step] = []
+    append = steps.append
+    clock = time.perf_counter
+    failures: list[tuple[str, BaseException]] = []
+    blocked: dict[str, str] = {}
+    for index, name in enumerate(order):
+        record = notifiers[name]
+        if name in blocked:
+            append(Step(record, Status.SKIPPED, 0.0, f"after failed {blocked[name]!r}"))
+            continue
+        start = clock()
+        try:
+            record.callback(*args, **kwargs)
+        except Exception as exc:  # any callback error is reported, never lost
+            append(Step(record, Status.FAILED, clock() - start, repr(exc)))
+            failures.append((name, exc))
+            if progress is not None:
+                progress[name] = Status.FAILED
+            if not keep_going:
+                append_rest(steps, notifiers, order[index + 1 :])
+                break
+            for later in nx.descendants(graph, name):
+                blocked.setdefault(later, name)
+            continue
+        append(Step(record, Status.RAN, clock() - start))
+        if progress is not None:
+            progress[name] = Status.RAN
+    trace = Trace(event, steps, dropped)
+    if failures:
+        raise NotifierFailedError(event, failures, trace) from failures[0][1]
+    return trace
+
+
+def append_rest(
+    steps: list[Step], notifiers: Mapping[str, Notifier], rest: Sequence[str]
+) -> None:
+    """Record every name of *rest* as never attempted."""
+    steps.extend(Step(notifiers[name], Status.NOT_RUN) for name in rest)
