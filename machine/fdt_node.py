@@ -22,10 +22,15 @@ __all__ = [
     "FDT_MAGIC",
     "FDT_NOP",
     "FDT_PROP",
+    "GIC_FDT_IRQ_FLAGS_EDGE_LO_HI",
+    "GIC_FDT_IRQ_FLAGS_LEVEL_HI",
+    "GIC_FDT_IRQ_TYPE_PPI",
+    "GIC_FDT_IRQ_TYPE_SPI",
     "OFF_DT_STRUCT",
     "OFF_MEM_RSVMAP",
     "FdtError",
     "FdtNode",
+    "ppi_flags",
 ]
 
 FDT_MAGIC: Final = 0xD00DFEED
@@ -172,3 +177,21 @@ def emit_node(node: FdtNode, out: list[bytes]) -> None:
     for child in reversed(node.children):
         emit_node(child, out)
     out.append(U32.pack(FDT_END_NODE))
+
+
+#: Interrupt specifier encoding of the GIC binding (QEMU ``include/hw/arm/fdt.h``).
+GIC_FDT_IRQ_TYPE_SPI: Final = 0
+GIC_FDT_IRQ_TYPE_PPI: Final = 1
+GIC_FDT_IRQ_FLAGS_EDGE_LO_HI: Final = 1
+GIC_FDT_IRQ_FLAGS_LEVEL_HI: Final = 4
+
+
+def ppi_flags(flags: int, cpus: int | None) -> int:
+    """Return PPI flags with the GICv2 CPU mask (bits [15:8]) for *cpus* CPUs.
+
+    ``cpus=None`` (GICv3 and later) leaves the flags as they are; the mask is
+    eight bits wide, as QEMU's ``deposit32`` makes it.
+    """
+    if cpus is None:
+        return flags
+    return (flags & ~0xFF00) | ((((1 << cpus) - 1) & 0xFF) << 8)
