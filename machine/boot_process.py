@@ -94,7 +94,7 @@ class _Console:
             # Only the tail can complete a match that straddles two chunks.
             window = self._carry + text
             self.matched = self.matched or self._expect in window
-            self._carry = window[len(window) - len(self._expect) + 1 :]
+            self._carry = window[max(0, len(window) - len(self._expect) + 1) :]
 
 
 def _reason(
