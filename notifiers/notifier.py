@@ -90,6 +90,8 @@ def check_name(name: object, what: str = "notifier name") -> str:
 
 
 def _names(owner: str, keyword: str, value: Names) -> tuple[str, ...]:
+    if value == ():
+        return ()
     if isinstance(value, str):
         items: list[Any] = [value]
     elif isinstance(value, (set, frozenset)):
@@ -102,7 +104,8 @@ def _names(owner: str, keyword: str, value: Names) -> tuple[str, ...]:
             msg = f"notifier {owner!r}: {keyword}= must be a str or an iterable of str"
             raise InvalidNotifierError(owner, msg) from None
     for item in items:
-        check_name(item, f"notifier {owner!r}: each {keyword}= name")
+        if type(item) is not str or not item:
+            check_name(item, f"notifier {owner!r}: each {keyword}= name")
     if len(set(items)) != len(items):
         twice = next(item for i, item in enumerate(items) if item in items[:i])
         msg = f"notifier {owner!r} lists {twice!r} twice in {keyword}="

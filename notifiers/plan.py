@@ -51,13 +51,13 @@ def unknown(
     )
 
 
-def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
-    """Return the declaration that orders *u* before *v* (hard edges first).
+def declared_edge(first: Notifier, second: Notifier) -> Edge:
+    """Return the declaration that orders *first* before *second* (hard first).
 
     Raises:
-        KeyError: No notifier declared such an edge (a bug in the caller).
+        KeyError: Neither declared such an edge (a bug in the caller).
     """
-    first, second = notifiers[u], notifiers[v]
+    u, v = first.name, second.name
     if u in second.after:
         return Edge(u, v, v, "after", second.location)
     if v in first.before:
@@ -67,6 +67,15 @@ def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
     if v in first.before_optional:
         return Edge(u, v, u, "before_optional", first.location)
     raise KeyError((u, v))
+
+
+def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
+    """Return the declaration behind edge ``u -> v`` among *notifiers*.
+
+    Raises:
+        KeyError: No notifier declared such an edge (a bug in the caller).
+    """
+    return declared_edge(notifiers[u], notifiers[v])
 
 
 def collect_edges(

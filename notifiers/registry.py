@@ -401,7 +401,7 @@ class NotifierRegistry(Generic[P]):
                 self._table.check_late(
                     record, (preds, succs), self._progress, notifying
                 )
-            self._table.insert(record)
+            self._table.insert(record, preds, succs)
             self._rank += 1
             self._plan = None
             args, kwargs = self._call

@@ -18,7 +18,7 @@ from typing import Final, final
 from notifiers.edges import Edge
 from notifiers.errors import CycleError, LateRegistrationError
 from notifiers.notifier import Notifier
-from notifiers.plan import edge_between, unknown
+from notifiers.plan import declared_edge, unknown
 from notifiers.trace import Status
 
 #: How many notifiers add() visits looking for a cycle before leaving the
@@ -30,7 +30,7 @@ EAGER_CYCLE_BUDGET: Final = 1000
 class Table:
     """Registered notifiers by name, in registration order, plus the reverse index."""
 
-    __slots__ = ("event", "notifiers", "refs")
+    __slots__ = ("event", "notifiers", "pred", "refs", "succ")
 
     def __init__(self, event: str) -> None:
         #: The event (registry) name, for errors.
@@ -39,10 +39,22 @@ class Table:
         self.notifiers: dict[str, Notifier] = {}
         #: Target name -> names of notifiers whose constraints mention it.
         self.refs: dict[str, dict[str, None]] = {}
+        #: Registered edges both ways (name -> neighbours); absent means none.
+        self.succ: dict[str, list[str]] = {}
+        self.pred: dict[str, list[str]] = {}
 
-    def insert(self, record: Notifier) -> None:
-        """Add *record*, which the caller has checked is new."""
-        self.notifiers[record.name] = record
+    def insert(self, record: Notifier, preds: list[str], succs: list[str]) -> None:
+        """Add *record*, checked new, with its :meth:`neighbours`."""
+        name = record.name
+        self.notifiers[name] = record
+        for other in preds:
+            self.succ.setdefault(other, []).append(name)
+        for other in succs:
+            self.pred.setdefault(other, []).append(name)
+        if preds:
+            self.pred[name] = preds
+        if succs:
+            self.succ[name] = succs
         for target in _targets(record):
             self.refs.setdefault(target, {})[record.name] = None
 
@@ -60,62 +72,42 @@ class Table:
             del declarers[name]
             if not declarers:
                 del self.refs[target]
+        for other in self.pred.pop(name, ()):
+            _discard(self.succ, other, name)
+        for other in self.succ.pop(name, ()):
+            _discard(self.pred, other, name)
         return record
 
-    def neighbours(self, record: Notifier) -> tuple[list[Edge], list[Edge]]:
-        """Return the registered edges into and out of *record*."""
+    def neighbours(self, record: Notifier) -> tuple[list[str], list[str]]:
+        """Return the registered notifiers *record* would come after and before."""
         name, notifiers = record.name, self.notifiers
-        preds: list[Edge] = []
-        succs: list[Edge] = []
-        for keyword in ("after", "after_optional"):
-            for other in getattr(record, keyword):
-                if other in notifiers:
-                    preds.append(Edge(other, name, name, keyword, record.location))
-        for keyword in ("before", "before_optional"):
-            for other in getattr(record, keyword):
-                if other in notifiers:
-                    succs.append(Edge(name, other, name, keyword, record.location))
+        preds = [o for o in (*record.after, *record.after_optional) if o in notifiers]
+        succs = [o for o in (*record.before, *record.before_optional) if o in notifiers]
         for other in self.refs.get(name, ()):
             them = notifiers[other]
-            for keyword in ("before", "before_optional"):
-                if name in getattr(them, keyword):
-                    preds.append(Edge(other, name, other, keyword, them.location))
-            for keyword in ("after", "after_optional"):
-                if name in getattr(them, keyword):
-                    succs.append(Edge(name, other, other, keyword, them.location))
-        return preds, succs
-
-    def successors(self, name: str) -> list[str]:
-        """Return the registered notifiers that *name* must run before."""
-        record = self.notifiers[name]
-        found = [
-            other
-            for other in (*record.before, *record.before_optional)
-            if other in self.notifiers
-        ]
-        for other in self.refs.get(name, ()):
-            them = self.notifiers[other]
+            if name in them.before or name in them.before_optional:
+                preds.append(other)
             if name in them.after or name in them.after_optional:
-                found.append(other)
-        return found
+                succs.append(other)
+        return list(dict.fromkeys(preds)), list(dict.fromkeys(succs))
 
     def reject_cycle(
-        self, record: Notifier, preds: list[Edge], succs: list[Edge]
+        self, record: Notifier, preds: list[str], succs: list[str]
     ) -> None:
         """Raise CycleError if a successor of *record* reaches a predecessor.
 
         Every new edge touches *record*, so any new loop passes through it.
         The search is bounded by EAGER_CYCLE_BUDGET; order() settles the rest.
+
+        Raises:
+            CycleError: The loop, starting and ending at *record*.
         """
-        into = {edge.source: edge for edge in preds}
+        into = set(preds)
         if not into or not succs:
             return
-        parent: dict[str, str | None] = {}
-        queue: deque[str] = deque()
-        for edge in succs:
-            if edge.target not in parent:
-                parent[edge.target] = None
-                queue.append(edge.target)
+        parent: dict[str, str | None] = dict.fromkeys(succs)
+        queue = deque(parent)
+        succ = self.succ
         budget = EAGER_CYCLE_BUDGET
         while queue and budget:
             budget -= 1
@@ -124,28 +116,34 @@ class Table:
                 path = [current]
                 while (up := parent[path[-1]]) is not None:
                     path.append(up)
-                path.reverse()
-                first = next(e for e in succs if e.target == path[0])
-                inner = [
-                    edge_between(self.notifiers, u, v)
-                    for u, v in itertools.pairwise(path)
-                ]
-                raise CycleError(self.event, [first, *inner, into[current]])
-            for other in self.successors(current):
+                loop = [record.name, *reversed(path), record.name]
+                raise CycleError(
+                    self.event,
+                    [self._edge(record, u, v) for u, v in itertools.pairwise(loop)],
+                )
+            for other in succ.get(current, ()):
                 if other not in parent:
                     parent[other] = current
                     queue.append(other)
 
+    def _edge(self, record: Notifier, u: str, v: str) -> Edge:
+        """Return the declared edge u -> v, where either may be the newcomer."""
+
+        def get(name: str) -> Notifier:
+            return record if name == record.name else self.notifiers[name]
+
+        return declared_edge(get(u), get(v))
+
     def check_late(
         self,
         record: Notifier,
-        edges: tuple[list[Edge], list[Edge]],
+        edges: tuple[list[str], list[str]],
         progress: Mapping[str, Status],
         notifying: bool,
     ) -> None:
         """Refuse a late notifier whose place in the order has passed.
 
-        *edges* are its (predecessor, successor) edges; *progress* holds the
+        *edges* are its (predecessor, successor) names; *progress* holds the
         outcome of every notifier the one-shot event has called so far.
 
         Raises:
@@ -158,13 +156,14 @@ class Table:
             for other in getattr(record, keyword):
                 if other not in self.notifiers:
                     raise unknown(self.event, other, self.notifiers, record, keyword)
-        for edge in succs:
-            status = progress.get(edge.target)
+        for other in succs:
+            status = progress.get(other)
             if status is not None:
                 reason = "already ran" if status is Status.RAN else "already failed"
+                edge = self._edge(record, record.name, other)
                 raise LateRegistrationError(self.event, record.name, edge, reason)
-        for edge in preds:
-            status = progress.get(edge.source)
+        for other in preds:
+            status = progress.get(other)
             if status is not Status.RAN:
                 if status is Status.FAILED:
                     reason = "failed"
@@ -172,6 +171,7 @@ class Table:
                     reason = "has not run yet"
                 else:
                     reason = "did not run"
+                edge = self._edge(record, other, record.name)
                 raise LateRegistrationError(self.event, record.name, edge, reason)
 
 
@@ -180,3 +180,10 @@ def _targets(record: Notifier) -> dict[str, None]:
     return dict.fromkeys(
         (*record.after, *record.before, *record.after_optional, *record.before_optional)
     )
+
+
+def _discard(adjacency: dict[str, list[str]], key: str, name: str) -> None:
+    neighbours = adjacency[key]
+    neighbours.remove(name)
+    if not neighbours:
+        del adjacency[key]
