@@ -1,0 +1,127 @@
+"""The report of one exploration: :class:`Exploration`.
+
+It groups the orders run by their outcome (the registration order's outcome
+first), lists the culprit pairs found, and reads as a short lesson when
+printed: what was run, whether the order mattered, and what to declare.
+Its text never depends on timing or on ``PYTHONHASHSEED``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+from notifiers.culprit import Culprit
+from notifiers.errors import quote_names
+from notifiers.orders import Order
+from notifiers.outcome import Outcome
+
+#: How many names of an example order the text shows before eliding.
+SHOWN_NAMES: Final = 12
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class Exploration:
+    """The outcomes of a phase run under many valid orders, and the culprits."""
+
+    #: The event (registry) explored.
+    event: str
+    #: How many notifiers the phase has.
+    notifiers: int
+    #: How many distinct orders the exploration ran (shrinking not counted).
+    orders_run: int
+    #: Whether those were all the valid orders (else a seeded sample).
+    exhaustive: bool
+    #: The most orders to run (sampling mode may exceed it by mandatory orders).
+    limit: int
+    #: The seed of the random part of the sample.
+    seed: int
+    #: The order ``notify()`` uses: registration-order tie-break.
+    reference_order: Order
+    #: Each outcome with the orders that gave it; the reference outcome first.
+    outcomes: dict[Outcome, list[Order]]
+    #: The culprit pairs, in the order they were found.
+    culprits: tuple[Culprit, ...]
+    #: How many times build() was called (one per order, shrinking included).
+    builds: int
+    #: Wall-clock seconds the whole exploration took.
+    elapsed: float
+
+    @property
+    def order_independent(self) -> bool:
+        """Return whether every order run gave the same outcome."""
+        return len(self.outcomes) <= 1
+
+    @property
+    def reference(self) -> Outcome:
+        """Return the outcome of the registration order."""
+        return next(iter(self.outcomes))
+
+    def _scope(self) -> str:
+        if self.exhaustive:
+            return (
+                f"all {self.orders_run} valid orders of "
+                f"{self.notifiers} notifiers (exhaustive)"
+            )
+        return (
+            f"{self.orders_run} of more than {self.limit} valid orders of "
+            f"{self.notifiers} notifiers (sampled with seed {self.seed})"
+        )
+
+    def __str__(self) -> str:
+        lines = [f"explored {self.event!r}: {self._scope()}"]
+        if self.order_independent:
+            lines.append(
+                f"every one of {self.orders_run} orders gives the same outcome: "
+                f"{self.reference}"
+            )
+            if not self.exhaustive:
+                lines.append(
+                    "a sample is evidence, not proof: raise limit= or declare "
+                    "reads=/writes= so the sample covers each conflicting pair"
+                )
+            return "\n".join(lines)
+        lines.append(
+            f"the order matters: {self.orders_run} orders give "
+            f"{len(self.outcomes)} different outcomes"
+        )
+        for index, (outcome, orders) in enumerate(self.outcomes.items(), 1):
+            if index == 1:
+                which = "the registration order"
+                if len(orders) > 1:
+                    which += f" and {len(orders) - 1} more"
+            else:
+                example = quote_names(orders[0], SHOWN_NAMES)
+                which = f"{len(orders)} orders, e.g. {example}"
+            lines.append(f"  outcome {index} ({which}): {outcome}")
+        for index, culprit in enumerate(self.culprits, 1):
+            lines.append(f"culprit {index}: {culprit}")
+        if self.culprits:
+            fixes = "this declaration" if len(self.culprits) == 1 else "these"
+            lines.append(f"add {fixes} and explore again to confirm")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the exploration as a JSON-serialisable dict."""
+        return {
+            "event": self.event,
+            "notifiers": self.notifiers,
+            "orders_run": self.orders_run,
+            "exhaustive": self.exhaustive,
+            "limit": self.limit,
+            "seed": self.seed,
+            "order_independent": self.order_independent,
+            "reference_order": list(self.reference_order),
+            "outcomes": [
+                {
+                    "outcome": outcome.as_dict(),
+                    "count": len(orders),
+                    "example": list(orders[0]),
+                }
+                for outcome, orders in self.outcomes.items()
+            ],
+            "culprits": [culprit.as_dict() for culprit in self.culprits],
+            "builds": self.builds,
+            "elapsed": self.elapsed,
+        }
