@@ -1,0 +1,150 @@
+"""Recording of simulated ioctls, and observers that may veto them.
+
+Every call a VM receives becomes one frozen :class:`KvmCall` in
+``vm.calls``, in the order the calls were made. Observers see each call
+twice: ``before`` gets the pending record (no result) and may raise to
+refuse it -- a refused call never reaches the kernel model and is not
+recorded -- and ``after`` gets the finished record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from machine.kvm.constants import errno_name
+from machine.kvm.errors import KvmError, Refusal
+
+#: Observer callback type.
+Observer = Callable[["KvmCall"], None]
+
+#: The resource names calls carry (documented in docs/kvm.md).
+RESOURCES: Final = (
+    "kvm.device.create",
+    "kvm.its.addr",
+    "kvm.its.create",
+    "kvm.its.ctrl.init",
+    "kvm.its.ctrl.reset",
+    "kvm.its.ctrl.restore_tables",
+    "kvm.its.ctrl.save_tables",
+    "kvm.its.regs",
+    "kvm.vcpu.create",
+    "kvm.vcpu.mpidr",
+    "kvm.vcpu.run",
+    "kvm.vgic.addr.cpu",
+    "kvm.vgic.addr.dist",
+    "kvm.vgic.addr.redist",
+    "kvm.vgic.cpu_regs",
+    "kvm.vgic.cpu_sysregs",
+    "kvm.vgic.create",
+    "kvm.vgic.ctrl.init",
+    "kvm.vgic.ctrl.save_pending_tables",
+    "kvm.vgic.dist_regs",
+    "kvm.vgic.level_info",
+    "kvm.vgic.maint_irq",
+    "kvm.vgic.nr_irqs",
+    "kvm.vgic.redist_regs",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KvmCall:
+    """One simulated ioctl: what was asked, what it touched, how it ended.
+
+    ``result`` and ``errno`` are both None while the call is pending (as
+    ``before`` observers see it); afterwards exactly one is set.
+    """
+
+    #: Position in ``vm.calls`` (0-based).
+    seq: int
+    #: The ioctl, e.g. ``"KVM_SET_DEVICE_ATTR"``.
+    ioctl: str
+    #: Device label (``"vgic-v3"``, ``"its"``, ``"vcpu0"``).
+    device: str
+    #: Group by UAPI name (``"GRP_ADDR"``), None for non-attribute calls.
+    group: str | None
+    #: Attribute by UAPI name (``"VGIC_V3_ADDR_TYPE_DIST"``), or None.
+    attr: str | None
+    #: The input value (None: a NULL user pointer, or no value).
+    value: int | None
+    #: Stable dotted name of what the call touches, e.g. ``kvm.vgic.addr.dist``.
+    resource: str
+    #: The value returned (0 for a plain success, the read value for gets).
+    result: int | None = None
+    #: The errno on failure.
+    errno: int | None = None
+    #: Why it failed.
+    reason: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the call has not executed yet."""
+        return self.result is None and self.errno is None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call succeeded."""
+        return self.result is not None
+
+    def head(self) -> str:
+        """Return ``IOCTL(device, group, attr)``, the name used in errors."""
+        parts = [self.device]
+        parts += [p for p in (self.group, self.attr) if p is not None]
+        return f"{self.ioctl}({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        args = self.head()[:-1]
+        if self.value is not None:
+            args += (
+                f", 0x{self.value:08x}" if self.value > 0xFFFF else f", {self.value}"
+            )
+        elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
+            args += ", NULL"
+        line = f"{args})"
+        if self.errno is not None:
+            return f"{line} -> {errno_name(self.errno)} ({self.reason})"
+        if self.result is None:
+            return f"{line} = ?"
+        shown = f"0x{self.result:08x}" if self.result > 0xFFFF else str(self.result)
+        return f"{line} = {shown}"
+
+
+class CallLog:
+    """The VM's call record and its observers."""
+
+    def __init__(self) -> None:
+        self.calls: list[KvmCall] = []
+        self._observers: list[tuple[Observer | None, Observer | None]] = []
+
+    def add_observer(self, before: Observer | None, after: Observer | None) -> None:
+        """Add callbacks run before each call (may veto) and after it."""
+        self._observers.append((before, after))
+
+    def invoke(self, pending: KvmCall, action: Callable[[], int]) -> int:
+        """Run *action* as the call *pending*, record it and tell observers.
+
+        Raises:
+            KvmError: The model refused the call.
+        """
+        pending = dataclasses.replace(pending, seq=len(self.calls))
+        for before, _ in self._observers:
+            if before is not None:
+                before(pending)
+        error: KvmError | None = None
+        try:
+            done = dataclasses.replace(pending, result=action())
+        except Refusal as refusal:
+            done = dataclasses.replace(
+                pending, errno=refusal.code, reason=refusal.reason
+            )
+            error = KvmError(refusal.code, done.head(), refusal.reason, done)
+        self.calls.append(done)
+        for _, after in self._observers:
+            if after is not None:
+                after(done)
+        if error is not None:
+            raise error
+        assert done.result is not None
+        return done.result

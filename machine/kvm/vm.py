@@ -1,0 +1,371 @@
+"""A simulated KVM VM and its vCPUs: creation rules, recording, first run.
+
+Example:
+    >>> from machine import kvm
+    >>> vm = kvm.create_vm(ipa_bits=40)
+    >>> vcpu = vm.create_vcpu(0)
+    >>> gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    >>> dist = kvm.KVM_VGIC_V3_ADDR_TYPE_DIST
+    >>> gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, dist, 0x8000000)
+    >>> print(vm.calls[-1])
+    KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_DIST, 0x08000000) = 0
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Literal, overload
+
+from machine.kvm import constants as c
+from machine.kvm.addresses import base_problem, free_slot
+from machine.kvm.calls import CallLog, KvmCall, Observer
+from machine.kvm.device import KvmDevice, check_int
+from machine.kvm.errors import KvmError, Refusal, refuse
+from machine.kvm.first_run import map_resources
+from machine.kvm.its import ItsDevice
+from machine.kvm.semantics import HostCaps, Semantics, get_semantics
+from machine.kvm.state import VcpuState, VgicState
+from machine.kvm.vgic import VgicDevice
+
+
+def create_vm(
+    ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
+    semantics: str = "mainline",
+    host: HostCaps | None = None,
+) -> Vm:
+    """KVM_CREATE_VM: a VM with *ipa_bits* of guest physical address space.
+
+    ``semantics`` picks the kernel ("mainline", "v4.8", "v4.8-rc1"). The
+    2016 kernels predate KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make
+    40-bit VMs.
+
+    Raises:
+        KvmError: EINVAL when *ipa_bits* is outside 32..host limit (mainline)
+            or is not 40 (2016 kernels).
+        ValueError: *semantics* is unknown.
+    """
+    sem = get_semantics(semantics)
+    host = host if host is not None else HostCaps()
+    head = f"KVM_CREATE_VM(ipa_bits={ipa_bits})"
+    if sem.ipa_size_type:
+        if not c.KVM_MIN_IPA_BITS <= ipa_bits <= host.ipa_limit:
+            low, high = c.KVM_MIN_IPA_BITS, host.ipa_limit
+            reason = f"IPA size must be {low}..{high} bits on this host"
+            raise KvmError(errno.EINVAL, head, reason)
+    elif ipa_bits != c.KVM_DEFAULT_IPA_BITS:
+        reason = f"kernel {sem.name} has no IPA size VM type; every VM has 40 bits"
+        raise KvmError(errno.EINVAL, head, reason)
+    return Vm(ipa_bits, sem, host)
+
+
+class Vm:
+    """A VM: its vCPUs, its KVM devices and the record of every call.
+
+    Create it with :func:`create_vm`.
+
+    Raises:
+        KvmError: From :meth:`create_vcpu` and :meth:`create_device`.
+    """
+
+    def __init__(self, ipa_bits: int, semantics: Semantics, host: HostCaps) -> None:
+        #: Guest physical address bits.
+        self.ipa_bits = ipa_bits
+        #: The simulated kernel.
+        self.semantics = semantics
+        #: The simulated host.
+        self.host = host
+        #: vCPUs in creation order.
+        self.vcpus: list[Vcpu] = []
+        #: Every device created, in creation order.
+        self.devices: list[KvmDevice] = []
+        #: The VM-wide vGIC state.
+        self.vgic = VgicState()
+        #: LEVEL_INFO line levels by (vcpu id or -1 for SPIs, INTID).
+        self.line_levels: dict[tuple[int, int], bool] = {}
+        #: Whether any vCPU completed a first run.
+        self.has_ran_once = False
+        #: The call record and its observers.
+        self.log = CallLog()
+        self._max_vcpus = host.max_vcpus
+
+    def __repr__(self) -> str:
+        sem, vcpus = self.semantics.name, len(self.vcpus)
+        return f"<Vm {sem} ipa_bits={self.ipa_bits} vcpus={vcpus}>"
+
+    @property
+    def ipa_size(self) -> int:
+        """Bytes of guest physical address space."""
+        return 1 << self.ipa_bits
+
+    @property
+    def calls(self) -> list[KvmCall]:
+        """Every call this VM received, in order."""
+        return self.log.calls
+
+    @property
+    def its_devices(self) -> list[ItsDevice]:
+        """The ITS devices, in creation order."""
+        return [d for d in self.devices if isinstance(d, ItsDevice)]
+
+    def has_its(self) -> bool:
+        """Whether LPIs work: a GICv3 VM with an ITS (vgic_has_its)."""
+        return self.vgic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3 and bool(self.its_devices)
+
+    def add_observer(self, before: Observer | None, after: Observer | None) -> None:
+        """Watch every call: *before* gets it pending and may raise to veto it.
+
+        A vetoed call never reaches the kernel model and is not recorded;
+        *after* gets the finished record, success or failure.
+        """
+        self.log.add_observer(before, after)
+
+    def vgic_init(self) -> None:
+        """Run vgic_init: freeze the SPI count (default 224), mark initialized."""
+        if self.vgic.initialized:
+            return
+        if not self.vgic.nr_spis:
+            self.vgic.nr_spis = c.VGIC_NR_IRQS_LEGACY - c.VGIC_NR_PRIVATE_IRQS
+        self.vgic.initialized = True
+
+    def create_vcpu(self, vcpu_id: int) -> Vcpu:
+        """KVM_CREATE_VCPU followed by KVM_ARM_VCPU_INIT, as QEMU issues them.
+
+        Raises:
+            KvmError: EINVAL (id or count beyond the limit, or the new
+                redistributor frame fails the layout check), EBUSY (vGIC
+                already initialized), EEXIST (id taken).
+            ValueError: *vcpu_id* is not an unsigned 32-bit integer.
+        """
+        check_int("vcpu_id", vcpu_id, 32)
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_CREATE_VCPU",
+            device=f"vcpu{vcpu_id}",
+            group=None,
+            attr=None,
+            value=vcpu_id,
+            resource="kvm.vcpu.create",
+        )
+        created: list[Vcpu] = []
+
+        def action() -> int:
+            created.append(self._create_vcpu(vcpu_id))
+            return 0
+
+        self.log.invoke(pending, action)
+        return created[0]
+
+    def _create_vcpu(self, vcpu_id: int) -> Vcpu:
+        # Generic checks, then kvm_arch_vcpu_precreate, then the vGIC's
+        # per-vCPU init, then the duplicate id (§2.3).
+        if vcpu_id >= c.KVM_MAX_VCPU_IDS:
+            refuse(errno.EINVAL, f"vcpu id {vcpu_id} is not below {c.KVM_MAX_VCPU_IDS}")
+        if len(self.vcpus) >= self._max_vcpus:
+            refuse(
+                errno.EINVAL,
+                f"the VM already has its maximum of {self._max_vcpus} vcpus",
+            )
+        if self.vgic.in_kernel and self.vgic.initialized:
+            refuse(errno.EBUSY, "the vGIC is already initialized")
+        if vcpu_id >= self._max_vcpus:
+            refuse(errno.EINVAL, f"vcpu id {vcpu_id} is not below {self._max_vcpus}")
+        region = None
+        if (
+            self.vgic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3
+            and self.semantics.eager_redist_frames
+        ):
+            region = free_slot(self)
+            problem = base_problem(self) if region is not None else None
+            if problem is not None:
+                refuse(errno.EINVAL, f"vcpu {vcpu_id}: {problem}")
+        if any(v.vcpu_id == vcpu_id for v in self.vcpus):
+            refuse(errno.EEXIST, f"vcpu {vcpu_id} already exists")
+        vcpu = Vcpu(self, VcpuState(vcpu_id=vcpu_id, index=len(self.vcpus)))
+        if region is not None:
+            vcpu.state.rdreg, vcpu.state.rdreg_index = region, region.free_index
+            region.free_index += 1
+        self.vcpus.append(vcpu)
+        return vcpu
+
+    @overload
+    def create_device(
+        self, type_id: int, test: Literal[False] = False
+    ) -> KvmDevice: ...
+    @overload
+    def create_device(self, type_id: int, test: Literal[True]) -> None: ...
+    @overload
+    def create_device(self, type_id: int, test: bool) -> KvmDevice | None: ...
+
+    def create_device(self, type_id: int, test: bool = False) -> KvmDevice | None:
+        """KVM_CREATE_DEVICE; ``test=True`` (KVM_CREATE_DEVICE_TEST) only probes.
+
+        Raises:
+            KvmError: ENODEV (type not available on this host), EEXIST (a
+                vGIC exists), EBUSY (a vCPU has run), E2BIG (too many vCPUs
+                for the model).
+            ValueError: *type_id* is not an unsigned 32-bit integer.
+        """
+        check_int("type", type_id, 32)
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_CREATE_DEVICE",
+            device=self._new_label(type_id),
+            group=None,
+            attr="KVM_CREATE_DEVICE_TEST" if test else None,
+            value=type_id,
+            resource=_create_resource(type_id),
+        )
+        created: list[KvmDevice] = []
+
+        def action() -> int:
+            device = self._create_device(type_id, test, pending.device)
+            if device is not None:
+                created.append(device)
+            return 0
+
+        self.log.invoke(pending, action)
+        return created[0] if created else None
+
+    def _new_label(self, type_id: int) -> str:
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2:
+            return "vgic-v2"
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V3:
+            return "vgic-v3"
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
+            count = len(self.its_devices)
+            return f"its{count}" if count else "its"
+        return f"device-type-{type_id}"
+
+    def _create_device(self, type_id: int, test: bool, label: str) -> KvmDevice | None:
+        registered = {
+            c.KVM_DEV_TYPE_ARM_VGIC_V2: self.host.can_emulate_v2,
+            c.KVM_DEV_TYPE_ARM_VGIC_V3: self.host.can_emulate_v3,
+            c.KVM_DEV_TYPE_ARM_VGIC_ITS: self.host.can_emulate_v3,
+        }
+        if not registered.get(type_id, False):
+            name = c.DEVICE_TYPE_NAMES.get(type_id, f"device type {type_id}")
+            refuse(errno.ENODEV, f"{name} is not available on this host")
+        if test:
+            return None
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
+            its = ItsDevice(self, label)
+            self.devices.append(its)
+            return its
+        gic = self.vgic
+        if gic.in_kernel:
+            have = "vgic-v2" if gic.model == c.KVM_DEV_TYPE_ARM_VGIC_V2 else "vgic-v3"
+            refuse(errno.EEXIST, f"the VM already has a {have}")
+        if any(v.state.has_run_once for v in self.vcpus):
+            refuse(errno.EBUSY, "a vcpu has already run")
+        limit = (
+            c.VGIC_V2_MAX_CPUS
+            if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2
+            else c.VGIC_V3_MAX_CPUS
+        )
+        if len(self.vcpus) > limit:
+            refuse(
+                errno.E2BIG,
+                f"{len(self.vcpus)} vcpus exceed the {label} limit of {limit}",
+            )
+        self.vgic = VgicState(model=type_id, nassgicap=self.host.gicv4_1_vsgi)
+        self._max_vcpus = limit
+        device = VgicDevice(self, type_id, label)
+        self.devices.append(device)
+        return device
+
+    def _first_run(self, vcpu: Vcpu) -> None:
+        if self.vgic.in_kernel and not self.vgic.ready:
+            try:
+                map_resources(self)
+            except Refusal:
+                self.vgic.wipe([v.state for v in self.vcpus])
+                self.line_levels.clear()
+                raise
+            self.vgic.ready = True
+        vcpu.state.has_run_once = True
+        self.has_ran_once = True
+
+
+def _create_resource(type_id: int) -> str:
+    if type_id in (c.KVM_DEV_TYPE_ARM_VGIC_V2, c.KVM_DEV_TYPE_ARM_VGIC_V3):
+        return "kvm.vgic.create"
+    if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
+        return "kvm.its.create"
+    return "kvm.device.create"
+
+
+class Vcpu:
+    """A vCPU created with :meth:`Vm.create_vcpu`.
+
+    Raises:
+        KvmError: From :meth:`run` when the first run's checks fail.
+    """
+
+    def __init__(self, vm: Vm, state: VcpuState) -> None:
+        #: The VM.
+        self.vm = vm
+        #: The kernel-side state the vGIC model reads.
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<Vcpu {self.vcpu_id} mpidr=0x{self.mpidr:08x}>"
+
+    @property
+    def vcpu_id(self) -> int:
+        """The KVM_CREATE_VCPU id."""
+        return self.state.vcpu_id
+
+    @property
+    def label(self) -> str:
+        """Trace name, ``vcpu<id>``."""
+        return f"vcpu{self.vcpu_id}"
+
+    @property
+    def mpidr(self) -> int:
+        """MPIDR_EL1: the kernel's reset value unless userspace wrote one."""
+        return self.state.mpidr
+
+    @mpidr.setter
+    def mpidr(self, value: int) -> None:
+        check_int("mpidr", value, 64)
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_SET_ONE_REG",
+            device=self.label,
+            group=None,
+            attr="MPIDR_EL1",
+            value=value,
+            resource="kvm.vcpu.mpidr",
+        )
+
+        def action() -> int:
+            self.state.mpidr = value
+            return 0
+
+        self.vm.log.invoke(pending, action)
+
+    def run(self) -> int:
+        """KVM_RUN; the VM's first run maps the vGIC resources.
+
+        A failed first run destroys the whole vGIC configuration (addresses,
+        regions, NR_IRQS, init), as the kernel does; the model stays.
+
+        Raises:
+            KvmError: ENXIO, EINVAL or EBUSY from the first-run checks.
+        """
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_RUN",
+            device=self.label,
+            group=None,
+            attr=None,
+            value=None,
+            resource="kvm.vcpu.run",
+        )
+
+        def action() -> int:
+            if not self.state.has_run_once:
+                self.vm._first_run(self)
+            return 0
+
+        return self.vm.log.invoke(pending, action)
