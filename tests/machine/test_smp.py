@@ -49,7 +49,8 @@ def test_zero_is_read_as_not_given_with_a_deprecation_warning() -> None:
     topo = parse_smp("0")
 
     assert topo == SmpTopology()
-    assert topo.warnings and "deprecated" in topo.warnings[0]
+    assert topo.warnings
+    assert "deprecated" in topo.warnings[0]
 
 
 def test_one_die_is_accepted_and_more_are_refused() -> None:
@@ -63,7 +64,8 @@ def test_one_die_is_accepted_and_more_are_refused() -> None:
 def test_product_must_equal_maxcpus() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"sockets \(2\) \* clusters \(1\) \* cores \(3\) \* threads \(1\) != maxcpus \(8\)",
+        match=r"sockets \(2\) \* clusters \(1\) \* cores \(3\) \* threads \(1\) "
+        r"!= maxcpus \(8\)",
     ) as exc:
         parse_smp("8,sockets=2,cores=3")
 
@@ -78,7 +80,7 @@ def test_maxcpus_below_cpus_is_refused() -> None:
 
 def test_more_than_512_cpus_is_refused_naming_the_machine() -> None:
     with pytest.raises(
-        ConfigError, match="513 CPUs requested, but machine 'virt-7.2'"
+        ConfigError, match=r"513 CPUs requested, but machine 'virt-7\.2'"
     ) as exc:
         parse_smp("513")
 

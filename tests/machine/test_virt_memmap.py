@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from machine.boards.virt_memmap import (
@@ -33,7 +35,7 @@ def test_base_map_has_qemus_addresses() -> None:
 def test_base_map_is_in_address_order_and_only_the_cpu_block_overlaps() -> None:
     entries = [e for name, e in BASE_MEMMAP.items() if name != "cpuperiphs"]
 
-    assert all(a.end <= b.base for a, b in zip(entries, entries[1:], strict=False))
+    assert all(a.end <= b.base for a, b in itertools.pairwise(entries))
 
 
 def test_high_region_sizes_are_qemus() -> None:
