@@ -42,10 +42,10 @@ class CfiFlash(Device[CfiFlashProps]):
         fdt.add_subnode(node)
         fdt.setprop_string(node, "compatible", "cfi-flash")
         fdt.setprop_sized_cells(node, "reg", (2, p.base), (2, p.size))
+        fdt.setprop_cells(node, "bank-width", p.bank_width)
         if p.secure:
             fdt.setprop_string(node, "status", "disabled")
             fdt.setprop_string(node, "secure-status", "okay")
-        fdt.setprop_cells(node, "bank-width", p.bank_width)
 
 
 def combined_flash_node(fdt: Fdt, banks: Sequence[CfiFlash]) -> None:

@@ -1,0 +1,443 @@
+"""The ``virt`` board's device tree, built in QEMU 7.2's ``machvirt_init`` order.
+
+:func:`build_virt_fdt` replays every device-tree call QEMU makes for the same
+options, in the same order, so that libfdt's layout rules (see
+:mod:`machine.fdt`) produce the same bytes and the same phandles:
+
+1. ``create_fdt``: root properties, ``/chosen`` (+ seeds), ``/secure-chosen``,
+   ``/apb-pclk`` (the first phandle);
+2. ``/timer``, then ``/cpus`` with ``cpu@N`` from the last CPU down (so CPU
+   N-1 gets the next phandle) and the ``cpu-map``;
+3. flash, the GIC (+ ITS or GICv2m), ``/pmu``, the UART, the secure RAM and
+   UART, the RTC, PCIe (+ SMMUv3), the GPIO (+ keys), the secure GPIO (+ power
+   lines), the 32 virtio-mmio transports from the last down, fw-cfg;
+4. at machine-done: the platform bus, ``/memory``, the ``/chosen`` boot
+   arguments and initrd, and ``/psci``.
+
+Peripherals come from :mod:`devices` (:func:`virt_peripherals` creates them
+with the config's addresses and interrupts); the GIC, CPU and memory nodes are
+board functions here, as in QEMU's ``virt.c``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from devices.base import FdtContext
+from devices.cfi_flash import CfiFlash, combined_flash_node
+from devices.fw_cfg import FwCfg
+from devices.gpex import Gpex
+from devices.gpio_keys import GpioKeys, GpioPwr
+from devices.pl011 import Pl011
+from devices.pl031 import Pl031
+from devices.pl061 import Pl061
+from devices.platform_bus import PlatformBus
+from devices.pmu import ArmPmu
+from devices.psci import Psci
+from devices.secure_ram import SecureRam
+from devices.smmuv3 import Smmuv3
+from devices.timer import ArmTimer
+from devices.virtio_mmio import VirtioMmio
+from machine.boards.virt_memmap import NUM_VIRTIO_TRANSPORTS
+from machine.fdt import Fdt
+from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI
+
+if TYPE_CHECKING:
+    from machine.boards.virt_config import VirtConfig
+
+__all__ = [
+    "VirtPeripherals",
+    "build_virt_fdt",
+    "seed_bytes",
+    "virt_peripherals",
+]
+
+#: The GIC maintenance interrupt (PPI 9), present with ``virtualization=on``.
+ARCH_GIC_MAINT_IRQ: Final = 9
+_FLASH_BANKS: Final = 2
+
+
+def seed_bytes(seed: int | None) -> bytes:
+    """Return 40 bytes for one ``kaslr-seed`` (8) + ``rng-seed`` (32) pair.
+
+    ``None`` draws from ``os.urandom`` as QEMU does; an integer gives a
+    deterministic sequence (the same for every call with that seed).
+    """
+    if seed is None:
+        return os.urandom(40)
+    return random.Random(seed).randbytes(40)
+
+
+@dataclass(frozen=True, slots=True)
+class VirtPeripherals:
+    """The device models whose nodes the ``virt`` board writes, by role."""
+
+    flash: tuple[CfiFlash, ...]
+    timer: ArmTimer
+    pmu: ArmPmu | None
+    uart: Pl011
+    secure_ram: SecureRam | None
+    secure_uart: Pl011 | None
+    rtc: Pl031
+    pcie: Gpex
+    smmu: Smmuv3 | None
+    gpio: Pl061 | None
+    gpio_keys: GpioKeys | None
+    secure_gpio: Pl061 | None
+    gpio_pwr: GpioPwr | None
+    virtio: tuple[VirtioMmio, ...]
+    fw_cfg: FwCfg
+    platform_bus: PlatformBus
+    psci: Psci | None
+
+
+def _psci_version(version: tuple[int, int]) -> str:
+    if version >= (1, 1):
+        return "1.1"
+    if version >= (1, 0):
+        return "1.0"
+    return "0.2" if version >= (0, 2) else "0.1"
+
+
+def virt_peripherals(config: VirtConfig) -> VirtPeripherals:
+    """Create the board's peripherals with the config's addresses and interrupts."""
+    mm, irq = config.memmap, config.irqmap
+    v2_cpus = config.cpus if config.gic_version == 2 else None
+    flash_base, flash_size = mm["flash"]
+    bank = flash_size // _FLASH_BANKS
+    flash = tuple(
+        CfiFlash(
+            f"virt.flash{i}",
+            base=flash_base + i * bank,
+            size=bank,
+            secure=config.secure and i == 0,
+        )
+        for i in range(_FLASH_BANKS)
+    )
+    secure = config.secure
+    ecam = config.ecam
+    smmu = config.iommu == "smmuv3"
+    gpio = not config.uses_acpi_ged
+    mmio = mm["mmio"]
+    boot = config.boot
+    return VirtPeripherals(
+        flash=flash,
+        timer=ArmTimer("timer", armv8=config.is_armv8, gicv2_cpus=v2_cpus),
+        pmu=(
+            ArmPmu(
+                "pmu", kind="armv8" if config.is_armv8 else "armv7", gicv2_cpus=v2_cpus
+            )
+            if config.has_pmu
+            else None
+        ),
+        uart=Pl011(
+            "uart0", base=mm["uart"].base, size=mm["uart"].size, irq=irq["uart"]
+        ),
+        secure_ram=(
+            SecureRam(
+                "secure-ram", base=mm["secure_mem"].base, size=mm["secure_mem"].size
+            )
+            if secure
+            else None
+        ),
+        secure_uart=(
+            Pl011(
+                "secure-uart",
+                base=mm["secure_uart"].base,
+                size=mm["secure_uart"].size,
+                irq=irq["secure_uart"],
+                secure=True,
+            )
+            if secure
+            else None
+        ),
+        rtc=Pl031("rtc", base=mm["rtc"].base, size=mm["rtc"].size, irq=irq["rtc"]),
+        pcie=Gpex(
+            "pcie",
+            ecam=(ecam.base, ecam.size),
+            mmio=(mm["pcie_mmio"].base, mm["pcie_mmio"].size),
+            pio=(mm["pcie_pio"].base, mm["pcie_pio"].size),
+            mmio_high=(
+                (mm["high_pcie_mmio"].base, mm["high_pcie_mmio"].size)
+                if config.highmem_mmio
+                else None
+            ),
+            irq=irq["pcie"],
+            iommu_map=smmu and not config.default_bus_bypass_iommu,
+        ),
+        smmu=(
+            Smmuv3(
+                "smmuv3", base=mm["smmu"].base, size=mm["smmu"].size, irq=irq["smmu"]
+            )
+            if smmu
+            else None
+        ),
+        gpio=(
+            Pl061("gpio", base=mm["gpio"].base, size=mm["gpio"].size, irq=irq["gpio"])
+            if gpio
+            else None
+        ),
+        gpio_keys=GpioKeys("gpio-keys") if gpio else None,
+        secure_gpio=(
+            Pl061(
+                "secure-gpio",
+                base=mm["secure_gpio"].base,
+                size=mm["secure_gpio"].size,
+                irq=irq["secure_gpio"],
+                secure=True,
+                label="secure-gpio",
+            )
+            if secure
+            else None
+        ),
+        gpio_pwr=GpioPwr("gpio-pwr") if secure else None,
+        virtio=tuple(
+            VirtioMmio(
+                f"virtio-mmio{i}",
+                base=mmio.base + i * mmio.size,
+                size=mmio.size,
+                irq=irq["mmio"] + i,
+            )
+            for i in range(NUM_VIRTIO_TRANSPORTS)
+        ),
+        fw_cfg=FwCfg("fw-cfg", base=mm["fw_cfg"].base, size=mm["fw_cfg"].size),
+        platform_bus=PlatformBus(
+            "platform-bus",
+            base=mm["platform_bus"].base,
+            size=mm["platform_bus"].size,
+            irq=irq["platform_bus"],
+        ),
+        psci=(
+            Psci(
+                "psci",
+                conduit=boot.conduit,
+                version=_psci_version(boot.version),
+                aarch64=boot.aarch64,
+            )
+            if boot.conduit != "disabled"
+            else None
+        ),
+    )
+
+
+# -- board nodes (virt.c's fdt_add_* functions) -----------------------------------
+
+
+def _create_fdt(
+    fdt: Fdt, ctx: FdtContext, config: VirtConfig, seed: int | None
+) -> None:
+    fdt.setprop_string("/", "compatible", "linux,dummy-virt")
+    fdt.setprop_cells("/", "#address-cells", 2)
+    fdt.setprop_cells("/", "#size-cells", 2)
+    fdt.setprop_string("/", "model", "linux,dummy-virt")
+    chosen = ["/chosen", "/secure-chosen"] if config.secure else ["/chosen"]
+    for i, node in enumerate(chosen):
+        fdt.add_subnode(node)
+        if config.dtb_randomness:
+            # A seeded run must not give both nodes the same values.
+            raw = seed_bytes(None if seed is None else seed + i)
+            fdt.setprop(node, "kaslr-seed", raw[:8])
+            fdt.setprop(node, "rng-seed", raw[8:])
+    clk = fdt.alloc_phandle()
+    ctx.phandles["clk"] = clk
+    fdt.add_subnode("/apb-pclk")
+    fdt.setprop_string("/apb-pclk", "compatible", "fixed-clock")
+    fdt.setprop_cells("/apb-pclk", "#clock-cells", 0)
+    fdt.setprop_cells("/apb-pclk", "clock-frequency", 24_000_000)
+    fdt.setprop_string("/apb-pclk", "clock-output-names", "clk24mhz")
+    fdt.setprop_cells("/apb-pclk", "phandle", clk)
+
+
+def _numa_node(config: VirtConfig) -> int | None:
+    return 0 if config.numa_auto else None
+
+
+def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
+    """Write ``/cpus``: ``cpu@N`` from the last CPU down, then the ``cpu-map``."""
+    n = config.cpus
+    mpidrs = [config.mpidr(i) for i in range(n)]
+    addr_cells = 2 if any(m & 0xFF_0000_0000 for m in mpidrs) else 1
+    fdt.add_subnode("/cpus")
+    fdt.setprop_cells("/cpus", "#address-cells", addr_cells)
+    fdt.setprop_cells("/cpus", "#size-cells", 0)
+    compatible = config.dtb_compatible
+    enable = config.boot.board_conduit != "disabled" and n > 1
+    numa = _numa_node(config)
+    for cpu in range(n - 1, -1, -1):
+        node = f"/cpus/cpu@{cpu}"
+        fdt.add_subnode(node)
+        fdt.setprop_string(node, "device_type", "cpu")
+        fdt.setprop_string(node, "compatible", compatible)
+        if enable:
+            fdt.setprop_string(node, "enable-method", "psci")
+        if addr_cells == 2:
+            fdt.setprop_u64(node, "reg", mpidrs[cpu])
+        else:
+            fdt.setprop_cells(node, "reg", mpidrs[cpu])
+        if numa is not None:
+            fdt.setprop_cells(node, "numa-node-id", numa)
+        phandle = fdt.alloc_phandle()
+        fdt.setprop_cells(node, "phandle", phandle)
+        ctx.phandles[f"cpu{cpu}"] = phandle
+    fdt.add_subnode("/cpus/cpu-map")
+    threads = config.threads
+    for cpu in range(n - 1, -1, -1):
+        socket, cluster, core, thread = config.topology_ids(cpu)
+        path = f"/cpus/cpu-map/socket{socket}/cluster{cluster}/core{core}"
+        if threads > 1:
+            path += f"/thread{thread}"
+        fdt.add_path(path)
+        fdt.setprop_cells(path, "cpu", ctx.phandles[f"cpu{cpu}"])
+
+
+def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
+    """Write ``/intc@...`` (GICv2 or v3/v4), then its ITS or GICv2m child."""
+    mm = config.memmap
+    gic = fdt.alloc_phandle()
+    ctx.phandles["gic"] = gic
+    fdt.setprop_cells("/", "interrupt-parent", gic)
+    dist = mm["gic_dist"]
+    node = f"/intc@{dist.base:x}"
+    fdt.add_subnode(node)
+    fdt.setprop_cells(node, "#interrupt-cells", 3)
+    fdt.setprop_empty(node, "interrupt-controller")
+    fdt.setprop_cells(node, "#address-cells", 2)
+    fdt.setprop_cells(node, "#size-cells", 2)
+    fdt.setprop_empty(node, "ranges")
+    if config.gic_version >= 3:
+        regions = config.redist_region_counts
+        fdt.setprop_string(node, "compatible", "arm,gic-v3")
+        fdt.setprop_cells(node, "#redistributor-regions", len(regions))
+        frames = [dist, mm["gic_redist"]]
+        if len(regions) > 1:
+            frames.append(mm["high_gic_redist2"])
+    else:
+        fdt.setprop_string(node, "compatible", "arm,cortex-a15-gic")
+        frames = [dist, mm["gic_cpu"]]
+        if config.virtualization:
+            frames += [mm["gic_hyp"], mm["gic_vcpu"]]
+    fdt.setprop_sized_cells(node, "reg", *[(2, v) for f in frames for v in f])
+    if config.virtualization:
+        fdt.setprop_cells(
+            node,
+            "interrupts",
+            GIC_FDT_IRQ_TYPE_PPI,
+            ARCH_GIC_MAINT_IRQ,
+            GIC_FDT_IRQ_FLAGS_LEVEL_HI,
+        )
+    fdt.setprop_cells(node, "phandle", gic)
+    if config.gic_version >= 3:
+        if config.its:
+            _msi_node(fdt, ctx, "its", mm["gic_its"], "arm,gic-v3-its", msi_cells=True)
+    else:
+        _msi_node(fdt, ctx, "v2m", mm["gic_v2m"], "arm,gic-v2m-frame", msi_cells=False)
+
+
+def _msi_node(
+    fdt: Fdt,
+    ctx: FdtContext,
+    name: str,
+    frame: tuple[int, int],
+    compatible: str,
+    *,
+    msi_cells: bool,
+) -> None:
+    msi = fdt.alloc_phandle()
+    ctx.phandles["msi"] = msi
+    # QEMU names the parent "/intc"; the lookup finds intc@<dist base>.
+    node = f"/intc/{name}@{frame[0]:x}"
+    fdt.add_subnode(node)
+    fdt.setprop_string(node, "compatible", compatible)
+    fdt.setprop_empty(node, "msi-controller")
+    if msi_cells:
+        fdt.setprop_cells(node, "#msi-cells", 1)
+    fdt.setprop_sized_cells(node, "reg", (2, frame[0]), (2, frame[1]))
+    fdt.setprop_cells(node, "phandle", msi)
+
+
+def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
+    """Write ``/memory@...`` for the initial RAM (``numa-node-id`` 0 with auto NUMA)."""
+    base, size = config.memmap["mem"]
+    node = f"/memory@{base:x}"
+    fdt.add_subnode(node)
+    fdt.setprop_string(node, "device_type", "memory")
+    fdt.setprop_sized_cells(node, "reg", (2, base), (2, size))
+    numa = _numa_node(config)
+    if numa is not None:
+        fdt.setprop_cells(node, "numa-node-id", numa)
+
+
+def build_virt_fdt(
+    config: VirtConfig,
+    *,
+    seed: int | None = None,
+    kernel_cmdline: str | None = None,
+    initrd: tuple[int, int] | None = None,
+    peripherals: VirtPeripherals | None = None,
+) -> Fdt:
+    """Return the device tree QEMU 7.2 builds for *config*.
+
+    Args:
+        config: The machine.
+        seed: Seeds ``kaslr-seed``/``rng-seed`` deterministically; ``None``
+            takes them from ``os.urandom``. Ignored with ``dtb-randomness=off``.
+        kernel_cmdline: ``/chosen/bootargs``; defaults to ``config.append``
+            (QEMU writes it only when non-empty).
+        initrd: ``(start, size)`` of a loaded initrd, written as
+            ``linux,initrd-start``/``-end``.
+        peripherals: Device models to describe; defaults to
+            :func:`virt_peripherals` of *config*.
+
+    Raises:
+        FdtError: Two devices claim the same node (a board bug).
+    """
+    fdt = Fdt(phandle_start=config.phandle_start)
+    ctx = FdtContext()
+    dev = peripherals or virt_peripherals(config)
+    _create_fdt(fdt, ctx, config, seed)
+    dev.timer.fdt_node(fdt, ctx)
+    fdt_add_cpu_nodes(fdt, ctx, config)
+    if config.secure:
+        for bank in dev.flash:
+            bank.fdt_node(fdt, ctx)
+    else:
+        combined_flash_node(fdt, dev.flash)
+    fdt_add_gic_node(fdt, ctx, config)
+    _write(fdt, ctx, dev.pmu, dev.uart, dev.secure_ram, dev.secure_uart, dev.rtc)
+    dev.pcie.fdt_node(fdt, ctx)
+    if dev.smmu is not None:
+        ctx.phandles["iommu"] = fdt.alloc_phandle()
+        dev.smmu.fdt_node(fdt, ctx)
+        dev.pcie.fdt_iommu_map(fdt, ctx)
+    _write(fdt, ctx, dev.gpio, dev.gpio_keys, dev.secure_gpio, dev.gpio_pwr)
+    _write(fdt, ctx, *reversed(dev.virtio))
+    dev.fw_cfg.fdt_node(fdt, ctx)
+    # machine-init-done: virt_machine_done, then arm_load_dtb.
+    dev.platform_bus.fdt_node(fdt, ctx)
+    fdt_add_memory_nodes(fdt, config)
+    cmdline = config.append if kernel_cmdline is None else kernel_cmdline
+    if cmdline:
+        fdt.setprop_string("/chosen", "bootargs", cmdline)
+    if initrd is not None:
+        start, size = initrd
+        fdt.setprop_cells("/chosen", "linux,initrd-start", start)
+        fdt.setprop_cells("/chosen", "linux,initrd-end", start + size)
+    if dev.psci is not None:
+        dev.psci.fdt_node(fdt, ctx)
+    return fdt
+
+
+def _write(fdt: Fdt, ctx: FdtContext, *devices: _HasFdtNode | None) -> None:
+    for device in devices:
+        if device is not None:
+            device.fdt_node(fdt, ctx)
+
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _HasFdtNode(Protocol):
+        def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None: ...

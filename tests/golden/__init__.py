@@ -1,0 +1,1 @@
+"""Golden DTBs captured from the real QEMU 7.2 (see capture.py)."""
