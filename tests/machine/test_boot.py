@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from machine.boards.virt_config import VirtConfig
 from machine.boot import (
     MAX_DTB_FILE_SIZE,
     BootError,
+    QemuConfig,
     QemuMachine,
     boot,
     check_kernel,
@@ -366,7 +368,7 @@ def test_real_kernel_that_hangs_is_stopped_at_the_timeout(tmp_path: Path) -> Non
     assert live_group_members(result.pid) == []
 
 
-def qemu_dumpdtb(config: QemuMachine, out: Path) -> bytes:
+def qemu_dumpdtb(config: QemuConfig, out: Path) -> bytes:
     """Return QEMU's own DTB for *config* (1 MiB, as dumpdtb writes it)."""
     args = config.to_qemu_args()
     args[args.index("-M") + 1] += f",dumpdtb={out}"
@@ -432,27 +434,21 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 GUESTS = [
-    pytest.param(
-        QemuMachine("virt,gic-version=2", "cortex-a57", "2", "512M"), id="gicv2-smp2"
-    ),
-    pytest.param(
-        QemuMachine("virt,gic-version=3,its=on", "cortex-a57", "4", "512M"),
-        id="gicv3-its-smp4",
-    ),
-    pytest.param(
-        QemuMachine("virt,gic-version=3,its=off", "cortex-a57", "2", "256M"),
-        id="gicv3-smp2",
-    ),
+    pytest.param(("virt,gic-version=2", "2", "512M"), id="gicv2-smp2"),
+    pytest.param(("virt,gic-version=3,its=on", "4", "512M"), id="gicv3-its-smp4"),
+    pytest.param(("virt,gic-version=3,its=off", "2", "256M"), id="gicv3-smp2"),
 ]
 
 
 @pytest.mark.external
 @pytest.mark.slow
-@pytest.mark.parametrize("config", GUESTS)
+@pytest.mark.parametrize("options", GUESTS)
 def test_guest_finds_every_device_the_tree_promised(
-    config: QemuMachine, probe: Path, tmp_path: Path
+    options: tuple[str, str, str], probe: Path, tmp_path: Path
 ) -> None:
     require_tool(QEMU, "qemu-system-arm")
+    machine, smp, memory = options
+    config = VirtConfig.from_options(machine, smp=smp, memory=memory, cpu="cortex-a57")
     kernel = require_file(ASSETS / "vmlinuz", "Debian's arm64 kernel")
     dtb = qemu_dumpdtb(config, tmp_path / "virt.dtb")
     want = promised(dtb)
@@ -464,7 +460,7 @@ def test_guest_finds_every_device_the_tree_promised(
     facts = parse_facts(result.console)
 
     assert (result.exit_status, result.ok) == (0, True), result.reason
-    assert want.cpus == int(config.smp)
+    assert want.cpus == config.cpus
     assert facts["dt_cpus"] == str(want.cpus)
     assert facts["cpus_online"] == facts["cpus_possible"] == f"0-{want.cpus - 1}"
     assert facts["irqchips"] == ("GICv3" if want.gic_v3 else "GIC-0")
@@ -489,4 +485,4 @@ def test_guest_finds_every_device_the_tree_promised(
     assert facts["pci_host_bridge"] == "0x1b36:0x0008"
     assert facts["gpio_keys"] == facts["fw_cfg"] == "1"
     assert facts["psci"] == "PSCIv1.1"
-    assert 0 < int(facts["mem_total_kb"]) <= int(config.memory.rstrip("M")) * 1024
+    assert 0 < int(facts["mem_total_kb"]) * 1024 <= config.ram_size
