@@ -99,21 +99,33 @@ class Culprit:
 
 
 def shrink(
-    run: Callable[[Order], Outcome], reference: Order, other: Order
+    run: Callable[[Order], Outcome],
+    reference: Order,
+    other: Order,
+    *,
+    failures_only: bool = False,
 ) -> tuple[Order, Order]:
     """Return two valid orders one adjacent swap apart whose outcomes differ.
 
-    The first has *reference*'s outcome, the second does not. *other* must
-    have a different outcome from *reference*; both must be valid orders.
-    ``run`` is called O(log k) times for a walk of k swaps.
+    The first has *reference*'s outcome, the second does not (comparing only
+    the failures with *failures_only*). *other* must differ from *reference*
+    that way; both must be valid orders. ``run`` is called O(log k) times
+    for a walk of k swaps.
     """
-    swaps = swap_path(reference, other)
     expected = run(reference)
-    # Invariant: step `low` gives the reference outcome, step `high` does not.
+
+    def alike(order: Order) -> bool:
+        outcome = run(order)
+        if failures_only:
+            return outcome.failures == expected.failures
+        return outcome == expected
+
+    swaps = swap_path(reference, other)
+    # Invariant: step `low` is alike, step `high` is not.
     low, high = 0, len(swaps)
     while high - low > 1:
         middle = (low + high) // 2
-        if run(apply_swaps(reference, swaps[:middle])) == expected:
+        if alike(apply_swaps(reference, swaps[:middle])):
             low = middle
         else:
             high = middle

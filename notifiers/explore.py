@@ -160,14 +160,16 @@ def _find_culprits(
     while len(found) < MAX_CULPRITS:
         expected = runs(baseline)
         differing = [
-            order
+            (_tier(expected, outcome), distance(baseline, order), order)
             for order, outcome in list(runs.cache.items())
             if outcome != expected and respects(order, pinned)
         ]
         if not differing:
             break
-        target = min(differing, key=lambda order: distance(baseline, order))
-        pair = shrink(runs, baseline, target)
+        tier, _, target = min(differing, key=lambda item: item[:2])
+        # Below STATE_ONLY shrink on the failures alone: what a failed run
+        # left behind depends on what never ran, not on the pair to blame.
+        pair = shrink(runs, baseline, target, failures_only=tier < STATE_ONLY)
         culprit = blame(
             notifiers,
             pair,
@@ -179,6 +181,19 @@ def _find_culprits(
         # The order notify() would use once the fixes are declared.
         baseline = poset.lexicographic(pinned)
     return found
+
+
+#: Tiers of difference from the baseline outcome, most telling first.
+OK_CHANGES, FAILURES_CHANGE, STATE_ONLY = 0, 1, 2
+
+
+def _tier(expected: Outcome, outcome: Outcome) -> int:
+    """Return how *outcome* differs from *expected* (see :data:`STATE_ONLY`)."""
+    if outcome.ok != expected.ok:
+        return OK_CHANGES
+    if outcome.failures != expected.failures:
+        return FAILURES_CHANGE
+    return STATE_ONLY
 
 
 def _swapped(first: Order, second: Order) -> tuple[str, str]:
