@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from machine import kvm
+from tests.machine.kvm.helpers import (
+    ADDR,
+    CTRL,
+    DIST,
+    ERAS,
+    INIT,
+    OLD_ERAS,
+    configured_v3,
+    fails,
+    v2_vm,
+    v3_vm,
+)
+
+
+@pytest.mark.parametrize("bits", [32, 40, 48])
+def test_mainline_accepts_ipa_sizes_from_32_bits_to_the_host_limit(bits: int) -> None:
+    vm = kvm.create_vm(ipa_bits=bits)
+
+    assert vm.ipa_size == 1 << bits
+
+
+@pytest.mark.parametrize("bits", [31, 49, 64])
+def test_mainline_rejects_ipa_sizes_outside_32_to_host_limit(bits: int) -> None:
+    error = fails(errno.EINVAL, kvm.create_vm, bits)
+
+    assert error.call is None
+    assert str(error).startswith(f"KVM_CREATE_VM(ipa_bits={bits}) failed: EINVAL (")
+
+
+def test_host_ipa_limit_bounds_the_vm_ipa_size() -> None:
+    host = kvm.HostCaps(ipa_limit=44)
+
+    fails(errno.EINVAL, kvm.create_vm, 48, "mainline", host)
+    assert kvm.create_vm(44, host=host).ipa_bits == 44
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+def test_2016_kernels_only_make_40_bit_vms(era: str) -> None:
+    assert kvm.create_vm(40, era).ipa_bits == 40
+    fails(errno.EINVAL, kvm.create_vm, 44, era)
+
+
+def test_unknown_semantics_is_a_value_error_naming_it() -> None:
+    with pytest.raises(ValueError, match="unknown kernel semantics 'v9'"):
+        kvm.create_vm(semantics="v9")
+
+
+def test_vcpu_gets_the_kernels_reset_mpidr() -> None:
+    vm = kvm.create_vm()
+
+    vcpus = [vm.create_vcpu(i) for i in (0, 17, 0x1FF)]
+
+    assert [v.mpidr for v in vcpus] == [0x80000000, 0x80000101, 0x80001F0F]
+
+
+def test_vcpu_id_beyond_the_limit_is_einval() -> None:
+    vm = kvm.create_vm()
+
+    fails(errno.EINVAL, vm.create_vcpu, 512)
+
+
+def test_duplicate_vcpu_id_is_eexist() -> None:
+    vm = kvm.create_vm()
+    vm.create_vcpu(3)
+
+    error = fails(errno.EEXIST, vm.create_vcpu, 3)
+
+    assert "KVM_CREATE_VCPU(vcpu3) failed: EEXIST" in str(error)
+
+
+def test_negative_vcpu_id_is_a_value_error() -> None:
+    vm = kvm.create_vm()
+
+    with pytest.raises(ValueError, match="vcpu_id -1 is not a 32-bit unsigned"):
+        vm.create_vcpu(-1)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_vcpu_created_after_vgic_init_is_ebusy(era: str) -> None:
+    vm, gic = v3_vm(era)
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.EBUSY, vm.create_vcpu, 1)
+
+    assert len(vm.vcpus) == 1
+
+
+def test_gicv2_vm_limits_vcpu_ids_to_eight() -> None:
+    vm, _ = v2_vm()
+
+    fails(errno.EINVAL, vm.create_vcpu, 8)
+    assert vm.create_vcpu(7).vcpu_id == 7
+
+
+def test_device_type_zero_is_enodev() -> None:
+    vm = kvm.create_vm()
+
+    fails(errno.ENODEV, vm.create_device, 0)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (kvm.KVM_DEV_TYPE_ARM_VGIC_V3, kvm.KVM_DEV_TYPE_ARM_VGIC_V3),
+        (kvm.KVM_DEV_TYPE_ARM_VGIC_V2, kvm.KVM_DEV_TYPE_ARM_VGIC_V3),
+        (kvm.KVM_DEV_TYPE_ARM_VGIC_V3, kvm.KVM_DEV_TYPE_ARM_VGIC_V2),
+    ],
+)
+def test_second_vgic_is_eexist(first: int, second: int) -> None:
+    vm = kvm.create_vm()
+    vm.create_device(first)
+
+    fails(errno.EEXIST, vm.create_device, second)
+
+
+def test_gicv2_with_more_than_eight_vcpus_is_e2big() -> None:
+    vm = kvm.create_vm()
+    for vcpu_id in range(9):
+        vm.create_vcpu(vcpu_id)
+
+    fails(errno.E2BIG, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
+    assert vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3) is not None
+
+
+def test_vgic_created_after_a_vcpu_ran_is_ebusy() -> None:
+    vm = kvm.create_vm()
+    vm.create_vcpu(0).run()
+
+    fails(errno.EBUSY, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+
+
+def test_vgic_created_after_a_configured_run_is_eexist() -> None:
+    vm, _ = configured_v3()
+    vm.vcpus[0].run()
+
+    fails(errno.EEXIST, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+
+
+def test_host_without_gicv2_emulation_answers_enodev_for_v2() -> None:
+    vm = kvm.create_vm(host=kvm.HostCaps(gicv2_emulation=False))
+
+    fails(errno.ENODEV, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V2, True)
+    fails(errno.ENODEV, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
+
+
+def test_gicv2_host_has_no_v3_or_its() -> None:
+    vm = kvm.create_vm(host=kvm.HostCaps(gic_version=2))
+
+    fails(errno.ENODEV, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_V3, True)
+    fails(errno.ENODEV, vm.create_device, kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    assert vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2, True) is None
+
+
+def test_create_device_test_probes_without_creating() -> None:
+    vm = kvm.create_vm()
+
+    result = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3, test=True)
+
+    assert result is None
+    assert vm.devices == []
+    assert vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3) is not None
+    assert str(vm.calls[0]) == (
+        "KVM_CREATE_DEVICE(vgic-v3, KVM_CREATE_DEVICE_TEST, 7) = 0"
+    )
+
+
+def test_its_can_be_created_without_a_vgic_and_several_times() -> None:
+    vm = kvm.create_vm()
+
+    labels = [vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS).label for _ in range(3)]
+
+    assert labels == ["its", "its1", "its2"]
+    assert not vm.has_its()
+
+
+def test_mpidr_write_is_recorded_and_used_for_lookups() -> None:
+    vm, gic = v3_vm()
+    vcpu = vm.vcpus[0]
+
+    vcpu.mpidr = 0x80000100
+
+    assert vcpu.mpidr == 0x80000100
+    assert vm.calls[-1].resource == "kvm.vcpu.mpidr"
+    gic.set_attr(ADDR, DIST, 0x8000000)
+    assert vm.calls[-1].ok
