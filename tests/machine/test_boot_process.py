@@ -14,8 +14,19 @@ import pytest
 from machine.boot_process import BootResult, run_console
 
 
-def live_group_members(pgid: int) -> list[int]:
-    """Return the pids in process group *pgid* that are not zombies."""
+def live_group_members(pgid: int, *, settle: float = 5.0) -> list[int]:
+    """Return the pids in process group *pgid* that are still alive.
+
+    SIGKILL is delivered asynchronously, so a killed process may be seen for a
+    moment; this waits up to *settle* seconds for the group to empty.
+    """
+    deadline = time.monotonic() + settle
+    while (members := _group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return members
+
+
+def _group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
