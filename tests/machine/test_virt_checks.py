@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from machine.boards.virt_checks import DEFAULT_HOST_IPA_BITS, virt_max_cpus
+from machine.boards.virt_config import VirtConfig
+from machine.errors import ConfigError
+from machine.options import GiB
+
+
+def test_cpu_limits_per_gic_version_are_qemus() -> None:
+    assert virt_max_cpus(2) == 8
+    assert virt_max_cpus(3) == 123 + 512
+    assert virt_max_cpus(4) == 61 + 256
+    assert DEFAULT_HOST_IPA_BITS == 40
+
+
+@pytest.mark.parametrize(
+    ("kw", "option", "value", "fragment"),
+    [
+        (
+            {"smp": "9"},
+            "smp",
+            9,
+            "9 CPUs requested, but virt with GICv2 supports at most 8",
+        ),
+        ({"smp": "4,maxcpus=9"}, "smp", 9, "supports at most 8"),
+        (
+            {"machine": "virt,gic-version=4,virtualization=on", "smp": "318"},
+            "smp",
+            318,
+            "318 CPUs requested, but virt with GICv4 supports at most 317",
+        ),
+        (
+            {"machine": "virt,gic-version=3", "smp": "513"},
+            "smp",
+            513,
+            "513 CPUs requested, but machine 'virt-7.2' allows at most 512",
+        ),
+        (
+            {"machine": "virt,gic-version=3,highmem=off", "smp": "200"},
+            "smp",
+            200,
+            "the redistributor regions hold 123 CPUs but 200 are configured",
+        ),
+        (
+            {
+                "machine": "virt,gic-version=4,virtualization=on,highmem=off",
+                "smp": "62",
+            },
+            "smp",
+            62,
+            "hold 61 CPUs but 62",
+        ),
+        (
+            {"machine": "virt,highmem=off", "memory": "4G"},
+            "m",
+            4 * GiB,
+            "1073741824 bytes beyond the 32-bit physical address limit",
+        ),
+        ({"memory": "1G,slots=1,maxmem=1100G"}, "m", 1100 * GiB, "beyond the 40-bit"),
+        ({"memory": "1G,slots=300,maxmem=8G"}, "m.slots", 300, "at most 256"),
+        ({"memory": "256G"}, "m", 256 * GiB, "above the board's 255 GiB limit"),
+        (
+            {"machine": "virt,gic-version=4"},
+            "gic-version",
+            4,
+            "gic-version=4 needs virtualization=on",
+        ),
+        (
+            {"machine": "virt,mte=on"},
+            "mte",
+            True,
+            "mte=on needs a CPU with MTE (-cpu max), not 'cortex-a15'",
+        ),
+        (
+            {"machine": "virt,secure=on", "accel": "kvm", "cpu": "host"},
+            "secure",
+            True,
+            "secure=on cannot be given to a KVM guest CPU",
+        ),
+        (
+            {"machine": "virt,virtualization=on", "accel": "kvm", "cpu": "host"},
+            "virtualization",
+            True,
+            "virtualization=on cannot be given to a KVM guest CPU",
+        ),
+        (
+            {"machine": "virt,mte=on", "accel": "kvm", "cpu": "max"},
+            "mte",
+            True,
+            "not modelled under KVM",
+        ),
+        (
+            {
+                "machine": "virt,gic-version=4,virtualization=on",
+                "accel": "kvm",
+                "cpu": "host",
+            },
+            "gic-version",
+            4,
+            "gic-version=4 is not available with KVM",
+        ),
+        (
+            {"append": "console=ttyAMA0"},
+            "append",
+            "console=ttyAMA0",
+            "-append is only allowed together with -kernel",
+        ),
+        ({"initrd": "rd.img"}, "initrd", "rd.img", "-initrd is only allowed together"),
+    ],
+)
+def test_each_limit_is_one_config_error_naming_option_and_value(
+    kw: dict[str, Any], option: str, value: object, fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)) as exc:
+        VirtConfig.from_options(**kw)
+
+    assert exc.value.option == option
+    assert exc.value.value == value
+    assert str(exc.value).startswith(f"option {option!r}: ")
+
+
+def test_limits_hold_exactly_at_the_boundary() -> None:
+    assert VirtConfig.from_options(smp="8").cpus == 8
+    assert VirtConfig.from_options("virt,gic-version=3", smp="512").cpus == 512
+    assert VirtConfig.from_options(
+        "virt,gic-version=4,virtualization=on", smp="317"
+    ).cpus
+    assert VirtConfig.from_options("virt,gic-version=3,highmem=off", smp="123").cpus
+    assert VirtConfig.from_options("virt,highmem=off", memory="3G").ram_size == 3 * GiB
+    assert VirtConfig.from_options(memory="255G").ram_size == 255 * GiB
+
+
+def test_ram_that_is_not_8k_aligned_is_refused_when_built_directly() -> None:
+    with pytest.raises(ConfigError, match="0x1001 is not a multiple of 8 KiB"):
+        VirtConfig(ram_size=0x1001)
+
+
+def test_inconsistent_direct_topology_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"!= maxcpus \(4\)"):
+        VirtConfig(cpus=4, max_cpus=4, cores=2)
+
+
+def test_slots_without_room_are_refused_when_built_directly() -> None:
+    with pytest.raises(ConfigError, match="leaves no room"):
+        VirtConfig(ram_size=GiB, ram_slots=2)
+
+
+def test_kvm_ipa_limit_applies_to_hotpluggable_memory() -> None:
+    with pytest.raises(ConfigError, match="beyond the 40-bit"):
+        VirtConfig.from_options(
+            memory="1G,slots=1,maxmem=1100G", accel="kvm", cpu="max"
+        )
+
+    config = VirtConfig.from_options(
+        memory="1G,slots=1,maxmem=1100G", accel="kvm", cpu="max", host_ipa_bits=44
+    )
+    assert config.pa_bits == 44
