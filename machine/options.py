@@ -203,7 +203,7 @@ def resolve_memory(
     """
     size = _round_up(ram_size or DEFAULT_RAM_SIZE, _RAM_ALIGN)
     if size >= 1 << 64:
-        msg = f"RAM size 0x{size:x} does not fit in 64 bits"
+        msg = f"RAM size 0x{size:08x} does not fit in 64 bits"
         raise ConfigError(option="m", value=ram_size, problem=msg)
     if maxram_size is None:
         if ram_slots is not None:
@@ -211,11 +211,11 @@ def resolve_memory(
             raise ConfigError(option="m.slots", value=ram_slots, problem=msg)
         return MemoryOptions(size, 0, size)
     if maxram_size < size:
-        msg = f"maxmem 0x{maxram_size:x} is below the initial RAM size 0x{size:x}"
+        msg = f"maxmem 0x{maxram_size:08x} is below the initial RAM size 0x{size:08x}"
         raise ConfigError(option="m.maxmem", value=maxram_size, problem=msg)
     if ram_slots and maxram_size == size:
         msg = (
-            f"slots={ram_slots} leaves no room: maxmem 0x{maxram_size:x} equals "
+            f"slots={ram_slots} leaves no room: maxmem 0x{maxram_size:08x} equals "
             f"the initial RAM size; raise maxmem"
         )
         raise ConfigError(option="m.maxmem", value=maxram_size, problem=msg)

@@ -78,7 +78,7 @@ def _check_cpu(config: VirtConfig) -> CpuModel:
 
 def _check_memory(config: VirtConfig) -> None:
     if config.ram_size % _RAM_ALIGN:
-        msg = f"RAM size 0x{config.ram_size:x} is not a multiple of 8 KiB"
+        msg = f"RAM size 0x{config.ram_size:08x} is not a multiple of 8 KiB"
         raise ConfigError(option="m", value=config.ram_size, problem=msg)
     resolve_memory(config.ram_size, config.ram_slots or None, config.maxram_size)
 
@@ -207,7 +207,7 @@ def derive(config: VirtConfig) -> Derived:
         msg = f"mte=on needs a CPU with MTE (-cpu max), not {model.name!r}"
         raise ConfigError(option="mte", value=True, problem=msg)
     if config.ram_size > LEGACY_RAMLIMIT:
-        msg = f"RAM size 0x{config.ram_size:x} is above the board's 255 GiB limit"
+        msg = f"RAM size 0x{config.ram_size:08x} is above the board's 255 GiB limit"
         raise ConfigError(option="m", value=config.ram_size, problem=msg)
     for name in ("initrd", "append"):
         if getattr(config, name) is not None and config.kernel is None:

@@ -154,7 +154,7 @@ def place_high_regions(
     limit = 1 << pa_bits
     if memtop > limit:
         msg = (
-            f"RAM ends at 0x{memtop:x}, {memtop - limit} bytes beyond the "
+            f"RAM ends at 0x{memtop:08x}, {memtop - limit} bytes beyond the "
             f"{pa_bits}-bit physical address limit"
         )
         raise ConfigError(option="m", value=maxram_size, problem=msg)

@@ -164,7 +164,7 @@ def test_memory_reads_slots_and_maxmem() -> None:
 
 def test_memory_maxmem_without_suffix_is_in_bytes_as_in_qemu() -> None:
     with pytest.raises(
-        ConfigError, match="maxmem 0x8 is below the initial RAM size"
+        ConfigError, match="maxmem 0x00000008 is below the initial RAM size 0x40000000"
     ) as exc:
         parse_memory("1G,maxmem=8")
 

@@ -136,7 +136,7 @@ def test_limits_hold_exactly_at_the_boundary() -> None:
 
 
 def test_ram_that_is_not_8k_aligned_is_refused_when_built_directly() -> None:
-    with pytest.raises(ConfigError, match="0x1001 is not a multiple of 8 KiB"):
+    with pytest.raises(ConfigError, match="0x00001001 is not a multiple of 8 KiB"):
         VirtConfig(ram_size=0x1001)
 
 
