@@ -95,12 +95,29 @@ class Exploration:
                 example = quote_names(orders[0], SHOWN_NAMES)
                 which = f"{len(orders)} orders, e.g. {example}"
             lines.append(f"  outcome {index} ({which}): {outcome}")
+        lines.extend(self._same_failure_notes())
         for index, culprit in enumerate(self.culprits, 1):
             lines.append(f"culprit {index}: {culprit}")
         if self.culprits:
             fixes = "this declaration" if len(self.culprits) == 1 else "these"
             lines.append(f"add {fixes} and explore again to confirm")
         return "\n".join(lines)
+
+    def _same_failure_notes(self) -> list[str]:
+        """Explain outcomes that fail alike and differ only in state."""
+        groups: dict[object, list[int]] = {}
+        for index, outcome in enumerate(self.outcomes, 1):
+            if not outcome.ok:
+                groups.setdefault(outcome.failures, []).append(index)
+        notes = []
+        for indexes in groups.values():
+            if len(indexes) > 1:
+                listed = ", ".join(str(index) for index in indexes)
+                notes.append(
+                    f"  (outcomes {listed} fail alike: a failure stops the phase, "
+                    "so the state left depends on what ran before it)"
+                )
+        return notes
 
     def as_dict(self) -> dict[str, Any]:
         """Return the exploration as a JSON-serialisable dict."""

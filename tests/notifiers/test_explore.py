@@ -4,7 +4,9 @@ import errno
 import functools
 import itertools
 import json
+import runpy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -423,3 +425,26 @@ def test_every_order_run_respects_every_declared_edge(
         for u, v in edges:
             assert order.index(f"n{u}") < order.index(f"n{v}")
     assert result.orders_run == len(set(all_orders(result)))
+
+
+def test_outcomes_failing_alike_are_explained_in_the_text() -> None:
+    result = explore(its_story(declared=False), check=lambda kernel: kernel)
+
+    assert "(outcomes 1, 3 fail alike: a failure stops the phase" in str(result)
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        ("05_explore_finds_the_bug.py", "after='kvm-set-addr:its') at "),
+        ("06_hazards.py", "hazards: [] tie-break pairs: []"),
+    ],
+)
+def test_examples_run_and_teach_the_fix(
+    example: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(__file__).parents[2] / "examples" / example
+
+    runpy.run_path(str(path), run_name="__main__")
+
+    assert expected in capsys.readouterr().out
