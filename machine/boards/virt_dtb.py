@@ -40,8 +40,8 @@ def initrd_placement(config: VirtConfig) -> tuple[int, int] | None:
     try:
         size = Path(config.initrd).stat().st_size
     except OSError as exc:
-        msg = f"cannot read initrd {config.initrd!r}: {exc.strerror}"
-        raise ConfigError("initrd", config.initrd, msg) from exc
+        option, msg = "initrd", f"cannot read {config.initrd!r}: {exc.strerror}"
+        raise ConfigError(option, config.initrd, msg) from exc
     start = config.memmap["mem"].base + min(config.ram_size // 2, 128 * _MiB)
     start = -(-start // _PAGE) * _PAGE
     return start, size
