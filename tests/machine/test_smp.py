@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from machine.errors import ConfigError
 from machine.smp import SmpTopology, parse_smp, resolve_smp
@@ -135,4 +137,54 @@ def test_topology_ids_reject_an_index_beyond_maxcpus() -> None:
 def test_to_option_reproduces_the_topology() -> None:
     topo = parse_smp("4,maxcpus=8,sockets=2")
 
+    assert parse_smp(topo.to_option()) == topo
+
+
+_counts = st.one_of(st.none(), st.integers(min_value=0, max_value=24))
+
+
+@given(
+    cpus=_counts,
+    maxcpus=_counts,
+    sockets=_counts,
+    clusters=_counts,
+    cores=_counts,
+    threads=_counts,
+)
+def test_any_input_gives_a_consistent_topology_or_a_config_error(
+    cpus: int | None,
+    maxcpus: int | None,
+    sockets: int | None,
+    clusters: int | None,
+    cores: int | None,
+    threads: int | None,
+) -> None:
+    error: ConfigError | None = None
+    try:
+        topo = resolve_smp(
+            cpus=cpus,
+            maxcpus=maxcpus,
+            sockets=sockets,
+            clusters=clusters,
+            cores=cores,
+            threads=threads,
+        )
+    except ConfigError as exc:
+        error = exc
+    if error is not None:
+        assert error.option == "smp"
+        return
+
+    assert topo.sockets * topo.clusters * topo.cores * topo.threads == topo.max_cpus
+    assert 1 <= topo.cpus <= topo.max_cpus
+    for key, value in (
+        ("sockets", sockets),
+        ("clusters", clusters),
+        ("cores", cores),
+        ("threads", threads),
+        ("cpus", cpus),
+        ("max_cpus", maxcpus),
+    ):
+        if value:
+            assert getattr(topo, key) == value
     assert parse_smp(topo.to_option()) == topo

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from machine.boards.virt_config import VirtConfig
 from machine.boards.virt_options import config_from_options
@@ -372,3 +374,59 @@ def test_memory_map_and_mpidrs_match_qemus_device_tree(
     assert _pairs(intc) == [memmap[n] for n in gic_names if n in memmap]
     assert _cells(dts, "cpus", "#address-cells") == [1]
     assert _cpu_regs(dts) == {i: config.mpidr(i) for i in range(config.cpus)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gic=st.sampled_from(["", "gic-version=2", "gic-version=3", "gic-version=max"]),
+    flags=st.lists(
+        st.sampled_from(
+            [
+                "its=off",
+                "highmem=off",
+                "secure=on",
+                "virtualization=on",
+                "iommu=smmuv3",
+                "acpi=off",
+                "ras=on",
+                "dtb-randomness=off",
+            ]
+        ),
+        unique=True,
+    ),
+    smp=st.sampled_from(
+        [
+            None,
+            "1",
+            "4",
+            "4,maxcpus=8",
+            "8,sockets=2,clusters=2,cores=2",
+            "124",
+            "2,threads=2",
+        ]
+    ),
+    memory=st.sampled_from([None, "1G", "1536M", "3G", "1G,slots=2,maxmem=8G"]),
+    cpu=st.sampled_from([None, "cortex-a7", "cortex-a53", "cortex-a57", "max"]),
+)
+def test_every_accepted_combination_round_trips_through_qemu_args(
+    gic: str, flags: list[str], smp: str | None, memory: str | None, cpu: str | None
+) -> None:
+    machine = ",".join(["virt", *([gic] if gic else []), *flags])
+    try:
+        config = VirtConfig.from_options(machine, smp=smp, memory=memory, cpu=cpu)
+    except ConfigError as exc:
+        error = str(exc)
+    else:
+        error = ""
+    if error:
+        assert "\n" not in error
+        return
+    args = config.to_qemu_args()
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
+
+    rebuilt = VirtConfig.from_options(
+        pairs["-M"], smp=pairs.get("-smp"), memory=pairs["-m"], cpu=pairs["-cpu"]
+    )
+
+    assert rebuilt == config
+    assert list(rebuilt.memmap.items()) == list(config.memmap.items())
