@@ -430,3 +430,54 @@ def test_every_accepted_combination_round_trips_through_qemu_args(
 
     assert rebuilt == config
     assert list(rebuilt.memmap.items()) == list(config.memmap.items())
+
+
+def _dts_nodes(dts: str) -> dict[str, dict[str, str]]:
+    """Return {path: {property: raw value}} from dtc's DTS output."""
+    nodes: dict[str, dict[str, str]] = {}
+    stack: list[str] = []
+    for raw in dts.splitlines():
+        line = raw.strip()
+        if line.endswith("{"):
+            stack.append(line[:-1].strip())
+            nodes["/".join(stack)] = {}
+        elif line == "};":
+            stack.pop()
+        elif stack and line.endswith(";"):
+            name, _, value = line[:-1].partition(" = ")
+            nodes["/".join(stack)][name] = value
+    return nodes
+
+
+@pytest.mark.external
+@pytest.mark.parametrize(
+    "smp",
+    [
+        "4",
+        "8,sockets=2,cores=2,threads=2",
+        "8,sockets=2,clusters=2,cores=2",
+        "8,sockets=2",
+        "12,clusters=3,threads=2",
+        "4,maxcpus=8,sockets=2",
+    ],
+)
+def test_topology_ids_match_qemus_cpu_map(tmp_path: Path, smp: str) -> None:
+    qemu = require_tool("qemu-system-aarch64", "qemu-system-arm")
+    config = VirtConfig.from_options("virt,gic-version=3", smp=smp, cpu="cortex-a57")
+    nodes = _dts_nodes(_dts(qemu, tmp_path, config))
+    phandle_to_cpu = {
+        props["phandle"]: int(path.rsplit("@", 1)[1])
+        for path, props in nodes.items()
+        if re.fullmatch(r"//cpus/cpu@\d+", path)
+    }
+
+    leaves = {}
+    for path, props in nodes.items():
+        if "cpu" in props and "/cpu-map/" in path:
+            ids = [
+                int(n) for n in re.findall(r"(?:socket|cluster|core|thread)(\d+)", path)
+            ]
+            ids += [0] * (4 - len(ids))  # QEMU omits /threadT when threads == 1
+            leaves[phandle_to_cpu[props["cpu"]]] = tuple(ids)
+
+    assert leaves == {i: tuple(config.topology_ids(i)) for i in range(config.cpus)}
