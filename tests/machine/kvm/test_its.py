@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from machine import kvm
+from tests.machine.kvm.helpers import (
+    ADDR,
+    CTRL,
+    ERAS,
+    INIT,
+    IPA40,
+    ITS_ADDR,
+    OLD_ERAS,
+    configured_v3,
+    fails,
+    v2_vm,
+)
+
+ITS_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
+ITS = kvm.KVM_DEV_TYPE_ARM_VGIC_ITS
+
+
+def its_vm(era: str) -> tuple[kvm.Vm, kvm.KvmDevice]:
+    vm, _ = configured_v3(era)
+    return vm, vm.create_device(ITS)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_misaligned_its_address_is_einval(era: str) -> None:
+    _, its = its_vm(era)
+
+    fails(errno.EINVAL, its.set_attr, ADDR, ITS_ADDR, 0x401000)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_its_address_set_twice_is_eexist(era: str) -> None:
+    _, its = its_vm(era)
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+
+    fails(errno.EEXIST, its.set_attr, ADDR, ITS_ADDR, 0x8090000)
+
+    assert its.get_attr(ADDR, ITS_ADDR) == 0x8080000
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_wrong_its_address_attribute_is_enodev_but_has_attr_says_enxio(era: str) -> None:
+    _, its = its_vm(era)
+
+    fails(errno.ENODEV, its.set_attr, ADDR, 0, 0x8080000)
+    fails(errno.ENODEV, its.set_attr, ADDR, 0, None)
+    fails(errno.ENODEV, its.get_attr, ADDR, 0)
+    fails(errno.ENXIO, its.has_attr, ADDR, 0)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_its_address_null_pointer_is_efault(era: str) -> None:
+    _, its = its_vm(era)
+
+    fails(errno.EFAULT, its.set_attr, ADDR, ITS_ADDR, None)
+
+
+def test_its_frame_ending_beyond_the_ipa_is_e2big_on_mainline_only() -> None:
+    _, new = its_vm("mainline")
+    _, old = its_vm("v4.8")
+
+    fails(errno.E2BIG, new.set_attr, ADDR, ITS_ADDR, IPA40 - 0x10000)
+    old.set_attr(ADDR, ITS_ADDR, IPA40 - 0x10000)
+    fails(errno.E2BIG, old.set_attr, ADDR, ITS_ADDR, IPA40)
+
+
+@pytest.mark.parametrize("init_first", [True, False])
+def test_mainline_its_init_is_a_no_op_in_either_order(init_first: bool) -> None:
+    vm, its = its_vm("mainline")
+
+    if init_first:
+        its.set_attr(CTRL, INIT)
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    if not init_first:
+        its.set_attr(CTRL, INIT)
+
+    assert vm.vcpus[0].run() == 0
+    assert isinstance(its, kvm.ItsDevice)
+    assert its.mapped
+
+
+def test_mainline_runs_without_any_its_init() -> None:
+    vm, its = its_vm("mainline")
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+
+    assert vm.vcpus[0].run() == 0
+
+
+def test_v4_8_rc1_its_init_before_its_address_is_enxio() -> None:
+    _, its = its_vm("v4.8-rc1")
+
+    error = fails(errno.ENXIO, its.set_attr, CTRL, INIT)
+
+    assert str(error) == (
+        "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, CTRL_INIT) failed:"
+        " ENXIO (the ITS address is not set)"
+    )
+
+
+def test_v4_8_rc1_its_address_after_its_init_is_ebusy() -> None:
+    vm, its = its_vm("v4.8-rc1")
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    its.set_attr(CTRL, INIT)
+
+    fails(errno.EBUSY, its.set_attr, ADDR, ITS_ADDR, 0x8090000)
+    fails(errno.EBUSY, its.set_attr, ADDR, ITS_ADDR, None)  # EBUSY precedes EFAULT
+    its.set_attr(CTRL, INIT)
+    assert isinstance(its, kvm.ItsDevice)
+    assert its.mapped
+    assert vm.vcpus[0].run() == 0
+
+
+def test_v4_8_rc1_runs_without_its_init_because_nothing_is_checked_at_run() -> None:
+    vm, its = its_vm("v4.8-rc1")
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+
+    assert vm.vcpus[0].run() == 0
+    assert isinstance(its, kvm.ItsDevice)
+    assert not its.mapped
+
+
+def test_v4_8_first_run_without_its_init_is_ebusy_and_wipes_the_vgic() -> None:
+    vm, its = its_vm("v4.8")
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+
+    error = fails(errno.EBUSY, vm.vcpus[0].run)
+
+    assert "its: the ITS is not initialized" in str(error)
+    assert not vm.vgic.initialized
+    assert its.get_attr(ADDR, ITS_ADDR) == 0x8080000
+
+
+def test_v4_8_first_run_without_its_address_is_enxio() -> None:
+    vm, its = its_vm("v4.8")
+    its.set_attr(CTRL, INIT)
+
+    fails(errno.ENXIO, vm.vcpus[0].run)
+
+
+@pytest.mark.parametrize("init_first", [True, False])
+def test_v4_8_accepts_its_init_and_address_in_either_order(init_first: bool) -> None:
+    vm, its = its_vm("v4.8")
+
+    if init_first:
+        its.set_attr(CTRL, INIT)
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    if not init_first:
+        its.set_attr(CTRL, INIT)
+
+    assert vm.vcpus[0].run() == 0
+    assert isinstance(its, kvm.ItsDevice)
+    assert its.mapped
+
+
+def test_v4_8_checks_every_its_in_creation_order() -> None:
+    vm, first = its_vm("v4.8")
+    second = vm.create_device(ITS)
+    first.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    first.set_attr(CTRL, INIT)
+
+    error = fails(errno.EBUSY, vm.vcpus[0].run)
+
+    assert second.label in str(error)
+
+
+def test_v4_8_ignores_an_its_in_a_gicv2_vm() -> None:
+    vm, _ = v2_vm("v4.8")
+    vm.create_device(ITS)
+    gic = vm.devices[0]
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V2_ADDR_TYPE_DIST, 0x8000000)
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V2_ADDR_TYPE_CPU, 0x8010000)
+
+    assert vm.vcpus[0].run() == 0
+
+
+@pytest.mark.parametrize(
+    "attr",
+    [
+        kvm.KVM_DEV_ARM_ITS_SAVE_TABLES,
+        kvm.KVM_DEV_ARM_ITS_RESTORE_TABLES,
+        kvm.KVM_DEV_ARM_ITS_CTRL_RESET,
+    ],
+)
+def test_its_save_restore_and_reset_exist_only_on_mainline(attr: int) -> None:
+    _, new = its_vm("mainline")
+    _, old = its_vm("v4.8")
+
+    new.has_attr(CTRL, attr)
+    new.set_attr(CTRL, attr)
+    fails(errno.ENXIO, old.has_attr, CTRL, attr)
+    fails(errno.ENXIO, old.set_attr, CTRL, attr)
+
+
+def test_its_registers_check_alignment_then_the_its_address() -> None:
+    _, its = its_vm("mainline")
+
+    fails(errno.EINVAL, its.get_attr, ITS_REGS, 0x82)
+    fails(errno.EINVAL, its.has_attr, ITS_REGS, 0x2)
+    fails(errno.ENXIO, its.get_attr, ITS_REGS, 0x0)
+    its.has_attr(ITS_REGS, 0x0)
+    its.has_attr(ITS_REGS, 0x100)
+    fails(errno.ENXIO, its.has_attr, ITS_REGS, 0x200)
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+def test_its_registers_are_unknown_before_4_12(era: str) -> None:
+    _, its = its_vm(era)
+
+    fails(errno.ENXIO, its.has_attr, ITS_REGS, 0)
+    fails(errno.ENXIO, its.get_attr, ITS_REGS, 0)
+
+
+def test_its_address_and_init_attributes_are_advertised() -> None:
+    _, its = its_vm("v4.8-rc1")
+
+    its.has_attr(ADDR, ITS_ADDR)
+    its.has_attr(CTRL, INIT)
+
+    assert its.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0) is False

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from machine import kvm
+from tests.machine.kvm.helpers import (
+    ADDR,
+    CTRL,
+    INIT,
+    NR_IRQS,
+    OLD_ERAS,
+    REDIST,
+    fails,
+    set_redist,
+    v2_vm,
+    v3_vm,
+)
+
+DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+REDIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS
+CPU_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_REGS
+LEVEL_INFO = kvm.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO
+CREATION_ORDER = (0, 3, 5, 4, 1, 2)
+
+
+def typer(gic: kvm.KvmDevice, vcpu_id: int) -> int:
+    mpidr = kvm.reset_mpidr(vcpu_id)
+    return gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER))
+
+
+def vm_with_vcpus(ids: tuple[int, ...]) -> tuple[kvm.Vm, kvm.KvmDevice]:
+    vm = kvm.create_vm()
+    for vcpu_id in ids:
+        vm.create_vcpu(vcpu_id)
+    return vm, vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+
+
+def test_gicr_typer_read_before_init_is_ebusy() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(ADDR, REDIST, 0x80A0000)
+
+    fails(errno.EBUSY, typer, gic, 0)
+
+
+def test_gicr_typer_for_a_missing_mpidr_is_einval_even_before_init() -> None:
+    _, gic = v3_vm()
+
+    fails(errno.EINVAL, typer, gic, 1)
+
+
+def test_gicr_typer_last_bit_in_a_legacy_region_marks_the_last_created_vcpu() -> None:
+    _, gic = vm_with_vcpus(CREATION_ORDER)
+    gic.set_attr(ADDR, REDIST, 0x100000)
+    gic.set_attr(CTRL, INIT)
+
+    values = {vcpu_id: typer(gic, vcpu_id) for vcpu_id in CREATION_ORDER}
+
+    assert values == {0: 0x000, 3: 0x300, 5: 0x500, 4: 0x400, 1: 0x100, 2: 0x210}
+
+
+def test_gicr_typer_last_bit_follows_regions_and_contiguity() -> None:
+    _, gic = vm_with_vcpus(CREATION_ORDER)
+    set_redist(gic, 0x100000, count=2, index=0)
+    set_redist(gic, 0x240000, count=1, index=1)
+    set_redist(gic, 0x200000, count=2, index=2)  # runs straight into region 1
+    gic.set_attr(CTRL, INIT)
+
+    values = {vcpu_id: typer(gic, vcpu_id) for vcpu_id in CREATION_ORDER}
+
+    assert values == {0: 0x000, 3: 0x310, 5: 0x510, 4: 0x400, 1: 0x100, 2: 0x200}
+
+
+def test_gicr_typer_sets_plpis_once_the_vm_has_an_its() -> None:
+    vm, gic = v3_vm()
+    gic.set_attr(ADDR, REDIST, 0x80A0000)
+    gic.set_attr(CTRL, INIT)
+    before = typer(gic, 0)
+
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+
+    assert (before, typer(gic, 0)) == (0x10, 0x11)
+
+
+def test_gicr_typer_upper_half_holds_the_affinity() -> None:
+    vm, gic = vm_with_vcpus((17,))
+    gic.set_attr(CTRL, INIT)
+
+    high = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(vm.vcpus[0].mpidr, kvm.GICR_TYPER_HI))
+
+    assert high == 0x101
+
+
+def test_registers_find_vcpus_by_the_mpidr_userspace_wrote() -> None:
+    vm, gic = v3_vm()
+    vm.vcpus[0].mpidr = 0x80000100
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.EINVAL, typer, gic, 0)
+    assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(0x100, kvm.GICR_TYPER)) == 0
+
+
+def test_gicd_iidr_is_readable_before_init_and_only_its_revision_changes() -> None:
+    _, gic = v3_vm()
+
+    assert gic.get_attr(DIST_REGS, kvm.GICD_IIDR) == 0x4B00343B
+    gic.set_attr(DIST_REGS, kvm.GICD_IIDR, 0x4B00243B)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_IIDR) == 0x4B00243B
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_IIDR, 0x4B00143B)
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_IIDR, 0x4C00343B)
+
+
+def test_distributor_registers_need_vcpu_zero() -> None:
+    _, gic = v3_vm(vcpus=0)
+
+    fails(errno.EINVAL, gic.get_attr, DIST_REGS, kvm.GICD_IIDR)
+
+
+def test_gicd_typer2_nassgicap_needs_host_support() -> None:
+    _, gic = v3_vm()
+
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == 0
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, kvm.GICD_TYPER2_NASSGICAP)
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, 1)
+
+
+def test_gicd_typer2_nassgicap_cannot_change_after_init() -> None:
+    _, gic = v3_vm(host=kvm.HostCaps(gicv4_1_vsgi=True))
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == 0x100
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.EBUSY, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, 0x100)
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)  # unchanged value is accepted
+
+
+def test_other_distributor_registers_need_init() -> None:
+    vm, gic = v3_vm()
+
+    fails(errno.EBUSY, gic.get_attr, DIST_REGS, kvm.GICD_TYPER)
+    gic.set_attr(CTRL, INIT)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER) == 0x480007
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER) == 0x7A0007
+
+
+def test_gicd_ctlr_enable_bit_round_trips() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+
+    gic.set_attr(DIST_REGS, kvm.GICD_CTLR, 0xFFFFFFFF)
+
+    assert gic.get_attr(DIST_REGS, kvm.GICD_CTLR) == 0x52
+
+
+def test_set_with_null_pointer_is_efault_before_the_init_check() -> None:
+    _, gic = v3_vm()
+
+    fails(errno.EFAULT, gic.set_attr, DIST_REGS, kvm.GICD_CTLR, None)
+    fails(errno.EBUSY, gic.get_attr, DIST_REGS, kvm.GICD_CTLR, None)
+
+
+def test_unmodelled_register_offsets_answer_enxio() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+
+    error = fails(errno.ENXIO, gic.get_attr, DIST_REGS, 0x100)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0x100)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0x2)
+
+    assert "not modelled" in str(error)
+    gic.has_attr(DIST_REGS, kvm.GICD_CTLR)
+    gic.has_attr(REDIST_REGS, kvm.GICR_TYPER)
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+@pytest.mark.parametrize("group", [DIST_REGS, REDIST_REGS, LEVEL_INFO])
+def test_v3_register_groups_are_unknown_to_2016_kernels(era: str, group: int) -> None:
+    _, gic = v3_vm(era)
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.ENXIO, gic.get_attr, group, 0)
+    fails(errno.ENXIO, gic.has_attr, group, 0)
+
+
+@pytest.mark.parametrize("call", ["has", "get", "set"])
+def test_gicv2_cpu_registers_without_vcpus_are_einval(call: str) -> None:
+    _, gic = v2_vm(vcpus=0)
+
+    if call == "has":
+        fails(errno.EINVAL, gic.has_attr, CPU_REGS, kvm.GICC_CTLR)
+    elif call == "get":
+        fails(errno.EINVAL, gic.get_attr, CPU_REGS, kvm.GICC_CTLR)
+    else:
+        fails(errno.EINVAL, gic.set_attr, CPU_REGS, kvm.GICC_CTLR, 0)
+
+
+def test_gicv2_register_access_initializes_the_vgic() -> None:
+    vm, gic = v2_vm(vcpus=2)
+
+    gic.set_attr(CPU_REGS, kvm.v2_reg_attr(1, kvm.GICC_CTLR), 0xFFFFFFFF)
+
+    assert gic.get_attr(CPU_REGS, kvm.v2_reg_attr(1, kvm.GICC_CTLR)) == 0x21F
+    assert gic.get_attr(CPU_REGS, kvm.v2_reg_attr(0, kvm.GICC_CTLR)) == 0
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER) == 0x27
+    fails(errno.EBUSY, vm.create_vcpu, 2)
+    fails(errno.EBUSY, gic.set_attr, NR_IRQS, 0, 128)
+
+
+def test_level_info_round_trips_spi_line_levels() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(NR_IRQS, 0, 64)
+    gic.set_attr(CTRL, INIT)
+
+    gic.set_attr(LEVEL_INFO, 32, 0xFFFFFFFF)
+    gic.set_attr(LEVEL_INFO, 0, 0xFFFFFFFF)
+
+    assert gic.get_attr(LEVEL_INFO, 32) == 0xFFFFFFFF
+    assert gic.get_attr(LEVEL_INFO, 0) == 0xFFFF0000  # SGIs have no line level
+    assert gic.get_attr(LEVEL_INFO, 64) == 0  # beyond nr_irqs
+    gic.has_attr(LEVEL_INFO, 0)
+
+
+def test_level_info_rejects_bad_intids_and_info_fields() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.EINVAL, gic.get_attr, LEVEL_INFO, 33)
+    fails(errno.EINVAL, gic.get_attr, LEVEL_INFO, 1 << 10)
+    fails(errno.ENXIO, gic.has_attr, LEVEL_INFO, 1 << 10)

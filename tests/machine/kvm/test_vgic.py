@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from machine import kvm
+from tests.machine.kvm.helpers import (
+    CTRL,
+    ERAS,
+    INIT,
+    NR_IRQS,
+    OLD_ERAS,
+    fails,
+    v2_vm,
+    v3_vm,
+)
+
+SAVE_PENDING = kvm.KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES
+MAINT = kvm.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("value", [64, 96, 288, 992])
+def test_nr_irqs_accepts_64_to_992_in_steps_of_32(era: str, value: int) -> None:
+    _, gic = v3_vm(era)
+
+    gic.set_attr(NR_IRQS, 0, value)
+
+    assert gic.get_attr(NR_IRQS, 0) == value
+
+
+@pytest.mark.parametrize("value", [0, 32, 63, 65, 100, 1023, 1024, 2048])
+def test_nr_irqs_outside_the_valid_set_is_einval(value: int) -> None:
+    _, gic = v3_vm()
+
+    fails(errno.EINVAL, gic.set_attr, NR_IRQS, 0, value)
+
+
+def test_nr_irqs_above_32_bits_is_a_value_error() -> None:
+    _, gic = v3_vm()
+
+    with pytest.raises(ValueError, match="value for GRP_NR_IRQS"):
+        gic.set_attr(NR_IRQS, 0, 1 << 32)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_nr_irqs_set_twice_or_after_init_is_ebusy(era: str) -> None:
+    _, first = v3_vm(era)
+    first.set_attr(NR_IRQS, 0, 128)
+    _, second = v2_vm(era)
+    second.set_attr(CTRL, INIT)
+
+    fails(errno.EBUSY, first.set_attr, NR_IRQS, 0, 256)
+    fails(errno.EBUSY, second.set_attr, NR_IRQS, 0, 256)
+
+
+def test_nr_irqs_reads_32_before_init_and_256_after_default_init() -> None:
+    _, gic = v3_vm()
+
+    before = gic.get_attr(NR_IRQS, 0)
+    gic.set_attr(CTRL, INIT)
+
+    assert (before, gic.get_attr(NR_IRQS, 0)) == (32, 256)
+
+
+def test_nr_irqs_null_pointer_is_efault() -> None:
+    _, gic = v3_vm()
+
+    fails(errno.EFAULT, gic.set_attr, NR_IRQS, 0, None)
+    fails(errno.EFAULT, gic.get_attr, NR_IRQS, 0, None)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_ctrl_init_needs_no_address_and_no_vcpu_and_is_idempotent(era: str) -> None:
+    _, gic = v3_vm(era, vcpus=0)
+
+    gic.set_attr(CTRL, INIT)
+    gic.set_attr(CTRL, INIT)
+
+    assert gic.vm.vgic.initialized
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("attr", [1, 2, 4, 99])
+def test_unknown_vgic_control_attribute_is_enxio(era: str, attr: int) -> None:
+    _, gic = v3_vm(era)
+
+    fails(errno.ENXIO, gic.set_attr, CTRL, attr)
+    fails(errno.ENXIO, gic.has_attr, CTRL, attr)
+
+
+def test_save_pending_tables_needs_a_gicv3_and_init_on_mainline() -> None:
+    _, v3 = v3_vm()
+    _, v2 = v2_vm()
+
+    fails(errno.ENXIO, v3.set_attr, CTRL, SAVE_PENDING)
+    fails(errno.ENXIO, v2.set_attr, CTRL, SAVE_PENDING)
+    fails(errno.ENXIO, v2.has_attr, CTRL, SAVE_PENDING)
+    v3.set_attr(CTRL, INIT)
+    v3.set_attr(CTRL, SAVE_PENDING)
+    v3.has_attr(CTRL, SAVE_PENDING)
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+def test_save_pending_tables_is_unknown_before_4_12(era: str) -> None:
+    _, gic = v3_vm(era)
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.ENXIO, gic.set_attr, CTRL, SAVE_PENDING)
+    fails(errno.ENXIO, gic.has_attr, CTRL, SAVE_PENDING)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_has_attr_accepts_nr_irqs_and_ctrl_init_on_both_models(era: str) -> None:
+    _, v3 = v3_vm(era)
+    _, v2 = v2_vm(era)
+
+    for gic in (v2, v3):
+        gic.has_attr(NR_IRQS, 0)
+        gic.has_attr(CTRL, INIT)
+
+    assert v3.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CPU_REGS, 0) is False
+
+
+def test_control_attributes_cannot_be_read() -> None:
+    _, gic = v3_vm()
+
+    fails(errno.ENXIO, gic.get_attr, CTRL, INIT)
+
+
+@pytest.mark.parametrize("group", [10, 0xFFFF])
+def test_unknown_group_is_enxio(group: int) -> None:
+    _, gic = v3_vm()
+
+    error = fails(errno.ENXIO, gic.set_attr, group, 0, 0)
+
+    assert f"group {group} is not a group of vgic-v3" in str(error)
+
+
+def test_maintenance_interrupt_must_be_a_ppi_set_before_init() -> None:
+    _, gic = v3_vm()
+
+    fails(errno.EINVAL, gic.set_attr, MAINT, 0, 32)
+    gic.set_attr(MAINT, 0, 25)
+    gic.has_attr(MAINT, 0)
+    gic.set_attr(CTRL, INIT)
+
+    fails(errno.EBUSY, gic.set_attr, MAINT, 0, 25)
+    assert gic.get_attr(MAINT, 0) == 25
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+def test_maintenance_interrupt_group_is_unknown_to_2016_kernels(era: str) -> None:
+    _, gic = v3_vm(era)
+
+    fails(errno.ENXIO, gic.set_attr, MAINT, 0, 25)
+    fails(errno.ENXIO, gic.has_attr, MAINT, 0)
+
+
+def test_cpu_sysregs_are_reported_as_not_modelled() -> None:
+    _, gic = v3_vm()
+
+    error = fails(errno.ENXIO, gic.get_attr, kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, 0)
+
+    assert "not modelled" in str(error)
