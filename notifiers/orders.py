@@ -29,7 +29,7 @@ class Poset:
     is any valid order of it (the registry's own order is used).
     """
 
-    __slots__ = ("_bit", "_reach", "graph", "rank")
+    __slots__ = ("_bit", "_indegree", "_reach", "_successors", "graph", "rank")
 
     def __init__(self, graph: nx.DiGraph[str], order: Sequence[str]) -> None:
         #: The constraint graph (u -> v: u runs before v).
@@ -37,11 +37,13 @@ class Poset:
         #: Registration rank of each name (its position among the nodes).
         self.rank: Mapping[str, int] = {name: i for i, name in enumerate(graph)}
         self._bit = {name: 1 << i for name, i in self.rank.items()}
+        self._successors = {name: tuple(graph.successors(name)) for name in graph}
+        self._indegree = {name: graph.in_degree(name) for name in graph}
         reach: dict[str, int] = {}
         # Successors come later in a valid order: fill from the end.
         for name in reversed(order):
             bits = 0
-            for successor in graph.successors(name):
+            for successor in self._successors[name]:
                 bits |= self._bit[successor] | reach[successor]
             reach[name] = bits
         self._reach = reach
@@ -77,17 +79,18 @@ class Poset:
 
     def random_order(self, rng: random.Random) -> Order:
         """Return a random valid order: each step picks any ready notifier."""
-        graph = self.graph
-        waiting = {name: graph.in_degree(name) for name in graph}
+        successors = self._successors
+        waiting = dict(self._indegree)
         ready = [name for name, count in waiting.items() if count == 0]
         result: list[str] = []
+        pick = rng.random
         while ready:
-            index = rng.randrange(len(ready))
+            index = int(pick() * len(ready))
             # Swap-remove keeps each pick O(1); ready's order is deterministic.
             ready[index], ready[-1] = ready[-1], ready[index]
             name = ready.pop()
             result.append(name)
-            for successor in graph.successors(name):
+            for successor in successors[name]:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
                     ready.append(successor)

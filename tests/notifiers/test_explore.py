@@ -4,7 +4,10 @@ import errno
 import functools
 import itertools
 import json
+import os
 import runpy
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -448,3 +451,67 @@ def test_examples_run_and_teach_the_fix(
     runpy.run_path(str(path), run_name="__main__")
 
     assert expected in capsys.readouterr().out
+
+
+def test_sampled_mode_finds_a_planted_bug_among_many_notifiers() -> None:
+    def build() -> Built:
+        kernel: Kernel = {}
+        registry = NotifierRegistry[[Kernel]]("big")
+        for index in range(40):
+            registry.add(f"n{index}", functools.partial(set_key, f"n{index}"))
+        registry.add("its-ctrl-init", its_init, reads="kvm.its.addr")
+        registry.add(
+            "kvm-set-addr:its", functools.partial(set_key, "its"), writes="kvm.its.addr"
+        )
+        return registry, (kernel,)
+
+    result = explore(build, check=lambda kernel: kernel, limit=10)
+
+    assert not result.exhaustive
+    assert [culprit.pair for culprit in result.culprits] == [
+        ("kvm-set-addr:its", "its-ctrl-init")
+    ]
+
+
+def its_init(kernel: Kernel) -> None:
+    if "its" not in kernel:
+        raise OSError(errno.ENXIO, "its base address not set")
+
+
+HASH_SCRIPT = """
+from notifiers.explore import explore
+from notifiers.registry import NotifierRegistry
+
+def build():
+    state = set()
+    registry = NotifierRegistry("hash")
+    for name in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta"):
+        registry.add(name, lambda s, name=name: s.add(name), writes="tags")
+    registry.add("last", lambda s: s.discard("beta") if "gamma" in s else None)
+    return registry, (state,)
+
+result = explore(build, check=lambda s: s, limit=50, seed=5)
+data = result.as_dict()
+del data["elapsed"]
+print(result)
+print(data)
+"""
+
+
+def test_exploration_text_is_the_same_whatever_the_hash_seed() -> None:
+    def run(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", HASH_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parents[2],
+        )
+        return done.stdout
+
+    first, second = run("1"), run("2")
+
+    assert "culprit 1:" in first
+    assert first == second
