@@ -17,7 +17,7 @@ import networkx as nx
 from notifiers.edges import DroppedEdge
 from notifiers.errors import NotifierFailedError
 from notifiers.notifier import Notifier
-from notifiers.trace import Status, Step, Trace
+from notifiers.trace import Row, Status, Trace
 
 
 def run(
@@ -40,7 +40,7 @@ def run(
         NotifierFailedError: At least one callback raised; ``.trace`` has all steps.
     """
     args, kwargs = call
-    steps: list[Step] = []
+    steps: list[Row] = []
     append = steps.append
     clock = time.perf_counter
     failures: list[tuple[str, BaseException]] = []
@@ -48,13 +48,13 @@ def run(
     for index, name in enumerate(order):
         record = notifiers[name]
         if name in blocked:
-            append(Step(record, Status.SKIPPED, 0.0, f"after failed {blocked[name]!r}"))
+            append((record, Status.SKIPPED, 0.0, f"after failed {blocked[name]!r}"))
             continue
         start = clock()
         try:
             record.callback(*args, **kwargs)
         except Exception as exc:  # any callback error is reported, never lost
-            append(Step(record, Status.FAILED, clock() - start, repr(exc)))
+            append((record, Status.FAILED, clock() - start, repr(exc)))
             failures.append((name, exc))
             if progress is not None:
                 progress[name] = Status.FAILED
@@ -64,7 +64,7 @@ def run(
             for later in nx.descendants(graph, name):
                 blocked.setdefault(later, name)
             continue
-        append(Step(record, Status.RAN, clock() - start))
+        append((record, Status.RAN, clock() - start))
         if progress is not None:
             progress[name] = Status.RAN
     trace = Trace(event, steps, dropped)
@@ -74,7 +74,7 @@ def run(
 
 
 def append_rest(
-    steps: list[Step], notifiers: Mapping[str, Notifier], rest: Sequence[str]
+    steps: list[Row], notifiers: Mapping[str, Notifier], rest: Sequence[str]
 ) -> None:
     """Record every name of *rest* as never attempted."""
-    steps.extend(Step(notifiers[name], Status.NOT_RUN) for name in rest)
+    steps.extend((notifiers[name], Status.NOT_RUN) for name in rest)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, final
+from typing import Any, TypeAlias, final
 
 from notifiers.edges import DroppedEdge
 from notifiers.notifier import Notifier
@@ -64,21 +65,40 @@ class Step:
         }
 
 
+#: A step as a plain tuple: (notifier, status[, duration[, error[, late]]]).
+Row: TypeAlias = tuple[Any, ...]
+
+
 @final
 class Trace:
     """The record of one notification of an event, in run order."""
 
-    __slots__ = ("dropped", "event", "steps")
+    __slots__ = ("_rows", "_steps", "dropped", "event")
 
     def __init__(
-        self, event: str, steps: list[Step], dropped: tuple[DroppedEdge, ...]
+        self,
+        event: str,
+        steps: Iterable[Step | Row],
+        dropped: tuple[DroppedEdge, ...] = (),
     ) -> None:
         #: The event (registry) name.
         self.event = event
-        #: Every step, in the order they were (or would have been) run.
-        self.steps = steps
         #: Optional edges left out because their target was not registered.
         self.dropped = dropped
+        # Steps may arrive as plain rows (the notify hot path); they become
+        # Step records on first access to `steps`.
+        self._rows = list(steps)
+        self._steps: list[Step] | None = None
+
+    @property
+    def steps(self) -> list[Step]:
+        """Return every step, in the order they were (or would have been) run."""
+        if self._steps is None:
+            self._steps = [
+                row if isinstance(row, Step) else Step(*row) for row in self._rows
+            ]
+            self._rows = []
+        return self._steps
 
     def names(self, status: str | Status) -> list[str]:
         """Return the names of the steps with *status* ("ran", "failed", ...)."""
@@ -103,7 +123,7 @@ class Trace:
         return json.dumps(self.as_dict(), indent=indent)
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self._steps if self._steps is not None else self._rows)
 
     def __repr__(self) -> str:
         return f"<Trace {self.event!r} {len(self.steps)} steps>"
