@@ -44,7 +44,8 @@ _SUFFIXES: Final[dict[str, int]] = {
     "P": 1 << 50,
     "E": 1 << 60,
 }
-_SIZE_RE: Final = re.compile(r"(\d+)(?:\.(\d+))?([A-Za-z]?)")
+# Leading blanks are skipped (strtod), trailing ones are not; hex has no fraction.
+_SIZE_RE: Final = re.compile(r"\s*(0[xX][0-9a-fA-F]+|\d+)(?:\.(\d+))?([A-Za-z]?)")
 _INT_RE: Final = re.compile(r"0[xX][0-9a-fA-F]+|\d+")
 
 #: ``-m`` defaults and rules for the virt board (QEMU 7.2).
@@ -138,13 +139,14 @@ def parse_size(option: str, value: str, *, default_unit: int = 1) -> int:
     """Return the bytes of a QEMU size such as ``512M``, ``1g``, ``1.5G`` or ``4096``.
 
     Suffixes B, K, M, G, T, P and E (either case) are powers of 1024. A bare
-    number is multiplied by *default_unit* (``-m 1024`` means MiB).
+    number is multiplied by *default_unit*. As in QEMU, a fraction needs a
+    unit larger than a byte (``1.0`` passes, ``1.5`` does not).
 
     Raises:
-        ConfigError: The text is not a size, has an unknown suffix, is
-            fractional without a suffix, or does not fit in 64 bits.
+        ConfigError: The text is not a size, has an unknown suffix, is a
+            fraction of a byte, or does not fit in 64 bits.
     """
-    match = _SIZE_RE.fullmatch(value.strip())
+    match = _SIZE_RE.fullmatch(value)
     if match is None:
         msg = (
             f"{value!r} is not a size; use a number with an optional suffix K, M, G, T"
@@ -160,9 +162,14 @@ def parse_size(option: str, value: str, *, default_unit: int = 1) -> int:
             raise ConfigError(option, value, msg)
     else:
         unit = default_unit
-    if fraction is not None and unit == 1:
+    if fraction is not None and whole[:2].lower() == "0x":
+        msg = f"{value!r} mixes a hexadecimal number with a fraction"
+        raise ConfigError(option, value, msg)
+    if fraction and unit == 1 and fraction.strip("0"):
         msg = f"{value!r} is a fraction of a byte; add a unit suffix such as M or G"
         raise ConfigError(option, value, msg)
+    if whole[:2].lower() == "0x":
+        whole = str(int(whole, 16))
     numerator = int(whole + (fraction or ""))
     scale: int = 10 ** len(fraction or "")
     size = numerator * unit // scale
@@ -225,8 +232,9 @@ def resolve_memory(
 def parse_memory(text: str | None) -> MemoryOptions:
     """Parse a ``-m`` argument such as ``1024``, ``1G`` or ``1G,slots=2,maxmem=8G``.
 
-    A size without a suffix is in MiB (QEMU's legacy rule); ``maxmem`` without
-    a suffix is in bytes, as in QEMU.
+    A size ending in a digit is read in bytes and then taken as MiB (QEMU's
+    legacy rule, so ``-m 1.5`` fails like in QEMU); ``maxmem`` without a suffix
+    is in bytes, as in QEMU.
 
     Raises:
         ConfigError: An unknown key, a malformed size or count, or a rule of
@@ -242,8 +250,12 @@ def parse_memory(text: str | None) -> MemoryOptions:
     size = None
     if "size" in fields and fields["size"] != "":
         raw = fields["size"]
-        unit = MiB if raw.strip()[-1:].isdigit() else 1
-        size = parse_size("m", raw, default_unit=unit)
+        size = parse_size("m", raw)
+        if raw[-1:].isdigit():
+            size *= MiB
+            if size >= 1 << 64:
+                msg = f"{raw!r} MiB does not fit in 64 bits"
+                raise ConfigError(option="m", value=raw, problem=msg)
     slots = parse_int("m.slots", fields["slots"]) if "slots" in fields else None
     maxmem = parse_size("m.maxmem", fields["maxmem"]) if "maxmem" in fields else None
     return resolve_memory(size, slots, maxmem)

@@ -158,6 +158,14 @@ def test_memory_reads_legacy_mib_and_suffixed_sizes(text: str, size: int) -> Non
     assert parse_memory(text).ram_size == size
 
 
+@pytest.mark.parametrize("text", ["1.5", "1e3", "1G ", "0x1.5G", "17592186044416"])
+def test_memory_rejects_what_qemu_rejects(text: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_memory(text)
+
+    assert exc.value.option == "m"
+
+
 def test_memory_reads_slots_and_maxmem() -> None:
     assert parse_memory("1G,slots=2,maxmem=8G") == MemoryOptions(GiB, 2, 8 * GiB)
 

@@ -244,6 +244,9 @@ AGREEMENT_TABLE: list[tuple[str, str | None, str | None, str | None, bool]] = [
     ("gic-version=3", "8,sockets=2,clusters=2,cores=2", "1g", None, True),
     ("", "8,dies=2", None, None, False),
     ("acpi=maybe", None, None, None, False),
+    ("", None, "1.5", None, False),
+    ("", None, "1.5M", None, True),
+    ("", "0", None, None, True),
 ]
 
 
