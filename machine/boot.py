@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final, Protocol, TextIO
 
 from machine.boot_process import BootResult, run_console
+from machine.errors import MachineError
 
 __all__ = [
     "MAX_DTB_FILE_SIZE",
@@ -59,7 +60,7 @@ _FORBIDDEN_OPTIONS: Final = ("-dtb", "-bios", "-serial", "-nographic")
 MAX_DTB_FILE_SIZE: Final = (2 * 1024 * 1024) // 2 - 10000
 
 
-class BootError(RuntimeError):
+class BootError(MachineError, RuntimeError):
     """The guest could not be started, or QEMU failed; ``.reason`` says why."""
 
     def __init__(self, reason: str) -> None:

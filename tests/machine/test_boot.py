@@ -23,6 +23,7 @@ from machine.boot import (
     pack_fdt,
     qemu_command,
 )
+from machine.errors import MachineError
 from machine.fdt import Fdt
 from machine.initramfs import parse_facts, probe_initramfs
 from tests.conftest import ASSETS, require_file, require_tool
@@ -245,6 +246,14 @@ def test_config_arguments_that_contradict_boot_are_refused(
 
 
 # -- refusing to start --------------------------------------------------------------
+
+
+def test_boot_error_is_a_machine_error_carrying_its_reason() -> None:
+    error = BootError("qemu exited with status 1: boom")
+
+    assert isinstance(error, MachineError)
+    assert isinstance(error, RuntimeError)
+    assert error.reason == str(error) == "qemu exited with status 1: boom"
 
 
 def test_missing_qemu_is_a_clear_error(image: Path) -> None:
