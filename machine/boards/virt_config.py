@@ -42,9 +42,9 @@ from machine.boards.virt_checks import (
     derive,
     virt_max_cpus,
 )
-from machine.boards.virt_memmap import ECAM_BUS_SIZE, IRQMAP, LEGACY_RAMLIMIT, MapEntry
+from machine.boards.virt_memmap import ECAM_BUS_SIZE, IRQMAP, MapEntry
 from machine.errors import ConfigError
-from machine.options import DEFAULT_RAM_SIZE, GiB
+from machine.options import DEFAULT_RAM_SIZE, format_size
 from machine.smp import SmpTopology
 
 
@@ -209,11 +209,6 @@ class VirtConfig(BaseModel):
             extras.append("highmem=off")
         if self.iommu != "none":
             extras.append(self.iommu)
-        ram = (
-            f"{self.ram_size / GiB:g}G"
-            if self.ram_size >= GiB
-            else f"{self.ram_size >> 20}M"
-        )
         parts = [
             "virt-7.2",
             self.accel,
@@ -221,7 +216,7 @@ class VirtConfig(BaseModel):
             gic,
             f"smp {self.cpus}/{self.max_cpus} "
             f"({self.sockets}s*{self.clusters}c*{self.cores}c*{self.threads}t)",
-            f"ram {ram}",
+            f"ram {format_size(self.ram_size)}",
             f"pa {self.pa_bits} bits",
             *extras,
         ]
@@ -402,11 +397,6 @@ class VirtConfig(BaseModel):
     def first_phandle(self) -> int:
         """Return the first phandle allocated (``phandle-start``, 0 meaning 0x8000)."""
         return self.phandle_start or 0x8000
-
-    @property
-    def ram_limit(self) -> int:
-        """Return the most initial RAM the board maps (255 GiB)."""
-        return LEGACY_RAMLIMIT
 
 
 __all__ = ["DEFAULT_HOST_IPA_BITS", "CpuTopologyId", "VirtConfig"]
