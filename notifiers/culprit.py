@@ -41,9 +41,10 @@ class Culprit:
     order_first_then_second: Order
     #: The same order with the two swapped.
     order_second_then_first: Order
-    #: Whether *first* before *second* gives the registration order's outcome.
+    #: Whether *first* before *second* gives the registration order's outcome
+    #: (with the fixes of earlier culprits applied, if any).
     matches_reference: bool
-    #: The ``after=`` constraints *second* declares today.
+    #: The ``after=`` *second* declares today plus earlier culprits' fixes.
     second_after: tuple[str, ...]
     #: Where *second* was added ("file:line"): the line to edit.
     location: str
@@ -51,6 +52,8 @@ class Culprit:
     first_location: str
     #: The declared resources both touch, if any (how each uses them).
     conflict: Conflict | None = None
+    #: The fixes of earlier culprits, assumed while this one was sought.
+    assumed: tuple[tuple[str, str], ...] = ()
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -65,7 +68,8 @@ class Culprit:
         return f"add({self.second!r}, ..., after={spelled}) at {self.location}"
 
     def __str__(self) -> str:
-        reference = " (as in the registration order)"
+        reference = " (as in the registration order"
+        reference += " with the fixes above)" if self.assumed else ")"
         good = reference if self.matches_reference else ""
         bad = "" if self.matches_reference else reference
         lines = [
@@ -95,6 +99,7 @@ class Culprit:
             "location": self.location,
             "first_location": self.first_location,
             "conflict": None if self.conflict is None else self.conflict.as_dict(),
+            "assumed": [list(edge) for edge in self.assumed],
         }
 
 
@@ -138,11 +143,13 @@ def blame(
     orders: tuple[Order, Order],
     outcomes: tuple[Outcome, Outcome],
     conflict: Conflict | None,
+    assumed: tuple[tuple[str, str], ...] = (),
 ) -> Culprit:
     """Return the culprit of two orders one swap apart, fix direction chosen.
 
     ``orders[0]`` has the reference outcome ``outcomes[0]``; the fix keeps it
-    unless only the other order runs without failure.
+    unless only the other order runs without failure. *assumed* are edges
+    (earlier fixes) the search took as declared.
     """
     same, swapped = orders
     at = next(i for i, (a, b) in enumerate(zip(same, swapped, strict=True)) if a != b)
@@ -166,8 +173,16 @@ def blame(
         order_first_then_second=same,
         order_second_then_first=swapped,
         matches_reference=keep,
-        second_after=notifiers[second].after,
+        second_after=(
+            *notifiers[second].after,
+            *(
+                u
+                for u, v in assumed
+                if v == second and u not in notifiers[second].after
+            ),
+        ),
         location=notifiers[second].location,
         first_location=notifiers[first].location,
         conflict=conflict,
+        assumed=assumed,
     )

@@ -65,8 +65,8 @@ class Exploration:
                 f"{self.notifiers} notifiers (exhaustive)"
             )
         return (
-            f"{self.orders_run} of more than {self.limit} valid orders of "
-            f"{self.notifiers} notifiers (sampled with seed {self.seed})"
+            f"{self.orders_run} sampled orders of {self.notifiers} notifiers "
+            f"(more than limit={self.limit} are valid; seed {self.seed})"
         )
 
     def __str__(self) -> str:

@@ -175,6 +175,7 @@ def _find_culprits(
             pair,
             (runs(pair[0]), runs(pair[1])),
             by_pair.get(frozenset(_swapped(*pair))),
+            tuple(pinned),
         )
         found.append(culprit)
         pinned.append(culprit.pair)

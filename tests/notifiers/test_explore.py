@@ -197,6 +197,9 @@ def test_independent_culprit_pairs_are_all_reported() -> None:
         ("a", "b"),
         ("d", "e"),
     ]
+    assert result.culprits[0].assumed == ()
+    assert result.culprits[1].assumed == (result.culprits[0].pair,)
+    assert "with the fixes above" in str(result.culprits[1])
 
 
 def test_build_is_called_once_per_order_for_fresh_state() -> None:
@@ -331,8 +334,8 @@ def test_small_limit_switches_to_a_sample_of_that_size() -> None:
     assert not result.exhaustive
     assert result.orders_run == 20
     assert len(set(all_orders(result))) == 20
-    assert "20 of more than 20 valid orders" in str(result)
-    assert "sampled with seed 0" in str(result)
+    assert "20 sampled orders of 6 notifiers" in str(result)
+    assert "(more than limit=20 are valid; seed 0)" in str(result)
 
 
 def conflicting(size: int) -> Callable[[], Built]:
@@ -515,3 +518,26 @@ def test_exploration_text_is_the_same_whatever_the_hash_seed() -> None:
 
     assert "culprit 1:" in first
     assert first == second
+
+
+def test_later_fixes_for_the_same_notifier_include_the_earlier_ones() -> None:
+    def build() -> Built:
+        log: list[str] = []
+        registry = NotifierRegistry[[list[str]]]("cumulative")
+        registry.add("gate", lambda log: log.append("gate"))
+        registry.add("last", needs_x_and_y, after="gate")
+        registry.add("x", lambda log: log.append("x"))
+        registry.add("y", lambda log: log.append("y"))
+        return registry, (log,)
+
+    def needs_x_and_y(log: list[str]) -> None:
+        if "x" not in log or "y" not in log:
+            raise RuntimeError("x and y must run first")
+
+    result = explore(build)
+
+    fixes = [culprit.fix.split(" at ")[0] for culprit in result.culprits]
+    assert fixes == [
+        "add('last', ..., after=('gate', 'x'))",
+        "add('last', ..., after=('gate', 'x', 'y'))",
+    ]
