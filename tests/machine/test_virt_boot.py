@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from machine.boards.virt_boot import boot_facts
+from devices.cpu import ArmCpu
+from machine.boards.virt_boot import boot_facts, cpu_properties
 from machine.boards.virt_config import VirtConfig
 from tests.conftest import require_tool
 
@@ -139,4 +140,27 @@ def test_psci_node_and_enable_method_match_qemu(
     assert (method.group(1) if method else "disabled") == config.psci_conduit
     assert ('enable-method = "psci"' in dts) == (
         config.boot.board_conduit != "disabled"
+    )
+
+
+def test_cpu_properties_build_the_boards_cpus() -> None:
+    config = VirtConfig.from_options(
+        "virt,gic-version=3,secure=on", smp="20", cpu="max"
+    )
+    cpus = [ArmCpu(f"cpu{i}", **cpu_properties(config, i)) for i in (0, 16)]
+
+    assert [cpu.mpidr for cpu in cpus] == [0x0, 0x100]
+    assert [cpu.props.start_powered_off for cpu in cpus] == [False, True]
+    assert (cpus[0].has_el3, cpus[0].has_el2, cpus[0].boot_el) == (True, False, 3)
+    assert cpus[0].props.psci_conduit == "disabled"
+    assert cpus[0].props.reset_cbar == 0x0800_0000
+
+
+def test_cpu_properties_leave_el3_and_el2_off_by_default() -> None:
+    props = cpu_properties(VirtConfig(), 0)
+
+    assert (props["has_el3"], props["has_el2"], props["psci_conduit"]) == (
+        False,
+        False,
+        "hvc",
     )
