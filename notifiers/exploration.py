@@ -59,18 +59,21 @@ class Exploration:
         return next(iter(self.outcomes))
 
     def _scope(self) -> str:
+        notifiers = f"{self.notifiers} notifier{'' if self.notifiers == 1 else 's'}"
+        if self.exhaustive and self.orders_run == 1:
+            return f"the only valid order of {notifiers} (exhaustive)"
         if self.exhaustive:
-            return (
-                f"all {self.orders_run} valid orders of "
-                f"{self.notifiers} notifiers (exhaustive)"
-            )
+            return f"all {self.orders_run} valid orders of {notifiers} (exhaustive)"
         return (
-            f"{self.orders_run} sampled orders of {self.notifiers} notifiers "
+            f"{self.orders_run} sampled orders of {notifiers} "
             f"(more than limit={self.limit} are valid; seed {self.seed})"
         )
 
     def __str__(self) -> str:
         lines = [f"explored {self.event!r}: {self._scope()}"]
+        if self.orders_run == 1:
+            lines.append(f"one order, one outcome: {self.reference}")
+            return "\n".join(lines)
         if self.order_independent:
             lines.append(
                 f"every one of {self.orders_run} orders gives the same outcome: "

@@ -541,3 +541,13 @@ def test_later_fixes_for_the_same_notifier_include_the_earlier_ones() -> None:
         "add('last', ..., after=('gate', 'x'))",
         "add('last', ..., after=('gate', 'x', 'y'))",
     ]
+
+
+def test_a_phase_with_one_valid_order_says_so() -> None:
+    result = explore(independent(1), check=lambda state: state)
+
+    assert result.order_independent
+    assert str(result).splitlines() == [
+        "explored 'independent': the only valid order of 1 notifier (exhaustive)",
+        "one order, one outcome: every notifier ran; state {'n0': 1}",
+    ]
