@@ -48,35 +48,38 @@ _CHOICE_KEYS: Final = {
 _INT_KEYS: Final = {"phandle-start": "phandle_start"}
 MACHINE_KEYS: Final = ("type", *_BOOL_KEYS, *_CHOICE_KEYS, *_INT_KEYS)
 
-#: Keys QEMU 7.2 accepts on ``-M virt`` that virtmodel does not model.
-UNMODELLED_KEYS: Final = frozenset(
-    {
-        "accel",
-        "kernel-irqchip",
-        "kvm-shadow-mem",
-        "dump-guest-core",
-        "mem-merge",
-        "usb",
-        "graphics",
-        "firmware",
-        "suppress-vmdesc",
-        "memory-encryption",
-        "confidential-guest-support",
-        "memory-backend",
-        "nvdimm",
-        "nvdimm-persistence",
-        "x-oem-id",
-        "x-oem-table-id",
-        "kernel",
-        "initrd",
-        "append",
-        "dtb",
-        "dumpdtb",
-        "hmat",
-        "dt-compatible",
-        "gic-its",
-    }
-)
+#: Keys QEMU 7.2 accepts on ``-M virt`` that virtmodel does not model, each
+#: with what to do instead.
+UNMODELLED_KEYS: Final[dict[str, str]] = {
+    "accel": "use -accel tcg|kvm",
+    "kernel": "use --kernel",
+    "initrd": "use --initrd",
+    "append": "use --append",
+    "dtb": "virtmodel builds the device tree itself; leave it out",
+    "dumpdtb": "use 'virtmodel dtb -o FILE'",
+    **dict.fromkeys(
+        (
+            "kernel-irqchip",
+            "kvm-shadow-mem",
+            "dump-guest-core",
+            "mem-merge",
+            "usb",
+            "graphics",
+            "firmware",
+            "suppress-vmdesc",
+            "memory-encryption",
+            "confidential-guest-support",
+            "memory-backend",
+            "nvdimm",
+            "nvdimm-persistence",
+            "x-oem-id",
+            "x-oem-table-id",
+            "hmat",
+            "dt-compatible",
+        ),
+        "leave it out",
+    ),
+}
 ACCELERATORS: Final = ("tcg", "kvm")
 _EXTRA_KEYS: Final = (
     "kernel",
@@ -113,7 +116,7 @@ def _machine_fields(text: str) -> dict[str, Any]:
         elif key in _INT_KEYS:
             values[_INT_KEYS[key]] = parse_int(key, raw, maximum=0xFFFF_FFFF)
         elif key in UNMODELLED_KEYS:
-            msg = f"QEMU option {key!r} is not modelled by virtmodel; leave it out"
+            msg = f"QEMU option {key!r} is not modelled; {UNMODELLED_KEYS[key]}"
             raise ConfigError(key, raw, msg)
         else:
             msg = f"unknown machine option {key!r}{suggest(key, MACHINE_KEYS)}"

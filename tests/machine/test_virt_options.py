@@ -484,3 +484,22 @@ def test_topology_ids_match_qemus_cpu_map(tmp_path: Path, smp: str) -> None:
             leaves[phandle_to_cpu[props["cpu"]]] = tuple(ids)
 
     assert leaves == {i: tuple(config.topology_ids(i)) for i in range(config.cpus)}
+
+
+@pytest.mark.parametrize(
+    ("machine", "option", "remedy"),
+    [
+        ("virt,dumpdtb=/tmp/x.dtb", "dumpdtb", "use 'virtmodel dtb -o FILE'"),
+        ("virt,accel=kvm", "accel", "use -accel tcg|kvm"),
+        ("virt,kernel-irqchip=off", "kernel-irqchip", "leave it out"),
+    ],
+)
+def test_qemu_keys_we_do_not_model_are_refused_with_a_remedy(
+    machine: str, option: str, remedy: str
+) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape(f"is not modelled; {remedy}")
+    ) as exc:
+        VirtConfig.from_options(machine)
+
+    assert exc.value.option == option
