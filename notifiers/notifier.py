@@ -172,4 +172,6 @@ def _conflict(
             return Edge(target, owner, owner, keyword, where)
         return Edge(owner, target, owner, keyword, where)
 
-    raise CycleError(event, [edge(first), edge(second)])
+    # Start the loop at the notifier being declared, as add() does.
+    out, back = sorted((first, second), key=lambda keyword: keyword.startswith("after"))
+    raise CycleError(event, [edge(out), edge(back)])

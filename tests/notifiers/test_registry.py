@@ -260,7 +260,7 @@ def test_after_and_before_the_same_target_is_a_two_cycle(registry):
     with pytest.raises(CycleError) as info:
         registry.add("a", logger("a"), after="x", before="x")
 
-    assert info.value.cycle == ["x", "a", "x"]
+    assert info.value.cycle == ["a", "x", "a"]
 
 
 def test_non_callable_callback_is_rejected(registry):
