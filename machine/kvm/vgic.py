@@ -58,7 +58,15 @@ class VgicDevice(KvmDevice):
         return _REG_GROUPS_V3 if self.vm.semantics.v3_register_groups else ()
 
     def _value_bits(self, group: int) -> int:
-        return 64 if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR else 32
+        # The kernel reads a u32 for these groups and a u64 for addresses;
+        # other groups are refused before the value is read.
+        u32_groups = (
+            c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
+            c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ,
+            *_REG_GROUPS_V2,
+            *_REG_GROUPS_V3,
+        )
+        return 32 if group in u32_groups else 64
 
     def _attr_name(self, group: int, attr: int) -> str:
         if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:

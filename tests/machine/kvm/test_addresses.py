@@ -44,7 +44,9 @@ def test_distributor_set_twice_is_eexist(era: str) -> None:
     ("make", "attr", "addr"),
     [("v3", DIST, 0x8001000), ("v3", REDIST, 0x8001000), ("v2", V2_DIST, 0x8000100)],
 )
-def test_misaligned_address_is_einval(era: str, make: str, attr: int, addr: int) -> None:
+def test_misaligned_address_is_einval(
+    era: str, make: str, attr: int, addr: int
+) -> None:
     _, gic = v3_vm(era) if make == "v3" else v2_vm(era)
 
     fails(errno.EINVAL, gic.set_attr, ADDR, attr, addr)
@@ -58,16 +60,25 @@ def test_base_at_the_ipa_size_is_e2big(era: str, attr: int) -> None:
     fails(errno.E2BIG, gic.set_attr, ADDR, attr, IPA40)
 
 
-@pytest.mark.parametrize(("era", "code"), [("mainline", errno.EEXIST), ("v4.8", errno.EINVAL), ("v4.8-rc1", errno.EINVAL)])
-def test_already_set_and_misaligned_gives_the_eras_first_check(era: str, code: int) -> None:
+@pytest.mark.parametrize(
+    ("era", "code"),
+    [("mainline", errno.EEXIST), ("v4.8", errno.EINVAL), ("v4.8-rc1", errno.EINVAL)],
+)
+def test_already_set_and_misaligned_gives_the_eras_first_check(
+    era: str, code: int
+) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
 
     fails(code, gic.set_attr, ADDR, DIST, 0x8001000)
 
 
-@pytest.mark.parametrize(("era", "code"), [("mainline", errno.EINVAL), ("v4.8", errno.E2BIG)])
-def test_misaligned_and_beyond_ipa_gives_the_eras_first_check(era: str, code: int) -> None:
+@pytest.mark.parametrize(
+    ("era", "code"), [("mainline", errno.EINVAL), ("v4.8", errno.E2BIG)]
+)
+def test_misaligned_and_beyond_ipa_gives_the_eras_first_check(
+    era: str, code: int
+) -> None:
     _, gic = v3_vm(era)
 
     fails(code, gic.set_attr, ADDR, DIST, IPA40 + 0x1000)
@@ -97,9 +108,18 @@ def test_legacy_redist_ending_beyond_the_ipa_is_e2big_on_mainline() -> None:
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize(
     ("make", "attr"),
-    [("v3", V2_DIST), ("v3", V2_CPU), ("v2", DIST), ("v2", REDIST), ("v3", 6), ("v3", 99)],
+    [
+        ("v3", V2_DIST),
+        ("v3", V2_CPU),
+        ("v2", DIST),
+        ("v2", REDIST),
+        ("v3", 6),
+        ("v3", 99),
+    ],
 )
-def test_wrong_model_or_unknown_address_attr_is_enxio(era: str, make: str, attr: int) -> None:
+def test_wrong_model_or_unknown_address_attr_is_enxio(
+    era: str, make: str, attr: int
+) -> None:
     _, gic = v3_vm(era) if make == "v3" else v2_vm(era)
 
     fails(errno.ENXIO, gic.set_attr, ADDR, attr, 0x8000000)
@@ -158,7 +178,9 @@ def test_legacy_redist_overlapping_the_distributor_is_einval_at_set_time() -> No
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_legacy_redist_overlapping_the_distributor_fails_at_first_run(era: str) -> None:
+def test_2016_legacy_redist_overlapping_the_distributor_fails_at_first_run(
+    era: str,
+) -> None:
     vm, gic = v3_vm(era, vcpus=2)
     gic.set_attr(ADDR, DIST, 0x8000000)
     gic.set_attr(ADDR, REDIST, 0x7FE0000)
@@ -168,7 +190,9 @@ def test_2016_legacy_redist_overlapping_the_distributor_fails_at_first_run(era: 
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_distributor_overlapping_redist_is_accepted_then_fails_at_first_run(era: str) -> None:
+def test_distributor_overlapping_redist_is_accepted_then_fails_at_first_run(
+    era: str,
+) -> None:
     vm, gic = v3_vm(era, vcpus=2)
     gic.set_attr(ADDR, REDIST, 0x8000000)
     gic.set_attr(ADDR, DIST, 0x8020000)
@@ -194,9 +218,7 @@ def test_legacy_redist_after_a_region_is_einval() -> None:
     fails(errno.EINVAL, gic.set_attr, ADDR, REDIST, 0x90A0000)
 
 
-@pytest.mark.parametrize(
-    ("count", "flags", "index"), [(1, 1, 0), (0, 0, 0), (1, 0, 1)]
-)
+@pytest.mark.parametrize(("count", "flags", "index"), [(1, 1, 0), (0, 0, 0), (1, 0, 1)])
 def test_region_with_flags_zero_count_or_first_index_not_zero_is_einval(
     count: int, flags: int, index: int
 ) -> None:
@@ -211,8 +233,20 @@ def test_region_index_must_follow_the_last_one() -> None:
     _, gic = v3_vm()
     set_redist(gic, 0x100000, count=1, index=0)
 
-    fails(errno.EINVAL, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x200000, 0, 2))
-    fails(errno.EINVAL, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x200000, 0, 0))
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(1, 0x200000, 0, 2),
+    )
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(1, 0x200000, 0, 0),
+    )
     set_redist(gic, 0x200000, count=1, index=1)
 
 
@@ -220,15 +254,27 @@ def test_region_overlapping_another_region_is_einval() -> None:
     _, gic = v3_vm()
     set_redist(gic, 0x100000, count=2, index=0)
 
-    fails(errno.EINVAL, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x120000, 0, 1))
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(1, 0x120000, 0, 1),
+    )
 
 
 def test_region_base_or_end_beyond_the_ipa_is_e2big() -> None:
     _, gic = v3_vm()
 
-    fails(errno.E2BIG, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, IPA40, 0, 0))
     fails(
-        errno.E2BIG, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(2, IPA40 - 0x30000, 0, 0)
+        errno.E2BIG, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, IPA40, 0, 0)
+    )
+    fails(
+        errno.E2BIG,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(2, IPA40 - 0x30000, 0, 0),
     )
 
 
@@ -256,21 +302,37 @@ def test_region_index_zero_after_legacy_is_einval_but_index_one_passes() -> None
     _, gic = v3_vm()
     gic.set_attr(ADDR, REDIST, 0x100000)
 
-    fails(errno.EINVAL, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x400000, 0, 0))
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(1, 0x400000, 0, 0),
+    )
     gic.set_attr(ADDR, REGION, kvm.redist_region_attr(1, 0x400000, 0, 1))
 
 
-def test_region_overlapping_the_distributor_is_einval_while_a_vcpu_lacks_a_frame() -> None:
+def test_region_overlapping_the_distributor_is_einval_while_a_vcpu_lacks_a_frame() -> (
+    None
+):
     vm, gic = v3_vm(vcpus=1)
     gic.set_attr(ADDR, DIST, 0x8000000)
 
-    fails(errno.EINVAL, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x8000000, 0, 0))
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        ADDR,
+        REGION,
+        kvm.redist_region_attr(1, 0x8000000, 0, 0),
+    )
 
     assert fails(errno.ENOENT, gic.get_attr, ADDR, REGION, 0).errno == errno.ENOENT
     assert vm.vcpus[0].state.rdreg is None
 
 
-def test_region_overlapping_the_distributor_without_frameless_vcpus_fails_at_run() -> None:
+def test_region_overlapping_the_distributor_without_frameless_vcpus_fails_at_run() -> (
+    None
+):
     vm, gic = v3_vm(vcpus=1)
     set_redist(gic, 0x100000, count=1, index=0)
     gic.set_attr(ADDR, DIST, 0x8000000)
@@ -285,7 +347,9 @@ def test_region_overlapping_the_distributor_without_frameless_vcpus_fails_at_run
 def test_region_attribute_is_unknown_before_4_18(era: str) -> None:
     _, gic = v3_vm(era)
 
-    error = fails(errno.ENXIO, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x100000))
+    error = fails(
+        errno.ENXIO, gic.set_attr, ADDR, REGION, kvm.redist_region_attr(1, 0x100000)
+    )
     fails(errno.ENXIO, gic.has_attr, ADDR, REGION)
     fails(errno.ENXIO, gic.get_attr, ADDR, REGION)
 

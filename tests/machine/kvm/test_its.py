@@ -45,7 +45,9 @@ def test_its_address_set_twice_is_eexist(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_wrong_its_address_attribute_is_enodev_but_has_attr_says_enxio(era: str) -> None:
+def test_wrong_its_address_attribute_is_enodev_but_has_attr_says_enxio(
+    era: str,
+) -> None:
     _, its = its_vm(era)
 
     fails(errno.ENODEV, its.set_attr, ADDR, 0, 0x8080000)

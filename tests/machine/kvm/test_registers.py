@@ -87,7 +87,9 @@ def test_gicr_typer_upper_half_holds_the_affinity() -> None:
     vm, gic = vm_with_vcpus((17,))
     gic.set_attr(CTRL, INIT)
 
-    high = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(vm.vcpus[0].mpidr, kvm.GICR_TYPER_HI))
+    high = gic.get_attr(
+        REDIST_REGS, kvm.v3_reg_attr(vm.vcpus[0].mpidr, kvm.GICR_TYPER_HI)
+    )
 
     assert high == 0x101
 
@@ -122,7 +124,13 @@ def test_gicd_typer2_nassgicap_needs_host_support() -> None:
 
     assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == 0
     gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)
-    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, kvm.GICD_TYPER2_NASSGICAP)
+    fails(
+        errno.EINVAL,
+        gic.set_attr,
+        DIST_REGS,
+        kvm.GICD_TYPER2,
+        kvm.GICD_TYPER2_NASSGICAP,
+    )
     fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, 1)
 
 
