@@ -191,7 +191,12 @@ def config_from_options(
         **values,
         **extra,
     )
-    config._set_warnings(topo.warnings)
+    notes = list(topo.warnings)
+    if "its" in values and config.gic_version == 2:
+        notes.append(
+            "its has no effect with GICv2: the board always adds a GICv2m frame"
+        )
+    config._set_warnings(tuple(notes))
     return config
 
 

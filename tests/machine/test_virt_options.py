@@ -503,3 +503,13 @@ def test_qemu_keys_we_do_not_model_are_refused_with_a_remedy(
         VirtConfig.from_options(machine)
 
     assert exc.value.option == option
+
+
+def test_its_with_gicv2_is_accepted_but_reported_as_ineffective() -> None:
+    config = VirtConfig.from_options("virt,its=off")
+
+    assert config.gic_version == 2
+    assert config.warnings == (
+        "its has no effect with GICv2: the board always adds a GICv2m frame",
+    )
+    assert VirtConfig.from_options("virt,gic-version=3,its=off").warnings == ()
