@@ -16,6 +16,9 @@ from notifiers.errors import quote_names
 from notifiers.orders import Order
 from notifiers.outcome import Outcome
 
+#: How many culprit pairs one exploration looks for before it stops.
+MAX_CULPRITS: Final = 5
+
 #: How many names of an example order the text shows before eliding.
 SHOWN_NAMES: Final = 12
 
@@ -101,9 +104,13 @@ class Exploration:
         lines.extend(self._same_failure_notes())
         for index, culprit in enumerate(self.culprits, 1):
             lines.append(f"culprit {index}: {culprit}")
-        if self.culprits:
-            fixes = "this declaration" if len(self.culprits) == 1 else "these"
-            lines.append(f"add {fixes} and explore again to confirm")
+        # explore() finds at least one culprit whenever outcomes differ.
+        fixes = "this declaration" if len(self.culprits) == 1 else "these"
+        lines.append(f"add {fixes} and explore again to confirm")
+        if len(self.culprits) >= MAX_CULPRITS:
+            lines.append(
+                f"(explore stops after {MAX_CULPRITS} culprits: there may be more)"
+            )
         return "\n".join(lines)
 
     def _same_failure_notes(self) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any, Final, TypeAlias
 
 from notifiers.culprit import Culprit, blame, shrink
 from notifiers.errors import NotifierError, NotifierFailedError
-from notifiers.exploration import Exploration
+from notifiers.exploration import MAX_CULPRITS, Exploration
 from notifiers.orders import Order, Poset, distance, respects
 from notifiers.outcome import Failure, Outcome, observe
 from notifiers.registry import NotifierRegistry
@@ -32,9 +32,6 @@ Built: TypeAlias = (
     tuple[NotifierRegistry[...], tuple[Any, ...]]
     | tuple[NotifierRegistry[...], tuple[Any, ...], Mapping[str, Any]]
 )
-
-#: How many culprit pairs one exploration looks for before it stops.
-MAX_CULPRITS: Final = 5
 
 #: Random draws allowed per order still missing from a sample.
 RANDOM_ATTEMPTS: Final = 20
@@ -126,9 +123,11 @@ def _choose(
     positions: list[dict[str, int]] = []
 
     def take(order: Order) -> None:
-        if order not in chosen:
-            chosen[order] = None
-            positions.append({name: i for i, name in enumerate(order)})
+        # Always new: the reverse-tie order equals the reference only when
+        # there is one valid order (exhaustive), and a forced order puts a
+        # pair the way no chosen order does.
+        chosen[order] = None
+        positions.append({name: i for i, name in enumerate(order)})
 
     take(reference)
     take(poset.lexicographic(reverse_ties=True))

@@ -551,3 +551,57 @@ def test_a_phase_with_one_valid_order_says_so() -> None:
         "explored 'independent': the only valid order of 1 notifier (exhaustive)",
         "one order, one outcome: every notifier ran; state {'n0': 1}",
     ]
+
+
+def test_explore_stops_after_five_culprits_and_says_so() -> None:
+    def build() -> Built:
+        log: list[str] = []
+        registry = NotifierRegistry[[list[str]]]("many")
+        for index in range(6):
+            registry.add(f"a{index}", functools.partial(log_name, f"a{index}"))
+            registry.add(f"b{index}", functools.partial(log_name, f"b{index}"))
+        return registry, (log,)
+
+    def check(log: list[str]) -> tuple[bool, ...]:
+        return tuple(log.index(f"a{i}") < log.index(f"b{i}") for i in range(6))
+
+    result = explore(build, check=check, limit=50)
+
+    assert len(result.culprits) == 5
+    assert "(explore stops after 5 culprits: there may be more)" in str(result)
+
+
+def log_name(name: str, log: list[str]) -> None:
+    log.append(name)
+
+
+def test_a_different_failure_is_blamed_on_the_pair_that_swaps_it() -> None:
+    def build() -> Built:
+        log: list[str] = []
+        registry = NotifierRegistry[[list[str]]]("both-fail")
+        registry.add("a", functools.partial(fails_after, "a", "b"))
+        registry.add("b", functools.partial(fails_after, "b", "a"))
+        return registry, (log,)
+
+    result = explore(build)
+
+    (culprit,) = result.culprits
+    assert culprit.pair == ("a", "b")
+    assert culprit.matches_reference
+    assert culprit.outcome_first_then_second.failures[0].notifier == "b"
+    assert culprit.outcome_second_then_first.failures[0].notifier == "a"
+
+
+def fails_after(name: str, other: str, log: list[str]) -> None:
+    if other in log:
+        raise RuntimeError(f"{name} after {other}")
+    log.append(name)
+
+
+def test_text_counts_the_orders_sharing_the_reference_outcome() -> None:
+    result = explore(its_story(declared=False))
+
+    text = str(result)
+
+    assert "outcome 1 (the registration order and 2 more): 'its-ctrl-init'" in text
+    assert "fail alike" not in text
