@@ -82,3 +82,38 @@ def test_malformed_blobs_are_refused_with_the_reason(
         Fdt.from_dtb(mutate(good))
 
     assert excinfo.value.path == "<blob>"
+
+
+@pytest.mark.external
+def test_a_dtc_blob_with_a_reservation_reads_and_prints_like_dtc(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    dtc = require_tool("dtc", "device-tree-compiler")
+    source = '/dts-v1/;\n/memreserve/ 0x1000 0x2000;\n/ {\n\tmodel = "x";\n\tn { b = [01 02]; };\n};\n'
+    (tmp_path / "in.dts").write_text(source)
+    subprocess.run(
+        [
+            dtc,
+            "-q",
+            "-O",
+            "dtb",
+            "-o",
+            str(tmp_path / "in.dtb"),
+            str(tmp_path / "in.dts"),
+        ],
+        check=True,
+    )
+    expected = subprocess.run(
+        [dtc, "-q", "-I", "dtb", "-O", "dts", str(tmp_path / "in.dtb")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    parsed = Fdt.from_dtb((tmp_path / "in.dtb").read_bytes())
+
+    assert parsed.reservations == [(0x1000, 0x2000)]
+    assert parsed.to_dts() == expected
+    assert Fdt.from_dtb(parsed.to_dtb(None)).reservations == [(0x1000, 0x2000)]
