@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import struct
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from machine.fdt import Fdt, FdtError
+from tests.conftest import require_tool
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
@@ -88,12 +90,11 @@ def test_malformed_blobs_are_refused_with_the_reason(
 def test_a_dtc_blob_with_a_reservation_reads_and_prints_like_dtc(
     tmp_path: Path,
 ) -> None:
-    import subprocess
-
-    from tests.conftest import require_tool
-
     dtc = require_tool("dtc", "device-tree-compiler")
-    source = '/dts-v1/;\n/memreserve/ 0x1000 0x2000;\n/ {\n\tmodel = "x";\n\tn { b = [01 02]; };\n};\n'
+    source = (
+        "/dts-v1/;\n/memreserve/ 0x1000 0x2000;\n"
+        '/ {\n\tmodel = "x";\n\tn { b = [01 02]; };\n};\n'
+    )
     (tmp_path / "in.dts").write_text(source)
     subprocess.run(
         [
