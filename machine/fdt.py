@@ -90,9 +90,7 @@ class Fdt:
         #: First phandle handed out; 0 means QEMU's default 0x8000.
         self.phandle_start: Final = phandle_start
         self._next_phandle: int | None = None
-        #: Memory reservation entries (address, size) read from a blob; QEMU
-        #: writes none and the builder offers no way to add one.
-        self.reservations: list[tuple[int, int]] = []
+        self._reservations: tuple[tuple[int, int], ...] = ()
         #: ``boot_cpuid_phys`` header field.
         self.boot_cpuid_phys = 0
         self._strings = bytearray()
@@ -103,6 +101,14 @@ class Fdt:
         self._buf += U32.pack(FDT_BEGIN_NODE) + bytes(4) + U32.pack(FDT_END_NODE)
         self._buf += U32.pack(FDT_END)
         self._size_struct = 16
+
+    @property
+    def reservations(self) -> tuple[tuple[int, int], ...]:
+        """Memory reservation entries ``(address, size)`` read from a blob.
+
+        QEMU writes none, and the builder offers no way to add one.
+        """
+        return self._reservations
 
     # -- lookup -----------------------------------------------------------------
 
@@ -423,7 +429,7 @@ class Fdt:
         size_struct: int | None,
     ) -> None:
         """Take over a parsed blob; *size_struct* None means rebuild the struct."""
-        self.reservations[:] = reservations
+        self._reservations = tuple(reservations)
         self._strings = bytearray(strings)
         self._string_offsets.clear()
         compute_sizes(self.root)

@@ -115,6 +115,6 @@ def test_a_dtc_blob_with_a_reservation_reads_and_prints_like_dtc(
 
     parsed = Fdt.from_dtb((tmp_path / "in.dtb").read_bytes())
 
-    assert parsed.reservations == [(0x1000, 0x2000)]
+    assert parsed.reservations == ((0x1000, 0x2000),)
     assert parsed.to_dts() == expected
-    assert Fdt.from_dtb(parsed.to_dtb(None)).reservations == [(0x1000, 0x2000)]
+    assert Fdt.from_dtb(parsed.to_dtb(None)).reservations == ((0x1000, 0x2000),)
