@@ -9,7 +9,7 @@ import pytest
 from devices.cpu import ArmCpu
 from machine.boards.virt_boot import boot_facts, cpu_properties
 from machine.boards.virt_config import VirtConfig
-from tests.conftest import require_tool
+from tests.conftest import ASSETS, require_file, require_tool
 
 
 def facts(**kw: bool) -> tuple[str, int, str]:
@@ -112,6 +112,13 @@ def test_older_psci_versions_change_compatible_and_ids() -> None:
             "bios": "/dev/null",
         },
         {"machine": "virt,secure=on,virtualization=on", "smp": "2", "cpu": "max"},
+        {"machine": "virt,secure=on", "smp": "2", "cpu": "max", "kernel": "KERNEL"},
+        {
+            "machine": "virt,virtualization=on",
+            "smp": "2",
+            "cpu": "max",
+            "kernel": "KERNEL",
+        },
     ],
 )
 def test_psci_node_and_enable_method_match_qemu(
@@ -119,6 +126,11 @@ def test_psci_node_and_enable_method_match_qemu(
 ) -> None:
     qemu = require_tool("qemu-system-aarch64", "qemu-system-arm")
     dtc = require_tool("dtc", "device-tree-compiler")
+    if kw.get("kernel") == "KERNEL":
+        kw = {
+            **kw,
+            "kernel": str(require_file(ASSETS / "vmlinuz", "Debian's arm64 kernel")),
+        }
     config = VirtConfig.from_options(**kw)
     args = config.to_qemu_args()
     args[1] += f",dumpdtb={tmp_path / 'x.dtb'}"
