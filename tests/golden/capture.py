@@ -6,6 +6,8 @@ Each case in :data:`CASES` is dumped with ``dumpdtb`` and
 (``mtime`` 0, so re-capturing unchanged output leaves git clean) as
 ``<name>.dtb.gz``, and described in ``index.json`` with the options that made
 it. The tests rebuild each blob from the same options and compare bytes.
+``virt.dts`` is dtc's decompile of the ``defaults`` case (QEMU's plain
+``-M virt``), the reference for our DTS writer.
 """
 
 from __future__ import annotations
@@ -161,7 +163,24 @@ def main(argv: list[str]) -> int:
         },
     }
     INDEX.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_reference_dts()
     return 0
+
+
+def write_reference_dts() -> None:
+    """Write ``virt.dts``: dtc's decompile of the ``defaults`` capture."""
+    dtc = shutil.which("dtc")
+    if dtc is None:
+        print("dtc is not installed; virt.dts not refreshed", file=sys.stderr)
+        return
+    blob = gzip.decompress((HERE / "defaults.dtb.gz").read_bytes())
+    text = subprocess.run(
+        [dtc, "-q", "-I", "dtb", "-O", "dts", "-"],
+        input=blob,
+        capture_output=True,
+        check=True,
+    ).stdout
+    (HERE / "virt.dts").write_bytes(text)
 
 
 if __name__ == "__main__":

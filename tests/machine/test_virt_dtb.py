@@ -73,3 +73,10 @@ def test_an_unreadable_initrd_is_a_config_error(tmp_path: Path) -> None:
         initrd_placement(config)
 
     assert excinfo.value.option == "initrd"
+
+
+def test_dts_of_plain_virt_matches_the_reference_decompile() -> None:
+    reference = Path(__file__).resolve().parent.parent / "golden" / "virt.dts"
+    plain = VirtConfig.from_options("virt,dtb-randomness=off")
+
+    assert cmd_dts(plain) == reference.read_text()
