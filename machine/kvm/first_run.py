@@ -58,7 +58,7 @@ def _check_v3_layout_and_init(vm: Vm) -> None:
     if problem is not None:
         refuse(errno.EINVAL, problem)
     if not vm.vgic.initialized:
-        refuse(errno.EBUSY, "the vGIC is not initialized (no CTRL_INIT)")
+        refuse(errno.EBUSY, "the vGIC is not initialized: no CTRL_INIT")
 
 
 def _map_v3(vm: Vm) -> None:
@@ -83,7 +83,7 @@ def _map_v3_2016(vm: Vm) -> None:
     for its in vm.its_devices:
         if not its.initialized:
             refuse(
-                errno.EBUSY, f"{its.label}: the ITS is not initialized (no CTRL_INIT)"
+                errno.EBUSY, f"{its.label}: the ITS is not initialized: no CTRL_INIT"
             )
         if its.base == c.VGIC_ADDR_UNDEF:
             refuse(errno.ENXIO, f"{its.label}: the ITS address is not set")

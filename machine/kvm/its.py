@@ -76,7 +76,7 @@ class ItsDevice(KvmDevice):
             if attr != c.KVM_VGIC_ITS_ADDR_TYPE:
                 refuse(errno.ENODEV, f"no address attribute {attr} on an ITS")
             if era == "A" and self.initialized:
-                refuse(errno.EBUSY, "the ITS is already initialized (CTRL_INIT)")
+                refuse(errno.EBUSY, "the ITS is already initialized by CTRL_INIT")
             if value is None:
                 refuse(errno.EFAULT, "NULL value pointer")
             check_address(self.vm, self.base, value, c.SZ_64K, c.KVM_VGIC_V3_ITS_SIZE)

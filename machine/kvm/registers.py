@@ -138,7 +138,7 @@ def access_register(
             and offset in (c.GICD_IIDR, c.GICD_TYPER2)
         )
         if not gic.initialized and not exempt:
-            refuse(errno.EBUSY, "the vGIC is not initialized (no CTRL_INIT)")
+            refuse(errno.EBUSY, "the vGIC is not initialized: no CTRL_INIT")
         if group == c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO:
             result = _level_info(vm, target, attr, value if write else None)
         else:

@@ -152,7 +152,7 @@ class VgicDevice(KvmDevice):
             if not self.v3:
                 refuse(errno.ENXIO, "SAVE_PENDING_TABLES needs a GICv3")
             if not vm.vgic.initialized:
-                refuse(errno.ENXIO, "the vGIC is not initialized (no CTRL_INIT)")
+                refuse(errno.ENXIO, "the vGIC is not initialized: no CTRL_INIT")
             # No LPI is pending in the model, so there is nothing to write out.
         else:
             refuse(

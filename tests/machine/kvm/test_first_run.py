@@ -84,7 +84,7 @@ def test_gicv3_without_ctrl_init_is_ebusy(era: str) -> None:
     error = fails(errno.EBUSY, vm.vcpus[0].run)
 
     assert str(error) == (
-        "KVM_RUN(vcpu0) failed: EBUSY (the vGIC is not initialized (no CTRL_INIT))"
+        "KVM_RUN(vcpu0) failed: EBUSY (the vGIC is not initialized: no CTRL_INIT)"
     )
 
 
