@@ -97,3 +97,25 @@ def test_kernel_initrd_and_append_match_qemu(tmp_path: Path) -> None:
 
     assert initrd_placement(config) == (0x48000000, 256 * 300)
     assert fdt.to_dtb() == expected, "\n".join(fdt_diff(fdt, Fdt.from_dtb(expected)))
+
+
+@pytest.mark.parametrize(
+    ("machine", "cpu"),
+    [
+        ("virt,gic-version=3,dtb-randomness=off", "cortex-a57"),  # GED replaces PL061
+        ("virt,gic-version=3,acpi=off,dtb-randomness=off", "cortex-a57"),
+        ("virt,gic-version=3,secure=on,dtb-randomness=off", "max"),  # no PSCI at all
+        ("virt,gic-version=2,dtb-randomness=off", "cortex-a15"),  # 32-bit: low ECAM
+    ],
+)
+def test_firmware_boots_match_qemu(machine: str, cpu: str, tmp_path: Path) -> None:
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(bytes(4096))
+    config = VirtConfig.from_options(
+        machine, smp="2", memory="1G", cpu=cpu, bios=str(firmware)
+    )
+    expected = dump_qemu(config, tmp_path)
+
+    fdt = build_virt_dtb(config)
+
+    assert fdt.to_dtb() == expected, "\n".join(fdt_diff(fdt, Fdt.from_dtb(expected)))
