@@ -92,8 +92,9 @@ def boot_facts(
         board: Conduit = "disabled"
     else:
         board = "smc" if virtualization else "hvc"
-    if has_kernel:
-        # A Linux kernel is entered non-secure: EL2 if the CPU has it, else EL1.
+    if has_kernel and not has_firmware:
+        # A kernel loaded directly is entered non-secure at EL2 if the CPU has
+        # it, else EL1; with firmware the kernel is the firmware's business.
         boot_el = 2 if virtualization else 1
     else:
         boot_el = 3 if secure else 2 if virtualization else 1

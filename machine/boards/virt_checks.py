@@ -106,8 +106,13 @@ def _check_gic_and_accel(config: VirtConfig) -> None:
         if kvm and value:
             msg = f"{name}=on cannot be given to a KVM guest CPU; use -accel tcg"
             raise ConfigError(name, value, msg)
+    defaults = type(config).model_fields
+    for name in ("host_ipa_bits", "host_psci_version"):
+        if not kvm and getattr(config, name) != defaults[name].default:
+            msg = f"{name} describes the KVM host; it needs -accel kvm"
+            raise ConfigError(option=name, value=getattr(config, name), problem=msg)
     if kvm and config.mte:
-        msg = "mte=on is not modelled under KVM; use -accel tcg -cpu max"
+        msg = "mte=on is not available with KVM in QEMU 7.2; use -accel tcg -cpu max"
         raise ConfigError(option="mte", value=True, problem=msg)
 
 

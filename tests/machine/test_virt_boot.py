@@ -34,6 +34,10 @@ def facts(**kw: bool) -> tuple[str, int, str]:
         ({"secure": True, "has_firmware": True}, ("disabled", 3, "disabled")),
         ({"secure": True, "virtualization": True}, ("smc", 3, "disabled")),
         ({"virtualization": True, "has_kernel": True}, ("smc", 2, "smc")),
+        (
+            {"secure": True, "has_kernel": True, "has_firmware": True},
+            ("disabled", 3, "disabled"),
+        ),
     ],
 )
 def test_conduit_follows_board_choice_then_the_boot_level(

@@ -92,7 +92,7 @@ def test_cpu_limits_per_gic_version_are_qemus() -> None:
             {"machine": "virt,mte=on", "accel": "kvm", "cpu": "max"},
             "mte",
             True,
-            "not modelled under KVM",
+            "mte=on is not available with KVM in QEMU 7.2",
         ),
         (
             {
@@ -148,6 +148,18 @@ def test_inconsistent_direct_topology_is_refused() -> None:
 def test_slots_without_room_are_refused_when_built_directly() -> None:
     with pytest.raises(ConfigError, match="leaves no room"):
         VirtConfig(ram_size=GiB, ram_slots=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("host_ipa_bits", 48), ("host_psci_version", (0, 2))]
+)
+def test_host_facts_without_kvm_are_refused_not_ignored(
+    name: str, value: object
+) -> None:
+    with pytest.raises(ConfigError, match=f"{name} describes the KVM host") as exc:
+        VirtConfig.from_options(**{name: value})
+
+    assert exc.value.option == name
 
 
 def test_kvm_ipa_limit_applies_to_hotpluggable_memory() -> None:
