@@ -93,7 +93,7 @@ class Device(Generic[PropsT]):
     type_name: ClassVar[str] = ""
 
     def __init__(self, name: str, **props: Any) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
+        if not isinstance(name, str) or not name or "/" in name:  # type: ignore[redundant-expr]  # callers may pass anything at runtime
             msg = f"device name {name!r} must be a non-empty string without '/'"
             raise ValueError(msg)
         self.name: Final = name

@@ -100,16 +100,13 @@ class MachineFailedError(MachineError, RuntimeError):
         self.notifier = notifier
         self.call = call
         self.errno = errno
-        parts = []
+        parts = ["machine failed to come up"]
         if notifier is not None:
             parts.append(f"notifier {notifier!r}")
         if call is not None:
-            parts.append(call)
-        if errno is not None:
+            code = _errno.errorcode.get(errno, str(errno)) if errno is not None else "?"
+            parts.append(f"{call} -> {code}")
+        elif errno is not None:
             parts.append(_errno.errorcode.get(errno, str(errno)))
-        where = ": ".join(parts)
-        super().__init__(
-            f"machine failed to come up: {where}: {problem}"
-            if where
-            else f"machine failed to come up: {problem}"
-        )
+        parts.append(problem)
+        super().__init__(": ".join(parts))

@@ -1,0 +1,79 @@
+"""ARM GICv2 interrupt controller: userspace model or in-kernel vGIC.
+
+Under KVM, realize follows QEMU's ``kvm_arm_gic_realize``: create the vGIC,
+set NR_IRQS and CTRL_INIT where the kernel has them, then queue the
+distributor and CPU-interface addresses (written CPU interface first by
+QEMU's newest-first queue).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from devices.base import Device, DeviceProps
+from machine import kvm
+from machine.irq import IrqMap
+
+#: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
+DIST_SIZE = 0x10000
+CPU_SIZE = 0x10000
+#: The GICv2 architecture limit on CPU interfaces.
+MAX_CPUS = 8
+
+
+class GicV2Props(DeviceProps):
+    """Properties of a :class:`GicV2`."""
+
+    num_cpu: int = Field(default=1, ge=1, le=MAX_CPUS, description="CPU interfaces")
+    num_irq: int = Field(
+        default=288, ge=64, le=1020, description="interrupts incl. private"
+    )
+    has_security_extensions: bool = Field(default=False, description="TrustZone")
+    has_virtualization_extensions: bool = Field(default=False, description="GICH/GICV")
+
+
+class GicV2(Device[GicV2Props]):
+    """A GICv2; the board maps ``<name>.dist`` and ``<name>.cpu`` after realize."""
+
+    props_model = GicV2Props
+
+    def __init__(self, name: str = "gic", **props: Any) -> None:
+        super().__init__(name, **props)
+        self.kvm_device: Any = None
+
+    def region_sizes(self) -> dict[str, int]:
+        """Return the MMIO regions this GIC needs, by region name."""
+        return {f"{self.name}.dist": DIST_SIZE, f"{self.name}.cpu": CPU_SIZE}
+
+    def on_realize(self) -> None:
+        """Create the userspace model or the in-kernel vGIC (QEMU's order)."""
+        p = self.props
+        machine = self.machine
+        if machine is not None:
+            machine.irqs = IrqMap(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
+        if machine is None or not machine.accel.in_kernel_irqchip:
+            return
+        dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
+        self.kvm_device = dev
+        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
+        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
+        addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
+        queue = machine.kvm_addresses
+        queue.register(
+            f"{self.name}-dist",
+            f"{self.name}.dist",
+            dev,
+            addr,
+            kvm.KVM_VGIC_V2_ADDR_TYPE_DIST,
+            resource="kvm.vgic.addr.dist",
+        )
+        queue.register(
+            f"{self.name}-cpu",
+            f"{self.name}.cpu",
+            dev,
+            addr,
+            kvm.KVM_VGIC_V2_ADDR_TYPE_CPU,
+            resource="kvm.vgic.addr.cpu",
+        )

@@ -1,0 +1,90 @@
+"""Accelerators: TCG (everything in userspace) and a simulated KVM.
+
+The accelerator is created in phase ACCEL_CREATED, as in QEMU. With KVM the
+interrupt controller lives in the (simulated) kernel: devices create KVM
+devices through :attr:`KvmAccel.vm`, and every ioctl lands in the machine
+trace as it happens.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from machine import kvm
+
+if TYPE_CHECKING:
+    from machine.machine import Machine
+
+#: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
+SEMANTICS = ("mainline", "v4.8", "v4.8-rc1")
+
+
+class Accelerator:
+    """What runs the guest CPUs; subclasses say whether the GIC is in-kernel."""
+
+    #: Name as given to ``-accel``.
+    name = "none"
+    #: Whether the interrupt controller is emulated by the kernel.
+    in_kernel_irqchip = False
+
+    def attach(self, machine: Machine) -> None:
+        """Create the accelerator's state for *machine* (phase ACCEL_CREATED)."""
+
+    def create_vcpu(self, index: int, mpidr: int) -> None:
+        """Create the vCPU for CPU *index*; TCG has nothing to create."""
+
+    def run_vcpus(self) -> None:
+        """Run every vCPU once, as the first ``KVM_RUN`` or TCG's first step."""
+
+    def describe(self) -> str:
+        """Return a one-line description for traces."""
+        return self.name
+
+
+class TcgAccel(Accelerator):
+    """QEMU's binary translator: every device is a userspace model."""
+
+    name = "tcg"
+
+
+class KvmAccel(Accelerator):
+    """A simulated Linux KVM on an arm64 host.
+
+    Args:
+        semantics: Which kernel answers: "mainline", "v4.8" or "v4.8-rc1".
+        ipa_bits: The VM's IPA size; the board may set it before attach,
+            as QEMU's ``virt_kvm_type`` does from the memory map.
+    """
+
+    name = "kvm"
+    in_kernel_irqchip = True
+
+    def __init__(self, semantics: str = "mainline", ipa_bits: int = 40) -> None:
+        if semantics not in SEMANTICS:
+            msg = (
+                f"kernel semantics {semantics!r} is not one of "
+                f"{', '.join(repr(s) for s in SEMANTICS)}"
+            )
+            raise ValueError(msg)
+        self.semantics = semantics
+        self.ipa_bits = ipa_bits
+        self.vm: Any = None
+        self.vcpus: dict[int, Any] = {}
+
+    def attach(self, machine: Machine) -> None:
+        """Create the VM and route every ioctl into the machine trace."""
+        self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, semantics=self.semantics)
+        self.vm.add_observer(before=machine.on_kvm_call, after=machine.on_kvm_result)
+
+    def create_vcpu(self, index: int, mpidr: int) -> None:
+        """Issue ``KVM_CREATE_VCPU`` for CPU *index*."""
+        self.vcpus[index] = self.vm.create_vcpu(index)
+
+    def run_vcpus(self) -> None:
+        """Issue the first ``KVM_RUN`` on every vCPU, lowest index first."""
+        for index in sorted(self.vcpus):
+            self.vcpus[index].run()
+
+    def describe(self) -> str:
+        """Return e.g. ``kvm (kernel v4.8-rc1, 40-bit IPA)``."""
+        return f"kvm (kernel {self.semantics}, {self.ipa_bits}-bit IPA)"

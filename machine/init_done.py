@@ -1,0 +1,156 @@
+"""The machine-init-done event, run the QEMU way or the declared way.
+
+Every notifier is declared in a ``NotifierRegistry`` (name, ``after=``,
+``before=``, ``reads=``, ``writes=``), so the graph, ``explain`` and the
+hazard check see the declarations in both modes. What differs is who
+decides the order at run time:
+
+- ``ordered``: the registry, in dependency order (virtmodel's cure);
+- ``qemu-lifo``: a faithful QEMU ``NotifierList`` (newest first), which
+  cannot honour a declaration; the registry keeps them as optional edges for
+  the graph and the trace flags every ``after=`` the list broke.
+
+Each callback is wrapped so the machine trace shows the notifier, its
+declarations, and the KVM calls it makes nested under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from machine.phases import Phase
+from machine.trace import Kind
+from notifiers import ListNotifier, NotifierList, NotifierRegistry
+
+if TYPE_CHECKING:
+    from machine.machine import Machine
+
+Names = str | Iterable[str]
+Callback = Callable[["Machine"], None]
+
+
+def names(value: Names) -> tuple[str, ...]:
+    """Return *value* as a tuple of names; a bare str is one name."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class InitDone:
+    """The machine-init-done notifiers of one machine."""
+
+    def __init__(self, machine: Machine, mode: str) -> None:
+        self.machine = machine
+        self.mode = mode
+        #: Every declaration, whatever the mode.
+        self.registry: NotifierRegistry[Machine] = NotifierRegistry("machine-init-done")
+        self._list: NotifierList[Machine] | None = (
+            NotifierList("machine-init-done") if mode == "qemu-lifo" else None
+        )
+        self._declared: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._ran: list[str] = []
+
+    def add(
+        self,
+        name: str,
+        callback: Callback,
+        *,
+        after: Names = (),
+        before: Names = (),
+        after_optional: Names = (),
+        before_optional: Names = (),
+        reads: Names = (),
+        writes: Names = (),
+    ) -> None:
+        """Declare a notifier; see :meth:`Machine.add_init_done`."""
+        after, before = self.machine.apply_dropped_edges(
+            name, names(after), names(before)
+        )
+        self._declared[name] = (after, before)
+        resources = frozenset(names(reads)) | frozenset(names(writes))
+        wrapped = self._traced(name, callback, resources)
+        if self._list is None:
+            self.registry.add(
+                name,
+                wrapped,
+                after=after,
+                before=before,
+                after_optional=after_optional,
+                before_optional=before_optional,
+                reads=reads,
+                writes=writes,
+            )
+            return
+        self.registry.add(
+            name,
+            wrapped,
+            after_optional=after + names(after_optional),
+            before_optional=before + names(before_optional),
+            reads=reads,
+            writes=writes,
+        )
+        self._list.add(ListNotifier(wrapped, name))
+        if self.machine.phase.reached(Phase.MACHINE_READY):
+            # qemu_add_machine_init_done_notifier runs a late notifier at once.
+            wrapped(self.machine)
+
+    def _traced(
+        self, name: str, callback: Callback, resources: frozenset[str]
+    ) -> Callback:
+        machine = self.machine
+
+        def run(arg: Machine) -> None:
+            machine.trace.add(
+                Kind.NOTIFIER, f"notifier {name}{self._spec(name)}", notifier=name
+            )
+            machine.trace.enter()
+            saved = machine.running, machine.running_resources
+            machine.running, machine.running_resources = name, resources
+            try:
+                callback(arg)
+            except BaseException as exc:
+                if machine.failed_notifier is None:
+                    machine.failed_notifier = name
+                machine.trace.add(Kind.NOTE, f"notifier {name} failed: {exc}", ok=False)
+                raise
+            finally:
+                machine.running, machine.running_resources = saved
+                machine.trace.leave()
+            self._ran.append(name)
+            self._flag_broken_declarations(name)
+
+        run.__name__ = name
+        return run
+
+    def _spec(self, name: str) -> str:
+        after, before = self._declared.get(name, ((), ()))
+        parts = []
+        if after:
+            parts.append("after=" + ", ".join(after))
+        if before:
+            parts.append("before=" + ", ".join(before))
+        return f"  [{'; '.join(parts)}]" if parts else ""
+
+    def _flag_broken_declarations(self, name: str) -> None:
+        if self._list is None:
+            return
+        after, _ = self._declared.get(name, ((), ()))
+        for target in after:
+            if target not in self._ran:
+                self.machine.trace.add(
+                    Kind.NOTE,
+                    f"{name} declared after={target}, but QEMU's list ran it first",
+                    ok=False,
+                )
+
+    def notify(self) -> None:
+        """Run the notifiers in this mode's order."""
+        if self._list is None:
+            self.registry.notify(self.machine)
+        else:
+            self._list.notify(self.machine)
+
+    def order(self) -> list[str]:
+        """Return the names in the order they will run in this mode."""
+        if self._list is None:
+            return list(self.registry.order())
+        return self._list.names()

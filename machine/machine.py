@@ -1,0 +1,412 @@
+"""The Machine: phases, object tree, memory map, IRQs, registries, trace.
+
+A machine comes up the way QEMU 7.2 brings one up (``DESIGN.md`` §1)::
+
+    create() -> create_accel() -> init_board(board) -> creation_done()
+    [machine-init-done notifiers] -> reset() -> start() [first vCPU run]
+
+:meth:`Machine.boot` does all of it and turns the first failure into a
+:class:`~machine.errors.MachineFailedError` naming the notifier, the KVM call
+and the errno. Devices are realized in dependency order through a
+``NotifierRegistry`` of their own ("realize"), so a board may add them in
+any order it likes as long as it declares ``after=``.
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from devices.base import Device
+from devices.errors import DeviceError
+from machine.accel import Accelerator, TcgAccel
+from machine.errors import MachineFailedError, PhaseError, UnknownDeviceError
+from machine.init_done import InitDone
+from machine.irq import IrqKind, IrqLine, IrqMap
+from machine.kvm_addr import KvmAddressQueue
+from machine.memory import MemoryMap, Region
+from machine.phases import Phase, PhaseClock
+from machine.trace import Kind, MachineTrace
+from notifiers import NotifierFailedError, NotifierRegistry
+
+Names = str | Iterable[str]
+
+#: The two ways init-done notifiers can run (DESIGN.md §5).
+NOTIFIER_MODES = ("ordered", "qemu-lifo")
+
+
+class Machine:
+    """A machine being composed and brought up, phase by phase.
+
+    Args:
+        name: The machine's QOM name (its root path is ``/machine``).
+        accel: The accelerator; TCG by default.
+        notifiers: "ordered" (declared order) or "qemu-lifo" (QEMU's list).
+        strict: Fail a notifier that makes a KVM call on a resource it did
+            not declare in ``reads=``/``writes=``.
+        drop_edges: (notifier, target) declarations to leave out, for
+            experiments such as letting ``explore`` find a missing edge.
+
+    Example:
+        >>> m = Machine("demo")
+        >>> m.create(); m.create_accel()
+        >>> m.init_board(lambda machine: None)
+        >>> m.creation_done()
+        >>> m.phase.current.name
+        'MACHINE_READY'
+    """
+
+    def __init__(
+        self,
+        name: str = "virt",
+        *,
+        accel: Accelerator | None = None,
+        notifiers: str = "ordered",
+        strict: bool = False,
+        drop_edges: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        if notifiers not in NOTIFIER_MODES:
+            msg = f"notifier mode {notifiers!r} is not 'ordered' or 'qemu-lifo'"
+            raise ValueError(msg)
+        self.name = name
+        self.accel = accel if accel is not None else TcgAccel()
+        self.notifier_mode = notifiers
+        self.strict = strict
+        self.trace = MachineTrace()
+        self.phase = PhaseClock()
+        self.phase.add_listener(self._on_phase)
+        self.memory = MemoryMap()
+        self.irqs = IrqMap()
+        self._devices: dict[str, Device[Any]] = {}
+        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry("realize")
+        #: The machine-init-done event, in the chosen notifier mode.
+        self.init_done = InitDone(self, notifiers)
+        #: In-kernel device addresses waiting for machine-init-done.
+        self.kvm_addresses = KvmAddressQueue(self)
+        #: Reset notifiers; they run on every reset, in declared order.
+        self.reset_notifiers: NotifierRegistry[Machine] = NotifierRegistry(
+            "machine-reset", one_shot=False
+        )
+        #: The notifier running now, and the resources it declared.
+        self.running: str | None = None
+        self.running_resources: frozenset[str] = frozenset()
+        #: ``--drop-edge`` requests: (notifier, target) pairs not yet used.
+        self.drop_edges: set[tuple[str, str]] = set(drop_edges)
+        self._dropped: list[tuple[str, str]] = []
+        #: What the last failure was in: KVM call, notifier, device.
+        self.failed_call: Any = None
+        self.failed_notifier: str | None = None
+        self.failed_device: str | None = None
+        #: Free-form per-board state (e.g. the virt board's configuration).
+        self.board: Any = None
+
+    # -- phases ---------------------------------------------------------------
+
+    def _on_phase(self, old: Phase, new: Phase) -> None:
+        self.trace.add(Kind.PHASE, f"phase {old.name} -> {new.name}", phase=new.name)
+
+    def create(self) -> None:
+        """Create the machine object (phase MACHINE_CREATED).
+
+        Raises:
+            PhaseError: The machine was created before.
+        """
+        self.phase.advance(Phase.MACHINE_CREATED)
+
+    def create_accel(self) -> None:
+        """Create the accelerator (phase ACCEL_CREATED).
+
+        Raises:
+            PhaseError: The machine is not in MACHINE_CREATED.
+        """
+        self.phase.require("create_accel()", Phase.MACHINE_CREATED)
+        self.accel.attach(self)
+        self.phase.advance(Phase.ACCEL_CREATED)
+        self.trace.add(Kind.NOTE, f"accelerator {self.accel.describe()}")
+
+    def init_board(self, board: Callable[[Machine], None]) -> None:
+        """Run the board's init, realize what it added, then MACHINE_INITIALIZED.
+
+        Raises:
+            PhaseError: The machine is not in ACCEL_CREATED.
+        """
+        self.phase.require("init_board()", Phase.ACCEL_CREATED)
+        board(self)
+        self.realize_all()
+        self.phase.advance(Phase.MACHINE_INITIALIZED)
+
+    def creation_done(self) -> None:
+        """Enter MACHINE_READY and run the machine-init-done notifiers.
+
+        As in QEMU 7.2 the phase changes *before* the walk, so a notifier
+        registered from inside another one runs at once.
+
+        Raises:
+            PhaseError: The machine is not in MACHINE_INITIALIZED.
+            MachineFailedError: A notifier failed.
+        """
+        self.phase.require("creation_done()", Phase.MACHINE_INITIALIZED)
+        self.phase.advance(Phase.MACHINE_READY)
+        self._guard("machine-init-done", self.init_done.notify)
+
+    def reset(self) -> None:
+        """Reset every realized device, then run the reset notifiers.
+
+        Raises:
+            PhaseError: The machine is not ready yet.
+            MachineFailedError: A reset notifier failed.
+        """
+        if not self.phase.reached(Phase.MACHINE_READY):
+            operation = "reset()"
+            raise PhaseError(
+                operation, Phase.MACHINE_READY.name, self.phase.current.name
+            )
+        self.trace.add(Kind.NOTE, "system reset")
+        for device in self._devices.values():
+            if device.is_realized:
+                device.reset()
+        self._guard("machine-reset", lambda: self.reset_notifiers.notify(self))
+
+    def start(self) -> None:
+        """Run every vCPU for the first time (the kernel maps the vGIC here).
+
+        Raises:
+            PhaseError: The machine is not ready.
+            MachineFailedError: The first run failed.
+        """
+        self.phase.require("start()", Phase.MACHINE_READY)
+        self.trace.add(Kind.NOTE, "vCPUs start")
+        self._guard("first vCPU run", self.accel.run_vcpus)
+
+    def boot(self, board: Callable[[Machine], None]) -> MachineTrace:
+        """Bring the machine from nothing to its first vCPU run; return the trace.
+
+        Raises:
+            MachineFailedError: Any step failed; the trace shows what ran.
+        """
+        self.create()
+        self.create_accel()
+        self._guard("board init", lambda: self.init_board(board))
+        self.creation_done()
+        self.reset()
+        self.start()
+        return self.trace
+
+    def _guard(self, where: str, step: Callable[[], object]) -> None:
+        """Run *step*; turn a KVM or notifier failure into MachineFailedError."""
+        self.failed_call = None
+        self.failed_notifier = None
+        self.failed_device = None
+        try:
+            step()
+        except NotifierFailedError as exc:
+            raise self._failure(where, exc.__cause__ or exc) from exc
+        except (OSError, DeviceError) as exc:
+            raise self._failure(where, exc) from exc
+
+    def _failure(self, where: str, cause: BaseException) -> MachineFailedError:
+        code = cause.errno if isinstance(cause, OSError) else None
+        call = self.failed_call
+        if self.failed_device is not None:
+            where = f"realize of {self.failed_device!r}"
+        if call is not None and call.errno is not None:
+            problem = f"{where}: {call.reason}"
+        else:
+            problem = f"{where}: {cause}"
+        self.trace.add(Kind.NOTE, f"FAILED in {where}: {cause}", ok=False)
+        return MachineFailedError(
+            problem,
+            notifier=self.failed_notifier,
+            call=call.head() if call is not None else None,
+            errno=code if code is not None else (call.errno if call else None),
+        )
+
+    # -- KVM observation --------------------------------------------------------
+
+    def on_kvm_call(self, call: Any) -> None:
+        """Check a pending KVM call against the running notifier's declarations."""
+        if self.strict and self.running is not None:
+            resource = getattr(call, "resource", None)
+            if resource and resource not in self.running_resources:
+                msg = (
+                    f"notifier {self.running!r} made {call.head()} on "
+                    f"{resource!r}, which it did not declare in reads= or writes="
+                )
+                raise PermissionError(errno_mod.EPERM, msg)
+
+    def on_kvm_result(self, call: Any) -> None:
+        """Record a finished KVM call in the trace."""
+        # A failed KVM_HAS_DEVICE_ATTR is a probe's "no", not a failure.
+        ok = call.errno is None or call.ioctl == "KVM_HAS_DEVICE_ATTR"
+        if not ok:
+            self.failed_call = call
+        self.trace.add(
+            Kind.KVM, str(call), ok=ok, resource=getattr(call, "resource", "")
+        )
+
+    # -- objects ----------------------------------------------------------------
+
+    def add(
+        self, device: Device[Any], *, parent: str = "/machine", after: Names = ()
+    ) -> Device[Any]:
+        """Add *device* to the object tree; realize it after the devices in *after*.
+
+        Raises:
+            PhaseError: The machine is past MACHINE_INITIALIZED (hot-plug is
+                not modelled).
+            ValueError: A device with that path exists.
+        """
+        self.phase.require_before("add()", Phase.MACHINE_READY)
+        path = f"{parent.rstrip('/')}/{device.name}"
+        if path in self._devices:
+            msg = f"device path {path!r} is already taken"
+            raise ValueError(msg)
+        device.path = path
+        device.machine = self
+        self._devices[path] = device
+        after_names = (after,) if isinstance(after, str) else tuple(after)
+        self._realize_order.add(
+            device.name, functools.partial(_realize_in, device), after=after_names
+        )
+        return device
+
+    def device(self, name: str) -> Device[Any]:
+        """Return the device called *name* (or with that path).
+
+        Raises:
+            UnknownDeviceError: No such device.
+        """
+        for path, dev in self._devices.items():
+            if name in (path, dev.name):
+                return dev
+        import difflib
+
+        hint = difflib.get_close_matches(
+            name, [d.name for d in self._devices.values()], 1
+        )
+        raise UnknownDeviceError(name, hint[0] if hint else None)
+
+    def devices(self) -> Iterator[Device[Any]]:
+        """Iterate over the devices in the order they were added."""
+        return iter(list(self._devices.values()))
+
+    def realize(self, device: Device[Any]) -> None:
+        """Realize one device; a failure undoes its mappings and wiring.
+
+        Raises:
+            devices.DeviceError: The device refused (propagated unchanged).
+            OSError: A KVM call failed (the KvmError, propagated unchanged).
+        """
+        self.trace.add(Kind.DEVICE, f"realize {device.path} ({type(device).__name__})")
+        self.trace.enter()
+        try:
+            device.realize()
+        except BaseException:
+            self.failed_device = device.name
+            for region in self.memory.remove_owned_by(device.path):
+                self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
+            for line in self.irqs.disconnect_source(device.path):
+                self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
+            raise
+        finally:
+            self.trace.leave()
+
+    def realize_all(self) -> None:
+        """Realize every added, unrealized device in declared dependency order."""
+        pending = [
+            n
+            for n in self._realize_order.order()
+            if not self.device(n).is_realized
+            and self.device(n).state.value == "created"
+        ]
+        for name in pending:
+            self.realize(self.device(name))
+
+    def map_mmio(
+        self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
+    ) -> Region:
+        """Map a region of *device* at *base* (QEMU's ``sysbus_mmio_map``).
+
+        Raises:
+            AddressConflictError: The range overlaps another region.
+            AlignmentError: The range breaks *align*.
+        """
+        return self.memory.add(name, base, size, owner=device.path, align=align)
+
+    def connect_irq(
+        self,
+        device: Device[Any],
+        output: int,
+        kind: IrqKind,
+        number: int,
+        *,
+        sink: str = "/machine/gic",
+        cpu: int | None = None,
+    ) -> IrqLine:
+        """Wire output *output* of *device* to a GIC input.
+
+        Raises:
+            IrqWiringError: Out of range or already wired.
+        """
+        return self.irqs.connect(device.path, output, sink, kind, number, cpu=cpu)
+
+    # -- notifiers ----------------------------------------------------------------
+
+    def add_init_done(
+        self,
+        name: str,
+        callback: Callable[[Machine], None],
+        *,
+        after: Names = (),
+        before: Names = (),
+        after_optional: Names = (),
+        before_optional: Names = (),
+        reads: Names = (),
+        writes: Names = (),
+    ) -> None:
+        """Register a machine-init-done notifier (traced, with its constraints).
+
+        Raises:
+            notifiers.NotifierError: The declaration is invalid.
+        """
+        self.init_done.add(
+            name,
+            callback,
+            after=after,
+            before=before,
+            after_optional=after_optional,
+            before_optional=before_optional,
+            reads=reads,
+            writes=writes,
+        )
+
+    def apply_dropped_edges(
+        self, name: str, after: tuple[str, ...], before: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Remove the edges the user asked to drop from *name*'s declaration."""
+        kept_after = tuple(t for t in after if (name, t) not in self.drop_edges)
+        kept_before = tuple(t for t in before if (name, t) not in self.drop_edges)
+        for target in (*after, *before):
+            if (name, target) in self.drop_edges:
+                self.drop_edges.discard((name, target))
+                self._dropped.append((name, target))
+                self.trace.add(
+                    Kind.NOTE,
+                    f"dropped declared edge {name} -> {target} (as asked)",
+                    ok=False,
+                )
+        return kept_after, kept_before
+
+    def unused_drop_edges(self) -> list[tuple[str, str]]:
+        """Return the ``drop_edges`` requests that matched no declaration."""
+        return sorted(self.drop_edges)
+
+    def __repr__(self) -> str:
+        phase = self.phase.current.name
+        return f"<Machine {self.name!r} {phase} {len(self._devices)} devices>"
+
+
+def _realize_in(device: Device[Any], machine: Machine) -> None:
+    machine.realize(device)
