@@ -153,11 +153,9 @@ def test_slots_without_room_are_refused_when_built_directly() -> None:
 @pytest.mark.parametrize(
     ("name", "value"), [("host_ipa_bits", 48), ("host_psci_version", (0, 2))]
 )
-def test_host_facts_without_kvm_are_refused_not_ignored(
-    name: str, value: object
-) -> None:
+def test_host_facts_without_kvm_are_refused_not_ignored(name: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=f"{name} describes the KVM host") as exc:
-        VirtConfig.from_options(**{name: value})
+        VirtConfig.from_options(None, **{name: value})
 
     assert exc.value.option == name
 
