@@ -664,3 +664,19 @@ def test_keyboard_interrupt_is_not_swallowed(registry):
 
     with pytest.raises(KeyboardInterrupt):
         registry.notify([])
+
+
+def test_removing_a_notifier_forgets_its_edges_for_the_eager_cycle_check(registry):
+    registry.add("a", logger("a"))
+    registry.add("b", logger("b"), after="a")
+    registry.add("c", logger("c"), after="b")
+
+    registry.remove("b")
+    registry.add("b", logger("b"))
+
+    assert registry.order() == ["a", "b", "c"]
+    assert set(registry.graph().edges) == {("b", "c")}
+    registry.add("e", logger("e"), after="c", before="a")
+    with pytest.raises(CycleError) as info:
+        registry.add("d", logger("d"), after="c", before="b")
+    assert info.value.cycle == ["d", "b", "c", "d"]
