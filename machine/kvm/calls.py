@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, final
 
 from machine.kvm.constants import errno_name
 from machine.kvm.errors import KvmError, Refusal
@@ -49,6 +49,7 @@ RESOURCES: Final = (
 )
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class KvmCall:
     """One simulated ioctl: what was asked, what it touched, how it ended.
@@ -97,9 +98,7 @@ class KvmCall:
     def __str__(self) -> str:
         args = self.head()[:-1]
         if self.value is not None:
-            args += (
-                f", 0x{self.value:08x}" if self.value > 0xFFFF else f", {self.value}"
-            )
+            args += f", {self._show(self.value)}"
         elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
             args += ", NULL"
         line = f"{args})"
@@ -107,10 +106,20 @@ class KvmCall:
             return f"{line} -> {errno_name(self.errno)} ({self.reason})"
         if self.result is None:
             return f"{line} = ?"
-        shown = f"0x{self.result:08x}" if self.result > 0xFFFF else str(self.result)
-        return f"{line} = {shown}"
+        if self.ioctl != "KVM_GET_DEVICE_ATTR":
+            return f"{line} = {self.result}"
+        return f"{line} = {self._show(self.result)}"
+
+    def _show(self, number: int) -> str:
+        # Addresses, register contents and MPIDRs read best in hex.
+        hexadecimal = self.ioctl == "KVM_SET_ONE_REG" or (
+            self.group is not None
+            and (self.group == "GRP_ADDR" or self.group.endswith("_REGS"))
+        )
+        return f"0x{number:08x}" if hexadecimal else str(number)
 
 
+@final
 class CallLog:
     """The VM's call record and its observers."""
 

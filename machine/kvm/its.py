@@ -13,7 +13,7 @@ checks (alignment, ITS base set, known offset) and then answer ENXIO.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, final
 
 from machine.kvm import constants as c
 from machine.kvm.addresses import check_address
@@ -36,6 +36,7 @@ _CTRL_RESOURCES = {
 }
 
 
+@final
 class ItsDevice(KvmDevice):
     """An in-kernel ITS (``vm.create_device(KVM_DEV_TYPE_ARM_VGIC_ITS)``).
 

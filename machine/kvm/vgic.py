@@ -9,6 +9,7 @@ GRP_MAINT_IRQ (newest) are unknown to the 2016 eras.
 from __future__ import annotations
 
 import errno
+from typing import final
 
 from machine.kvm import constants as c
 from machine.kvm.addresses import get_vgic_address, has_vgic_address, set_vgic_address
@@ -40,6 +41,7 @@ _GROUP_RESOURCES = {
 }
 
 
+@final
 class VgicDevice(KvmDevice):
     """An in-kernel GICv2 or GICv3 (``vm.create_device(KVM_DEV_TYPE_ARM_VGIC_V3)``).
 

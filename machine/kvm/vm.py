@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import errno
-from typing import Literal, overload
+from typing import Literal, final, overload
 
 from machine.kvm import constants as c
 from machine.kvm.addresses import base_problem, free_slot
@@ -58,6 +58,7 @@ def create_vm(
     return Vm(ipa_bits, sem, host)
 
 
+@final
 class Vm:
     """A VM: its vCPUs, its KVM devices and the record of every call.
 
@@ -294,6 +295,7 @@ def _create_resource(type_id: int) -> str:
     return "kvm.device.create"
 
 
+@final
 class Vcpu:
     """A vCPU created with :meth:`Vm.create_vcpu`.
 

@@ -156,10 +156,12 @@ def test_after_observer_sees_failures_too() -> None:
     assert errnos == [errno.ENXIO]
 
 
-def test_get_results_above_0xffff_are_shown_in_hex() -> None:
+def test_addresses_and_read_addresses_are_shown_in_hex() -> None:
     vm, gic = v3_vm()
     gic.set_attr(ADDR, DIST, 0x8000000)
 
     gic.get_attr(ADDR, DIST)
 
-    assert str(vm.calls[-1]).endswith("VGIC_V3_ADDR_TYPE_DIST, 0) = 0x08000000")
+    assert str(vm.calls[-1]).endswith(
+        "VGIC_V3_ADDR_TYPE_DIST, 0x00000000) = 0x08000000"
+    )

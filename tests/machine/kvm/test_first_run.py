@@ -173,3 +173,15 @@ def test_vm_without_irqchip_runs_without_vgic_checks() -> None:
     vm = kvm.create_vm()
 
     assert vm.create_vcpu(0).run() == 0
+
+
+def test_a_new_region_is_still_accepted_after_a_successful_run() -> None:
+    vm, gic = v3_vm()
+    gic.set_attr(ADDR, DIST, 0x8000000)
+    set_redist(gic, 0x80A0000, count=1)
+    gic.set_attr(CTRL, INIT)
+    vm.vcpus[0].run()
+
+    set_redist(gic, 0x90A0000, count=1, index=1)
+
+    assert gic.get_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, 1) >> 52 == 1

@@ -225,3 +225,63 @@ def test_its_address_and_init_attributes_are_advertised() -> None:
     its.has_attr(CTRL, INIT)
 
     assert its.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0) is False
+
+
+def qemu_virt_gicv3_its(era: str, its_init: str) -> kvm.Vm:
+    """Drive the VM as QEMU's virt board does (qemu-init-and-virt.md §3.2).
+
+    *its_init* is "realize" (QEMU >= 2.8: ITS CTRL_INIT before the address
+    is known) or "init-done" (the thread's proposal: after the addresses).
+    """
+    vm = kvm.create_vm(semantics=era)
+    for vcpu_id in range(2):
+        vm.create_vcpu(vcpu_id)
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3, test=True)
+    gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    multi = gic.check_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION)
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, 288)
+    gic.set_attr(CTRL, INIT)
+    its = vm.create_device(ITS)
+    if its_init == "realize":
+        its.set_attr(CTRL, INIT)
+    # The init-done notifier writes the queued addresses newest first.
+    its.set_attr(ADDR, ITS_ADDR, 0x08080000)
+    if multi:
+        redist = kvm.redist_region_attr(2, 0x080A0000, 0, 0)
+        gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, redist)
+    else:
+        gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x080A0000)
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_DIST, 0x08000000)
+    if its_init == "init-done":
+        its.set_attr(CTRL, INIT)
+    for vcpu in vm.vcpus:
+        vcpu.run()
+    return vm
+
+
+@pytest.mark.parametrize(
+    ("era", "its_init", "outcome"),
+    [
+        ("mainline", "realize", None),
+        ("mainline", "init-done", None),
+        ("v4.8", "realize", None),
+        ("v4.8", "init-done", None),
+        ("v4.8-rc1", "realize", ("KVM_SET_DEVICE_ATTR", errno.ENXIO)),
+        ("v4.8-rc1", "init-done", None),
+    ],
+)
+def test_qemu_virt_sequence_boots_except_realize_time_its_init_on_v4_8_rc1(
+    era: str, its_init: str, outcome: tuple[str, int] | None
+) -> None:
+    if outcome is None:
+        vm = qemu_virt_gicv3_its(era, its_init)
+
+        assert vm.vgic.ready
+        assert all(its.mapped for its in vm.its_devices)
+        return
+    with pytest.raises(kvm.KvmError) as excinfo:
+        qemu_virt_gicv3_its(era, its_init)
+
+    assert excinfo.value.call is not None
+    assert (excinfo.value.call.ioctl, excinfo.value.errno) == outcome
+    assert excinfo.value.call.resource == "kvm.its.ctrl.init"
