@@ -124,18 +124,21 @@ def _choose(
 
     def take(order: Order) -> None:
         # Always new: the reverse-tie order equals the reference only when
-        # there is one valid order (exhaustive), and a forced order puts a
-        # pair the way no chosen order does.
+        # there is one valid order (exhaustive), and each covering order
+        # runs a pair the way no order before it does.
         chosen[order] = None
         positions.append({name: i for i, name in enumerate(order)})
 
     take(reference)
     take(poset.lexicographic(reverse_ties=True))
-    for conflict in conflicts:
-        a, b = conflict.pair
-        for first, second in ((a, b), (b, a)):
-            if not any(where[first] < where[second] for where in positions):
-                take(poset.lexicographic([(first, second)]))
+    wanted = [
+        (first, second)
+        for conflict in conflicts
+        for first, second in (conflict.pair, conflict.pair[::-1])
+        if not any(where[first] < where[second] for where in positions)
+    ]
+    for order in poset.covering(wanted):
+        take(order)
     rng = random.Random(seed)
     budget = RANDOM_ATTEMPTS * limit
     while len(chosen) < limit and budget:

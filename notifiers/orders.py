@@ -29,7 +29,16 @@ class Poset:
     is any valid order of it (the registry's own order is used).
     """
 
-    __slots__ = ("_bit", "_indegree", "_reach", "_successors", "graph", "rank")
+    __slots__ = (
+        "_ancestors",
+        "_bit",
+        "_indegree",
+        "_names",
+        "_reach",
+        "_successors",
+        "graph",
+        "rank",
+    )
 
     def __init__(self, graph: nx.DiGraph[str], order: Sequence[str]) -> None:
         #: The constraint graph (u -> v: u runs before v).
@@ -47,6 +56,14 @@ class Poset:
                 bits |= self._bit[successor] | reach[successor]
             reach[name] = bits
         self._reach = reach
+        ancestors: dict[str, int] = {}
+        for name in order:
+            bits = 0
+            for predecessor in graph.predecessors(name):
+                bits |= self._bit[predecessor] | ancestors[predecessor]
+            ancestors[name] = bits
+        self._ancestors = ancestors
+        self._names = tuple(graph)
 
     def reaches(self, first: str, second: str) -> bool:
         """Return whether declared edges force *first* to run before *second*."""
@@ -95,6 +112,48 @@ class Poset:
                 if waiting[successor] == 0:
                     ready.append(successor)
         return tuple(result)
+
+    def covering(self, wanted: Sequence[tuple[str, str]]) -> list[Order]:
+        """Return few valid orders that together run each pair of *wanted* its way.
+
+        Each pair ``(a, b)`` asks for an order with *a* before *b*; the graph
+        must leave the two unordered. Greedy: each order takes every pair
+        still missing that is consistent with those already taken (checked
+        with incrementally updated reachability), so n conflicting pairs
+        need far fewer than n orders.
+        """
+        orders: list[Order] = []
+        missing = list(wanted)
+        bit = self._bit
+        while missing:
+            below = dict(self._reach)
+            above = dict(self._ancestors)
+            batch: list[tuple[str, str]] = []
+            for a, b in missing:
+                if below[b] & bit[a]:
+                    continue  # taken pairs already put b first
+                if below[a] & bit[b]:
+                    continue  # taken pairs already put a first
+                batch.append((a, b))
+                gained_below = bit[b] | below[b]
+                gained_above = bit[a] | above[a]
+                for name in self._members(gained_above):
+                    below[name] |= gained_below
+                for name in self._members(gained_below):
+                    above[name] |= gained_above
+            order = self.lexicographic(batch)
+            orders.append(order)
+            position = {name: i for i, name in enumerate(order)}
+            missing = [(a, b) for a, b in missing if position[a] > position[b]]
+        return orders
+
+    def _members(self, mask: int) -> Iterable[str]:
+        """Yield the names whose bits are set in *mask*."""
+        names = self._names
+        while mask:
+            low = mask & -mask
+            yield names[low.bit_length() - 1]
+            mask ^= low
 
     def all_orders(self, limit: int) -> list[Order] | None:
         """Return every valid order if there are at most *limit*, else None.

@@ -81,3 +81,22 @@ def test_swap_path_reaches_the_goal_by_adjacent_inversions(
         a, b = current[at], current[at + 1]
         assert goal.index(a) > goal.index(b)  # only pairs goal puts the other way
         current[at], current[at + 1] = b, a
+
+
+def test_covering_runs_every_wanted_pair_its_way_in_few_valid_orders() -> None:
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    names = [f"n{i}" for i in range(30)]
+    graph.add_nodes_from(names)
+    graph.add_edges_from((names[i], names[i + 10]) for i in range(20))
+    poset = Poset(graph, list(nx.topological_sort(graph)))
+    wanted = [
+        (a, b) for a in names for b in names if a != b and not poset.ordered(a, b)
+    ]
+
+    orders = poset.covering(wanted)
+
+    assert len(orders) < 10 < len(wanted)
+    edges = list(graph.edges)
+    assert all(respects(order, edges) for order in orders)
+    for a, b in wanted:
+        assert any(order.index(a) < order.index(b) for order in orders), (a, b)
