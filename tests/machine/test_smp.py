@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import random
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from machine.errors import ConfigError
 from machine.smp import SmpTopology, parse_smp, resolve_smp
+from tests.conftest import require_tool
 
 
 def test_default_is_one_cpu() -> None:
@@ -188,3 +194,62 @@ def test_any_input_gives_a_consistent_topology_or_a_config_error(
         if value:
             assert getattr(topo, key) == value
     assert parse_smp(topo.to_option()) == topo
+
+
+def _sample_smp_strings(count: int) -> list[str]:
+    rng = random.Random(20160704)  # fixed: the same table on every run
+    samples = []
+    for _ in range(count):
+        parts = []
+        if rng.random() < 0.7:
+            parts.append(str(rng.choice([0, 1, 2, 3, 4, 6, 8, 12, 16])))
+        for key in ("maxcpus", "sockets", "clusters", "cores", "threads"):
+            if rng.random() < 0.4:
+                parts.append(f"{key}={rng.choice([0, 1, 2, 3, 4, 8, 16])}")
+        samples.append(",".join(parts) or "1")
+    return samples
+
+
+@pytest.mark.external
+def test_fill_in_rules_agree_with_qemu_on_sampled_inputs(tmp_path: Path) -> None:
+    qemu = require_tool("qemu-system-aarch64", "qemu-system-arm")
+    dtc = require_tool("dtc", "device-tree-compiler")
+    dtb = tmp_path / "smp.dtb"
+    disagreements = []
+
+    for text in _sample_smp_strings(24):
+        dtb.unlink(missing_ok=True)
+        run = subprocess.run(
+            [
+                qemu,
+                "-nographic",
+                "-nodefaults",
+                "-M",
+                f"virt,gic-version=3,dumpdtb={dtb}",
+                "-cpu",
+                "cortex-a57",
+                "-smp",
+                text,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        try:
+            ours: int | None = parse_smp(text).cpus
+        except ConfigError:
+            ours = None
+        theirs = None
+        if run.returncode == 0:
+            dts = subprocess.run(
+                [dtc, "-I", "dtb", "-O", "dts", str(dtb)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            theirs = len(re.findall(r"\n\t\tcpu@\d+ \{", dts))
+        if ours != theirs:
+            disagreements.append((text, ours, theirs, run.stderr.strip()))
+
+    assert disagreements == []
