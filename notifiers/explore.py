@@ -25,7 +25,7 @@ from notifiers.outcome import Failure, Outcome, observe
 from notifiers.registry import NotifierRegistry
 from notifiers.tiebreak import Conflict, conflicting_pairs, tie_break_pairs
 
-__all__ = ["Exploration", "ExploreError", "explore", "tie_break_pairs"]
+__all__ = ["Built", "Exploration", "ExploreError", "explore", "tie_break_pairs"]
 
 #: What ``build()`` returns: ``(registry, args)`` or ``(registry, args, kwargs)``.
 Built: TypeAlias = (
