@@ -167,9 +167,17 @@ def test_element_takes_its_callbacks_name_by_default():
 def test_with_return_list_stops_at_the_first_non_zero_result():
     hooks = NotifierWithReturnList[Log]("postcopy")
     log: Log = []
-    hooks.add(ReturnNotifier(lambda log: log.append("old") or 0, "old"))
-    hooks.add(ReturnNotifier(lambda log: log.append("refuses") or -22, "refuses"))
-    hooks.add(ReturnNotifier(lambda log: log.append("new") or 0, "new"))
+
+    def hook(name: str, result: int) -> ReturnNotifier[Log]:
+        def callback(log: Log) -> int:
+            log.append(name)
+            return result
+
+        return ReturnNotifier(callback, name)
+
+    hooks.add(hook("old", 0))
+    hooks.add(hook("refuses", -22))
+    hooks.add(hook("new", 0))
 
     result = hooks.notify(log)
 
