@@ -215,7 +215,7 @@ class VirtConfig(BaseModel):
             self.cpu_type,
             gic,
             f"smp {self.cpus}/{self.max_cpus} "
-            f"({self.sockets}s*{self.clusters}c*{self.cores}c*{self.threads}t)",
+            f"({self.sockets}s*{self.clusters}cl*{self.cores}c*{self.threads}t)",
             f"ram {format_size(self.ram_size)}",
             f"pa {self.pa_bits} bits",
             *extras,
