@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +169,34 @@ def test_addresses_and_read_addresses_are_shown_in_hex() -> None:
     assert str(vm.calls[-1]).endswith(
         "VGIC_V3_ADDR_TYPE_DIST, 0x00000000) = 0x08000000"
     )
+
+
+TRACE_SCRIPT = """
+from machine import kvm
+from tests.machine.kvm.test_its import qemu_virt_gicv3_its
+for era in ("mainline", "v4.8", "v4.8-rc1"):
+    try:
+        vm = qemu_virt_gicv3_its(era, "realize")
+    except kvm.KvmError as error:
+        print(error)
+        continue
+    print("\\n".join(str(call) for call in vm.calls))
+"""
+
+
+def test_trace_text_is_identical_whatever_the_hash_seed() -> None:
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", TRACE_SCRIPT],
+            env=env,
+            cwd=Path(__file__).resolve().parents[3],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.add(done.stdout)
+
+    assert len(outputs) == 1
+    assert "ENXIO (the ITS address is not set)" in outputs.pop()
