@@ -5,7 +5,9 @@
 (``finalize_gic_version``) and builds the config; :func:`qemu_args` writes the
 equivalent ``qemu-system-aarch64`` arguments, so a config round-trips.
 Keys QEMU knows but virtmodel does not model are refused by name rather than
-ignored.
+ignored. A :class:`~machine.errors.ConfigError`'s ``option`` is the ``-M`` key
+(``gic-version``), ``machine`` for the type, ``smp``/``smp.<key>``,
+``m``/``m.slots``/``m.maxmem``, ``cpu`` or ``accel``.
 """
 
 from __future__ import annotations
