@@ -120,18 +120,8 @@ class NotifierRegistry(Generic[P]):
             LateRegistrationError: Late, and its place in the order has passed.
             NotifierFailedError: Late, and the callback raised (it stays registered).
         """
-        return self._add(
-            name,
-            callback,
-            {
-                "after": after,
-                "before": before,
-                "after_optional": after_optional,
-                "before_optional": before_optional,
-            },
-            (reads, writes),
-            caller_location(1),
-        )
+        edges = _constraints(after, before, after_optional, before_optional)
+        return self._add(name, callback, edges, (reads, writes), caller_location(1))
 
     def register(
         self,
@@ -158,12 +148,7 @@ class NotifierRegistry(Generic[P]):
         if name is not None:
             check_name(name)
         location = caller_location(1)
-        constraints = {
-            "after": after,
-            "before": before,
-            "after_optional": after_optional,
-            "before_optional": before_optional,
-        }
+        constraints = _constraints(after, before, after_optional, before_optional)
 
         def decorate(function: Callable[P, object]) -> Callable[P, object]:
             own = name if name is not None else getattr(function, "__name__", None)
@@ -412,27 +397,16 @@ class NotifierRegistry(Generic[P]):
     def _run_late(
         self, record: Notifier, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        progress: dict[str, Status] = {}
+        # The walk is over (or this thread is inside it): run it alone, and
+        # record its outcome so later late registrations can rely on it.
+        steps: list[Step] = []
         try:
-            trace = runner.run(
-                self.event,
-                {record.name: record},
-                nx.DiGraph(),
-                [record.name],
-                (args, kwargs),
-                keep_going=False,
-                progress=progress,
-            )
-        except NotifierFailedError as failed:
-            trace = failed.trace
-            raise
+            runner.run_alone(self.event, record, (args, kwargs), steps)
         finally:
             with self._lock:
-                self._progress.update(progress)
-                self._late.extend(
-                    Step(s.notifier, s.status, s.duration, s.error, late=True)
-                    for s in trace.steps
-                )
+                self._late.extend(steps)
+                for step in steps:
+                    self._progress[step.name] = step.status
 
     def __len__(self) -> int:
         return len(self._notifiers)
@@ -446,3 +420,14 @@ class NotifierRegistry(Generic[P]):
             f"<NotifierRegistry {self.event!r} {kind} "
             f"{len(self._notifiers)} notifiers, {self._state.value}>"
         )
+
+
+def _constraints(
+    after: Names, before: Names, after_optional: Names, before_optional: Names
+) -> dict[str, Names]:
+    return {
+        "after": after,
+        "before": before,
+        "after_optional": after_optional,
+        "before_optional": before_optional,
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -17,7 +18,10 @@ import networkx as nx
 from notifiers.edges import DroppedEdge
 from notifiers.errors import NotifierFailedError
 from notifiers.notifier import Notifier
-from notifiers.trace import Row, Status, Trace
+from notifiers.trace import Row, Status, Step, Trace
+
+#: The graph of a single notifier: no edges.
+_EMPTY: nx.DiGraph[str] = nx.DiGraph()
 
 
 def run(
@@ -78,3 +82,24 @@ def append_rest(
 ) -> None:
     """Record every name of *rest* as never attempted."""
     steps.extend((notifiers[name], Status.NOT_RUN) for name in rest)
+
+
+def run_alone(
+    event: str,
+    record: Notifier,
+    call: tuple[tuple[Any, ...], dict[str, Any]],
+    steps: list[Step],
+) -> None:
+    """Run one late registrant, appending its step (marked late) to *steps*.
+
+    Raises:
+        NotifierFailedError: Its callback raised.
+    """
+    try:
+        alone = {record.name: record}
+        trace = run(event, alone, _EMPTY, [record.name], call, keep_going=False)
+    except NotifierFailedError as failed:
+        trace = failed.trace
+        raise
+    finally:
+        steps.extend(replace(step, late=True) for step in trace.steps)
