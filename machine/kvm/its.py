@@ -116,19 +116,18 @@ class ItsDevice(KvmDevice):
             )
 
     def _regs(self, attr: int, value: int | None, write: bool) -> int:
-        align = 4 if attr < _GITS_TYPER or attr >= _GITS_PIDR4 else 8
-        if attr % align:
-            refuse(
-                errno.EINVAL,
-                f"ITS register offset 0x{attr:x} is not {align}-byte aligned",
-            )
+        # A set reads the user value first; a get writes it back last (§2.9).
         if write and value is None:
             refuse(errno.EFAULT, "NULL value pointer")
+        align = 4 if attr < _GITS_TYPER or attr >= _GITS_PIDR4 else 8
+        if attr % align:
+            where = f"ITS register offset 0x{attr:x} is not {align}-byte aligned"
+            refuse(errno.EINVAL, where)
         if self.base == c.VGIC_ADDR_UNDEF:
             refuse(errno.ENXIO, "the ITS address is not set")
-        refuse(
-            errno.ENXIO, f"ITS register 0x{attr:x} values are not modelled by virtmodel"
-        )
+        if attr not in _ITS_REGS:
+            refuse(errno.ENXIO, f"no ITS register at offset 0x{attr:x}")
+        refuse(errno.ENXIO, f"ITS register 0x{attr:x} values are not modelled")
 
     def _unknown(self, group: int) -> None:
         sem = self.vm.semantics

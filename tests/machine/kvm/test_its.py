@@ -208,6 +208,10 @@ def test_its_registers_check_alignment_then_the_its_address() -> None:
     its.has_attr(ITS_REGS, 0x0)
     its.has_attr(ITS_REGS, 0x100)
     fails(errno.ENXIO, its.has_attr, ITS_REGS, 0x200)
+    fails(errno.EFAULT, its.set_attr, ITS_REGS, 0x82, None)
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    assert "no ITS register" in str(fails(errno.ENXIO, its.get_attr, ITS_REGS, 0x200))
+    assert "not modelled" in str(fails(errno.ENXIO, its.get_attr, ITS_REGS, 0x0))
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
