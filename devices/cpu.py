@@ -51,6 +51,9 @@ class CpuModel:
     has_mte: bool = False
     #: Only available under KVM (``host``).
     kvm_only: bool = False
+    #: Whether KVM can run it: QEMU 7.2 gives only ``host``, ``max``,
+    #: cortex-a53 and cortex-a57 a KVM target (``kvm_target``).
+    kvm_ok: bool = False
 
     @property
     def qom_type(self) -> str:
@@ -85,16 +88,16 @@ CPU_MODELS: Final[Mapping[str, CpuModel]] = MappingProxyType(
             _model("cortex-a7", 40),
             _model("cortex-a15", 40),
             _model("cortex-a35", 40),
-            _model("cortex-a53", 40),
-            _model("cortex-a57", 44),
+            _model("cortex-a53", 40, kvm_ok=True),
+            _model("cortex-a57", 44, kvm_ok=True),
             _model("cortex-a72", 44),
             _model("cortex-a76", 40),
             _model("a64fx", 40, "arm,a64fx"),
             _model("neoverse-n1", 48),
             # `host` takes the host's IPA size; the board supplies it.
-            _model("host", 40, "arm,armv8", kvm_only=True),
+            _model("host", 40, "arm,armv8", kvm_only=True, kvm_ok=True),
             # `max` reports itself as a Cortex-A57 in the device tree.
-            _model("max", 52, "arm,cortex-a57", has_mte=True),
+            _model("max", 52, "arm,cortex-a57", has_mte=True, kvm_ok=True),
         )
     }
 )

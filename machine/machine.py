@@ -147,9 +147,17 @@ class Machine:
             PhaseError: The machine is not in MACHINE_INITIALIZED.
             MachineFailedError: A notifier failed.
         """
+        self.enter_ready()
+        self._guard("machine-init-done", self.init_done.notify)
+
+    def enter_ready(self) -> None:
+        """Enter MACHINE_READY without running the notifiers (for ``explore``).
+
+        Raises:
+            PhaseError: The machine is not in MACHINE_INITIALIZED.
+        """
         self.phase.require("creation_done()", Phase.MACHINE_INITIALIZED)
         self.phase.advance(Phase.MACHINE_READY)
-        self._guard("machine-init-done", self.init_done.notify)
 
     def reset(self) -> None:
         """Reset every realized device, then run the reset notifiers.
@@ -312,6 +320,11 @@ class Machine:
             raise
         finally:
             self.trace.leave()
+
+    @property
+    def realize_registry(self) -> NotifierRegistry[Machine]:
+        """The registry that orders device realization (one notifier per device)."""
+        return self._realize_order
 
     def realize_all(self) -> None:
         """Realize every added, unrealized device in declared dependency order."""

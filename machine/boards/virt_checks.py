@@ -70,8 +70,11 @@ def _check_cpu(config: VirtConfig) -> CpuModel:
     if model.kvm_only and config.accel != "kvm":
         msg = f"CPU model {model.name!r} needs KVM; add -accel kvm or use -cpu max"
         raise ConfigError(option="cpu", value=model.name, problem=msg)
-    if config.accel == "kvm" and model.name not in ("host", "max"):
-        msg = f"KVM runs only -cpu host or -cpu max, not {model.name!r}"
+    if config.accel == "kvm" and not model.kvm_ok:
+        msg = (
+            f"KVM cannot run CPU model {model.name!r}; use -cpu host, max, "
+            "cortex-a57 or cortex-a53"
+        )
         raise ConfigError(option="cpu", value=model.name, problem=msg)
     return model
 

@@ -1,0 +1,243 @@
+"""What each ``virtmodel`` subcommand does; the parser lives in ``machine.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from machine.boards.virt import boot_virt, create_virt
+from machine.boards.virt_config import VirtConfig
+from machine.cli import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from machine.errors import ConfigError, MachineFailedError
+from machine.machine import Machine
+from notifiers import NotifierRegistry
+
+
+def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
+    """Return the VirtConfig the machine options in *args* describe.
+
+    Raises:
+        ConfigError: An option is unknown, malformed or beyond a limit.
+    """
+    machine = args.machine
+    name = machine.split(",", 1)[0]
+    if name != "virt":
+        problem = f"unknown machine type {name!r}; only 'virt' is modelled"
+        option = "machine"
+        raise ConfigError(option, name, problem)
+    config = VirtConfig.from_options(
+        machine,
+        smp=args.smp,
+        memory=args.memory,
+        cpu=args.cpu,
+        accel=args.accel,
+        **extra,
+    )
+    for warning in config.warnings:
+        print(f"virtmodel: warning: {warning}", file=sys.stderr)
+    return config
+
+
+def _drop_edges(args: argparse.Namespace) -> list[tuple[str, str]]:
+    pairs = []
+    for text in args.drop_edge:
+        name, sep, target = text.partition("=")
+        if not sep or not name or not target:
+            msg = f"--drop-edge {text!r} must look like NOTIFIER=TARGET"
+            raise UsageError(msg)
+        pairs.append((name, target))
+    return pairs
+
+
+def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> Machine:
+    """Return the (not yet started) virt machine the options describe.
+
+    Raises:
+        ConfigError: Bad machine options.
+        UsageError: A bad ``--drop-edge``.
+    """
+    if args.accel != "kvm" and args.kernel_semantics != "mainline":
+        msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
+        raise UsageError(msg)
+    return create_virt(
+        config if config is not None else config_from(args),
+        kernel_semantics=args.kernel_semantics,
+        notifiers=args.notifiers,
+        its_init=args.its_init,
+        strict=args.strict,
+        drop_edges=_drop_edges(args),
+        seed=args.seed,
+    )
+
+
+def _check_drops_used(machine: Machine) -> None:
+    unused = machine.unused_drop_edges()
+    if unused:
+        name, target = unused[0]
+        msg = (
+            f"--drop-edge {name}={target}: {name!r} declares no "
+            f"after=/before= {target!r}"
+        )
+        raise UsageError(msg)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Bring the machine up to its first vCPU run and print the trace."""
+    machine = machine_from(args)
+    failure: MachineFailedError | None = None
+    try:
+        boot_virt(machine)
+    except MachineFailedError as exc:
+        failure = exc
+    _check_drops_used(machine)
+    if args.check:
+        hazards = machine.init_done.registry.hazards()
+        for hazard in hazards:
+            print(f"hazard: {hazard}")
+        if not hazards:
+            print("hazards: none: every reader is ordered after every writer")
+    if args.json:
+        print_json(
+            {
+                "trace": machine.trace.as_dicts(),
+                "failed": str(failure) if failure else None,
+            }
+        )
+    else:
+        print(f"# virtmodel run: {machine.board.config.describe()}")
+        print(
+            f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
+            f"kernel={args.kernel_semantics if args.accel == 'kvm' else '-'}"
+        )
+        print(machine.trace)
+    if failure is not None:
+        raise failure
+    if args.check and machine.init_done.registry.hazards():
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_dtb(args: argparse.Namespace) -> int:
+    """Write the machine's DTB to ``-o`` atomically."""
+    from machine.boards.virt_dtb import cmd_dtb
+
+    cmd_dtb(config_from(args), Path(args.output), args.seed)
+    return EXIT_OK
+
+
+def cmd_dts(args: argparse.Namespace) -> int:
+    """Print the machine's device tree source."""
+    from machine.boards.virt_dtb import cmd_dts
+
+    sys.stdout.write(cmd_dts(config_from(args), args.seed))
+    return EXIT_OK
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
+    from machine.boards.virt_dtb import build_virt_dtb
+    from machine.boot import boot
+
+    if args.accel != "tcg":
+        msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
+        raise UsageError(msg)
+    config = config_from(
+        args, kernel=args.kernel, initrd=args.initrd, append=args.append
+    )
+    dtb = build_virt_dtb(config, args.seed).to_dtb(None)
+    result = boot(
+        config,
+        dtb=dtb,
+        kernel=Path(args.kernel),
+        append=args.append,
+        initrd=Path(args.initrd) if args.initrd else None,
+        timeout=args.timeout,
+        console=sys.stdout,
+        qemu=args.qemu,
+    )
+    if result.timed_out:
+        print(
+            f"virtmodel: guest still running after {args.timeout:g} s; QEMU stopped",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _registry(args: argparse.Namespace) -> NotifierRegistry[Machine]:
+    machine = machine_from(args)
+    machine.create()
+    machine.create_accel()
+    machine.init_board(machine.board.init)
+    _check_drops_used(machine)
+    if args.phase == "realize":
+        return machine._realize_order
+    if args.phase == "reset":
+        machine.enter_ready()
+        machine.init_done.notify()
+        return machine.reset_notifiers
+    return machine.init_done.registry
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Print or render the phase's notifier graph."""
+    registry = _registry(args)
+    text = registry.to_mermaid() if args.format == "mermaid" else registry.to_dot()
+    if args.format in ("svg", "png"):
+        dot = shutil.which("dot")
+        if dot is None:
+            msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"
+            raise UsageError(msg)
+        if args.output is None:
+            msg = f"--format {args.format} needs -o FILE"
+            raise UsageError(msg)
+        from machine.fdt import write_atomic
+
+        data = subprocess.run(
+            [dot, f"-T{args.format}"],
+            input=text.encode(),
+            capture_output=True,
+            check=True,
+        ).stdout
+        write_atomic(Path(args.output), data)
+        return EXIT_OK
+    if args.output is not None:
+        from machine.fdt import write_atomic
+
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Explain why notifier A runs before B on this machine."""
+    args.phase = "init-done"
+    registry = _registry(args)
+    print(registry.explain(args.first, args.second))
+    return EXIT_OK
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Run init-done under every valid order and report what differs."""
+    from machine.explore import init_done_builder
+    from notifiers.explore import explore
+
+    if args.notifiers != "ordered":
+        msg = "explore runs the registry's orders; --notifiers qemu-lifo has only one"
+        raise UsageError(msg)
+    build, check = init_done_builder(
+        config_from(args),
+        kernel_semantics=args.kernel_semantics,
+        its_init=args.its_init,
+        drop_edges=_drop_edges(args),
+    )
+    result = explore(build, check=check, limit=args.limit, seed=args.seed or 0)
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        print(result)
+    return EXIT_OK if result.order_independent else EXIT_FAILED
