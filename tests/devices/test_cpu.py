@@ -150,3 +150,12 @@ def test_properties_are_frozen_after_realize() -> None:
 
     with pytest.raises(LifecycleError):
         cpu.set_property("index", 3)
+
+
+def test_kvm_runs_only_the_models_qemu_has_a_kvm_target_for() -> None:
+    assert [m.name for m in CPU_MODELS.values() if m.kvm_ok] == [
+        "cortex-a53",
+        "cortex-a57",
+        "host",
+        "max",
+    ]

@@ -170,3 +170,10 @@ def test_kvm_ipa_limit_applies_to_hotpluggable_memory() -> None:
         memory="1G,slots=1,maxmem=1100G", accel="kvm", cpu="max", host_ipa_bits=44
     )
     assert config.pa_bits == 44
+
+
+@pytest.mark.parametrize("cpu", ["cortex-a53", "cortex-a57", "host", "max"])
+def test_kvm_accepts_the_cpus_with_a_kvm_target(cpu: str) -> None:
+    config = VirtConfig.from_options(accel="kvm", cpu=cpu)
+
+    assert config.pa_bits == DEFAULT_HOST_IPA_BITS

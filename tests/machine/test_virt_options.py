@@ -127,7 +127,7 @@ def test_gic_version_is_resolved_like_finalize_gic_version(
         (
             {"accel": "kvm"},
             "cpu",
-            "KVM runs only -cpu host or -cpu max, not 'cortex-a15'",
+            "KVM cannot run CPU model 'cortex-a15'",
         ),
         ({"cpu": "host"}, "cpu", "'host' needs KVM"),
         ({"kernal": "x"}, "kernal", "did you mean 'kernel'"),
