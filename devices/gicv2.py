@@ -8,13 +8,17 @@ QEMU's newest-first queue).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps
+from devices.base import Device, DeviceProps, FdtContext
+from devices.gic_fdt import intc_node
 from machine import kvm
 from machine.irq import IrqMap
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
 
 #: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
 DIST_SIZE = 0x10000
@@ -32,6 +36,12 @@ class GicV2Props(DeviceProps):
     )
     has_security_extensions: bool = Field(default=False, description="TrustZone")
     has_virtualization_extensions: bool = Field(default=False, description="GICH/GICV")
+    dist_base: int = Field(default=0x0800_0000, ge=0, description="distributor base")
+    cpu_base: int = Field(default=0x0801_0000, ge=0, description="CPU interface base")
+    hyp_base: int = Field(default=0x0803_0000, ge=0, description="GICH base (virt ext)")
+    vcpu_base: int = Field(
+        default=0x0804_0000, ge=0, description="GICV base (virt ext)"
+    )
 
 
 class GicV2(Device[GicV2Props]):
@@ -43,9 +53,28 @@ class GicV2(Device[GicV2Props]):
         super().__init__(name, **props)
         self.kvm_device: Any = None
 
-    def region_sizes(self) -> dict[str, int]:
-        """Return the MMIO regions this GIC needs, by region name."""
-        return {f"{self.name}.dist": DIST_SIZE, f"{self.name}.cpu": CPU_SIZE}
+    def regions(self) -> dict[str, tuple[int, int]]:
+        """Return the MMIO regions to map, by name: ``(base, size)``."""
+        p = self.props
+        out = {
+            f"{self.name}.dist": (p.dist_base, DIST_SIZE),
+            f"{self.name}.cpu": (p.cpu_base, CPU_SIZE),
+        }
+        if p.has_virtualization_extensions:
+            out[f"{self.name}.hyp"] = (p.hyp_base, CPU_SIZE)
+            out[f"{self.name}.vcpu"] = (p.vcpu_base, CPU_SIZE)
+        return out
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write ``/intc@<dist>`` for a Cortex-A15-style GICv2."""
+        intc_node(
+            fdt,
+            ctx,
+            compatible="arm,cortex-a15-gic",
+            frames=list(self.regions().values()),
+            redist_regions=None,
+            maintenance_irq=self.props.has_virtualization_extensions,
+        )
 
     def on_realize(self) -> None:
         """Create the userspace model or the in-kernel vGIC (QEMU's order)."""

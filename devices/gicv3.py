@@ -9,14 +9,18 @@ is a userspace model and nothing reaches the kernel.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from devices.base import Device, DeviceProps
+from devices.base import Device, DeviceProps, FdtContext
 from devices.errors import DeviceError
+from devices.gic_fdt import intc_node
 from machine import kvm
 from machine.irq import IrqMap
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
 REDIST_STRIDE = {3: 0x20000, 4: 0x40000}
@@ -37,12 +41,37 @@ class GicV3Props(DeviceProps):
     )
     has_security_extensions: bool = Field(default=False, description="TrustZone")
     has_lpi: bool = Field(default=False, description="LPIs (an ITS is attached)")
+    dist_base: int = Field(default=0x0800_0000, ge=0, description="distributor base")
+    redist_windows: tuple[tuple[int, int], ...] = Field(
+        default=((0x080A_0000, 0xF6_0000),),
+        min_length=1,
+        description="(base, size) of each redistributor window in the board's map",
+    )
+    maintenance_irq: bool = Field(
+        default=False, description="describe the maintenance PPI (virtualization=on)"
+    )
 
     @model_validator(mode="after")
     def _capacity_matches_cpus(self) -> GicV3Props:
         if self.num_irq % 32:
             msg = f"num_irq {self.num_irq} must be a multiple of 32"
             raise ValueError(msg)
+        if len(self.redist_windows) != len(self.redist_region_count):
+            msg = (
+                f"{len(self.redist_windows)} redist_windows for "
+                f"{len(self.redist_region_count)} redistributor regions"
+            )
+            raise ValueError(msg)
+        stride = REDIST_STRIDE[self.revision]
+        for (base, size), count in zip(
+            self.redist_windows, self.redist_region_count, strict=True
+        ):
+            if count * stride > size:
+                msg = (
+                    f"{count} redistributors need 0x{count * stride:x} bytes, but the "
+                    f"window at 0x{base:08x} has 0x{size:x}"
+                )
+                raise ValueError(msg)
         if sum(self.redist_region_count) != self.num_cpu:
             msg = (
                 f"redistributor capacity {sum(self.redist_region_count)} "
@@ -65,13 +94,32 @@ class GicV3(Device[GicV3Props]):
         super().__init__(name, **props)
         self.kvm_device: Any = None
 
-    def region_sizes(self) -> dict[str, int]:
-        """Return the MMIO regions this GIC needs, by region name."""
-        stride = REDIST_STRIDE[self.props.revision]
-        sizes = {f"{self.name}.dist": DIST_SIZE}
-        for i, count in enumerate(self.props.redist_region_count):
-            sizes[f"{self.name}.redist{i}"] = count * stride
-        return sizes
+    def regions(self) -> dict[str, tuple[int, int]]:
+        """Return the MMIO regions to map, by name: ``(base, size)``.
+
+        A redistributor region covers only the frames of its CPUs; the rest of
+        its window stays unmapped, as in QEMU.
+        """
+        p = self.props
+        stride = REDIST_STRIDE[p.revision]
+        out = {f"{self.name}.dist": (p.dist_base, DIST_SIZE)}
+        for i, (count, (base, _)) in enumerate(
+            zip(p.redist_region_count, p.redist_windows, strict=True)
+        ):
+            out[f"{self.name}.redist{i}"] = (base, count * stride)
+        return out
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write ``/intc@<dist>`` with every redistributor window (GICv4 too)."""
+        p = self.props
+        intc_node(
+            fdt,
+            ctx,
+            compatible="arm,gic-v3",
+            frames=[(p.dist_base, DIST_SIZE), *p.redist_windows],
+            redist_regions=len(p.redist_windows),
+            maintenance_irq=p.maintenance_irq,
+        )
 
     @property
     def in_kernel(self) -> bool:

@@ -10,13 +10,17 @@ could not honour.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps
+from devices.base import Device, DeviceProps, FdtContext
+from devices.gic_fdt import msi_node
 from machine import kvm
 from machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
 
 #: Size of the ITS control and translation frames.
 ITS_SIZE = 0x20000
@@ -27,6 +31,7 @@ ITS_INIT_NOTIFIER = "its-ctrl-init"
 class ItsProps(DeviceProps):
     """Properties of an :class:`Its`."""
 
+    base: int = Field(default=0x0808_0000, ge=0, description="control frame base")
     its_init: Literal["realize", "init-done"] = Field(
         default="realize",
         description="where CTRL_INIT happens: in realize (QEMU >= 2.8) or a notifier",
@@ -42,9 +47,14 @@ class Its(Device[ItsProps]):
         super().__init__(name, **props)
         self.kvm_device: Any = None
 
-    def region_sizes(self) -> dict[str, int]:
-        """Return the MMIO region this ITS needs."""
-        return {f"{self.name}.ctrl": ITS_SIZE}
+    def regions(self) -> dict[str, tuple[int, int]]:
+        """Return the MMIO region to map: ``(base, size)`` by name."""
+        return {f"{self.name}.ctrl": (self.props.base, ITS_SIZE)}
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write ``/intc/its@<base>`` and publish its phandle as "msi"."""
+        frame = (self.props.base, ITS_SIZE)
+        msi_node(fdt, ctx, "its", frame, "arm,gic-v3-its", msi_cells=True)
 
     def on_realize(self) -> None:
         """Create the in-kernel ITS and queue (or place) its initialisation."""

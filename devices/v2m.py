@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps
+from devices.base import Device, DeviceProps, FdtContext
+from devices.gic_fdt import msi_node
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
 
 #: Size of the MSI frame.
 V2M_SIZE = 0x1000
@@ -15,6 +19,7 @@ V2M_SIZE = 0x1000
 class V2mProps(DeviceProps):
     """Properties of a :class:`V2m`."""
 
+    base: int = Field(default=0x0802_0000, ge=0, description="MSI frame base")
     base_spi: int = Field(default=48, ge=0, le=987, description="first SPI it raises")
     num_spi: int = Field(default=64, ge=1, le=1020, description="SPIs it owns")
 
@@ -27,6 +32,11 @@ class V2m(Device[V2mProps]):
     def __init__(self, name: str = "v2m", **props: Any) -> None:
         super().__init__(name, **props)
 
-    def region_sizes(self) -> dict[str, int]:
-        """Return the MMIO region this frame needs."""
-        return {f"{self.name}.frame": V2M_SIZE}
+    def regions(self) -> dict[str, tuple[int, int]]:
+        """Return the MMIO region to map: ``(base, size)`` by name."""
+        return {f"{self.name}.frame": (self.props.base, V2M_SIZE)}
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write ``/intc/v2m@<base>`` and publish its phandle as "msi"."""
+        frame = (self.props.base, V2M_SIZE)
+        msi_node(fdt, ctx, "v2m", frame, "arm,gic-v2m-frame", msi_cells=False)

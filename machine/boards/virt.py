@@ -15,25 +15,20 @@ from typing import Any
 
 from devices.base import Device
 from devices.cpu import ArmCpu
-from devices.gicv2 import GicV2
-from devices.gicv3 import GicV3
 from devices.gpex import Gpex
-from devices.its import Its
 from devices.mmio import MmioProps, SpiProps
 from devices.ram import Ram
 from devices.smmuv3 import Smmuv3
-from devices.v2m import V2m
 from machine.accel import Accelerator, KvmAccel, TcgAccel
 from machine.boards.virt_boot import cpu_properties
 from machine.boards.virt_config import VirtConfig
 from machine.boards.virt_dtb import initrd_placement
 from machine.boards.virt_fdt import build_virt_fdt
+from machine.boards.virt_gic import virt_gic
 from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
 from machine.irq import IrqKind
 from machine.machine import Machine
 
-#: SPIs the board gives the GIC beyond the 32 private interrupts.
-NUM_IRQS = 256
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.
 TIMER_PPIS = {"sec": 13, "phys": 14, "virt": 11, "hyp": 10}
@@ -160,46 +155,14 @@ class VirtBoard:
             machine.connect_irq(dev, 0, IrqKind.SPI, props.irq)
 
     def _add_gic(self, machine: Machine) -> None:
-        cfg = self.config
-        mm = cfg.memmap
-        gic: GicV2 | GicV3
-        if cfg.gic_version == 2:
-            gic = GicV2(
-                "gic",
-                num_cpu=cfg.cpus,
-                num_irq=NUM_IRQS + 32,
-                has_security_extensions=cfg.secure,
-                has_virtualization_extensions=cfg.virtualization,
-            )
-            bases = {"gic.dist": mm["gic_dist"].base, "gic.cpu": mm["gic_cpu"].base}
-        else:
-            its_here = cfg.its and not machine.accel.in_kernel_irqchip
-            gic = GicV3(
-                "gic",
-                num_cpu=cfg.cpus,
-                num_irq=NUM_IRQS + 32,
-                revision=cfg.gic_version,
-                redist_region_count=cfg.redist_region_counts,
-                has_security_extensions=cfg.secure,
-                has_lpi=its_here,
-            )
-            bases = {
-                "gic.dist": mm["gic_dist"].base,
-                "gic.redist0": mm["gic_redist"].base,
-            }
-            if len(cfg.redist_region_counts) > 1:
-                bases["gic.redist1"] = mm["high_gic_redist2"].base
-        machine.realize(machine.add(gic))
-        for region, size in gic.region_sizes().items():
-            machine.map_mmio(gic, region, bases[region], size)
-        if cfg.gic_version == 2:
-            v2m = machine.add(V2m("v2m"), after="gic")
-            machine.realize(v2m)
-            machine.map_mmio(v2m, "v2m.frame", mm["gic_v2m"].base, mm["gic_v2m"].size)
-        elif cfg.its:
-            its = machine.add(Its("its", its_init=self.its_init), after="gic")
-            machine.realize(its)
-            machine.map_mmio(its, "its.ctrl", mm["gic_its"].base, mm["gic_its"].size)
+        gic, msi = virt_gic(self.config, its_init=self.its_init)
+        for dev in (gic, msi):
+            if dev is None:
+                continue
+            machine.realize(machine.add(dev, after=() if dev is gic else "gic"))
+            for region, (base, size) in dev.regions().items():
+                machine.map_mmio(dev, region, base, size)
+        self.gic, self.msi = gic, msi
 
     def _wire_cpu_ppis(self, machine: Machine, cpus: list[ArmCpu]) -> None:
         cfg = self.config

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Final
 
 from devices.base import FdtContext
 from devices.cfi_flash import combined_flash_node
+from machine.boards.virt_gic import virt_gic
 from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
 from machine.fdt import Fdt
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI
 
 if TYPE_CHECKING:
     from machine.boards.virt_config import VirtConfig
@@ -130,68 +130,14 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
 
 
 def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
-    """Write ``/intc@...`` (GICv2 or v3/v4), then its ITS or GICv2m child."""
-    mm = config.memmap
-    gic = fdt.alloc_phandle()
-    ctx.phandles["gic"] = gic
-    fdt.setprop_cells("/", "interrupt-parent", gic)
-    dist = mm["gic_dist"]
-    node = f"/intc@{dist.base:x}"
-    fdt.add_subnode(node)
-    fdt.setprop_cells(node, "#interrupt-cells", 3)
-    fdt.setprop_empty(node, "interrupt-controller")
-    fdt.setprop_cells(node, "#address-cells", 2)
-    fdt.setprop_cells(node, "#size-cells", 2)
-    fdt.setprop_empty(node, "ranges")
-    if config.gic_version >= 3:
-        regions = config.redist_region_counts
-        fdt.setprop_string(node, "compatible", "arm,gic-v3")
-        fdt.setprop_cells(node, "#redistributor-regions", len(regions))
-        frames = [dist, mm["gic_redist"]]
-        if len(regions) > 1:
-            frames.append(mm["high_gic_redist2"])
-    else:
-        fdt.setprop_string(node, "compatible", "arm,cortex-a15-gic")
-        frames = [dist, mm["gic_cpu"]]
-        if config.virtualization:
-            frames += [mm["gic_hyp"], mm["gic_vcpu"]]
-    fdt.setprop_sized_cells(node, "reg", *[(2, v) for f in frames for v in f])
-    if config.virtualization:
-        fdt.setprop_cells(
-            node,
-            "interrupts",
-            GIC_FDT_IRQ_TYPE_PPI,
-            ARCH_GIC_MAINT_IRQ,
-            GIC_FDT_IRQ_FLAGS_LEVEL_HI,
-        )
-    fdt.setprop_cells(node, "phandle", gic)
-    if config.gic_version >= 3:
-        if config.its:
-            _msi_node(fdt, ctx, "its", mm["gic_its"], "arm,gic-v3-its", msi_cells=True)
-    else:
-        _msi_node(fdt, ctx, "v2m", mm["gic_v2m"], "arm,gic-v2m-frame", msi_cells=False)
+    """Write ``/intc@...`` (GICv2 or v3/v4), then its ITS or GICv2m child.
 
-
-def _msi_node(
-    fdt: Fdt,
-    ctx: FdtContext,
-    name: str,
-    frame: tuple[int, int],
-    compatible: str,
-    *,
-    msi_cells: bool,
-) -> None:
-    msi = fdt.alloc_phandle()
-    ctx.phandles["msi"] = msi
-    # QEMU names the parent "/intc"; the lookup finds intc@<dist base>.
-    node = f"/intc/{name}@{frame[0]:x}"
-    fdt.add_subnode(node)
-    fdt.setprop_string(node, "compatible", compatible)
-    fdt.setprop_empty(node, "msi-controller")
-    if msi_cells:
-        fdt.setprop_cells(node, "#msi-cells", 1)
-    fdt.setprop_sized_cells(node, "reg", (2, frame[0]), (2, frame[1]))
-    fdt.setprop_cells(node, "phandle", msi)
+    The node contents come from the device models themselves (``fdt_node``).
+    """
+    gic, msi = virt_gic(config)
+    gic.fdt_node(fdt, ctx)
+    if msi is not None:
+        msi.fdt_node(fdt, ctx)
 
 
 def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
