@@ -5,7 +5,7 @@ from __future__ import annotations
 from devices.base import Device, DeviceProps, FdtContext, State
 from devices.cfi_flash import CfiFlash
 from devices.cpu import ArmCpu
-from devices.errors import DeviceError, LifecycleError, PropertyError
+from devices.errors import DeviceError, LifecycleError, PropertyError, RealizeError
 from devices.fw_cfg import FwCfg
 from devices.gicv2 import GicV2
 from devices.gicv3 import GicV3
@@ -49,6 +49,7 @@ __all__ = [
     "PropertyError",
     "Psci",
     "Ram",
+    "RealizeError",
     "SecureRam",
     "Smmuv3",
     "State",

@@ -5,7 +5,8 @@ The tree::
     DeviceError(Exception)                              .device
     ├── PropertyError(DeviceError, ValueError)          .errors
     │       (__cause__ is pydantic's ValidationError)
-    └── LifecycleError(DeviceError, RuntimeError)       .state
+    ├── LifecycleError(DeviceError, RuntimeError)       .state
+    └── RealizeError(DeviceError, RuntimeError)         the device refused to realize
 """
 
 from __future__ import annotations
@@ -35,3 +36,10 @@ class LifecycleError(DeviceError, RuntimeError):
     def __init__(self, device: str, state: str, remedy: str) -> None:
         self.state = state
         super().__init__(device, f"device {device!r} is {state}; {remedy}")
+
+
+class RealizeError(DeviceError, RuntimeError):
+    """The device cannot realize with these properties on this machine."""
+
+    def __init__(self, device: str, problem: str) -> None:
+        super().__init__(device, f"device {device!r} cannot realize: {problem}")

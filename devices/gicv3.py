@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from devices.base import Device, DeviceProps, FdtContext
-from devices.errors import DeviceError
+from devices.errors import RealizeError
 from devices.gic_fdt import intc_node
 from machine import kvm
 from machine.irq import IrqMap
@@ -134,15 +134,11 @@ class GicV3(Device[GicV3Props]):
         if not self.in_kernel:
             return
         if p.revision != 3:
-            raise DeviceError(
-                self.name,
-                f"device {self.name!r}: KVM has no GICv4 model (revision {p.revision})",
+            raise RealizeError(
+                self.name, f"KVM has no GICv4 model (revision {p.revision})"
             )
         if p.has_security_extensions:
-            raise DeviceError(
-                self.name,
-                f"device {self.name!r}: KVM cannot emulate the security extensions",
-            )
+            raise RealizeError(self.name, "KVM cannot emulate the security extensions")
         vm = self.machine.accel.vm
         dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
         self.kvm_device = dev
@@ -152,10 +148,10 @@ class GicV3(Device[GicV3Props]):
         regions = p.redist_region_count
         if len(regions) > 1 and not multi:
             msg = (
-                f"device {self.name!r}: this kernel has no multiple redistributor "
+                "this kernel has no multiple redistributor "
                 f"regions; at most {regions[0]} vCPUs fit in one"
             )
-            raise DeviceError(self.name, msg)
+            raise RealizeError(self.name, msg)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
         self._queue_addresses(dev, multi)

@@ -17,10 +17,8 @@ from __future__ import annotations
 import errno as errno_mod
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devices.base import Device
-from devices.errors import DeviceError
 from machine.accel import Accelerator, TcgAccel
 from machine.errors import MachineFailedError, PhaseError, UnknownDeviceError
 from machine.init_done import InitDone
@@ -30,6 +28,9 @@ from machine.memory import MemoryMap, Region
 from machine.phases import Phase, PhaseClock
 from machine.trace import Kind, MachineTrace
 from notifiers import NotifierFailedError, NotifierRegistry
+
+if TYPE_CHECKING:
+    from devices.base import Device
 
 Names = str | Iterable[str]
 
@@ -211,7 +212,8 @@ class Machine:
             step()
         except NotifierFailedError as exc:
             raise self._failure(where, exc.__cause__ or exc) from exc
-        except (OSError, DeviceError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:
+            # KvmError is an OSError; devices.RealizeError a RuntimeError.
             raise self._failure(where, exc) from exc
 
     def _failure(self, where: str, cause: BaseException) -> MachineFailedError:
