@@ -228,10 +228,9 @@ class ArmCpu(Device[ArmCpuProps]):
         return 3 if self.has_el3 else 2 if self.has_el2 else 1
 
     def on_realize(self) -> None:
-        """Create the vCPU; under TCG the properties are all there is.
-
-        An accelerator that needs a kernel object per CPU (KVM) hooks in here.
-        """
+        """Create the vCPU (``KVM_CREATE_VCPU`` under KVM; nothing under TCG)."""
+        if self.machine is not None:
+            self.machine.accel.create_vcpu(self.props.index, self.mpidr)
 
     def on_reset(self) -> None:
         """Power the core on, unless PSCI must start it (``start_powered_off``)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps
+from devices.base import Device, DeviceProps, FdtContext
+
+if TYPE_CHECKING:
+    from machine.fdt import Fdt
 
 
 class RamProps(DeviceProps):
@@ -35,3 +38,10 @@ class Ram(Device[RamProps]):
                 kind="ram",
                 align=0x1000,
             )
+
+    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
+        """Write ``/memory@<base>``."""
+        node = f"/memory@{self.props.base:x}"
+        fdt.add_subnode(node)
+        fdt.setprop_string(node, "device_type", "memory")
+        fdt.setprop_sized_cells(node, "reg", (2, self.props.base), (2, self.props.size))

@@ -14,8 +14,16 @@ from machine.matrix import format_matrix, its_matrix
 cells = its_matrix()
 print(format_matrix(cells))
 
-fear = next(c for c in cells if (c.era, c.mode, c.placement) == ("v4.8-rc1", "qemu-lifo", "init-done"))
-cure = next(c for c in cells if (c.era, c.mode, c.placement) == ("v4.8-rc1", "ordered", "init-done"))
+fear = next(
+    c
+    for c in cells
+    if (c.era, c.mode, c.placement) == ("v4.8-rc1", "qemu-lifo", "init-done")
+)
+cure = next(
+    c
+    for c in cells
+    if (c.era, c.mode, c.placement) == ("v4.8-rc1", "ordered", "init-done")
+)
 print()
 print("What the thread feared: QEMU's list runs the ITS init before the address write:")
 print("  " + fear.verdict())

@@ -141,7 +141,6 @@ class VirtBoard:
     def _add_cpu(self, machine: Machine, index: int) -> ArmCpu:
         cpu = ArmCpu(f"cpu{index}", **cpu_properties(self.config, index))
         machine.realize(machine.add(cpu))
-        machine.accel.create_vcpu(index, cpu.props.mp_affinity)
         return cpu
 
     def _add_mmio(self, machine: Machine, dev: Device[Any] | None) -> None:
