@@ -11,7 +11,9 @@ the next mutation.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import final
@@ -224,6 +226,24 @@ def build_graph(
     return graph, dropped
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a plan is built.
+
+    Building the graph of 100,000 notifiers allocates about a million
+    containers, none of them garbage; the collector would walk the growing
+    heap again and again for nothing (a third of order()'s time at that
+    scale). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
     """Compute the order of *notifiers*, which must be in registration order.
 
@@ -231,11 +251,14 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
         CycleError: The effective edges form a loop.
     """
-    graph, dropped = build_graph(event, notifiers)
-    # Registration order is dict order; positions in it are the rank order.
-    rank = {name: i for i, name in enumerate(notifiers)}
     try:
-        order = list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
+        with _gc_paused():
+            graph, dropped = build_graph(event, notifiers)
+            # Registration order is dict order; positions in it are rank order.
+            rank = {name: i for i, name in enumerate(notifiers)}
+            order = list(
+                nx.lexicographical_topological_sort(graph, key=rank.__getitem__)
+            )
     except nx.NetworkXUnfeasible:
         loop = nx.find_cycle(graph)
         raise CycleError(
