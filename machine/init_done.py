@@ -16,6 +16,7 @@ declarations, and the KVM calls it makes nested under it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,23 @@ Callback = Callable[["Machine"], None]
 def names(value: Names) -> tuple[str, ...]:
     """Return *value* as a tuple of names; a bare str is one name."""
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+_OWN_FILES = ("machine/init_done.py", "machine/machine.py", "machine/kvm_addr.py")
+
+
+def declaration_site() -> str:
+    """Return "file:line" of the first caller outside the machine's plumbing.
+
+    A notifier added through ``Machine.add_init_done`` is declared by the
+    device or board that called it; that is where a fix belongs.
+    """
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.replace(
+        "\\", "/"
+    ).endswith(_OWN_FILES):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 class InitDone:
@@ -66,6 +84,7 @@ class InitDone:
             name, names(after), names(before)
         )
         self._declared[name] = (after, before)
+        where = declaration_site()
         resources = frozenset(names(reads)) | frozenset(names(writes))
         wrapped = self._traced(name, callback, resources)
         if self._list is None:
@@ -78,6 +97,7 @@ class InitDone:
                 before_optional=before_optional,
                 reads=reads,
                 writes=writes,
+                location=where,
             )
             return
         self.registry.add(
@@ -87,6 +107,7 @@ class InitDone:
             before_optional=before + names(before_optional),
             reads=reads,
             writes=writes,
+            location=where,
         )
         self._list.add(ListNotifier(wrapped, name))
         if self.machine.phase.reached(Phase.MACHINE_READY):

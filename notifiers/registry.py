@@ -103,6 +103,7 @@ class NotifierRegistry(Generic[P]):
         before_optional: Names = (),
         reads: Names = (),
         writes: Names = (),
+        location: str | None = None,
     ) -> Notifier:
         """Register *callback* as *name*; a bare str constraint means one name.
 
@@ -110,7 +111,9 @@ class NotifierRegistry(Generic[P]):
         is computed; ``*_optional`` targets may stay absent (the edge is then
         dropped and reported). ``reads``/``writes`` name resources for
         :meth:`hazards`. On a one-shot registry that already notified, the
-        callback runs now (see the module docstring).
+        callback runs now (see the module docstring). ``location`` overrides
+        the "file:line" recorded for explanations, for frameworks that
+        register on their users' behalf (default: the caller of ``add``).
 
         Raises:
             InvalidNotifierError: Bad name, callback or constraint.
@@ -121,7 +124,8 @@ class NotifierRegistry(Generic[P]):
             NotifierFailedError: Late, and the callback raised (it stays registered).
         """
         edges = _constraints(after, before, after_optional, before_optional)
-        return self._add(name, callback, edges, (reads, writes), caller_location(1))
+        where = caller_location(1) if location is None else location
+        return self._add(name, callback, edges, (reads, writes), where)
 
     def register(
         self,

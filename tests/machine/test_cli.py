@@ -76,7 +76,7 @@ def test_the_fix_boots(capsys):
     ],
 )
 def test_bad_input_is_one_line_exit_2_naming_the_culprit(capsys, argv, culprit):
-    status, out, err = run(capsys, *argv)
+    status, _out, err = run(capsys, *argv)
 
     assert status == 2
     assert err.count("\n") == 1
@@ -111,7 +111,7 @@ def test_check_reports_hazards_only_when_an_edge_is_missing(capsys):
     assert status == 0
     assert "hazards: none" in out
 
-    status, out, err = run(
+    status, out, _err = run(
         capsys,
         "run",
         *MAIN_JOB,

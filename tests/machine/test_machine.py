@@ -174,7 +174,7 @@ def test_late_init_done_notifier_runs_at_once_in_both_modes():
         m.boot(lambda m: None)
         ran = []
 
-        m.add_init_done("late", lambda m: ran.append(m.phase.current))
+        m.add_init_done("late", lambda m, ran=ran: ran.append(m.phase.current))
 
         assert ran == [Phase.MACHINE_READY], mode
 
