@@ -131,7 +131,8 @@ class InitDone:
             except BaseException as exc:
                 if machine.failed_notifier is None:
                     machine.failed_notifier = name
-                machine.trace.add(Kind.NOTE, f"notifier {name} failed: {exc}", ok=False)
+                if not isinstance(exc, OSError):  # a failed KVM call is already shown
+                    machine.trace.add(Kind.NOTE, f"{name} raised {exc!r}", ok=False)
                 raise
             finally:
                 machine.running, machine.running_resources = saved
@@ -169,6 +170,10 @@ class InitDone:
             self.registry.notify(self.machine)
         else:
             self._list.notify(self.machine)
+
+    def not_run(self) -> list[str]:
+        """Return the notifiers that have not run, in this mode's order."""
+        return [n for n in self.order() if n not in self._ran]
 
     def order(self) -> list[str]:
         """Return the names in the order they will run in this mode."""

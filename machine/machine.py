@@ -225,7 +225,11 @@ class Machine:
             problem = f"{where}: {call.reason}"
         else:
             problem = f"{where}: {cause}"
-        self.trace.add(Kind.NOTE, f"FAILED in {where}: {cause}", ok=False)
+        self.trace.add(Kind.NOTE, f"FAILED in {where}", ok=False)
+        if where == "machine-init-done":
+            left = [n for n in self.init_done.not_run() if n != self.failed_notifier]
+            never = ", ".join(left) or "-"
+            self.trace.add(Kind.NOTE, f"never ran: {never}", ok=False)
         return MachineFailedError(
             problem,
             notifier=self.failed_notifier,
