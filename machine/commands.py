@@ -186,6 +186,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Print or render the phase's notifier graph."""
     registry = _registry(args)
     text = registry.to_mermaid() if args.format == "mermaid" else registry.to_dot()
+    if args.phase == "init-done" and args.notifiers == "qemu-lifo":
+        # The numbers are the declared order; QEMU's list ignores it.
+        lifo = machine_order_note(args)
+        mark = "%%" if args.format == "mermaid" else "//"
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
     if args.format in ("svg", "png"):
         dot = shutil.which("dot")
         if dot is None:
@@ -211,6 +217,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def machine_order_note(args: argparse.Namespace) -> str:
+    """Return the newest-first order QEMU's list would run, as text."""
+    machine = machine_from(args)
+    machine.create()
+    machine.create_accel()
+    machine.init_board(machine.board.init)
+    return ", ".join(machine.init_done.order())
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

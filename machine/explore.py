@@ -79,7 +79,7 @@ def check_bring_up(machine: Machine) -> object:
     accepted = (
         sorted(
             {
-                f"{c.head().removeprefix('KVM_SET_DEVICE_ATTR')}={c.value:#x}"
+                f"{c.resource}={c.value:#x}"
                 for c in vm.calls
                 if c.ok and c.ioctl == "KVM_SET_DEVICE_ATTR"
             }

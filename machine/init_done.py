@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from machine.phases import Phase
@@ -36,6 +37,7 @@ def names(value: Names) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+_PROJECT = Path(__file__).resolve().parent.parent
 _OWN_FILES = ("machine/init_done.py", "machine/machine.py", "machine/kvm_addr.py")
 
 
@@ -50,7 +52,10 @@ def declaration_site() -> str:
         "\\", "/"
     ).endswith(_OWN_FILES):
         frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    path = Path(frame.f_code.co_filename)
+    if path.is_relative_to(_PROJECT):
+        path = path.relative_to(_PROJECT)  # "devices/its.py:82", the same everywhere
+    return f"{path.as_posix()}:{frame.f_lineno}"
 
 
 class InitDone:
