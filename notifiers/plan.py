@@ -11,11 +11,8 @@ the next mutation.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from operator import attrgetter
 from typing import final
 
 import networkx as nx
@@ -81,45 +78,53 @@ def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
     return declared_edge(notifiers[u], notifiers[v])
 
 
-def collect_edges(
-    event: str, notifiers: Mapping[str, Notifier]
-) -> tuple[list[tuple[str, str]], tuple[DroppedEdge, ...]]:
-    """Return the effective edges and the dropped optional ones.
-
-    Edges come grouped by keyword (after, before, after_optional,
-    before_optional), each group in registration order: deterministic, and
-    built with comprehensions because this is the hot path of order().
+def check_targets(event: str, notifiers: Mapping[str, Notifier]) -> None:
+    """Check every hard ``after``/``before`` names a registered notifier.
 
     Raises:
-        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier
-            (the first such declaration in registration order is reported).
+        UnknownNotifierError: One does not (the first in registration order).
     """
     records = notifiers.values()
-    edges = [(o, r.name) for r in records for o in r.after if o in notifiers]
-    edges += [(r.name, o) for r in records for o in r.before if o in notifiers]
-    declared = sum(map(len, map(attrgetter("after"), records)))
-    declared += sum(map(len, map(attrgetter("before"), records)))
-    if len(edges) != declared:
+    if not all(o in notifiers for r in records for o in r.after) or not all(
+        o in notifiers for r in records for o in r.before
+    ):
         _raise_first_unknown(event, notifiers)
-    optional = [r for r in records if r.after_optional or r.before_optional]
-    dropped: list[DroppedEdge] = []
-    for record in optional:
-        for other in record.after_optional:
-            if other in notifiers:
-                edges.append((other, record.name))
-            else:
-                dropped.append(
-                    DroppedEdge(record.name, other, "after_optional", record.location)
-                )
-    for record in optional:
-        for other in record.before_optional:
-            if other in notifiers:
-                edges.append((record.name, other))
-            else:
-                dropped.append(
-                    DroppedEdge(record.name, other, "before_optional", record.location)
-                )
-    return edges, tuple(dropped)
+
+
+def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
+    """Yield the effective edges of checked *notifiers*, grouped by keyword.
+
+    Groups come in the order after, before, after_optional, before_optional,
+    each in registration order. Streaming them (rather than building a list)
+    keeps 300,000 short-lived tuples away from the cyclic GC on order()'s
+    hot path.
+    """
+    records = notifiers.values()
+    yield from ((o, r.name) for r in records for o in r.after)
+    yield from ((r.name, o) for r in records for o in r.before)
+    yield from (
+        (o, r.name) for r in records for o in r.after_optional if o in notifiers
+    )
+    yield from (
+        (r.name, o) for r in records for o in r.before_optional if o in notifiers
+    )
+
+
+def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
+    """Return the optional edges whose target is not among *notifiers*."""
+    dropped = [
+        DroppedEdge(r.name, o, "after_optional", r.location)
+        for r in notifiers.values()
+        for o in r.after_optional
+        if o not in notifiers
+    ]
+    dropped += [
+        DroppedEdge(r.name, o, "before_optional", r.location)
+        for r in notifiers.values()
+        for o in r.before_optional
+        if o not in notifiers
+    ]
+    return tuple(dropped)
 
 
 def _raise_first_unknown(event: str, notifiers: Mapping[str, Notifier]) -> None:
@@ -219,29 +224,11 @@ def build_graph(
     Raises:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
     """
-    edges, dropped = collect_edges(event, notifiers)
+    check_targets(event, notifiers)
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(notifiers)
-    graph.add_edges_from(edges)
-    return graph, dropped
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is built.
-
-    Building the graph of 100,000 notifiers allocates about a million
-    containers, none of them garbage; the collector would walk the growing
-    heap again and again for nothing (a third of order()'s time at that
-    scale). Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    graph.add_edges_from(iter_edges(notifiers))
+    return graph, dropped_edges(notifiers)
 
 
 def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
@@ -251,14 +238,11 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
         CycleError: The effective edges form a loop.
     """
+    graph, dropped = build_graph(event, notifiers)
+    # Registration order is dict order; positions in it are the rank order.
+    rank = {name: i for i, name in enumerate(notifiers)}
     try:
-        with _gc_paused():
-            graph, dropped = build_graph(event, notifiers)
-            # Registration order is dict order; positions in it are rank order.
-            rank = {name: i for i, name in enumerate(notifiers)}
-            order = list(
-                nx.lexicographical_topological_sort(graph, key=rank.__getitem__)
-            )
+        order = list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
     except nx.NetworkXUnfeasible:
         loop = nx.find_cycle(graph)
         raise CycleError(

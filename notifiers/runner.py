@@ -18,7 +18,7 @@ import networkx as nx
 from notifiers.edges import DroppedEdge
 from notifiers.errors import NotifierFailedError
 from notifiers.notifier import Notifier
-from notifiers.trace import Row, Status, Step, Trace
+from notifiers.trace import Status, Step, Trace, Walk
 
 #: The graph of a single notifier: no edges.
 _EMPTY: nx.DiGraph[str] = nx.DiGraph()
@@ -44,44 +44,39 @@ def run(
         NotifierFailedError: At least one callback raised; ``.trace`` has all steps.
     """
     args, kwargs = call
-    steps: list[Row] = []
-    append = steps.append
+    walk = Walk(notifiers, order)
+    add = walk.durations.append
+    outcomes = walk.outcomes
     clock = time.perf_counter
     failures: list[tuple[str, BaseException]] = []
     blocked: dict[str, str] = {}
     for index, name in enumerate(order):
-        record = notifiers[name]
+        notifier = notifiers[name]
         if name in blocked:
-            append((record, Status.SKIPPED, 0.0, f"after failed {blocked[name]!r}"))
+            add(0.0)
+            outcomes[index] = (Status.SKIPPED, f"after failed {blocked[name]!r}")
             continue
         start = clock()
         try:
-            record.callback(*args, **kwargs)
+            notifier.callback(*args, **kwargs)
         except Exception as exc:  # any callback error is reported, never lost
-            append((record, Status.FAILED, clock() - start, repr(exc)))
+            add(clock() - start)
+            outcomes[index] = (Status.FAILED, repr(exc))
             failures.append((name, exc))
             if progress is not None:
                 progress[name] = Status.FAILED
             if not keep_going:
-                append_rest(steps, notifiers, order[index + 1 :])
-                break
+                break  # the steps left are recorded as never run
             for later in nx.descendants(graph, name):
                 blocked.setdefault(later, name)
             continue
-        append((record, Status.RAN, clock() - start))
+        add(clock() - start)
         if progress is not None:
             progress[name] = Status.RAN
-    trace = Trace(event, steps, dropped)
+    trace = Trace(event, walk, dropped)
     if failures:
         raise NotifierFailedError(event, failures, trace) from failures[0][1]
     return trace
-
-
-def append_rest(
-    steps: list[Row], notifiers: Mapping[str, Notifier], rest: Sequence[str]
-) -> None:
-    """Record every name of *rest* as never attempted."""
-    steps.extend((notifiers[name], Status.NOT_RUN) for name in rest)
 
 
 def run_alone(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, final
+from typing import Any, final
 
 from notifiers.edges import DroppedEdge
 from notifiers.notifier import Notifier
@@ -65,39 +65,69 @@ class Step:
         }
 
 
-#: A step as a plain tuple: (notifier, status[, duration[, error[, late]]]).
-Row: TypeAlias = tuple[Any, ...]
+@final
+class Walk:
+    """What a walk recorded, kept compact until someone reads the steps.
+
+    The notify hot path stores one float per step (untracked by the cyclic
+    GC) and a dict entry only for steps that did not simply run; steps past
+    the end of ``durations`` were never attempted.
+    """
+
+    __slots__ = ("durations", "notifiers", "order", "outcomes")
+
+    def __init__(self, notifiers: Mapping[str, Notifier], order: Sequence[str]) -> None:
+        #: The notifiers of the walk, by name.
+        self.notifiers = notifiers
+        #: The order walked.
+        self.order = order
+        #: Seconds per attempted step, in order.
+        self.durations: list[float] = []
+        #: Index -> (status, error) for steps that failed or were skipped.
+        self.outcomes: dict[int, tuple[Status, str]] = {}
+
+    def steps(self) -> list[Step]:
+        """Return the recorded walk as :class:`Step` records."""
+        ran, outcomes, durations = Status.RAN, self.outcomes, self.durations
+        steps = []
+        for index, name in enumerate(self.order):
+            record = self.notifiers[name]
+            if index >= len(durations):
+                steps.append(Step(record, Status.NOT_RUN))
+            elif index in outcomes:
+                status, error = outcomes[index]
+                steps.append(Step(record, status, durations[index], error))
+            else:
+                steps.append(Step(record, ran, durations[index]))
+        return steps
 
 
 @final
 class Trace:
     """The record of one notification of an event, in run order."""
 
-    __slots__ = ("_rows", "_steps", "dropped", "event")
+    __slots__ = ("_steps", "_walk", "dropped", "event")
 
     def __init__(
         self,
         event: str,
-        steps: Iterable[Step | Row],
+        steps: Iterable[Step] | Walk,
         dropped: tuple[DroppedEdge, ...] = (),
     ) -> None:
         #: The event (registry) name.
         self.event = event
         #: Optional edges left out because their target was not registered.
         self.dropped = dropped
-        # Steps may arrive as plain rows (the notify hot path); they become
-        # Step records on first access to `steps`.
-        self._rows = list(steps)
-        self._steps: list[Step] | None = None
+        self._walk = steps if isinstance(steps, Walk) else None
+        self._steps = None if isinstance(steps, Walk) else list(steps)
 
     @property
     def steps(self) -> list[Step]:
         """Return every step, in the order they were (or would have been) run."""
         if self._steps is None:
-            self._steps = [
-                row if isinstance(row, Step) else Step(*row) for row in self._rows
-            ]
-            self._rows = []
+            assert self._walk is not None
+            self._steps = self._walk.steps()
+            self._walk = None
         return self._steps
 
     def names(self, status: str | Status) -> list[str]:
@@ -123,7 +153,9 @@ class Trace:
         return json.dumps(self.as_dict(), indent=indent)
 
     def __len__(self) -> int:
-        return len(self._steps if self._steps is not None else self._rows)
+        if self._walk is not None:
+            return len(self._walk.order)
+        return len(self.steps)
 
     def __repr__(self) -> str:
         return f"<Trace {self.event!r} {len(self.steps)} steps>"

@@ -1,40 +1,36 @@
 from __future__ import annotations
 
-import gc
-
 import pytest
 
-from notifiers import CycleError, NotifierRegistry
+from notifiers import NotifierRegistry, UnknownNotifierError
 
 
 def noop() -> None:
     pass
 
 
-def test_order_leaves_the_garbage_collector_enabled_even_after_a_cycle(monkeypatch):
-    monkeypatch.setattr("notifiers.table.EAGER_CYCLE_BUDGET", 0)
+def test_edges_group_by_keyword_in_registration_order():
     registry = NotifierRegistry[[]]("event")
-    registry.add("a", noop, after="b")
+    registry.add("c", noop, before_optional="a", after_optional="gone")
+    registry.add("a", noop, before="b")
+    registry.add("b", noop, after="c")
+
+    assert list(registry.graph().edges) == [("c", "b"), ("c", "a"), ("a", "b")]
+    assert [str(d) for d in registry.dropped_edges()] == [
+        "'c' after_optional='gone' dropped: 'gone' is not registered "
+        f"(declared at {registry.notifiers()[0].location})"
+    ]
+
+
+def test_unknown_before_is_found_after_all_afters_check_out():
+    registry = NotifierRegistry[[]]("event")
+    registry.add("a", noop, before="nope")
     registry.add("b", noop, after="a")
 
-    with pytest.raises(CycleError):
+    with pytest.raises(UnknownNotifierError) as info:
         registry.order()
 
-    assert gc.isenabled()
-
-
-def test_order_does_not_enable_a_collector_the_caller_disabled():
-    registry = NotifierRegistry[[]]("event")
-    registry.add("a", noop)
-    gc.disable()
-    try:
-        order = registry.order()
-        still_disabled = not gc.isenabled()
-    finally:
-        gc.enable()
-
-    assert order == ["a"]
-    assert still_disabled
+    assert (info.value.referrer, info.value.keyword) == ("a", "before")
 
 
 def test_plan_edges_are_listed_once_each_even_if_declared_by_both_ends():
