@@ -95,3 +95,15 @@ def test_trace_accepts_step_records_and_filters_by_status_name():
     assert trace.dropped == ()
     with pytest.raises(ValueError, match="'done' is not a valid Status"):
         trace.names("done")
+
+
+def test_trace_length_is_known_before_steps_are_built():
+    registry = NotifierRegistry[list[str]]("e", one_shot=False)
+    for name in "abc":
+        registry.add(name, noop)
+
+    trace = registry.notify([])
+
+    assert len(trace) == 3
+    assert [step.name for step in trace.steps] == ["a", "b", "c"]
+    assert len(trace) == 3
