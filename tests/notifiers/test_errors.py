@@ -69,3 +69,13 @@ def test_failure_message_stays_one_line_for_many_notifiers():
     assert "ran: 'n0', 'n1', 'n2', 'n3', 'n4' and 15 more" in str(info.value)
     assert len(info.value.ran) == 20
     assert len(info.value.not_run) == 10
+
+
+def test_unknown_error_from_a_referrer_without_location_still_reads_well():
+    error = UnknownNotifierError("reset", "clocks", referrer="uart", keyword="after")
+
+    assert str(error) == (
+        "notifier 'uart' is ordered against 'clocks' (after=), "
+        "which is not registered for 'reset'"
+    )
+    assert error.location is None
