@@ -2,7 +2,9 @@
 
 :class:`NotifierRegistry` is the heart of virtmodel; :class:`NotifierList`
 models QEMU's newest-first list for comparison; :func:`explore` runs a phase
-under every valid order and names the pair whose order decides the outcome.
+under every valid order and names the pair whose order decides the outcome
+(the function shadows its module on the package, as intended;
+``from notifiers.explore import X`` still works).
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from notifiers.errors import (
 )
 from notifiers.explain import Explanation
 from notifiers.exploration import Exploration
-# The function shadows its module's name on the package, as intended
-# (``notifiers.explore(build)``); ``from notifiers.explore import X`` still works.
 from notifiers.explore import Built, ExploreError, explore
 from notifiers.hazards import Hazard
 from notifiers.notifier import Notifier
