@@ -7,13 +7,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from machine.boards.virt import boot_virt, create_virt
 from machine.boards.virt_config import VirtConfig
 from machine.cli import EXIT_FAILED, EXIT_OK, UsageError, print_json
 from machine.errors import ConfigError, MachineFailedError
-from machine.machine import Machine
-from notifiers import NotifierRegistry
+
+if TYPE_CHECKING:
+    # Only the commands that build a machine pay for the notifier registry
+    # and networkx; dtb and dts import just the device-tree path.
+    from machine.machine import Machine
+    from notifiers import NotifierRegistry
 
 
 def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
@@ -59,6 +63,8 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         ConfigError: Bad machine options.
         UsageError: A bad ``--drop-edge``.
     """
+    from machine.boards.virt import create_virt
+
     if args.accel != "kvm" and args.kernel_semantics != "mainline":
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
@@ -86,6 +92,8 @@ def _check_drops_used(machine: Machine) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Bring the machine up to its first vCPU run and print the trace."""
+    from machine.boards.virt import boot_virt
+
     machine = machine_from(args)
     failure: MachineFailedError | None = None
     try:
