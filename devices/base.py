@@ -102,9 +102,20 @@ class Device(Generic[PropsT]):
         self.path = f"/unattached/{name}"
         #: The machine this device belongs to, if any (set by ``Machine.add``).
         self.machine: Any = None
-        self.props: PropsT = self._validate(props)
+        self._props: PropsT = self._validate(props)
 
     # -- properties -------------------------------------------------------
+
+    @property
+    def props(self) -> PropsT:
+        """The validated properties (an immutable pydantic model).
+
+        In a strict machine, a notifier reading them must have declared
+        ``reads="device.<name>"`` (or ``"device.*"``).
+        """
+        if self.machine is not None and self.machine.running is not None:
+            self.machine.check_property_access(self)
+        return self._props
 
     def _validate(self, values: Mapping[str, Any]) -> PropsT:
         try:
@@ -120,7 +131,7 @@ class Device(Generic[PropsT]):
             PropertyError: The name is unknown or the value invalid; nothing changes.
         """
         self._require(State.CREATED, f"{name!r} can only change before realize()")
-        self.props = self._validate({**self.props.model_dump(), name: value})
+        self._props = self._validate({**self._props.model_dump(), name: value})
 
     def set_properties(self, **values: Any) -> None:
         """Change several properties at once, all or nothing.
@@ -130,7 +141,7 @@ class Device(Generic[PropsT]):
             PropertyError: A name is unknown or a value invalid; nothing changes.
         """
         self._require(State.CREATED, "properties can only change before realize()")
-        self.props = self._validate({**self.props.model_dump(), **values})
+        self._props = self._validate({**self._props.model_dump(), **values})
 
     # -- lifecycle ----------------------------------------------------------
 

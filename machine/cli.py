@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     explore = sub.add_parser("explore", help="run init-done under every valid order")
     _machine_options(explore)
     explore.add_argument(
-        "--limit", type=int, default=5000,
+        "--limit",
+        type=int,
+        default=5000,
         help="run every valid order up to this many, else a seeded sample",
     )
     explore.add_argument("--json", action="store_true")

@@ -9,6 +9,7 @@ Every error is one line that names the culprit. The tree::
     ├── IrqWiringError(MachineError, ValueError)          .source .sink .line
     ├── UnknownDeviceError(MachineError, LookupError)     .name
     ├── ConfigError(MachineError, ValueError)             .option .value
+    ├── UndeclaredAccessError(MachineError, PermissionError)  .notifier .resource
     └── MachineFailedError(MachineError, RuntimeError)    .notifier .call .errno
 
 ``devices.DeviceError`` is a separate tree: ``Machine`` lets a device's error
@@ -84,6 +85,22 @@ class ConfigError(MachineError, ValueError):
         self.option = option
         self.value = value
         super().__init__(f"option {option!r}: {problem}")
+
+
+class UndeclaredAccessError(MachineError, PermissionError):
+    """Strict mode: a notifier touched a resource it did not declare."""
+
+    def __init__(self, notifier: str, resource: str, what: str) -> None:
+        self.notifier = notifier
+        self.resource = resource
+        problem = (
+            f"notifier {notifier!r} {what} {resource!r}, which it did not "
+            "declare in reads= or writes="
+        )
+        super().__init__(_errno.EPERM, problem)
+
+    def __str__(self) -> str:
+        return str(self.args[1])
 
 
 class MachineFailedError(MachineError, RuntimeError):

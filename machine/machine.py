@@ -14,13 +14,17 @@ any order it likes as long as it declares ``after=``.
 
 from __future__ import annotations
 
-import errno as errno_mod
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from machine.accel import Accelerator, TcgAccel
-from machine.errors import MachineFailedError, PhaseError, UnknownDeviceError
+from machine.errors import (
+    MachineFailedError,
+    PhaseError,
+    UndeclaredAccessError,
+    UnknownDeviceError,
+)
 from machine.init_done import InitDone
 from machine.irq import IrqKind, IrqLine, IrqMap
 from machine.kvm_addr import KvmAddressQueue
@@ -242,13 +246,28 @@ class Machine:
     def on_kvm_call(self, call: Any) -> None:
         """Check a pending KVM call against the running notifier's declarations."""
         if self.strict and self.running is not None:
-            resource = getattr(call, "resource", None)
-            if resource and resource not in self.running_resources:
-                msg = (
-                    f"notifier {self.running!r} made {call.head()} on "
-                    f"{resource!r}, which it did not declare in reads= or writes="
-                )
-                raise PermissionError(errno_mod.EPERM, msg)
+            self._check_declared(call.resource, f"made {call.head()} on")
+
+    def check_property_access(self, device: Device[Any]) -> None:
+        """Strict mode: refuse a notifier reading props it did not declare.
+
+        A notifier declares ``reads="device.<name>"`` for one device, or
+        ``"device.*"`` for all of them.
+
+        Raises:
+            UndeclaredAccessError: The running notifier declared neither.
+        """
+        if self.strict and self.running is not None:
+            self._check_declared(f"device.{device.name}", "read the properties of")
+
+    def _check_declared(self, resource: str, what: str) -> None:
+        assert self.running is not None
+        declared = self.running_resources
+        covered = resource in declared or any(
+            d.endswith(".*") and resource.startswith(d[:-1]) for d in declared
+        )
+        if not covered:
+            raise UndeclaredAccessError(self.running, resource, what)
 
     def on_kvm_result(self, call: Any) -> None:
         """Record a finished KVM call in the trace."""

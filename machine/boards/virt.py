@@ -132,7 +132,7 @@ class VirtBoard:
         machine.add_init_done(
             MACHINE_DONE_NOTIFIER,
             self._machine_done,
-            reads=("machine.memory", "pci.buses"),
+            reads=("device.*", "machine.memory", "pci.buses"),
             writes=("fdt.blob", "fw_cfg.files"),
         )
 

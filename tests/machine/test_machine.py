@@ -233,3 +233,34 @@ def test_tcg_machine_makes_no_kvm_calls():
 def test_bad_notifier_mode_is_refused():
     with pytest.raises(ValueError, match="notifier mode 'lifo'"):
         Machine("t", notifiers="lifo")
+
+
+def test_strict_mode_refuses_reading_undeclared_device_properties():
+    m = Machine("t", strict=True)
+
+    def board(m):
+        box = m.add(Box("box"))
+        m.add_init_done("peek", lambda m: box.props.fail)
+        m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
+        m.add_init_done("survey", lambda m: box.props.fail, reads="device.*")
+
+    with pytest.raises(MachineFailedError) as info:
+        m.boot(board)
+
+    assert info.value.notifier == "peek"
+    assert "read the properties of 'device.box'" in str(info.value)
+    names = [e.data["notifier"] for e in m.trace.of_kind(Kind.NOTIFIER)]
+    assert names == ["peek"]
+
+
+def test_strict_mode_lets_declared_readers_through():
+    m = Machine("t", strict=True)
+
+    def board(m):
+        box = m.add(Box("box"))
+        m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
+        m.add_init_done("survey", lambda m: box.props.fail, reads="device.*")
+
+    m.boot(board)
+
+    assert [e.data["notifier"] for e in m.trace.of_kind(Kind.NOTIFIER)] == ["look", "survey"]
