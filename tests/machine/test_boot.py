@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import stat
 import struct
 import subprocess
@@ -48,6 +49,29 @@ def image(tmp_path: Path) -> Path:
     path = tmp_path / "Image"
     path.write_bytes(FAKE_IMAGE)
     return path
+
+
+# -- fetching the assets -----------------------------------------------------------
+
+FETCH = Path(__file__).parents[2] / ".ci" / "fetch-arm64-assets"
+
+
+@pytest.mark.external
+def test_fetch_script_does_nothing_when_the_assets_are_there() -> None:
+    require_file(ASSETS / "vmlinuz", "Debian's arm64 kernel")
+    require_file(ASSETS / "busybox", "Debian's static arm64 busybox")
+
+    done = subprocess.run(
+        ["bash", str(FETCH)], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "VIRTMODEL_ASSETS": str(ASSETS)},
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(
+        "already has vmlinuz, Image and busybox; nothing to do\n"
+    )
+    check_kernel(ASSETS / "Image")
+    assert (ASSETS / "busybox").read_bytes()[:4] == b"\x7fELF"
 
 
 # -- the kernel check ---------------------------------------------------------------
