@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 #: Where ``.ci/setup`` puts Debian's arm64 kernel and busybox.
-ASSETS = Path(os.environ.get("VIRTMODEL_ASSETS", Path(__file__).parent.parent / ".assets"))
+ASSETS = Path(
+    os.environ.get("VIRTMODEL_ASSETS", Path(__file__).parent.parent / ".assets")
+)
 
 
 def in_ci() -> bool:
@@ -33,7 +35,9 @@ def require_tool(name: str, package: str) -> str:
     """Return the path of program *name*, or skip (fail in CI) if it is absent."""
     path = shutil.which(name)
     if path is None:
-        _missing(f"{name!r} is not installed (Debian package {package!r}; run: bash .ci/setup)")
+        _missing(
+            f"{name!r} is not installed (Debian package {package!r}; run: bash .ci/setup)"
+        )
     assert path is not None
     return path
 

@@ -55,7 +55,10 @@ def test_properties_are_frozen_after_realize():
     uart = Uart()
     uart.realize()
 
-    with pytest.raises(LifecycleError, match="'uart0' is realized; 'clock_hz' can only change before realize"):
+    with pytest.raises(
+        LifecycleError,
+        match="'uart0' is realized; 'clock_hz' can only change before realize",
+    ):
         uart.set_property("clock_hz", 1)
     with pytest.raises(ValidationError):
         uart.props.clock_hz = 5  # type: ignore[misc]

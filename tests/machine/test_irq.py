@@ -20,7 +20,9 @@ def test_spi_and_ppi_map_to_intids(irqs):
 def test_an_input_driven_twice_is_refused(irqs):
     irqs.connect("/machine/uart0", 0, "/machine/gic", IrqKind.SPI, 1)
 
-    with pytest.raises(IrqWiringError, match="already driven by /machine/uart0") as info:
+    with pytest.raises(
+        IrqWiringError, match="already driven by /machine/uart0"
+    ) as info:
         irqs.connect("/machine/rtc", 0, "/machine/gic", IrqKind.SPI, 1)
 
     assert info.value.source == "/machine/rtc"
@@ -34,7 +36,16 @@ def test_an_output_wired_twice_is_refused(irqs):
         irqs.connect("/machine/uart0", 0, "/machine/gic", IrqKind.SPI, 2)
 
 
-@pytest.mark.parametrize(("kind", "number", "cpu"), [(IrqKind.SPI, 64, None), (IrqKind.SPI, -1, None), (IrqKind.PPI, 16, 0), (IrqKind.PPI, 3, 2), (IrqKind.PPI, 3, None)])
+@pytest.mark.parametrize(
+    ("kind", "number", "cpu"),
+    [
+        (IrqKind.SPI, 64, None),
+        (IrqKind.SPI, -1, None),
+        (IrqKind.PPI, 16, 0),
+        (IrqKind.PPI, 3, 2),
+        (IrqKind.PPI, 3, None),
+    ],
+)
 def test_out_of_range_lines_are_refused(irqs, kind, number, cpu):
     with pytest.raises(IrqWiringError):
         irqs.connect("/machine/dev", 0, "/machine/gic", kind, number, cpu=cpu)

@@ -263,4 +263,7 @@ def test_strict_mode_lets_declared_readers_through():
 
     m.boot(board)
 
-    assert [e.data["notifier"] for e in m.trace.of_kind(Kind.NOTIFIER)] == ["look", "survey"]
+    assert [e.data["notifier"] for e in m.trace.of_kind(Kind.NOTIFIER)] == [
+        "look",
+        "survey",
+    ]

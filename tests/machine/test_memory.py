@@ -37,7 +37,10 @@ def test_touching_regions_do_not_overlap(memory):
 
 
 def test_misaligned_base_is_rejected_with_the_alignment(memory):
-    with pytest.raises(AlignmentError, match=r"'gicd' \[0x08001000, 0x08011000\) is not aligned to 0x10000") as info:
+    with pytest.raises(
+        AlignmentError,
+        match=r"'gicd' \[0x08001000, 0x08011000\) is not aligned to 0x10000",
+    ) as info:
         memory.add("gicd", 0x0800_1000, 0x10000, align=0x10000)
 
     assert info.value.alignment == 0x10000
@@ -63,11 +66,14 @@ def test_find_and_listeners_see_mappings(memory):
 
     assert [r.name for r in added] == ["uart0", "rtc"]
     assert [r.name for r in removed] == ["rtc"]
-    assert memory.find(0x0900_0fff).name == "uart0"
+    assert memory.find(0x0900_0FFF).name == "uart0"
     assert memory.find(0x0900_1000) is None
 
 
 def test_dump_lists_regions_like_info_mtree(memory):
     text = memory.dump()
 
-    assert "0000000009000000-0000000009000fff (prio 0, mmio): uart0 (/machine/uart0)" in text
+    assert (
+        "0000000009000000-0000000009000fff (prio 0, mmio): uart0 (/machine/uart0)"
+        in text
+    )

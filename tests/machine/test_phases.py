@@ -39,7 +39,10 @@ def test_going_back_is_refused():
 def test_require_names_operation_and_phase():
     clock = PhaseClock()
 
-    with pytest.raises(PhaseError, match=r"^create_accel\(\) needs phase MACHINE_CREATED, but the machine is in NO_MACHINE$"):
+    with pytest.raises(
+        PhaseError,
+        match=r"^create_accel\(\) needs phase MACHINE_CREATED, but the machine is in NO_MACHINE$",
+    ):
         clock.require("create_accel()", Phase.MACHINE_CREATED)
 
 
