@@ -314,10 +314,13 @@ def boot(
     returns or raises.
 
     Raises:
-        BootError: QEMU is missing; the CPU is 32-bit; the kernel, initrd or
-            dtb is unusable; or QEMU exited with a non-zero status (the reason
-            quotes its last message).
+        BootError: *timeout* is not positive; QEMU is missing; the CPU is
+            32-bit; the kernel, initrd or dtb is unusable; or QEMU exited with
+            a non-zero status (the reason quotes its last message).
     """
+    if not timeout > 0:
+        msg = f"timeout {timeout!r} must be a positive number of seconds"
+        raise BootError(msg)
     executable = shutil.which(qemu)
     if executable is None:
         msg = f"qemu {qemu!r} is not installed (Debian package 'qemu-system-arm')"

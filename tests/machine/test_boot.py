@@ -289,6 +289,20 @@ def test_missing_qemu_is_a_clear_error(image: Path) -> None:
     assert "qemu-system-arm" in excinfo.value.reason
 
 
+@pytest.mark.parametrize("timeout", [0, -1.5, float("nan")])
+def test_a_timeout_that_is_not_positive_is_refused(image: Path, timeout: float) -> None:
+    with pytest.raises(
+        BootError, match=r"^timeout .* must be a positive number of seconds$"
+    ):
+        boot(
+            A57,
+            dtb=small_tree().to_dtb(),
+            kernel=image,
+            qemu=sys.executable,
+            timeout=timeout,
+        )
+
+
 def test_32_bit_cpu_is_refused_before_qemu_runs(image: Path) -> None:
     config = QemuMachine("virt", cpu="cortex-a15")
 
