@@ -223,6 +223,13 @@ def _option_value(args: list[str], option: str) -> str | None:
     return args[args.index(option) + 1] if option in args[:-1] else None
 
 
+def _same(option: str, given: str, wanted: str | None) -> bool:
+    # File options name the same file however they are spelt ("./Image").
+    if wanted is None or option == "-append":
+        return given == wanted
+    return Path(given).resolve() == Path(wanted).resolve()
+
+
 def qemu_command(
     config: QemuConfig,
     *,
@@ -251,7 +258,7 @@ def qemu_command(
             raise BootError(msg)
     for option in _BOOT_OPTIONS:
         given = _option_value(machine, option)
-        if given is not None and given != wanted[option]:
+        if given is not None and not _same(option, given, wanted[option]):
             msg = (
                 f"machine arguments say {option} {given!r}, "
                 f"but boot was given {wanted[option]!r}"
