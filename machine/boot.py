@@ -61,10 +61,15 @@ MAX_DTB_FILE_SIZE: Final = (2 * 1024 * 1024) // 2 - 10000
 
 
 class BootError(MachineError, RuntimeError):
-    """The guest could not be started, or QEMU failed; ``.reason`` says why."""
+    """The guest could not be started, or QEMU failed; ``.reason`` says why.
 
-    def __init__(self, reason: str) -> None:
+    ``.qemu_status`` is QEMU's exit status when QEMU ran and failed, and None
+    when the boot was refused before QEMU started (bad input or setup).
+    """
+
+    def __init__(self, reason: str, *, qemu_status: int | None = None) -> None:
         self.reason = reason
+        self.qemu_status = qemu_status
         super().__init__(reason)
 
 
@@ -362,5 +367,5 @@ def boot(
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         last = lines[-1] if lines else "no message"
         msg = f"qemu exited with status {result.exit_status}: {last}"
-        raise BootError(msg)
+        raise BootError(msg, qemu_status=result.exit_status)
     return result

@@ -278,6 +278,7 @@ def test_boot_error_is_a_machine_error_carrying_its_reason() -> None:
     assert isinstance(error, MachineError)
     assert isinstance(error, RuntimeError)
     assert error.reason == str(error) == "qemu exited with status 1: boom"
+    assert error.qemu_status is None
 
 
 def test_missing_qemu_is_a_clear_error(image: Path) -> None:
@@ -373,6 +374,7 @@ def test_qemu_failing_raises_with_its_last_message(tmp_path: Path, image: Path) 
         boot(A57, dtb=small_tree().to_dtb(), kernel=image, qemu=qemu, timeout=10)
 
     assert excinfo.value.reason == "qemu exited with status 1: qemu: bad thing"
+    assert excinfo.value.qemu_status == 1
 
 
 def test_qemu_failing_silently_still_gets_a_one_line_reason(
