@@ -40,7 +40,8 @@ def test_composed_board_tree_has_every_device_node(gic_version, msi_node):
     fdt = build_fdt(composed(gic_version))
 
     parsed = Fdt.from_dtb(fdt.to_dtb(None))
-    assert parsed.exists("/cpus/cpu@0") and parsed.exists("/cpus/cpu@1")
+    assert parsed.exists("/cpus/cpu@0")
+    assert parsed.exists("/cpus/cpu@1")
     assert parsed.exists(f"/intc@8000000/{msi_node}")
     assert parsed.getprop("/chosen", "stdout-path") == b"/pl011@1c090000\x00"
     assert parsed.getprop("/memory@80000000", "reg") == bytes.fromhex(
