@@ -1,0 +1,1 @@
+"""Fault tests: failures mid-bring-up, broken boots, load and leaks."""

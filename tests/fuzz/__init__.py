@@ -1,0 +1,1 @@
+"""Fuzz tests: bad and odd input must be rejected cleanly, never crash."""
