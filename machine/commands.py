@@ -147,7 +147,7 @@ def cmd_dts(args: argparse.Namespace) -> int:
 def cmd_boot(args: argparse.Namespace) -> int:
     """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
     from machine.boards.virt_dtb import build_virt_dtb
-    from machine.boot import boot
+    from machine.boot import BootError, boot
 
     if args.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
@@ -156,23 +156,29 @@ def cmd_boot(args: argparse.Namespace) -> int:
         args, kernel=args.kernel, initrd=args.initrd, append=args.append
     )
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
-    result = boot(
-        config,
-        dtb=dtb,
-        kernel=Path(args.kernel),
-        append=args.append,
-        initrd=Path(args.initrd) if args.initrd else None,
-        timeout=args.timeout,
-        console=sys.stdout,
-        qemu=args.qemu,
-    )
+    try:
+        result = boot(
+            config,
+            dtb=dtb,
+            kernel=Path(args.kernel),
+            append=args.append,
+            initrd=Path(args.initrd) if args.initrd else None,
+            timeout=args.timeout,
+            console=sys.stdout,
+            qemu=args.qemu,
+        )
+    except BootError as exc:
+        if exc.qemu_status is None:
+            raise  # refused before QEMU started: bad input, exit 2
+        print(f"virtmodel: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     if result.timed_out:
         print(
             f"virtmodel: guest still running after {args.timeout:g} s; QEMU stopped",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _registry(args: argparse.Namespace) -> NotifierRegistry[Machine]:
@@ -182,7 +188,7 @@ def _registry(args: argparse.Namespace) -> NotifierRegistry[Machine]:
     machine.init_board(machine.board.init)
     _check_drops_used(machine)
     if args.phase == "realize":
-        return machine._realize_order
+        return machine.realize_registry
     if args.phase == "reset":
         machine.enter_ready()
         machine.init_done.notify()
