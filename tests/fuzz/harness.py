@@ -144,3 +144,11 @@ def load_corpus(name: str) -> list[dict[str, object]]:
     data = json.loads((CORPUS / f"{name}.json").read_text(encoding="utf-8"))
     assert isinstance(data, list)
     return data
+
+
+def entry_argv(entry: dict[str, object]) -> list[str]:
+    """Return a corpus entry's ``argv`` as a list of str."""
+    argv = entry["argv"]
+    assert isinstance(argv, list)
+    assert all(isinstance(a, str) for a in argv)
+    return [str(a) for a in argv]

@@ -1,0 +1,119 @@
+"""``virtmodel dtb -o F`` writes F completely or not at all.
+
+Bad machine options leave no F and no temporary file; an existing F survives
+a failed run unchanged; an output the process cannot write is reported in one
+line and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.harness import TALLY, entry_argv, load_corpus, run_cli
+
+FDT_MAGIC = bytes.fromhex("d00dfeed")
+
+
+def _rejected_option_sets() -> list[list[str]]:
+    entries = [e for e in load_corpus("cli") if e["expect"] == "rejected"]
+    return [entry_argv(e)[1:] for e in entries if entry_argv(e)[:1] == ["dts"]]
+
+
+@pytest.mark.parametrize("options", _rejected_option_sets(), ids=" ".join)
+def test_bad_options_leave_no_output_and_no_temporary_file(
+    tmp_path: Path, options: list[str]
+) -> None:
+    out = tmp_path / "virt.dtb"
+
+    outcome = run_cli(["dtb", *options, "-o", str(out)])
+    TALLY.record("dtb -o (corpus)", outcome.kind, outcome.argv, outcome.problem)
+
+    assert (outcome.kind, outcome.status) == ("rejected", 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options_leave_an_existing_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "virt.dtb"
+    out.write_bytes(b"previous contents")
+
+    outcome = run_cli(["dtb", "-M", "virt,gic-version=9", "-o", str(out)])
+
+    assert outcome.status == 2
+    assert out.read_bytes() == b"previous contents"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["virt.dtb"]
+
+
+def test_good_options_write_a_whole_blob_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "virt.dtb"
+
+    outcome = run_cli(["dtb", "-M", "virt,gic-version=3,its=on", "-o", str(out)])
+
+    assert outcome.kind == "ok"
+    data = out.read_bytes()
+    assert data[:4] == FDT_MAGIC
+    assert int.from_bytes(data[4:8], "big") == len(data)
+    assert [p.name for p in tmp_path.iterdir()] == ["virt.dtb"]
+
+
+def _unwritable(tmp_path: Path) -> dict[str, Path]:
+    regular = tmp_path / "a-file"
+    regular.write_bytes(b"")
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    return {
+        "parent is a file": regular / "virt.dtb",
+        "parent is missing": tmp_path / "missing" / "virt.dtb",
+        "target is a directory": directory,
+        "read-only pseudo file system": Path("/proc/virtmodel-test.dtb"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "parent is a file",
+        "parent is missing",
+        "target is a directory",
+        "read-only pseudo file system",
+    ],
+)
+def test_unwritable_output_fails_in_one_line_and_leaves_nothing(
+    tmp_path: Path, case: str
+) -> None:
+    target = _unwritable(tmp_path)[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+
+    outcome = run_cli(["dtb", "-o", str(target)])
+    TALLY.record("dtb -o (unwritable)", outcome.kind, outcome.argv, outcome.problem)
+
+    assert outcome.problem == ""
+    assert outcome.status in (1, 2)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="machine/fdt_io.write_atomic's OSError names its temporary file, "
+    "not the -o path the user gave",
+)
+def test_unwritable_output_error_names_the_path_the_user_gave(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "virt.dtb"
+
+    outcome = run_cli(["dtb", "-o", str(target)])
+
+    assert repr(str(target)) in outcome.error_lines()[0]
+    assert ".tmp" not in outcome.error_lines()[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="machine/cli.py accepts -o '' and fails late with an errno text "
+    "about '.' instead of a usage error naming -o",
+)
+def test_empty_output_name_is_a_usage_error() -> None:
+    outcome = run_cli(["dtb", "-o", ""])
+
+    assert outcome.status == 2
+    assert "-o" in outcome.error_lines()[0]
