@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--check", action="store_true", help="report notifier hazards first"
     )
+    run.add_argument(
+        "--mtree", action="store_true", help="also print the memory map (info mtree)"
+    )
 
     dtb = sub.add_parser("dtb", help="write the device tree blob QEMU's dumpdtb writes")
     _machine_options(dtb)

@@ -121,6 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"kernel={args.kernel_semantics if args.accel == 'kvm' else '-'}"
         )
         print(machine.trace)
+        if args.mtree:
+            print(machine.memory.dump())
     if failure is not None:
         raise failure
     if args.check and machine.init_done.registry.hazards():

@@ -25,7 +25,7 @@ from machine.errors import (
     UndeclaredAccessError,
     UnknownDeviceError,
 )
-from machine.init_done import InitDone
+from machine.init_done import InitDone, declaration_site
 from machine.irq import IrqKind, IrqLine, IrqMap
 from machine.kvm_addr import KvmAddressQueue
 from machine.memory import MemoryMap, Region
@@ -301,7 +301,10 @@ class Machine:
         self._devices[path] = device
         after_names = (after,) if isinstance(after, str) else tuple(after)
         self._realize_order.add(
-            device.name, functools.partial(_realize_in, device), after=after_names
+            device.name,
+            functools.partial(_realize_in, device),
+            after=after_names,
+            location=declaration_site(),
         )
         return device
 

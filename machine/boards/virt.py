@@ -146,7 +146,8 @@ class VirtBoard:
     def _add_mmio(self, machine: Machine, dev: Device[Any] | None) -> None:
         if dev is None:
             return
-        machine.realize(machine.add(dev))
+        wired = isinstance(dev.props, SpiProps)
+        machine.realize(machine.add(dev, after="gic" if wired else ()))
         props = dev.props
         if isinstance(props, MmioProps):
             machine.map_mmio(dev, dev.name, props.base, props.size)
@@ -175,7 +176,7 @@ class VirtBoard:
                 machine.connect_irq(cpu, 5, IrqKind.PPI, PMU_PPI, cpu=i)
 
     def _add_pcie(self, machine: Machine, pcie: Gpex, smmu: Smmuv3 | None) -> None:
-        machine.realize(machine.add(pcie))
+        machine.realize(machine.add(pcie, after="gic"))
         p = pcie.props
         windows = {
             "ecam": p.ecam,
@@ -196,7 +197,7 @@ class VirtBoard:
             writes=("pci.bus_master",),
         )
         if smmu is not None:
-            machine.realize(machine.add(smmu))
+            machine.realize(machine.add(smmu, after="gic"))
             machine.map_mmio(smmu, smmu.name, smmu.props.base, smmu.props.size)
             for line in range(4):
                 machine.connect_irq(smmu, line, IrqKind.SPI, smmu.props.irq + line)
