@@ -62,6 +62,7 @@ def test_corpus_holds_both_accepted_and_rejected_inputs() -> None:
 @settings(
     max_examples=150,
     derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

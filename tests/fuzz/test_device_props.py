@@ -75,6 +75,7 @@ def property_sets(draw: st.DrawFn) -> tuple[type[Device[Any]], dict[str, object]
 @settings(
     max_examples=400,
     derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -122,7 +123,7 @@ def test_unknown_property_is_rejected_with_the_device_and_the_name(
     assert excinfo.value.device == "dev0"
 
 
-@settings(max_examples=100, derandomize=True, deadline=None)
+@settings(max_examples=100, derandomize=True, database=None, deadline=None)
 @given(model=st.sampled_from(MODELS), name=st.text(max_size=8), value=values)
 def test_properties_cannot_change_after_realize(
     model: type[Device[Any]], name: str, value: object
@@ -137,7 +138,7 @@ def test_properties_cannot_change_after_realize(
     assert device.props is before
 
 
-@settings(max_examples=150, derandomize=True, deadline=None)
+@settings(max_examples=150, derandomize=True, database=None, deadline=None)
 @given(case=property_sets())
 def test_a_rejected_change_leaves_the_properties_as_they_were(
     case: tuple[type[Device[Any]], dict[str, object]],
