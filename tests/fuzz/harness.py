@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import traceback
 from collections import Counter
 from collections.abc import Sequence
@@ -32,6 +33,15 @@ from machine.cli import main
 CORPUS: Final = Path(__file__).resolve().parent.parent / "corpus"
 
 KINDS: Final = ("ok", "rejected", "failed", "crash")
+
+#: Multiplies every fuzz test's hypothesis ``max_examples``; ``bench/fuzz_report.py``
+#: raises it for a longer run. CI uses 1 (and ``derandomize``), so it is stable.
+SCALE: Final = max(1, int(os.environ.get("VIRTMODEL_FUZZ_SCALE", "1")))
+
+
+def examples(count: int) -> int:
+    """Return *count* hypothesis examples, scaled by ``VIRTMODEL_FUZZ_SCALE``."""
+    return count * SCALE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import TALLY, load_corpus, run_cli
+from tests.fuzz.harness import TALLY, examples, load_corpus, run_cli
 from tests.fuzz.strategies import machine_argv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_corpus_holds_both_accepted_and_rejected_inputs() -> None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     derandomize=True,
     database=None,
     deadline=None,

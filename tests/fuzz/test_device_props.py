@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import devices
 from devices import Device, LifecycleError, PropertyError
-from tests.fuzz.harness import TALLY
+from tests.fuzz.harness import TALLY, examples
 
 MODELS: list[type[Device[Any]]] = sorted(
     (
@@ -73,7 +73,7 @@ def property_sets(draw: st.DrawFn) -> tuple[type[Device[Any]], dict[str, object]
 
 
 @settings(
-    max_examples=400,
+    max_examples=examples(400),
     derandomize=True,
     database=None,
     deadline=None,
@@ -123,7 +123,7 @@ def test_unknown_property_is_rejected_with_the_device_and_the_name(
     assert excinfo.value.device == "dev0"
 
 
-@settings(max_examples=100, derandomize=True, database=None, deadline=None)
+@settings(max_examples=examples(100), derandomize=True, database=None, deadline=None)
 @given(model=st.sampled_from(MODELS), name=st.text(max_size=8), value=values)
 def test_properties_cannot_change_after_realize(
     model: type[Device[Any]], name: str, value: object
@@ -138,7 +138,7 @@ def test_properties_cannot_change_after_realize(
     assert device.props is before
 
 
-@settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@settings(max_examples=examples(150), derandomize=True, database=None, deadline=None)
 @given(case=property_sets())
 def test_a_rejected_change_leaves_the_properties_as_they_were(
     case: tuple[type[Device[Any]], dict[str, object]],

@@ -19,7 +19,7 @@ from machine.accel import KvmAccel
 from machine.boards.virt import boot_virt, create_virt
 from machine.boards.virt_config import VirtConfig
 from machine.errors import ConfigError, MachineFailedError
-from tests.fuzz.harness import TALLY
+from tests.fuzz.harness import TALLY, examples
 
 #: What Linux's KVM device and vCPU ioctls return on arm64.
 KERNEL_ERRNOS = frozenset(
@@ -63,7 +63,7 @@ def bringups(draw: st.DrawFn) -> dict[str, object]:
 
 
 @settings(
-    max_examples=120,
+    max_examples=examples(120),
     derandomize=True,
     database=None,
     deadline=None,

@@ -22,7 +22,7 @@ from notifiers import (
     NotifierRegistry,
     UnknownNotifierError,
 )
-from tests.fuzz.harness import TALLY
+from tests.fuzz.harness import TALLY, examples
 
 POOL = ("a", "b", "c", "d", "e", "f")
 
@@ -135,7 +135,7 @@ def _check_cycle(registry: NotifierRegistry[Run], error: CycleError) -> None:
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(300),
     derandomize=True,
     database=None,
     deadline=None,
