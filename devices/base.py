@@ -113,7 +113,7 @@ class Device(Generic[PropsT]):
         In a strict machine, a notifier reading them must have declared
         ``reads="device.<name>"`` (or ``"device.*"``).
         """
-        if self.machine is not None and self.machine.running is not None:
+        if self.machine is not None:
             self.machine.check_property_access(self)
         return self._props
 

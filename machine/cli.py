@@ -190,4 +190,8 @@ def print_json(data: object) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the commands
+    # raise machine.cli.UsageError, which must be the class main() catches.
+    from machine.cli import main as _main
+
+    sys.exit(_main())

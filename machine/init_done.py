@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from machine.errors import UndeclaredAccessError
 from machine.phases import Phase
 from machine.trace import Kind
 from notifiers import ListNotifier, NotifierList, NotifierRegistry
@@ -61,9 +62,16 @@ def declaration_site() -> str:
 class InitDone:
     """The machine-init-done notifiers of one machine."""
 
-    def __init__(self, machine: Machine, mode: str) -> None:
+    def __init__(
+        self, machine: Machine, mode: str, *, drop_edges: Iterable[tuple[str, str]] = ()
+    ) -> None:
         self.machine = machine
         self.mode = mode
+        #: The notifier running now, and the resources it declared.
+        self.running: str | None = None
+        self.running_resources: frozenset[str] = frozenset()
+        #: (notifier, target) declarations to leave out, not yet matched.
+        self._drop = set(drop_edges)
         #: Every declaration, whatever the mode.
         self.registry: NotifierRegistry[Machine] = NotifierRegistry("machine-init-done")
         self._list: NotifierList[Machine] | None = (
@@ -85,9 +93,7 @@ class InitDone:
         writes: Names = (),
     ) -> None:
         """Declare a notifier; see :meth:`Machine.add_init_done`."""
-        after, before = self.machine.apply_dropped_edges(
-            name, names(after), names(before)
-        )
+        after, before = self._apply_dropped_edges(name, names(after), names(before))
         self._declared[name] = (after, before)
         where = declaration_site()
         resources = frozenset(names(reads)) | frozenset(names(writes))
@@ -119,6 +125,44 @@ class InitDone:
             # qemu_add_machine_init_done_notifier runs a late notifier at once.
             wrapped(self.machine)
 
+    def _apply_dropped_edges(
+        self, name: str, after: tuple[str, ...], before: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Remove the edges the user asked to drop from *name*'s declaration."""
+        for target in (*after, *before):
+            if (name, target) in self._drop:
+                self._drop.discard((name, target))
+                self.machine.trace.add(
+                    Kind.NOTE,
+                    f"dropped declared edge {name} -> {target} (as asked)",
+                    ok=False,
+                )
+                after = tuple(t for t in after if t != target)
+                before = tuple(t for t in before if t != target)
+        return after, before
+
+    def unused_drop_edges(self) -> list[tuple[str, str]]:
+        """Return the drop requests that matched no declaration."""
+        return sorted(self._drop)
+
+    def check_access(self, resource: str, what: str) -> None:
+        """Refuse *resource* unless the running notifier declared it.
+
+        ``reads=``/``writes=`` may name it exactly or a family ending in
+        ``.*``; outside any notifier everything is allowed.
+
+        Raises:
+            UndeclaredAccessError: The running notifier did not declare it.
+        """
+        if self.running is None:
+            return
+        declared = self.running_resources
+        covered = resource in declared or any(
+            d.endswith(".*") and resource.startswith(d[:-1]) for d in declared
+        )
+        if not covered:
+            raise UndeclaredAccessError(self.running, resource, what)
+
     def _traced(
         self, name: str, callback: Callback, resources: frozenset[str]
     ) -> Callback:
@@ -129,8 +173,8 @@ class InitDone:
                 Kind.NOTIFIER, f"notifier {name}{self._spec(name)}", notifier=name
             )
             machine.trace.enter()
-            saved = machine.running, machine.running_resources
-            machine.running, machine.running_resources = name, resources
+            saved = self.running, self.running_resources
+            self.running, self.running_resources = name, resources
             try:
                 callback(arg)
             except BaseException as exc:
@@ -140,7 +184,7 @@ class InitDone:
                     machine.trace.add(Kind.NOTE, f"{name} raised {exc!r}", ok=False)
                 raise
             finally:
-                machine.running, machine.running_resources = saved
+                self.running, self.running_resources = saved
                 machine.trace.leave()
             self._ran.append(name)
             self._flag_broken_declarations(name)

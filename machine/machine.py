@@ -22,7 +22,6 @@ from machine.accel import Accelerator, TcgAccel
 from machine.errors import (
     MachineFailedError,
     PhaseError,
-    UndeclaredAccessError,
     UnknownDeviceError,
 )
 from machine.init_done import InitDone, declaration_site
@@ -87,19 +86,13 @@ class Machine:
         self._devices: dict[str, Device[Any]] = {}
         self._realize_order: NotifierRegistry[Machine] = NotifierRegistry("realize")
         #: The machine-init-done event, in the chosen notifier mode.
-        self.init_done = InitDone(self, notifiers)
+        self.init_done = InitDone(self, notifiers, drop_edges=drop_edges)
         #: In-kernel device addresses waiting for machine-init-done.
         self.kvm_addresses = KvmAddressQueue(self)
         #: Reset notifiers; they run on every reset, in declared order.
         self.reset_notifiers: NotifierRegistry[Machine] = NotifierRegistry(
             "machine-reset", one_shot=False
         )
-        #: The notifier running now, and the resources it declared.
-        self.running: str | None = None
-        self.running_resources: frozenset[str] = frozenset()
-        #: ``--drop-edge`` requests: (notifier, target) pairs not yet used.
-        self.drop_edges: set[tuple[str, str]] = set(drop_edges)
-        self._dropped: list[tuple[str, str]] = []
         #: What the last failure was in: KVM call, notifier, device.
         self.failed_call: Any = None
         self.failed_notifier: str | None = None
@@ -215,6 +208,8 @@ class Machine:
         try:
             step()
         except NotifierFailedError as exc:
+            if self.failed_notifier is None:
+                self.failed_notifier = exc.name  # e.g. a reset notifier
             raise self._failure(where, exc.__cause__ or exc) from exc
         except (OSError, RuntimeError, ValueError) as exc:
             # KvmError is an OSError; devices.RealizeError a RuntimeError.
@@ -245,8 +240,8 @@ class Machine:
 
     def on_kvm_call(self, call: Any) -> None:
         """Check a pending KVM call against the running notifier's declarations."""
-        if self.strict and self.running is not None:
-            self._check_declared(call.resource, f"made {call.head()} on")
+        if self.strict:
+            self.init_done.check_access(call.resource, f"made {call.head()} on")
 
     def check_property_access(self, device: Device[Any]) -> None:
         """Strict mode: refuse a notifier reading props it did not declare.
@@ -257,17 +252,10 @@ class Machine:
         Raises:
             UndeclaredAccessError: The running notifier declared neither.
         """
-        if self.strict and self.running is not None:
-            self._check_declared(f"device.{device.name}", "read the properties of")
-
-    def _check_declared(self, resource: str, what: str) -> None:
-        assert self.running is not None
-        declared = self.running_resources
-        covered = resource in declared or any(
-            d.endswith(".*") and resource.startswith(d[:-1]) for d in declared
-        )
-        if not covered:
-            raise UndeclaredAccessError(self.running, resource, what)
+        if self.strict:
+            self.init_done.check_access(
+                f"device.{device.name}", "read the properties of"
+            )
 
     def on_kvm_result(self, call: Any) -> None:
         """Record a finished KVM call in the trace."""
@@ -423,26 +411,9 @@ class Machine:
             writes=writes,
         )
 
-    def apply_dropped_edges(
-        self, name: str, after: tuple[str, ...], before: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Remove the edges the user asked to drop from *name*'s declaration."""
-        kept_after = tuple(t for t in after if (name, t) not in self.drop_edges)
-        kept_before = tuple(t for t in before if (name, t) not in self.drop_edges)
-        for target in (*after, *before):
-            if (name, target) in self.drop_edges:
-                self.drop_edges.discard((name, target))
-                self._dropped.append((name, target))
-                self.trace.add(
-                    Kind.NOTE,
-                    f"dropped declared edge {name} -> {target} (as asked)",
-                    ok=False,
-                )
-        return kept_after, kept_before
-
     def unused_drop_edges(self) -> list[tuple[str, str]]:
         """Return the ``drop_edges`` requests that matched no declaration."""
-        return sorted(self.drop_edges)
+        return self.init_done.unused_drop_edges()
 
     def __repr__(self) -> str:
         phase = self.phase.current.name
