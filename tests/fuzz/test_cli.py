@@ -131,3 +131,36 @@ def _run_process(args: list[str]) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+_REPLAY = """
+import hashlib
+from tests.fuzz.harness import entry_argv, load_corpus, run_cli
+for entry in load_corpus("cli"):
+    o = run_cli(entry_argv(entry))
+    # rng-seed and kaslr-seed are random without --seed, as in QEMU
+    kept = [ln for ln in o.stdout.splitlines() if "-seed = " not in ln]
+    digest = hashlib.sha256(chr(10).join(kept).encode()).hexdigest()[:16]
+    print(o.status, digest, o.stderr.strip().replace(chr(10), " | "))
+"""
+
+
+def test_corpus_outcomes_do_not_depend_on_the_hash_seed() -> None:
+    def replay(seed: str) -> str:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-c", _REPLAY],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+        return proc.stdout
+
+    first = replay("0")
+
+    assert len(first.splitlines()) == len(load_corpus("cli"))
+    assert replay("1") == first
+    assert replay("4242") == first
