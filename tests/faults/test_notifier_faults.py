@@ -98,11 +98,6 @@ def test_reset_fault_stops_the_machine_before_its_vcpus_run() -> None:
     assert not any("vCPUs start" in str(entry) for entry in machine.trace)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine/machine.py _guard does not take the notifier's name from a "
-    "reset registry's NotifierFailedError, so .notifier is None",
-)
 def test_reset_fault_names_the_notifier() -> None:
     machine = Machine("faulty")
     machine.reset_notifiers.add("faulty", _fail)

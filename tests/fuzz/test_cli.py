@@ -108,11 +108,6 @@ def test_real_process_reports_one_line_and_no_traceback(
     assert proc.stderr.startswith("virtmodel: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine/cli.py run as __main__ catches __main__.UsageError, but "
-    "machine.commands raises machine.cli.UsageError: a traceback escapes",
-)
 def test_python_dash_m_reports_a_usage_error_in_one_line() -> None:
     proc = _run_process(["-m", "machine.cli", "run", "--drop-edge", "nonsense"])
 
