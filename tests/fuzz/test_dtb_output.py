@@ -7,6 +7,7 @@ line and leaves nothing behind.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,24 @@ def test_unwritable_output_fails_in_one_line_and_leaves_nothing(
     assert outcome.problem == ""
     assert outcome.status in (1, 2)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_directory_without_write_permission_leaves_nothing(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes through directory permissions")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+
+    try:
+        outcome = run_cli(["dtb", "-o", str(locked / "virt.dtb")])
+        left = list(locked.iterdir())
+    finally:
+        locked.chmod(0o755)
+
+    assert outcome.problem == ""
+    assert outcome.status in (1, 2)
+    assert left == []
 
 
 @pytest.mark.xfail(
