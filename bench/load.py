@@ -42,8 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         failed = failed or bool(problems)
         ops = result.adds + result.removes
-    ops = args.threads * (2 * args.per_thread)
     median = statistics.median(seconds)
+    baseline = run_load(
+        args.threads, args.per_thread, args.keep_every, with_orderer=False
+    )
+    failed = failed or bool(final_problems(baseline))
+    print(
+        f"baseline without the ordering thread: {baseline.seconds:.2f} s "
+        f"({ops / baseline.seconds:,.0f} ops/s)"
+    )
     print(
         f"median {median:.2f} s for {ops} adds+removes over {args.threads} threads "
         f"({ops / median:,.0f} ops/s), median {statistics.median(orders):.0f} "
