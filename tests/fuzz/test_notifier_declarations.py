@@ -11,6 +11,7 @@ target; ``notify()`` runs exactly ``order()``.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from notifiers import (
     CycleError,
     NotifierError,
+    NotifierFailedError,
     NotifierRegistry,
     UnknownNotifierError,
 )
@@ -176,3 +178,68 @@ def test_self_edge_is_refused_and_the_registry_is_unchanged() -> None:
 
     assert outcome == "rejected"
     assert len(registry) == 0
+
+
+def _raising(run: Run) -> None:
+    raise RuntimeError("injected")
+
+
+@st.composite
+def one_shot_operations(draw: st.DrawFn) -> list[tuple[object, ...]]:
+    """Return declarations with one or two ``("notify",)`` among them."""
+    ops = draw(operations())
+    for _ in range(draw(st.integers(1, 2))):
+        ops.insert(draw(st.integers(0, len(ops))), ("notify",))
+    return ops
+
+
+@settings(
+    max_examples=examples(200),
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(ops=one_shot_operations(), raising=st.sampled_from((*POOL, "")))
+def test_late_registrations_on_a_one_shot_registry_fail_cleanly(
+    ops: list[tuple[object, ...]], raising: str
+) -> None:
+    registry: NotifierRegistry[Run] = NotifierRegistry("fuzz-once")
+    run = Run()
+    added: Counter[str] = Counter()
+
+    for op in ops:
+        if op[0] == "notify":
+            try:
+                registry.notify(run)
+            except NotifierError:
+                TALLY.record("one-shot notify", "rejected", op)
+            else:
+                TALLY.record("one-shot notify", "ok", op)
+            continue
+        if op[0] == "add" and op[1] == raising:
+            before = {n.name for n in registry.notifiers()}
+            failed: NotifierError | None = None
+            try:
+                registry.add(raising, _raising)
+            except NotifierError as exc:
+                failed = exc
+            if isinstance(failed, NotifierFailedError):
+                # A late callback that raises stays registered (documented).
+                assert failed.name == raising
+                assert raising in registry
+            elif failed is not None:
+                assert {n.name for n in registry.notifiers()} == before
+            kind = "ok" if failed is None else "rejected"
+            if isinstance(failed, NotifierFailedError):
+                kind = "failed"
+            TALLY.record("one-shot notify", kind, op)
+            continue
+        outcome = _apply(registry, op)
+        if op[0] == "add" and outcome == "ok":
+            added[str(op[1])] += 1
+        TALLY.record("one-shot notify", outcome, op)
+
+    # A notifier runs at most once per registration (re-adding a removed
+    # name registers it anew, and a late registration runs at once).
+    assert all(n <= added[name] for name, n in Counter(run.ran).items()), run.ran
