@@ -67,6 +67,8 @@ def _describe(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "<props>"
+        if not where.isprintable():
+            where = repr(where)  # keep the error on one line
         problems.append(f"{where}: {err['msg']}")
     return problems
 

@@ -85,7 +85,6 @@ class GicV2(Device[GicV2Props]):
         if machine is None or not machine.accel.in_kernel_irqchip:
             return
         dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
-        self.kvm_device = dev
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
@@ -106,3 +105,4 @@ class GicV2(Device[GicV2Props]):
             kvm.KVM_VGIC_V2_ADDR_TYPE_CPU,
             resource="kvm.vgic.addr.cpu",
         )
+        self.kvm_device = dev  # only a fully set-up device is kept

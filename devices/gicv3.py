@@ -141,7 +141,6 @@ class GicV3(Device[GicV3Props]):
             raise RealizeError(self.name, "KVM cannot emulate the security extensions")
         vm = self.machine.accel.vm
         dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
-        self.kvm_device = dev
         multi = dev.check_attr(
             kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION
         )
@@ -155,6 +154,7 @@ class GicV3(Device[GicV3Props]):
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
         self._queue_addresses(dev, multi)
+        self.kvm_device = dev  # only a fully set-up device is kept
 
     def _queue_addresses(self, dev: Any, multi: bool) -> None:
         queue = self.machine.kvm_addresses

@@ -62,9 +62,8 @@ class Its(Device[ItsProps]):
         if machine is None or not machine.accel.in_kernel_irqchip:
             return
         dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
-        self.kvm_device = dev
         if self.props.its_init == "realize":
-            self._ctrl_init()
+            self._ctrl_init(dev)  # may fail: then we keep no handle to dev
         machine.kvm_addresses.register(
             self.name,
             f"{self.name}.ctrl",
@@ -81,13 +80,13 @@ class Its(Device[ItsProps]):
             )
             machine.add_init_done(
                 ITS_INIT_NOTIFIER,
-                lambda m: self._ctrl_init(),
+                lambda m: self._ctrl_init(dev),
                 after=(writer,),
                 reads=("kvm.its.addr",),
                 writes=("kvm.its.ctrl.init",),
             )
+        self.kvm_device = dev
 
-    def _ctrl_init(self) -> None:
-        self.kvm_device.set_attr(
-            kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0
-        )
+    @staticmethod
+    def _ctrl_init(dev: Any) -> None:
+        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)

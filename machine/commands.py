@@ -27,11 +27,9 @@ def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
         ConfigError: An option is unknown, malformed or beyond a limit.
     """
     machine = args.machine
-    name = machine.split(",", 1)[0]
-    if name != "virt":
-        problem = f"unknown machine type {name!r}; only 'virt' is modelled"
-        option = "machine"
-        raise ConfigError(option, name, problem)
+    if not machine.strip():
+        option, problem = "machine", "no machine type given; use -M virt"
+        raise ConfigError(option, machine, problem)
     config = VirtConfig.from_options(
         machine,
         smp=args.smp,
@@ -134,6 +132,9 @@ def cmd_dtb(args: argparse.Namespace) -> int:
     """Write the machine's DTB to ``-o`` atomically."""
     from machine.boards.virt_dtb import cmd_dtb
 
+    if not args.output.strip():
+        msg = "-o needs a file name"
+        raise UsageError(msg)
     cmd_dtb(config_from(args), Path(args.output), args.seed)
     return EXIT_OK
 

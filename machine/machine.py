@@ -325,10 +325,21 @@ class Machine:
         """
         self.trace.add(Kind.DEVICE, f"realize {device.path} ({type(device).__name__})")
         self.trace.enter()
+        vm = getattr(self.accel, "vm", None)
+        kvm_before = len(vm.devices) if vm is not None else 0
         try:
             device.realize()
         except BaseException:
             self.failed_device = device.name
+            # KVM has no call that destroys one device, only the whole VM:
+            # say what the failed realize left behind in the kernel.
+            for left in vm.devices[kvm_before:] if vm is not None else ():
+                self.trace.add(
+                    Kind.NOTE,
+                    f"{left.label} left in the VM half-configured (KVM cannot "
+                    "destroy a device; tear the machine down and build it again)",
+                    ok=False,
+                )
             for region in self.memory.remove_owned_by(device.path):
                 self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
             for line in self.irqs.disconnect_source(device.path):

@@ -45,8 +45,11 @@ _SUFFIXES: Final[dict[str, int]] = {
     "E": 1 << 60,
 }
 # Leading blanks are skipped (strtod), trailing ones are not; hex has no fraction.
-_SIZE_RE: Final = re.compile(r"\s*(0[xX][0-9a-fA-F]+|\d+)(?:\.(\d+))?([A-Za-z]?)")
-_INT_RE: Final = re.compile(r"0[xX][0-9a-fA-F]+|\d+")
+# re.ASCII: QEMU's parsers take ASCII digits only, not every Unicode digit.
+_SIZE_RE: Final = re.compile(
+    r"\s*(0[xX][0-9a-fA-F]+|\d+)(?:\.(\d+))?([A-Za-z]?)", re.ASCII
+)
+_INT_RE: Final = re.compile(r"0[xX][0-9a-fA-F]+|\d+", re.ASCII)
 
 #: ``-m`` defaults and rules for the virt board (QEMU 7.2).
 DEFAULT_RAM_SIZE: Final = 128 * MiB

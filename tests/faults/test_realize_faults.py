@@ -160,12 +160,6 @@ def test_kvm_its_failing_ctrl_init_leaves_an_unconfigured_its_in_the_vm() -> Non
     assert not any("its" in r.name for r in machine.memory)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devices/gicv3.py and devices/its.py keep self.kvm_device after a "
-    "failed realize, and the trace does not say a half-configured KVM device "
-    "was left in the VM",
-)
 @pytest.mark.parametrize(
     ("fail", "name", "kind"),
     [(_gic_failure, "gic", "vgic-v3"), (_its_failure, "its", "its")],

@@ -159,11 +159,6 @@ def test_a_rejected_change_leaves_the_properties_as_they_were(
     assert device.props is not before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devices/base.py _describe writes property names unquoted, so a "
-    "name holding a newline splits the error over two lines (C4 wants !r)",
-)
 def test_a_property_name_with_a_newline_still_gives_one_line() -> None:
     with pytest.raises(PropertyError) as excinfo:
         devices.Pl011("uart0", **{"bogus\nname": 1})

@@ -120,11 +120,6 @@ def test_directory_without_write_permission_leaves_nothing(tmp_path: Path) -> No
     assert left == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine/fdt_io.write_atomic's OSError names its temporary file, "
-    "not the -o path the user gave",
-)
 def test_unwritable_output_error_names_the_path_the_user_gave(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "virt.dtb"
 
@@ -134,11 +129,6 @@ def test_unwritable_output_error_names_the_path_the_user_gave(tmp_path: Path) ->
     assert ".tmp" not in outcome.error_lines()[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine/cli.py accepts -o '' and fails late with an errno text "
-    "about '.' instead of a usage error naming -o",
-)
 def test_empty_output_name_is_a_usage_error() -> None:
     outcome = run_cli(["dtb", "-o", ""])
 

@@ -213,8 +213,28 @@ def test_trace_and_dtb_do_not_depend_on_the_hash_seed(tmp_path):
     for seed in ("0", "1", "4242"):
         dtb = tmp_path / f"{seed}.dtb"
         env = {**__import__("os").environ, "PYTHONHASHSEED": seed}
-        run_out = subprocess.run([sys.executable, "-m", "machine.cli", "run", *RC1], capture_output=True, text=True, env=env, check=True).stdout
-        subprocess.run([sys.executable, "-m", "machine.cli", "dtb", *MAIN_JOB[:6], "--seed", "3", "-o", str(dtb)], env=env, check=True)
+        run_out = subprocess.run(
+            [sys.executable, "-m", "machine.cli", "run", *RC1],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "machine.cli",
+                "dtb",
+                *MAIN_JOB[:6],
+                "--seed",
+                "3",
+                "-o",
+                str(dtb),
+            ],
+            env=env,
+            check=True,
+        )
         outputs.add((run_out, dtb.read_bytes()))
 
     assert len(outputs) == 1
