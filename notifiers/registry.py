@@ -83,6 +83,9 @@ class NotifierRegistry(Generic[P]):
         self._notifiers = self._table.notifiers
         self._rank = 0
         self._plan: Plan | None = None
+        # Bumped by every mutation; a plan built from an older snapshot is
+        # returned to its caller but not cached.
+        self._version = 0
         self._state = _State.ARMED
         self._call: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         # one-shot round: name -> outcome, filled in while the walk runs
@@ -171,6 +174,7 @@ class NotifierRegistry(Generic[P]):
             record = self._table.remove(name)
             self._progress.pop(name, None)
             self._plan = None
+            self._version += 1
             return record
 
     def rearm(self) -> None:
@@ -338,10 +342,17 @@ class NotifierRegistry(Generic[P]):
     # -- internals ----------------------------------------------------------
 
     def _current_plan(self) -> Plan:
+        # The sort runs outside the lock, on a snapshot, so threads adding and
+        # removing notifiers are not held up while another computes an order.
         with self._lock:
-            if self._plan is None:
-                self._plan = build_plan(self.event, dict(self._notifiers))
-            return self._plan
+            if self._plan is not None:
+                return self._plan
+            snapshot, version = dict(self._notifiers), self._version
+        plan = build_plan(self.event, snapshot)
+        with self._lock:
+            if self._version == version:
+                self._plan = plan
+        return plan
 
     def _run(
         self,
@@ -393,6 +404,7 @@ class NotifierRegistry(Generic[P]):
             self._table.insert(record, preds, succs)
             self._rank += 1
             self._plan = None
+            self._version += 1
             args, kwargs = self._call
         if late:
             self._run_late(record, args, kwargs)
