@@ -93,6 +93,8 @@ class Machine:
         self.reset_notifiers: NotifierRegistry[Machine] = NotifierRegistry(
             "machine-reset", one_shot=False
         )
+        #: Run once, just before the first vCPU run (e.g. a last KVM setting).
+        self.vcpu_pre_run: NotifierRegistry[Machine] = NotifierRegistry("vcpu-pre-run")
         #: What the last failure was in: KVM call, notifier, device.
         self.failed_call: Any = None
         self.failed_notifier: str | None = None
@@ -183,6 +185,7 @@ class Machine:
             MachineFailedError: The first run failed.
         """
         self.phase.require("start()", Phase.MACHINE_READY)
+        self._guard("vcpu-pre-run", lambda: self.vcpu_pre_run.notify(self))
         self.trace.add(Kind.NOTE, "vCPUs start")
         self._guard("first vCPU run", self.accel.run_vcpus)
 

@@ -267,3 +267,17 @@ def test_strict_mode_lets_declared_readers_through():
         "look",
         "survey",
     ]
+
+
+def test_vcpu_pre_run_notifiers_run_once_before_the_first_vcpu_run():
+    m = Machine("t", accel=KvmAccel("mainline"))
+    seen = []
+    m.vcpu_pre_run.add(
+        "last-word", lambda m: seen.append(len(m.trace.of_kind(Kind.KVM)))
+    )
+
+    m.boot(kvm_gic_board())
+
+    runs = [e for e in m.trace.of_kind(Kind.KVM) if "KVM_RUN" in e.text]
+    kvm = m.trace.of_kind(Kind.KVM)
+    assert seen == [kvm.index(runs[0])]
