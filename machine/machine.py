@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from machine.accel import Accelerator, TcgAccel
 from machine.errors import (
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from devices.base import Device
 
 Names = str | Iterable[str]
+D = TypeVar("D", bound="Device[Any]")
 
 #: The two ways init-done notifiers can run (DESIGN.md §5).
 NOTIFIER_MODES = ("ordered", "qemu-lifo")
@@ -126,7 +127,7 @@ class Machine:
         self.phase.advance(Phase.ACCEL_CREATED)
         self.trace.add(Kind.NOTE, f"accelerator {self.accel.describe()}")
 
-    def init_board(self, board: Callable[[Machine], None]) -> None:
+    def init_board(self, board: Callable[[Machine], object]) -> None:
         """Run the board's init, realize what it added, then MACHINE_INITIALIZED.
 
         Raises:
@@ -189,7 +190,7 @@ class Machine:
         self.trace.add(Kind.NOTE, "vCPUs start")
         self._guard("first vCPU run", self.accel.run_vcpus)
 
-    def boot(self, board: Callable[[Machine], None]) -> MachineTrace:
+    def boot(self, board: Callable[[Machine], object]) -> MachineTrace:
         """Bring the machine from nothing to its first vCPU run; return the trace.
 
         Raises:
@@ -272,9 +273,7 @@ class Machine:
 
     # -- objects ----------------------------------------------------------------
 
-    def add(
-        self, device: Device[Any], *, parent: str = "/machine", after: Names = ()
-    ) -> Device[Any]:
+    def add(self, device: D, *, parent: str = "/machine", after: Names = ()) -> D:
         """Add *device* to the object tree; realize it after the devices in *after*.
 
         Raises:

@@ -9,6 +9,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def load_render():
     spec = importlib.util.spec_from_file_location("docs_render", DOCS / "render.py")
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

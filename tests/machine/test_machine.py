@@ -172,9 +172,12 @@ def test_late_init_done_notifier_runs_at_once_in_both_modes():
     for mode in ("ordered", "qemu-lifo"):
         m = Machine("t", notifiers=mode)
         m.boot(lambda m: None)
-        ran = []
+        ran: list[Phase] = []
 
-        m.add_init_done("late", lambda m, ran=ran: ran.append(m.phase.current))
+        def late(m: Machine, ran: list[Phase] = ran) -> None:
+            ran.append(m.phase.current)
+
+        m.add_init_done("late", late)
 
         assert ran == [Phase.MACHINE_READY], mode
 

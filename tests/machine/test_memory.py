@@ -1,7 +1,7 @@
 import pytest
 
 from machine.errors import AddressConflictError, AlignmentError
-from machine.memory import MemoryMap
+from machine.memory import MemoryMap, Region
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_duplicate_name_and_empty_size_are_rejected(memory):
 
 
 def test_find_and_listeners_see_mappings(memory):
-    added, removed = [], []
+    added: list[Region] = []
+    removed: list[Region] = []
     memory.add_listener(added.append, removed.append)
     memory.add("rtc", 0x0901_0000, 0x1000, owner="/machine/rtc")
     memory.remove_owned_by("/machine/rtc")
