@@ -172,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"virtmodel: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
+        # A file we were told to read or write (-o, --kernel) is unusable:
+        # bad usage, not a machine that failed to come up.
         print(f"virtmodel: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("virtmodel: interrupted", file=sys.stderr)
         return 130
