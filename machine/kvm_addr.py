@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from machine.memory import Region
+from machine.trace import Kind
 
 if TYPE_CHECKING:
     from machine.machine import Machine
@@ -127,6 +128,15 @@ class KvmAddressQueue:
     def _write_one(self, entry: QueuedAddress) -> None:
         if entry.address is not None:
             entry.write()
+            return
+        # QEMU skips a device whose region was never mapped (addr == -1); say
+        # so, since the kernel will only complain at the first vCPU run.
+        self.machine.trace.add(
+            Kind.NOTE,
+            f"{entry.label}: region {entry.region!r} was never mapped; "
+            "no address written",
+            ok=False,
+        )
 
     def _write_all(self, machine: Machine) -> None:
         while self._queue:

@@ -284,3 +284,22 @@ def test_vcpu_pre_run_notifiers_run_once_before_the_first_vcpu_run():
     runs = [e for e in m.trace.of_kind(Kind.KVM) if "KVM_RUN" in e.text]
     kvm = m.trace.of_kind(Kind.KVM)
     assert seen == [kvm.index(runs[0])]
+
+
+def test_an_unmapped_in_kernel_device_is_reported_and_the_first_run_fails():
+    m = Machine("t", accel=KvmAccel("mainline"))
+
+    def board(m):
+        m.accel.create_vcpu(0, 0)
+        gic = m.add(GicV3("gic", num_cpu=1, redist_region_count=(1,)))
+        m.realize(gic)
+        base, size = gic.regions()["gic.redist0"]
+        m.map_mmio(gic, "gic.redist0", base, size)  # the distributor is forgotten
+
+    with pytest.raises(MachineFailedError) as info:
+        m.boot(board)
+
+    notes = [e.text for e in m.trace.of_kind(Kind.NOTE)]
+    assert "gic-dist: region 'gic.dist' was never mapped; no address written" in notes
+    assert info.value.errno == errno.ENXIO
+    assert info.value.call == "KVM_RUN(vcpu0)"
