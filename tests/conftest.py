@@ -13,6 +13,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: a loaded 2-core CI machine must not turn a slow
+# example into a failure. In CI the examples are derandomized, so every run
+# tries the same inputs and a red run can be reproduced.
+settings.register_profile("virtmodel", deadline=None)
+settings.register_profile(
+    "virtmodel-ci", deadline=None, derandomize=True, database=None
+)
+settings.load_profile(
+    "virtmodel-ci" if os.environ.get("CI", "").lower() == "true" else "virtmodel"
+)
 
 #: Where ``.ci/setup`` puts Debian's arm64 kernel and busybox.
 ASSETS = Path(
