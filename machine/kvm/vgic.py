@@ -59,6 +59,22 @@ class VgicDevice(KvmDevice):
             return _REG_GROUPS_V2
         return _REG_GROUPS_V3 if self.vm.semantics.v3_register_groups else ()
 
+    def _is_cpu_sysregs(self, group: int) -> bool:
+        # A GICv3 group since v4.11 (the 2016 eras do not know it).
+        return (
+            group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
+            and self.v3
+            and self.vm.semantics.v3_register_groups
+        )
+
+    def _is_maint_irq(self, group: int) -> bool:
+        # A GICv3 group of the newest kernels (nested virtualisation).
+        return (
+            group == c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
+            and self.v3
+            and self.vm.semantics.newest_registers
+        )
+
     def _value_bits(self, group: int) -> int:
         # The kernel reads a u32 for these groups and a u64 for addresses;
         # other groups are refused before the value is read.
@@ -117,17 +133,9 @@ class VgicDevice(KvmDevice):
             self._ctrl(attr)
         elif group in self._reg_groups():
             access_register(vm, group, attr, value, write=True)
-        elif (
-            group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
-            and self.v3
-            and vm.semantics.v3_register_groups
-        ):
+        elif self._is_cpu_sysregs(group):
             refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        elif (
-            group == c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
-            and self.v3
-            and vm.semantics.newest_registers
-        ):
+        elif self._is_maint_irq(group):
             if value is None:
                 refuse(errno.EFAULT, "NULL value pointer")
             if gic.initialized:
@@ -175,17 +183,9 @@ class VgicDevice(KvmDevice):
             return gic.nr_spis + c.VGIC_NR_PRIVATE_IRQS
         if group in self._reg_groups():
             return access_register(vm, group, attr, value, write=False)
-        if (
-            group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
-            and self.v3
-            and vm.semantics.v3_register_groups
-        ):
+        if self._is_cpu_sysregs(group):
             refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        if (
-            group == c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
-            and self.v3
-            and vm.semantics.newest_registers
-        ):
+        if self._is_maint_irq(group):
             if value is None:
                 refuse(errno.EFAULT, "NULL value pointer")
             return gic.maint_irq
@@ -209,17 +209,9 @@ class VgicDevice(KvmDevice):
                 refuse(errno.ENXIO, f"no control attribute {attr} on {self.label}")
         elif group in self._reg_groups():
             has_register(vm, group, attr)
-        elif (
-            group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
-            and self.v3
-            and vm.semantics.v3_register_groups
-        ):
+        elif self._is_cpu_sysregs(group):
             refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        elif (
-            group == c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
-            and self.v3
-            and vm.semantics.newest_registers
-        ):
+        elif self._is_maint_irq(group):
             return
         else:
             self._unknown_group(group)
