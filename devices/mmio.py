@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from devices.base import DeviceProps
 
-__all__ = ["MmioProps", "SpiProps"]
+__all__ = ["MmioProps", "PpiMaskProps", "SpiProps"]
 
 _LIMIT = 1 << 64
 
@@ -34,3 +34,14 @@ class SpiProps(MmioProps):
     """An MMIO device with one shared peripheral interrupt (SPI number, INTID - 32)."""
 
     irq: int = Field(default=0, ge=0, lt=988, description="SPI number (GIC INTID - 32)")
+
+
+class PpiMaskProps(DeviceProps):
+    """A per-CPU interrupt source whose GICv2 node carries a CPU target mask."""
+
+    gicv2_cpus: int | None = Field(
+        default=None,
+        ge=1,
+        le=8,
+        description="CPU count for the GICv2 PPI mask; None on v3+",
+    )

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
+from devices.base import Device, FdtContext
+from devices.mmio import PpiMaskProps
 from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI, ppi_flags
 
 if TYPE_CHECKING:
@@ -22,17 +23,11 @@ __all__ = ["PMU_PPI", "ArmPmu", "ArmPmuProps"]
 PMU_PPI: Final = 7
 
 
-class ArmPmuProps(DeviceProps):
+class ArmPmuProps(PpiMaskProps):
     """Properties of an :class:`ArmPmu`."""
 
     kind: Literal["armv7", "armv8"] = Field(
         default="armv8", description="PMU architecture"
-    )
-    gicv2_cpus: int | None = Field(
-        default=None,
-        ge=1,
-        le=8,
-        description="CPU count for the GICv2 PPI mask; None on v3+",
     )
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
+from devices.base import Device, FdtContext
+from devices.mmio import PpiMaskProps
 from machine.fdt_node import (
     GIC_FDT_IRQ_FLAGS_EDGE_LO_HI,
     GIC_FDT_IRQ_FLAGS_LEVEL_HI,
@@ -28,19 +29,13 @@ __all__ = ["TIMER_PPIS", "ArmTimer", "ArmTimerProps"]
 TIMER_PPIS: Final = (13, 14, 11, 10)
 
 
-class ArmTimerProps(DeviceProps):
+class ArmTimerProps(PpiMaskProps):
     """Properties of an :class:`ArmTimer`."""
 
     armv8: bool = Field(
         default=False, description="also compatible with arm,armv8-timer"
     )
     edge: bool = Field(default=False, description="edge-triggered (virt <= 2.8)")
-    gicv2_cpus: int | None = Field(
-        default=None,
-        ge=1,
-        le=8,
-        description="CPU count for the GICv2 PPI mask; None on v3+",
-    )
 
 
 class ArmTimer(Device[ArmTimerProps]):
