@@ -16,6 +16,7 @@ from typing import Any
 from devices.base import Device
 from devices.cpu import ArmCpu
 from devices.gpex import Gpex
+from devices.its import Its
 from devices.mmio import MmioProps, SpiProps
 from devices.ram import Ram
 from devices.smmuv3 import Smmuv3
@@ -24,7 +25,6 @@ from machine.boards.virt_boot import cpu_properties
 from machine.boards.virt_config import VirtConfig
 from machine.boards.virt_dtb import initrd_placement
 from machine.boards.virt_fdt import build_virt_fdt
-from machine.boards.virt_gic import virt_gic
 from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
 from machine.irq import IrqKind
 from machine.machine import Machine
@@ -155,7 +155,9 @@ class VirtBoard:
             machine.connect_irq(dev, 0, IrqKind.SPI, props.irq)
 
     def _add_gic(self, machine: Machine) -> None:
-        gic, msi = virt_gic(self.config, its_init=self.its_init)
+        gic, msi = self.peripherals.gic, self.peripherals.msi
+        if isinstance(msi, Its):
+            msi.set_property("its_init", self.its_init)
         for dev in (gic, msi):
             if dev is None:
                 continue

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Final
 
 from devices.base import FdtContext
 from devices.cfi_flash import combined_flash_node
-from machine.boards.virt_gic import virt_gic
 from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
 from machine.fdt import Fdt
 
@@ -129,15 +128,14 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
         fdt.setprop_cells(path, "cpu", ctx.phandles[f"cpu{cpu}"])
 
 
-def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
+def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, dev: VirtPeripherals) -> None:
     """Write ``/intc@...`` (GICv2 or v3/v4), then its ITS or GICv2m child.
 
     The node contents come from the device models themselves (``fdt_node``).
     """
-    gic, msi = virt_gic(config)
-    gic.fdt_node(fdt, ctx)
-    if msi is not None:
-        msi.fdt_node(fdt, ctx)
+    dev.gic.fdt_node(fdt, ctx)
+    if dev.msi is not None:
+        dev.msi.fdt_node(fdt, ctx)
 
 
 def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
@@ -187,7 +185,7 @@ def build_virt_fdt(
             bank.fdt_node(fdt, ctx)
     else:
         combined_flash_node(fdt, dev.flash)
-    fdt_add_gic_node(fdt, ctx, config)
+    fdt_add_gic_node(fdt, ctx, dev)
     _write(fdt, ctx, dev.pmu, dev.uart, dev.secure_ram, dev.secure_uart, dev.rtc)
     dev.pcie.fdt_node(fdt, ctx)
     if dev.smmu is not None:

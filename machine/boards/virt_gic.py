@@ -1,8 +1,8 @@
 """The ``virt`` board's interrupt controller and MSI frame, built from a config.
 
-Both the machine (``machine.boards.virt``) and the device tree
-(``machine.boards.virt_fdt``) take their GIC from here, so the frames the
-machine maps and the ones the tree describes cannot drift apart.
+``virt_peripherals`` takes the GIC from here, so the machine
+(``machine.boards.virt``) realizes and maps the very device models whose
+nodes the device tree (``machine.boards.virt_fdt``) writes.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 NUM_IRQS: Final = 256
 
 
-def virt_gic(
-    config: VirtConfig, *, its_init: str = "realize"
-) -> tuple[GicV2 | GicV3, Its | V2m | None]:
+def virt_gic(config: VirtConfig) -> tuple[GicV2 | GicV3, Its | V2m | None]:
     """Return the GIC and its MSI controller (ITS, GICv2m or none) for *config*."""
     mm = config.memmap
     if config.gic_version == 2:
@@ -54,5 +52,5 @@ def virt_gic(
         redist_windows=tuple(windows),
         maintenance_irq=config.virtualization,
     )
-    its = Its("its", base=mm["gic_its"].base, its_init=its_init) if config.its else None
+    its = Its("its", base=mm["gic_its"].base) if config.its else None
     return gic3, its

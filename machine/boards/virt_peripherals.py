@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Final
 
 from devices.cfi_flash import CfiFlash
 from devices.fw_cfg import FwCfg
+from devices.gicv2 import GicV2
+from devices.gicv3 import GicV3
 from devices.gpex import Gpex
 from devices.gpio_keys import GpioKeys, GpioPwr
+from devices.its import Its
 from devices.pl011 import Pl011
 from devices.pl031 import Pl031
 from devices.pl061 import Pl061
@@ -23,7 +26,9 @@ from devices.psci import Psci
 from devices.secure_ram import SecureRam
 from devices.smmuv3 import Smmuv3
 from devices.timer import ArmTimer
+from devices.v2m import V2m
 from devices.virtio_mmio import VirtioMmio
+from machine.boards.virt_gic import virt_gic
 from machine.boards.virt_memmap import NUM_VIRTIO_TRANSPORTS
 
 if TYPE_CHECKING:
@@ -55,6 +60,9 @@ class VirtPeripherals:
     fw_cfg: FwCfg
     platform_bus: PlatformBus
     psci: Psci | None
+    #: The interrupt controller and its MSI frame (ITS, GICv2m or none).
+    gic: GicV2 | GicV3
+    msi: Its | V2m | None
 
 
 def _psci_version(version: tuple[int, int]) -> str:
@@ -86,6 +94,7 @@ def virt_peripherals(config: VirtConfig) -> VirtPeripherals:
     gpio = not config.uses_acpi_ged
     mmio = mm["mmio"]
     boot = config.boot
+    gic, msi = virt_gic(config)
     return VirtPeripherals(
         flash=flash,
         timer=ArmTimer("timer", armv8=config.is_armv8, gicv2_cpus=v2_cpus),
@@ -183,4 +192,6 @@ def virt_peripherals(config: VirtConfig) -> VirtPeripherals:
             if boot.conduit != "disabled"
             else None
         ),
+        gic=gic,
+        msi=msi,
     )
