@@ -184,15 +184,20 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _registry(args: argparse.Namespace) -> NotifierRegistry[Machine]:
+def _initialized(args: argparse.Namespace) -> Machine:
+    """Return the machine brought to MACHINE_INITIALIZED: every notifier declared."""
     machine = machine_from(args)
     machine.create()
     machine.create_accel()
     machine.init_board(machine.board.init)
     _check_drops_used(machine)
-    if args.phase == "realize":
+    return machine
+
+
+def _registry(machine: Machine, phase: str) -> NotifierRegistry[Machine]:
+    if phase == "realize":
         return machine.realize_registry
-    if args.phase == "reset":
+    if phase == "reset":
         machine.enter_ready()
         machine.init_done.notify()
         return machine.reset_notifiers
@@ -201,11 +206,12 @@ def _registry(args: argparse.Namespace) -> NotifierRegistry[Machine]:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Print or render the phase's notifier graph."""
-    registry = _registry(args)
+    machine = _initialized(args)
+    registry = _registry(machine, args.phase)
     text = registry.to_mermaid() if args.format == "mermaid" else registry.to_dot()
     if args.phase == "init-done" and args.notifiers == "qemu-lifo":
         # The numbers are the declared order; QEMU's list ignores it.
-        lifo = machine_order_note(args)
+        lifo = ", ".join(machine.init_done.order())
         mark = "%%" if args.format == "mermaid" else "//"
         first, _, rest = text.partition("\n")
         text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
@@ -236,19 +242,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def machine_order_note(args: argparse.Namespace) -> str:
-    """Return the newest-first order QEMU's list would run, as text."""
-    machine = machine_from(args)
-    machine.create()
-    machine.create_accel()
-    machine.init_board(machine.board.init)
-    return ", ".join(machine.init_done.order())
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain why notifier A runs before B on this machine."""
-    args.phase = "init-done"
-    registry = _registry(args)
+    registry = _registry(_initialized(args), "init-done")
     print(registry.explain(args.first, args.second))
     return EXIT_OK
 
