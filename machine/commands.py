@@ -99,8 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MachineFailedError as exc:
         failure = exc
     _check_drops_used(machine)
+    hazards = machine.init_done.registry.hazards() if args.check else []
     if args.check:
-        hazards = machine.init_done.registry.hazards()
         for hazard in hazards:
             print(f"hazard: {hazard}")
         if not hazards:
@@ -123,9 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(machine.memory.dump())
     if failure is not None:
         raise failure
-    if args.check and machine.init_done.registry.hazards():
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if hazards else EXIT_OK
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:
