@@ -356,15 +356,12 @@ class Machine:
         return self._realize_order
 
     def realize_all(self) -> None:
-        """Realize every added, unrealized device in declared dependency order."""
-        pending = [
-            n
-            for n in self._realize_order.order()
-            if not self.device(n).is_realized
-            and self.device(n).state.value == "created"
-        ]
-        for name in pending:
-            self.realize(self.device(name))
+        """Realize every added, still-created device in declared dependency order."""
+        by_name = {d.name: d for d in self._devices.values()}
+        for name in self._realize_order.order():
+            device = by_name[name]
+            if device.state.name == "CREATED":  # not realized, not unplugged
+                self.realize(device)
 
     def map_mmio(
         self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
