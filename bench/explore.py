@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from notifiers.explore import Built, Exploration, explore
-from notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.explore import Built, Exploration, explore
+from virtmodel.notifiers.registry import NotifierRegistry
 
 State = dict[str, int]
 
@@ -123,7 +123,7 @@ def bench_virt(runs: int) -> None:
     own notifier), explored exhaustively: all 1260 valid orders.
     """
     try:
-        machine_explore = importlib.import_module("machine.explore")
+        machine_explore = importlib.import_module("virtmodel.machine.explore")
     except ModuleNotFoundError:
         print("virt: skipped: machine.explore not available yet")
         return

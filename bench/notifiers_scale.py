@@ -27,7 +27,7 @@ from functools import partial
 
 import networkx as nx
 
-from notifiers import NotifierRegistry
+from virtmodel.notifiers import NotifierRegistry
 
 TARGET = 1.25
 

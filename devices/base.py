@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from devices.errors import LifecycleError, PropertyError
+from virtmodel.devices.errors import LifecycleError, PropertyError
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 
 class DeviceProps(BaseModel):
@@ -80,7 +80,7 @@ class Device(Generic[PropsT]):
     ``on_unrealize``, ``on_reset`` and ``fdt_node`` hooks.
 
     Example:
-        >>> from devices.base import Device, DeviceProps
+        >>> from virtmodel.devices.base import Device, DeviceProps
         >>> class Led(Device[DeviceProps]):
         ...     props_model = DeviceProps
         >>> led = Led("led0")

@@ -21,9 +21,9 @@ from typing import Final, Literal
 
 from pydantic import Field, model_validator
 
-from devices.base import Device, DeviceProps
-from machine.errors import ConfigError
-from machine.options import suggest
+from virtmodel.devices.base import Device, DeviceProps
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import suggest
 
 PmuKind = Literal["none", "armv7", "armv8"]
 PsciConduit = Literal["disabled", "hvc", "smc"]

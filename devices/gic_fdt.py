@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI
+from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI
 
 if TYPE_CHECKING:
-    from devices.base import FdtContext
-    from machine.fdt import Fdt
+    from virtmodel.devices.base import FdtContext
+    from virtmodel.machine.fdt import Fdt
 
 #: PPI of the GIC maintenance interrupt (virtualization extensions).
 ARCH_GIC_MAINT_IRQ: Final = 9

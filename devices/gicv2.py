@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
-from devices.gic_fdt import intc_node
-from machine import kvm
-from machine.irq import IrqMap
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.gic_fdt import intc_node
+from virtmodel.machine import kvm
+from virtmodel.machine.irq import IrqMap
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 #: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
 DIST_SIZE = 0x10000

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from devices.base import Device, DeviceProps, FdtContext
-from devices.errors import RealizeError
-from devices.gic_fdt import intc_node
-from machine import kvm
-from machine.irq import IrqMap
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.errors import RealizeError
+from virtmodel.devices.gic_fdt import intc_node
+from virtmodel.machine import kvm
+from virtmodel.machine.irq import IrqMap
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
 REDIST_STRIDE = {3: 0x20000, 4: 0x40000}

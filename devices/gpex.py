@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import Field, model_validator
 
-from devices.base import Device, DeviceProps, FdtContext
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["GPEX_NUM_IRQS", "Gpex", "GpexProps"]
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
-from devices.gic_fdt import msi_node
-from machine import kvm
-from machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.gic_fdt import msi_node
+from virtmodel.machine import kvm
+from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 #: Size of the ITS control and translation frames.
 ITS_SIZE = 0x20000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from devices.base import DeviceProps
+from virtmodel.devices.base import DeviceProps
 
 __all__ = ["MmioProps", "PpiMaskProps", "SpiProps"]
 

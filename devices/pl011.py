@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import SpiProps
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import SpiProps
+from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["Pl011", "Pl011Props"]
 
@@ -32,8 +32,8 @@ class Pl011(Device[Pl011Props]):
     UART, ``/secure-chosen/stdout-path`` for the secure one.
 
     Example:
-        >>> from machine.fdt import Fdt
-        >>> from devices.base import FdtContext
+        >>> from virtmodel.machine.fdt import Fdt
+        >>> from virtmodel.devices.base import FdtContext
         >>> fdt = Fdt()
         >>> fdt.add_subnode("/chosen")
         >>> uart = Pl011("uart", base=0x9000000, irq=1)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from devices.base import Device, FdtContext
-from devices.mmio import SpiProps
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import SpiProps
+from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["Pl031"]
 

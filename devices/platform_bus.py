@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import SpiProps
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import SpiProps
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["PlatformBus", "PlatformBusProps"]
 

@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import PpiMaskProps
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI, ppi_flags
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import PpiMaskProps
+from virtmodel.machine.fdt_node import (
+    GIC_FDT_IRQ_FLAGS_LEVEL_HI,
+    GIC_FDT_IRQ_TYPE_PPI,
+    ppi_flags,
+)
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["PMU_PPI", "ArmPmu", "ArmPmuProps"]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 
 class RamProps(DeviceProps):

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import MmioProps
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import MmioProps
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["SecureRam", "SecureRamProps"]
 

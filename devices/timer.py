@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import PpiMaskProps
-from machine.fdt_node import (
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import PpiMaskProps
+from virtmodel.machine.fdt_node import (
     GIC_FDT_IRQ_FLAGS_EDGE_LO_HI,
     GIC_FDT_IRQ_FLAGS_LEVEL_HI,
     GIC_FDT_IRQ_TYPE_PPI,
@@ -21,7 +21,7 @@ from machine.fdt_node import (
 )
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["TIMER_PPIS", "ArmTimer", "ArmTimerProps"]
 

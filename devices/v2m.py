@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from devices.base import Device, DeviceProps, FdtContext
-from devices.gic_fdt import msi_node
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.gic_fdt import msi_node
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 #: Size of the MSI frame.
 V2M_SIZE = 0x1000

@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from devices.base import Device, FdtContext
-from devices.mmio import SpiProps
-from machine.fdt_node import GIC_FDT_IRQ_FLAGS_EDGE_LO_HI, GIC_FDT_IRQ_TYPE_SPI
+from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.mmio import SpiProps
+from virtmodel.machine.fdt_node import (
+    GIC_FDT_IRQ_FLAGS_EDGE_LO_HI,
+    GIC_FDT_IRQ_TYPE_SPI,
+)
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["VirtioMmio", "VirtioMmioProps"]
 

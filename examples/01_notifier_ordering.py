@@ -8,7 +8,7 @@ rejected at ``add()`` with the whole loop and who declared each edge.
 
 from __future__ import annotations
 
-from notifiers import CycleError, NotifierRegistry
+from virtmodel.notifiers import CycleError, NotifierRegistry
 
 reset = NotifierRegistry[list[str]]("machine-reset", one_shot=False)
 

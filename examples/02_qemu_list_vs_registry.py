@@ -9,7 +9,7 @@ registration order.
 
 from __future__ import annotations
 
-from notifiers import ListNotifier, NotifierList, NotifierRegistry
+from virtmodel.notifiers import ListNotifier, NotifierList, NotifierRegistry
 
 Kernel = dict[str, int]
 ITS_BASE = 0x08080000

@@ -6,9 +6,9 @@ notifier prints the UART's address only after KVM knows where the ITS is:
 ``after="kvm-set-addr:its"`` puts it there, whatever order things were added in.
 """
 
-from devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
-from machine import IrqKind, KvmAccel, Machine
-from machine.boards.compose import build_fdt
+from virtmodel.devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
+from virtmodel.machine import IrqKind, KvmAccel, Machine
+from virtmodel.machine.boards.compose import build_fdt
 
 UART_BASE = 0x1C09_0000  # anywhere free: the board decides, the tree follows
 

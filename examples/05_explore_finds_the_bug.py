@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import errno
 
-from notifiers.explore import Built, explore
-from notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.explore import Built, explore
+from virtmodel.notifiers.registry import NotifierRegistry
 
 Kernel = dict[str, int]  # a tiny fake KVM: attribute name -> value
 

@@ -7,9 +7,9 @@ check that every reader is ordered after every writer), tie_break_pairs()
 
 from __future__ import annotations
 
-from notifiers.errors import NotifierFailedError
-from notifiers.explore import tie_break_pairs
-from notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.errors import NotifierFailedError
+from virtmodel.notifiers.explore import tie_break_pairs
+from virtmodel.notifiers.registry import NotifierRegistry
 
 Kernel = dict[str, int]
 

@@ -3,7 +3,7 @@
 Boards live in ``machine.boards`` and are not imported here, so the core
 never depends on the device models built on it (DESIGN.md §2).
 
-Names are imported on first use (PEP 562), so ``import machine.fdt`` for a
+Names are imported on first use (PEP 562), so ``import virtmodel.machine.fdt`` for a
 device tree does not pay for the notifier registry and networkx.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from typing import Any as _Any
 
 if TYPE_CHECKING:
-    from machine.accel import Accelerator, KvmAccel, TcgAccel
-    from machine.errors import (
+    from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
+    from virtmodel.machine.errors import (
         AddressConflictError,
         AlignmentError,
         ConfigError,
@@ -25,34 +25,34 @@ if TYPE_CHECKING:
         PhaseError,
         UnknownDeviceError,
     )
-    from machine.irq import IrqKind, IrqLine, IrqMap
-    from machine.machine import Machine
-    from machine.memory import MemoryMap, Region
-    from machine.phases import Phase, PhaseClock
-    from machine.trace import MachineTrace, TraceEntry
+    from virtmodel.machine.irq import IrqKind, IrqLine, IrqMap
+    from virtmodel.machine.machine import Machine
+    from virtmodel.machine.memory import MemoryMap, Region
+    from virtmodel.machine.phases import Phase, PhaseClock
+    from virtmodel.machine.trace import MachineTrace, TraceEntry
 
 _LAZY = {
-    "Accelerator": "machine.accel",
-    "AddressConflictError": "machine.errors",
-    "AlignmentError": "machine.errors",
-    "ConfigError": "machine.errors",
-    "IrqKind": "machine.irq",
-    "IrqLine": "machine.irq",
-    "IrqMap": "machine.irq",
-    "IrqWiringError": "machine.errors",
-    "KvmAccel": "machine.accel",
-    "Machine": "machine.machine",
-    "MachineError": "machine.errors",
-    "MachineFailedError": "machine.errors",
-    "MachineTrace": "machine.trace",
-    "MemoryMap": "machine.memory",
-    "Phase": "machine.phases",
-    "PhaseClock": "machine.phases",
-    "PhaseError": "machine.errors",
-    "Region": "machine.memory",
-    "TcgAccel": "machine.accel",
-    "TraceEntry": "machine.trace",
-    "UnknownDeviceError": "machine.errors",
+    "Accelerator": "virtmodel.machine.accel",
+    "AddressConflictError": "virtmodel.machine.errors",
+    "AlignmentError": "virtmodel.machine.errors",
+    "ConfigError": "virtmodel.machine.errors",
+    "IrqKind": "virtmodel.machine.irq",
+    "IrqLine": "virtmodel.machine.irq",
+    "IrqMap": "virtmodel.machine.irq",
+    "IrqWiringError": "virtmodel.machine.errors",
+    "KvmAccel": "virtmodel.machine.accel",
+    "Machine": "virtmodel.machine.machine",
+    "MachineError": "virtmodel.machine.errors",
+    "MachineFailedError": "virtmodel.machine.errors",
+    "MachineTrace": "virtmodel.machine.trace",
+    "MemoryMap": "virtmodel.machine.memory",
+    "Phase": "virtmodel.machine.phases",
+    "PhaseClock": "virtmodel.machine.phases",
+    "PhaseError": "virtmodel.machine.errors",
+    "Region": "virtmodel.machine.memory",
+    "TcgAccel": "virtmodel.machine.accel",
+    "TraceEntry": "virtmodel.machine.trace",
+    "UnknownDeviceError": "virtmodel.machine.errors",
 }
 
 __all__ = [

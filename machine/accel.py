@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from machine import kvm
+from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
-    from machine.machine import Machine
+    from virtmodel.machine.machine import Machine
 
 #: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
 SEMANTICS = ("mainline", "v4.8", "v4.8-rc1")

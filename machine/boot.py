@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TextIO
 
-from machine.boot_process import BootResult, run_console
-from machine.errors import MachineError
+from virtmodel.machine.boot_process import BootResult, run_console
+from virtmodel.machine.errors import MachineError
 
 __all__ = [
     "MAX_DTB_FILE_SIZE",

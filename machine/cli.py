@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from machine.errors import MachineError, MachineFailedError
+from virtmodel.machine.errors import MachineError, MachineFailedError
 
 #: Exit statuses.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -80,10 +80,19 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    from virtmodel import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
     parser = _Parser(
         prog="virtmodel", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"virtmodel {_version()}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -144,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from machine import commands  # imported late: it pulls in the whole board
+    from virtmodel.machine import commands  # imported late: it pulls in the whole board
 
     return {
         "run": commands.cmd_run,
@@ -193,7 +202,7 @@ def print_json(data: object) -> None:
 
 if __name__ == "__main__":
     # Run the imported module's main, not this __main__ copy: the commands
-    # raise machine.cli.UsageError, which must be the class main() catches.
-    from machine.cli import main as _main
+    # raise virtmodel.machine.cli.UsageError, which main() must catch.
+    from virtmodel.machine.cli import main as _main
 
     sys.exit(_main())

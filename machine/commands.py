@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from machine.boards.virt_config import VirtConfig
-from machine.cli import EXIT_FAILED, EXIT_OK, UsageError, print_json
-from machine.errors import ConfigError, MachineFailedError
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.cli import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
     # and networkx; dtb and dts import just the device-tree path.
-    from machine.machine import Machine
-    from notifiers import NotifierRegistry
+    from virtmodel.machine.machine import Machine
+    from virtmodel.notifiers import NotifierRegistry
 
 
 def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
@@ -61,7 +61,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         ConfigError: Bad machine options.
         UsageError: A bad ``--drop-edge``.
     """
-    from machine.boards.virt import create_virt
+    from virtmodel.machine.boards.virt import create_virt
 
     if args.accel != "kvm" and args.kernel_semantics != "mainline":
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
@@ -90,7 +90,7 @@ def _check_drops_used(machine: Machine) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Bring the machine up to its first vCPU run and print the trace."""
-    from machine.boards.virt import boot_virt
+    from virtmodel.machine.boards.virt import boot_virt
 
     machine = machine_from(args)
     failure: MachineFailedError | None = None
@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_dtb(args: argparse.Namespace) -> int:
     """Write the machine's DTB to ``-o`` atomically."""
-    from machine.boards.virt_dtb import cmd_dtb
+    from virtmodel.machine.boards.virt_dtb import cmd_dtb
 
     if not args.output.strip():
         msg = "-o needs a file name"
@@ -139,7 +139,7 @@ def cmd_dtb(args: argparse.Namespace) -> int:
 
 def cmd_dts(args: argparse.Namespace) -> int:
     """Print the machine's device tree source."""
-    from machine.boards.virt_dtb import cmd_dts
+    from virtmodel.machine.boards.virt_dtb import cmd_dts
 
     sys.stdout.write(cmd_dts(config_from(args), args.seed))
     return EXIT_OK
@@ -147,8 +147,8 @@ def cmd_dts(args: argparse.Namespace) -> int:
 
 def cmd_boot(args: argparse.Namespace) -> int:
     """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
-    from machine.boards.virt_dtb import build_virt_dtb
-    from machine.boot import BootError, boot
+    from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+    from virtmodel.machine.boot import BootError, boot
 
     if args.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
@@ -221,7 +221,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
             raise UsageError(msg)
-        from machine.fdt import write_atomic
+        from virtmodel.machine.fdt import write_atomic
 
         data = subprocess.run(
             [dot, f"-T{args.format}"],
@@ -232,7 +232,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         write_atomic(Path(args.output), data)
         return EXIT_OK
     if args.output is not None:
-        from machine.fdt import write_atomic
+        from virtmodel.machine.fdt import write_atomic
 
         write_atomic(Path(args.output), text)
     else:
@@ -249,8 +249,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Run init-done under every valid order and report what differs."""
-    from machine.explore import init_done_builder
-    from notifiers.explore import explore
+    from virtmodel.machine.explore import init_done_builder
+    from virtmodel.notifiers.explore import explore
 
     if args.notifiers != "ordered":
         msg = "explore runs the registry's orders; --notifiers qemu-lifo has only one"

@@ -22,7 +22,7 @@ import errno as _errno
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from machine.memory import Region
+    from virtmodel.machine.memory import Region
 
 
 class MachineError(Exception):

@@ -13,10 +13,10 @@ import errno as errno_mod
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from machine.boards.virt import create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.errors import MachineFailedError
-from machine.machine import Machine
+from virtmodel.machine.boards.virt import create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.machine import Machine
 
 #: What ``virtmodel explore`` runs when given no options: the 2016 story.
 DEFAULT_OPTIONS = {

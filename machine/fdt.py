@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from machine.fdt_diff import fdt_diff
-from machine.fdt_io import write_atomic
-from machine.fdt_node import (
+from virtmodel.machine.fdt_diff import fdt_diff
+from virtmodel.machine.fdt_io import write_atomic
+from virtmodel.machine.fdt_node import (
     DEFAULT_PHANDLE_START,
     DEFAULT_TOTALSIZE,
     FDT_BEGIN_NODE,
@@ -411,13 +411,13 @@ class Fdt:
         Raises:
             FdtError: The blob is truncated or malformed.
         """
-        from machine.fdt_parse import parse_dtb
+        from virtmodel.machine.fdt_parse import parse_dtb
 
         return parse_dtb(cls, data)
 
     def to_dts(self) -> str:
         """Return device tree source in the style of ``dtc -I dtb -O dts``."""
-        from machine.fdt_dts import to_dts
+        from virtmodel.machine.fdt_dts import to_dts
 
         return to_dts(self)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from machine.fdt_dts import format_value
+from virtmodel.machine.fdt_dts import format_value
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt, FdtNode
+    from virtmodel.machine.fdt import Fdt, FdtNode
 
 __all__ = ["fdt_diff"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt, FdtNode
+    from virtmodel.machine.fdt import Fdt, FdtNode
 
 __all__ = ["format_value", "to_dts"]
 

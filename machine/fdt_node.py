@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from machine.errors import MachineError
+from virtmodel.machine.errors import MachineError
 
 __all__ = [
     "DEFAULT_PHANDLE_START",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from machine.fdt_node import (
+from virtmodel.machine.fdt_node import (
     FDT_BEGIN_NODE,
     FDT_END,
     FDT_END_NODE,
@@ -21,7 +21,7 @@ from machine.fdt_node import (
 )
 
 if TYPE_CHECKING:
-    from machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt
 
 __all__ = ["parse_dtb"]
 

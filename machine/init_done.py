@@ -19,16 +19,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from machine.errors import UndeclaredAccessError
-from machine.phases import Phase
-from machine.trace import Kind
-from notifiers import ListNotifier, NotifierList, NotifierRegistry
+from virtmodel.machine.errors import UndeclaredAccessError
+from virtmodel.machine.phases import Phase
+from virtmodel.machine.trace import Kind
+from virtmodel.notifiers import ListNotifier, NotifierList, NotifierRegistry
 
 if TYPE_CHECKING:
-    from machine.machine import Machine
+    from virtmodel.machine.machine import Machine
 
 Names = str | Iterable[str]
 Callback = Callable[["Machine"], None]
@@ -39,7 +38,10 @@ def names(value: Names) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-_PROJECT = str(Path(__file__).resolve().parent.parent) + os.sep
+# The folder that holds machine/, devices/ and notifiers/ as Python loaded
+# them (the virtmodel package; not resolved, since the repository reaches them
+# through .pkg/virtmodel's links): sites read "devices/its.py:81" everywhere.
+_PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _OWN_FILES = ("machine/init_done.py", "machine/machine.py", "machine/kvm_addr.py")
 
 

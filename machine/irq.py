@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import final
 
-from machine.errors import IrqWiringError
+from virtmodel.machine.errors import IrqWiringError
 
 #: PPIs per CPU interface.
 NUM_PPIS = 16

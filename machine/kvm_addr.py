@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from machine.memory import Region
-from machine.trace import Kind
+from virtmodel.machine.memory import Region
+from virtmodel.machine.trace import Kind
 
 if TYPE_CHECKING:
-    from machine.machine import Machine
+    from virtmodel.machine.machine import Machine
 
 #: Name of QEMU's single address notifier in qemu-lifo mode.
 LIFO_NOTIFIER = "kvm-arm-machine-init-done"

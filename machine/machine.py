@@ -18,22 +18,22 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from machine.accel import Accelerator, TcgAccel
-from machine.errors import (
+from virtmodel.machine.accel import Accelerator, TcgAccel
+from virtmodel.machine.errors import (
     MachineFailedError,
     PhaseError,
     UnknownDeviceError,
 )
-from machine.init_done import InitDone, declaration_site
-from machine.irq import IrqKind, IrqLine, IrqMap
-from machine.kvm_addr import KvmAddressQueue
-from machine.memory import MemoryMap, Region
-from machine.phases import Phase, PhaseClock
-from machine.trace import Kind, MachineTrace
-from notifiers import NotifierFailedError, NotifierRegistry
+from virtmodel.machine.init_done import InitDone, declaration_site
+from virtmodel.machine.irq import IrqKind, IrqLine, IrqMap
+from virtmodel.machine.kvm_addr import KvmAddressQueue
+from virtmodel.machine.memory import MemoryMap, Region
+from virtmodel.machine.phases import Phase, PhaseClock
+from virtmodel.machine.trace import Kind, MachineTrace
+from virtmodel.notifiers import NotifierFailedError, NotifierRegistry
 
 if TYPE_CHECKING:
-    from devices.base import Device
+    from virtmodel.devices.base import Device
 
 Names = str | Iterable[str]
 D = TypeVar("D", bound="Device[Any]")

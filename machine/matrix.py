@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno as errno_mod
 from dataclasses import dataclass
 
-from machine.boards.virt import boot_virt, create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.errors import MachineFailedError
+from virtmodel.machine.boards.virt import boot_virt, create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import MachineFailedError
 
 ERAS = ("v4.8-rc1", "v4.8", "mainline")
 MODES = ("qemu-lifo", "ordered")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import final
 
-from machine.errors import AddressConflictError, AlignmentError
+from virtmodel.machine.errors import AddressConflictError, AlignmentError
 
 
 @final

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from machine.errors import ConfigError
+from virtmodel.machine.errors import ConfigError
 
 KiB: Final = 1 << 10
 MiB: Final = 1 << 20

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable
 from typing import final
 
-from machine.errors import PhaseError
+from virtmodel.machine.errors import PhaseError
 
 
 class Phase(enum.IntEnum):

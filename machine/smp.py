@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from machine.errors import ConfigError
-from machine.options import parse_int, parse_keyval, suggest
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import parse_int, parse_keyval, suggest
 
 #: The keys ``-smp`` understands (``dies``/``books``/``drawers`` are other machines').
 SMP_KEYS: Final = ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")

@@ -4,14 +4,14 @@
 models QEMU's newest-first list for comparison; :func:`explore` runs a phase
 under every valid order and names the pair whose order decides the outcome
 (the function shadows its module on the package, as intended;
-``from notifiers.explore import X`` still works).
+``from virtmodel.notifiers.explore import X`` still works).
 """
 
 from __future__ import annotations
 
-from notifiers.culprit import Culprit
-from notifiers.edges import DroppedEdge, Edge
-from notifiers.errors import (
+from virtmodel.notifiers.culprit import Culprit
+from virtmodel.notifiers.edges import DroppedEdge, Edge
+from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
     CycleError,
     DuplicateNotifierError,
@@ -22,21 +22,21 @@ from notifiers.errors import (
     NotifierFailedError,
     UnknownNotifierError,
 )
-from notifiers.explain import Explanation
-from notifiers.exploration import Exploration
-from notifiers.explore import Built, ExploreError, explore
-from notifiers.hazards import Hazard
-from notifiers.notifier import Notifier
-from notifiers.outcome import Failure, Outcome
-from notifiers.qemu_list import (
+from virtmodel.notifiers.explain import Explanation
+from virtmodel.notifiers.exploration import Exploration
+from virtmodel.notifiers.explore import Built, ExploreError, explore
+from virtmodel.notifiers.hazards import Hazard
+from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.outcome import Failure, Outcome
+from virtmodel.notifiers.qemu_list import (
     ListNotifier,
     NotifierList,
     NotifierWithReturnList,
     ReturnNotifier,
 )
-from notifiers.registry import NotifierRegistry
-from notifiers.tiebreak import Conflict, tie_break_pairs
-from notifiers.trace import Status, Step, Trace
+from virtmodel.notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.tiebreak import Conflict, tie_break_pairs
+from virtmodel.notifiers.trace import Status, Step, Trace
 
 __all__ = [
     "AlreadyNotifiedError",

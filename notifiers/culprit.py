@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, final
 
-from notifiers.notifier import Notifier
-from notifiers.orders import Order, apply_swaps, swap_path
-from notifiers.outcome import Outcome
-from notifiers.tiebreak import Conflict
+from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.orders import Order, apply_swaps, swap_path
+from virtmodel.notifiers.outcome import Outcome
+from virtmodel.notifiers.tiebreak import Conflict
 
 
 @final

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from notifiers.edges import Edge
-    from notifiers.trace import Trace
+    from virtmodel.notifiers.edges import Edge
+    from virtmodel.notifiers.trace import Trace
 
 #: How many names a message lists before it summarises the rest.
 _SHOWN = 5

@@ -14,9 +14,9 @@ from typing import Any, final
 
 import networkx as nx
 
-from notifiers.edges import Edge
-from notifiers.errors import InvalidNotifierError
-from notifiers.plan import Plan, unknown
+from virtmodel.notifiers.edges import Edge
+from virtmodel.notifiers.errors import InvalidNotifierError
+from virtmodel.notifiers.plan import Plan, unknown
 
 
 @final

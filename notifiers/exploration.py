@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from notifiers.culprit import Culprit
-from notifiers.errors import quote_names
-from notifiers.orders import Order
-from notifiers.outcome import Outcome
+from virtmodel.notifiers.culprit import Culprit
+from virtmodel.notifiers.errors import quote_names
+from virtmodel.notifiers.orders import Order
+from virtmodel.notifiers.outcome import Outcome
 
 #: How many culprit pairs one exploration looks for before it stops.
 MAX_CULPRITS: Final = 5

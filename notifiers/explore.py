@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias
 
-from notifiers.culprit import Culprit, blame, shrink
-from notifiers.errors import NotifierError, NotifierFailedError
-from notifiers.exploration import MAX_CULPRITS, Exploration
-from notifiers.orders import Order, Poset, distance, respects
-from notifiers.outcome import Failure, Outcome, observe
-from notifiers.registry import NotifierRegistry
-from notifiers.tiebreak import Conflict, conflicting_pairs, tie_break_pairs
+from virtmodel.notifiers.culprit import Culprit, blame, shrink
+from virtmodel.notifiers.errors import NotifierError, NotifierFailedError
+from virtmodel.notifiers.exploration import MAX_CULPRITS, Exploration
+from virtmodel.notifiers.orders import Order, Poset, distance, respects
+from virtmodel.notifiers.outcome import Failure, Outcome, observe
+from virtmodel.notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.tiebreak import Conflict, conflicting_pairs, tie_break_pairs
 
 __all__ = ["Built", "Exploration", "ExploreError", "explore", "tie_break_pairs"]
 

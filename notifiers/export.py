@@ -10,8 +10,8 @@ silently lost. The text depends only on the registry, never on hashing.
 
 from __future__ import annotations
 
-from notifiers.edges import DroppedEdge
-from notifiers.plan import Plan
+from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.plan import Plan
 
 
 def _flat(edge: DroppedEdge) -> str:

@@ -14,7 +14,7 @@ from typing import Any, final
 
 import networkx as nx
 
-from notifiers.plan import Plan
+from virtmodel.notifiers.plan import Plan
 
 
 @final

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias, final
 
-from notifiers.edges import Edge
-from notifiers.errors import CycleError, InvalidNotifierError
+from virtmodel.notifiers.edges import Edge
+from virtmodel.notifiers.errors import CycleError, InvalidNotifierError
 
 #: A constraint value: one name, or an iterable of names.
 Names: TypeAlias = str | Iterable[str]

@@ -17,14 +17,14 @@ from typing import final
 
 import networkx as nx
 
-from notifiers.edges import DroppedEdge, Edge
-from notifiers.errors import (
+from virtmodel.notifiers.edges import DroppedEdge, Edge
+from virtmodel.notifiers.errors import (
     CycleError,
     InvalidOrderError,
     UnknownNotifierError,
     quote_names,
 )
-from notifiers.notifier import Notifier
+from virtmodel.notifiers.notifier import Notifier
 
 
 def closest(name: str, names: Collection[str]) -> str | None:

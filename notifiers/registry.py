@@ -23,20 +23,26 @@ from typing import Any, Final, Generic, ParamSpec, final
 
 import networkx as nx
 
-from notifiers import runner
-from notifiers.edges import DroppedEdge
-from notifiers.errors import (
+from virtmodel.notifiers import runner
+from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
     DuplicateNotifierError,
     NotifierFailedError,
 )
-from notifiers.explain import Explanation, explain
-from notifiers.export import to_dot, to_mermaid
-from notifiers.hazards import Hazard, find_hazards
-from notifiers.notifier import Names, Notifier, caller_location, check_name, declare
-from notifiers.plan import Plan, attributed_graph, build_graph, build_plan
-from notifiers.table import Table
-from notifiers.trace import Status, Step, Trace
+from virtmodel.notifiers.explain import Explanation, explain
+from virtmodel.notifiers.export import to_dot, to_mermaid
+from virtmodel.notifiers.hazards import Hazard, find_hazards
+from virtmodel.notifiers.notifier import (
+    Names,
+    Notifier,
+    caller_location,
+    check_name,
+    declare,
+)
+from virtmodel.notifiers.plan import Plan, attributed_graph, build_graph, build_plan
+from virtmodel.notifiers.table import Table
+from virtmodel.notifiers.trace import Status, Step, Trace
 
 P = ParamSpec("P")
 

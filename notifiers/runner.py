@@ -15,10 +15,10 @@ from typing import Any
 
 import networkx as nx
 
-from notifiers.edges import DroppedEdge
-from notifiers.errors import NotifierFailedError
-from notifiers.notifier import Notifier
-from notifiers.trace import Status, Step, Trace, Walk
+from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.errors import NotifierFailedError
+from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.trace import Status, Step, Trace, Walk
 
 #: The graph of a single notifier: no edges.
 _EMPTY: nx.DiGraph[str] = nx.DiGraph()

@@ -15,11 +15,11 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Final, final
 
-from notifiers.edges import Edge
-from notifiers.errors import CycleError, LateRegistrationError
-from notifiers.notifier import Notifier
-from notifiers.plan import declared_edge, unknown
-from notifiers.trace import Status
+from virtmodel.notifiers.edges import Edge
+from virtmodel.notifiers.errors import CycleError, LateRegistrationError
+from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.plan import declared_edge, unknown
+from virtmodel.notifiers.trace import Status
 
 #: How many notifiers add() visits looking for a cycle before leaving the
 #: question to order(), which always answers it. Keeps add() cheap.

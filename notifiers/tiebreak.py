@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
-from notifiers.notifier import Notifier
-from notifiers.orders import Poset
+from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.orders import Poset
 
 if TYPE_CHECKING:
-    from notifiers.registry import NotifierRegistry
+    from virtmodel.notifiers.registry import NotifierRegistry
 
 
 @final

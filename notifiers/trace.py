@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
-from notifiers.edges import DroppedEdge
-from notifiers.notifier import Notifier
+from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.notifier import Notifier
 
 
 class Status(enum.Enum):

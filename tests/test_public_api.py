@@ -10,7 +10,13 @@ import inspect
 
 import pytest
 
-PACKAGES = ["devices", "machine", "machine.kvm", "notifiers"]
+PACKAGES = [
+    "virtmodel",
+    "virtmodel.devices",
+    "virtmodel.machine",
+    "virtmodel.machine.kvm",
+    "virtmodel.notifiers",
+]
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -45,7 +51,7 @@ def test_every_public_class_or_function_is_in_all(package: str) -> None:
 
 
 def test_notifiers_exports_the_fixed_names() -> None:
-    import notifiers
+    from virtmodel import notifiers
 
     fixed = {
         "NotifierRegistry",
@@ -62,7 +68,7 @@ def test_notifiers_exports_the_fixed_names() -> None:
 
 
 def test_machine_kvm_exports_the_fixed_uapi_names() -> None:
-    from machine import kvm
+    from virtmodel.machine import kvm
 
     for name in (
         "create_vm",

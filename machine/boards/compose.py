@@ -9,11 +9,11 @@ the order it was added, and the RAM last (as ``arm_load_dtb`` adds memory).
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.cpu import ArmCpu
-from devices.ram import Ram
-from machine.fdt import Fdt
-from machine.machine import Machine
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.cpu import ArmCpu
+from virtmodel.devices.ram import Ram
+from virtmodel.machine.fdt import Fdt
+from virtmodel.machine.machine import Machine
 
 #: The APB clock every PrimeCell names (24 MHz, as on virt).
 APB_CLOCK_HZ = 24_000_000

@@ -13,21 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from devices.base import Device
-from devices.cpu import ArmCpu
-from devices.gpex import Gpex
-from devices.its import Its
-from devices.mmio import MmioProps, SpiProps
-from devices.ram import Ram
-from devices.smmuv3 import Smmuv3
-from machine.accel import Accelerator, KvmAccel, TcgAccel
-from machine.boards.virt_boot import cpu_properties
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_dtb import initrd_placement
-from machine.boards.virt_fdt import build_virt_fdt
-from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
-from machine.irq import IrqKind
-from machine.machine import Machine
+from virtmodel.devices.base import Device
+from virtmodel.devices.cpu import ArmCpu
+from virtmodel.devices.gpex import Gpex
+from virtmodel.devices.its import Its
+from virtmodel.devices.mmio import MmioProps, SpiProps
+from virtmodel.devices.ram import Ram
+from virtmodel.devices.smmuv3 import Smmuv3
+from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
+from virtmodel.machine.boards.virt_boot import cpu_properties
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_dtb import initrd_placement
+from virtmodel.machine.boards.virt_fdt import build_virt_fdt
+from virtmodel.machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
+from virtmodel.machine.irq import IrqKind
+from virtmodel.machine.machine import Machine
 
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
-from machine.boards.virt_memmap import BASE_MEMMAP
+from virtmodel.machine.boards.virt_memmap import BASE_MEMMAP
 
 if TYPE_CHECKING:
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
 Conduit = Literal["disabled", "hvc", "smc"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
-from devices.cpu import CpuModel, cpu_model
-from machine.boards.virt_memmap import (
+from virtmodel.devices.cpu import CpuModel, cpu_model
+from virtmodel.machine.boards.virt_memmap import (
     BASE_MEMMAP,
     HIGH_REGION_SIZES,
     LEGACY_RAMLIMIT,
@@ -22,12 +22,12 @@ from machine.boards.virt_memmap import (
     MapEntry,
     place_high_regions,
 )
-from machine.errors import ConfigError
-from machine.options import resolve_memory
-from machine.smp import SmpTopology, resolve_smp
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import resolve_memory
+from virtmodel.machine.smp import SmpTopology, resolve_smp
 
 if TYPE_CHECKING:
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
 #: The IPA size arm64 KVM gives a VM that does not ask for one (``KVM_PHYS_SHIFT``
 #: 40, kept for compatibility); the simulated host offers exactly this.

@@ -27,25 +27,25 @@ from pydantic import (
     model_validator,
 )
 
-from devices.cpu import DEFAULT_CPU, CpuModel
-from machine.boards.virt_boot import (
+from virtmodel.devices.cpu import DEFAULT_CPU, CpuModel
+from virtmodel.machine.boards.virt_boot import (
     DEFAULT_HOST_PSCI_VERSION,
     TCG_PSCI_VERSION,
     BootFacts,
     Conduit,
     boot_facts,
 )
-from machine.boards.virt_checks import (
+from virtmodel.machine.boards.virt_checks import (
     DEFAULT_HOST_IPA_BITS,
     REDIST_STRIDE,
     Derived,
     derive,
     virt_max_cpus,
 )
-from machine.boards.virt_memmap import ECAM_BUS_SIZE, IRQMAP, MapEntry
-from machine.errors import ConfigError
-from machine.options import DEFAULT_RAM_SIZE, format_size
-from machine.smp import SmpTopology
+from virtmodel.machine.boards.virt_memmap import ECAM_BUS_SIZE, IRQMAP, MapEntry
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import DEFAULT_RAM_SIZE, format_size
+from virtmodel.machine.smp import SmpTopology
 
 
 class CpuTopologyId(NamedTuple):
@@ -179,7 +179,7 @@ class VirtConfig(BaseModel):
             ConfigError: An option is unknown or malformed, or the machine
                 breaks a QEMU limit.
         """
-        from machine.boards.virt_options import config_from_options
+        from virtmodel.machine.boards.virt_options import config_from_options
 
         return config_from_options(
             machine, smp=smp, memory=memory, cpu=cpu, accel=accel, **extra
@@ -191,7 +191,7 @@ class VirtConfig(BaseModel):
         The list reproduces every choice (``-M``, ``-cpu``, ``-smp``, ``-m``,
         ``-accel`` and the boot images); it never contains ``dumpdtb``.
         """
-        from machine.boards.virt_options import qemu_args
+        from virtmodel.machine.boards.virt_options import qemu_args
 
         return qemu_args(self)
 

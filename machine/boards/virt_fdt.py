@@ -25,13 +25,13 @@ import os
 import random
 from typing import TYPE_CHECKING, Final
 
-from devices.base import FdtContext
-from devices.cfi_flash import combined_flash_node
-from machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.cfi_flash import combined_flash_node
+from virtmodel.machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
+from virtmodel.machine.fdt import Fdt
 
 if TYPE_CHECKING:
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
 __all__ = [
     "VirtPeripherals",

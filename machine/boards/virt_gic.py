@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from devices.gicv2 import GicV2
-from devices.gicv3 import GicV3
-from devices.its import Its
-from devices.v2m import V2m
+from virtmodel.devices.gicv2 import GicV2
+from virtmodel.devices.gicv3 import GicV3
+from virtmodel.devices.its import Its
+from virtmodel.devices.v2m import V2m
 
 if TYPE_CHECKING:
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
 #: SPIs the board gives the GIC beyond the 32 private interrupts.
 NUM_IRQS: Final = 256

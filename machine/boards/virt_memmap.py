@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from machine.errors import ConfigError
-from machine.options import GiB, MiB
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import GiB, MiB
 
 
 class MapEntry(NamedTuple):

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from devices.cpu import DEFAULT_CPU
-from machine.boards.virt_config import VirtConfig
-from machine.errors import ConfigError
-from machine.options import (
+from virtmodel.devices.cpu import DEFAULT_CPU
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import (
     format_size,
     parse_bool,
     parse_int,
@@ -25,7 +25,7 @@ from machine.options import (
     parse_memory,
     suggest,
 )
-from machine.smp import SmpTopology, parse_smp
+from virtmodel.machine.smp import SmpTopology, parse_smp
 
 #: Machine type names accepted for ``-M`` (``virt`` is QEMU's alias of ``virt-7.2``).
 MACHINE_TYPES: Final = ("virt", "virt-7.2")

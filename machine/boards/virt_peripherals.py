@@ -10,29 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from devices.cfi_flash import CfiFlash
-from devices.fw_cfg import FwCfg
-from devices.gicv2 import GicV2
-from devices.gicv3 import GicV3
-from devices.gpex import Gpex
-from devices.gpio_keys import GpioKeys, GpioPwr
-from devices.its import Its
-from devices.pl011 import Pl011
-from devices.pl031 import Pl031
-from devices.pl061 import Pl061
-from devices.platform_bus import PlatformBus
-from devices.pmu import ArmPmu
-from devices.psci import Psci
-from devices.secure_ram import SecureRam
-from devices.smmuv3 import Smmuv3
-from devices.timer import ArmTimer
-from devices.v2m import V2m
-from devices.virtio_mmio import VirtioMmio
-from machine.boards.virt_gic import virt_gic
-from machine.boards.virt_memmap import NUM_VIRTIO_TRANSPORTS
+from virtmodel.devices.cfi_flash import CfiFlash
+from virtmodel.devices.fw_cfg import FwCfg
+from virtmodel.devices.gicv2 import GicV2
+from virtmodel.devices.gicv3 import GicV3
+from virtmodel.devices.gpex import Gpex
+from virtmodel.devices.gpio_keys import GpioKeys, GpioPwr
+from virtmodel.devices.its import Its
+from virtmodel.devices.pl011 import Pl011
+from virtmodel.devices.pl031 import Pl031
+from virtmodel.devices.pl061 import Pl061
+from virtmodel.devices.platform_bus import PlatformBus
+from virtmodel.devices.pmu import ArmPmu
+from virtmodel.devices.psci import Psci
+from virtmodel.devices.secure_ram import SecureRam
+from virtmodel.devices.smmuv3 import Smmuv3
+from virtmodel.devices.timer import ArmTimer
+from virtmodel.devices.v2m import V2m
+from virtmodel.devices.virtio_mmio import VirtioMmio
+from virtmodel.machine.boards.virt_gic import virt_gic
+from virtmodel.machine.boards.virt_memmap import NUM_VIRTIO_TRANSPORTS
 
 if TYPE_CHECKING:
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
 __all__ = ["VirtPeripherals", "virt_peripherals"]
 

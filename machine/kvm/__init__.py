@@ -8,8 +8,8 @@ nothing of the project outside this package.
 
 from __future__ import annotations
 
-from machine.kvm.calls import RESOURCES, KvmCall, Observer
-from machine.kvm.constants import (
+from virtmodel.machine.kvm.calls import RESOURCES, KvmCall, Observer
+from virtmodel.machine.kvm.constants import (
     ADDR_NAMES,
     CTRL_NAMES,
     DEVICE_TYPE_NAMES,
@@ -78,8 +78,8 @@ from machine.kvm.constants import (
     errno_name,
     group_name,
 )
-from machine.kvm.device import KvmDevice
-from machine.kvm.encoding import (
+from virtmodel.machine.kvm.device import KvmDevice
+from virtmodel.machine.kvm.encoding import (
     RedistRegionAttr,
     decode_redist_region,
     redist_region_attr,
@@ -87,11 +87,11 @@ from machine.kvm.encoding import (
     v2_reg_attr,
     v3_reg_attr,
 )
-from machine.kvm.errors import KvmError
-from machine.kvm.its import ItsDevice
-from machine.kvm.semantics import SEMANTICS, HostCaps, Semantics
-from machine.kvm.vgic import VgicDevice
-from machine.kvm.vm import Vcpu, Vm, create_vm
+from virtmodel.machine.kvm.errors import KvmError
+from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.semantics import SEMANTICS, HostCaps, Semantics
+from virtmodel.machine.kvm.vgic import VgicDevice
+from virtmodel.machine.kvm.vm import Vcpu, Vm, create_vm
 
 __all__ = [
     "ADDR_NAMES",

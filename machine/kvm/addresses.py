@@ -12,13 +12,13 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from machine.kvm import constants as c
-from machine.kvm.encoding import REDIST_COUNT_SHIFT, decode_redist_region
-from machine.kvm.errors import refuse
-from machine.kvm.state import RedistRegion, VcpuState, region_size, span
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.encoding import REDIST_COUNT_SHIFT, decode_redist_region
+from virtmodel.machine.kvm.errors import refuse
+from virtmodel.machine.kvm.state import RedistRegion, VcpuState, region_size, span
 
 if TYPE_CHECKING:
-    from machine.kvm.vm import Vm
+    from virtmodel.machine.kvm.vm import Vm
 
 _U64_END = 1 << 64
 

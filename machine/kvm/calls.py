@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, final
 
-from machine.kvm.constants import errno_name
-from machine.kvm.errors import KvmError, Refusal
+from virtmodel.machine.kvm.constants import errno_name
+from virtmodel.machine.kvm.errors import KvmError, Refusal
 
 #: Observer callback type.
 Observer = Callable[["KvmCall"], None]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from machine.kvm.calls import KvmCall
-from machine.kvm.constants import group_name
-from machine.kvm.errors import KvmError
+from virtmodel.machine.kvm.calls import KvmCall
+from virtmodel.machine.kvm.constants import group_name
+from virtmodel.machine.kvm.errors import KvmError
 
 if TYPE_CHECKING:
-    from machine.kvm.vm import Vm
+    from virtmodel.machine.kvm.vm import Vm
 
 _U64 = 1 << 64
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from machine.kvm.constants import errno_name
+from virtmodel.machine.kvm.constants import errno_name
 
 if TYPE_CHECKING:
-    from machine.kvm.calls import KvmCall
+    from virtmodel.machine.kvm.calls import KvmCall
 
 
 class KvmError(OSError):

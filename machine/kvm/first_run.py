@@ -9,13 +9,13 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from machine.kvm import constants as c
-from machine.kvm.addresses import base_problem, overlaps
-from machine.kvm.errors import refuse
-from machine.kvm.state import span
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.addresses import base_problem, overlaps
+from virtmodel.machine.kvm.errors import refuse
+from virtmodel.machine.kvm.state import span
 
 if TYPE_CHECKING:
-    from machine.kvm.vm import Vm
+    from virtmodel.machine.kvm.vm import Vm
 
 _U64_END = 1 << 64
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, final
 
-from machine.kvm import constants as c
-from machine.kvm.addresses import check_address
-from machine.kvm.device import KvmDevice
-from machine.kvm.errors import refuse
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.addresses import check_address
+from virtmodel.machine.kvm.device import KvmDevice
+from virtmodel.machine.kvm.errors import refuse
 
 if TYPE_CHECKING:
-    from machine.kvm.vm import Vm
+    from virtmodel.machine.kvm.vm import Vm
 
 #: GITS register offsets the kernel knows: CTLR, IIDR, TYPER, CBASER,
 #: CWRITER, CREADR, BASER0..7.

@@ -16,8 +16,8 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from machine.kvm import constants as c
-from machine.kvm.encoding import (
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.encoding import (
     MPIDR_HWID_MASK,
     OFFSET_MASK,
     V2_CPUID_MASK,
@@ -25,11 +25,11 @@ from machine.kvm.encoding import (
     V3_MPIDR_SHIFT,
     attr_affinity_to_mpidr,
 )
-from machine.kvm.errors import refuse
-from machine.kvm.state import VcpuState
+from virtmodel.machine.kvm.errors import refuse
+from virtmodel.machine.kvm.state import VcpuState
 
 if TYPE_CHECKING:
-    from machine.kvm.vm import Vm
+    from virtmodel.machine.kvm.vm import Vm
 
 #: GICD_CTLR bits: EnableGrp1 (read/write), ARE_NS and DS (always set).
 _GICD_CTLR_ENABLE_G1 = 1 << 1

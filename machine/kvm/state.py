@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from machine.kvm.constants import (
+from virtmodel.machine.kvm.constants import (
     KVM_VGIC_V3_REDIST_SIZE,
     VGIC_ADDR_UNDEF,
 )
-from machine.kvm.encoding import reset_mpidr
+from virtmodel.machine.kvm.encoding import reset_mpidr
 
 
 @dataclass(slots=True)

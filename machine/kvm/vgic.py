@@ -11,11 +11,19 @@ from __future__ import annotations
 import errno
 from typing import final
 
-from machine.kvm import constants as c
-from machine.kvm.addresses import get_vgic_address, has_vgic_address, set_vgic_address
-from machine.kvm.device import KvmDevice
-from machine.kvm.errors import refuse
-from machine.kvm.registers import access_register, has_register, register_attr_name
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.addresses import (
+    get_vgic_address,
+    has_vgic_address,
+    set_vgic_address,
+)
+from virtmodel.machine.kvm.device import KvmDevice
+from virtmodel.machine.kvm.errors import refuse
+from virtmodel.machine.kvm.registers import (
+    access_register,
+    has_register,
+    register_attr_name,
+)
 
 _REG_GROUPS_V2 = (c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, c.KVM_DEV_ARM_VGIC_GRP_CPU_REGS)
 _REG_GROUPS_V3 = (

@@ -1,7 +1,7 @@
 """A simulated KVM VM and its vCPUs: creation rules, recording, first run.
 
 Example:
-    >>> from machine import kvm
+    >>> from virtmodel.machine import kvm
     >>> vm = kvm.create_vm(ipa_bits=40)
     >>> vcpu = vm.create_vcpu(0)
     >>> gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
@@ -16,16 +16,16 @@ from __future__ import annotations
 import errno
 from typing import Literal, final, overload
 
-from machine.kvm import constants as c
-from machine.kvm.addresses import base_problem, free_slot
-from machine.kvm.calls import CallLog, KvmCall, Observer
-from machine.kvm.device import KvmDevice, check_int
-from machine.kvm.errors import KvmError, Refusal, refuse
-from machine.kvm.first_run import map_resources
-from machine.kvm.its import ItsDevice
-from machine.kvm.semantics import HostCaps, Semantics, get_semantics
-from machine.kvm.state import VcpuState, VgicState
-from machine.kvm.vgic import VgicDevice
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm.addresses import base_problem, free_slot
+from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.device import KvmDevice, check_int
+from virtmodel.machine.kvm.errors import KvmError, Refusal, refuse
+from virtmodel.machine.kvm.first_run import map_resources
+from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
+from virtmodel.machine.kvm.state import VcpuState, VgicState
+from virtmodel.machine.kvm.vgic import VgicDevice
 
 
 def create_vm(

@@ -3,7 +3,7 @@ from typing import Literal
 import pytest
 from pydantic import Field, ValidationError
 
-from devices import Device, DeviceProps, LifecycleError, PropertyError, State
+from virtmodel.devices import Device, DeviceProps, LifecycleError, PropertyError, State
 
 
 class UartProps(DeviceProps):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from devices.base import FdtContext
-from devices.cfi_flash import CfiFlash, combined_flash_node
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.cfi_flash import CfiFlash, combined_flash_node
+from virtmodel.machine.fdt import Fdt
 
 MiB64 = 0x4000000
 

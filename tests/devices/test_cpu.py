@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from devices.cpu import (
+from virtmodel.devices.cpu import (
     CPU_MODELS,
     DEFAULT_CPU,
     ArmCpu,
     cpu_model,
 )
-from devices.errors import LifecycleError, PropertyError
-from machine.errors import ConfigError
+from virtmodel.devices.errors import LifecycleError, PropertyError
+from virtmodel.machine.errors import ConfigError
 
 
 def test_table_lists_exactly_the_cpus_qemu_72_accepts_for_virt() -> None:

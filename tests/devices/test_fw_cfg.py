@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.fw_cfg import FwCfg
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.fw_cfg import FwCfg
+from virtmodel.machine.fdt import Fdt
 
 
 def test_fw_cfg_node_covers_data_selector_and_dma() -> None:

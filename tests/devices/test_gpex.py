@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devices import PropertyError
-from devices.base import FdtContext
-from devices.gpex import Gpex
-from machine.fdt import Fdt
+from virtmodel.devices import PropertyError
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.gpex import Gpex
+from virtmodel.machine.fdt import Fdt
 
 
 def bridge(**extra: object) -> Gpex:

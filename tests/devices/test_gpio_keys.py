@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from devices.base import FdtContext
-from devices.gpio_keys import KEY_POWER, GpioKeys, GpioPwr
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.gpio_keys import KEY_POWER, GpioKeys, GpioPwr
+from virtmodel.machine.fdt import Fdt
 
 
 def test_power_button_is_gpio_3_of_the_published_controller() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devices import PropertyError
-from devices.pl031 import Pl031
+from virtmodel.devices import PropertyError
+from virtmodel.devices.pl031 import Pl031
 
 
 def test_a_region_past_2_to_the_64_is_rejected_with_its_range() -> None:

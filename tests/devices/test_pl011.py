@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devices import PropertyError
-from devices.base import FdtContext
-from devices.pl011 import Pl011
-from machine.fdt import Fdt
+from virtmodel.devices import PropertyError
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.pl011 import Pl011
+from virtmodel.machine.fdt import Fdt
 
 
 def written(uart: Pl011) -> Fdt:

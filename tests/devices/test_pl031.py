@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.pl031 import Pl031
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.pl031 import Pl031
+from virtmodel.machine.fdt import Fdt
 
 
 def test_rtc_node_has_its_clock_and_level_interrupt() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.pl061 import Pl061
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.pl061 import Pl061
+from virtmodel.machine.fdt import Fdt
 
 
 def test_gpio_allocates_the_next_phandle_and_publishes_it() -> None:

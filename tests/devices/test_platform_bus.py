@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.platform_bus import PlatformBus
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.platform_bus import PlatformBus
+from virtmodel.machine.fdt import Fdt
 
 
 def test_platform_bus_takes_its_interrupt_parent_from_the_intc_lookup() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.pmu import ArmPmu
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.pmu import ArmPmu
+from virtmodel.machine.fdt import Fdt
 
 
 def test_armv7_pmu_gets_an_empty_node() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from devices.base import FdtContext
-from devices.psci import Psci
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.psci import Psci
+from virtmodel.machine.fdt import Fdt
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.secure_ram import SecureRam
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.secure_ram import SecureRam
+from virtmodel.machine.fdt import Fdt
 
 
 def test_secure_ram_is_memory_hidden_from_the_normal_world() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.smmuv3 import Smmuv3
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.smmuv3 import Smmuv3
+from virtmodel.machine.fdt import Fdt
 
 
 def test_smmu_has_four_named_edge_interrupts_and_the_board_phandle() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.timer import ArmTimer
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.timer import ArmTimer
+from virtmodel.machine.fdt import Fdt
 
 
 def timer_cells(timer: ArmTimer) -> tuple[bytes, bytes]:

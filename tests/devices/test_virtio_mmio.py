@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.base import FdtContext
-from devices.virtio_mmio import VirtioMmio
-from machine.fdt import Fdt
+from virtmodel.devices.base import FdtContext
+from virtmodel.devices.virtio_mmio import VirtioMmio
+from virtmodel.machine.fdt import Fdt
 
 
 def test_transport_is_dma_coherent_with_an_edge_interrupt() -> None:

@@ -12,11 +12,11 @@ import weakref
 from collections import Counter
 from typing import Any, Final
 
-from machine.accel import KvmAccel
-from machine.boards.virt import boot_virt, create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.errors import MachineFailedError
-from machine.machine import Machine
+from virtmodel.machine.accel import KvmAccel
+from virtmodel.machine.boards.virt import boot_virt, create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.machine import Machine
 
 #: (machine options, kernel era, its-init) cycled through; the last one fails
 #: on purpose (the 2016 collision), so failed machines are churned too.

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from notifiers import NotifierRegistry
+from virtmodel.notifiers import NotifierRegistry
 
 #: How many registrations a doomed name lives before it is removed.
 _WINDOW = 5

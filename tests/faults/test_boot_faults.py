@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from machine.boot import QemuMachine, boot
 from tests.conftest import ASSETS, require_file, require_tool
 from tests.fuzz.harness import TALLY, run_cli
+from virtmodel.machine.boot import QemuMachine, boot
 
 A57 = ["-cpu", "cortex-a57"]
 
@@ -140,8 +140,8 @@ def test_a_grandchild_of_qemu_is_stopped_with_it(tmp_path: Path) -> None:
 
 
 def _minimal_dtb() -> bytes:
-    from machine.boards.virt_config import VirtConfig
-    from machine.boards.virt_dtb import build_virt_dtb
+    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt_dtb import build_virt_dtb
 
     return build_virt_dtb(VirtConfig.from_options(cpu="cortex-a57")).to_dtb(None)
 

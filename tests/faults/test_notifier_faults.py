@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from machine.errors import MachineFailedError, PhaseError
-from machine.machine import Machine
-from notifiers import NotifierFailedError
+from virtmodel.machine.errors import MachineFailedError, PhaseError
+from virtmodel.machine.machine import Machine
+from virtmodel.notifiers import NotifierFailedError
 
 
 class Boom(RuntimeError):
@@ -63,7 +63,7 @@ def test_init_done_fault_names_the_notifier_what_ran_and_what_never_ran() -> Non
 def test_realize_fault_names_the_device_and_the_realized_devices_stay_realized() -> (
     None
 ):
-    from devices.base import Device, DeviceProps
+    from virtmodel.devices.base import Device, DeviceProps
 
     class Faulty(Device[DeviceProps]):
         def on_realize(self) -> None:
@@ -147,9 +147,9 @@ def test_a_failed_machine_cannot_be_booted_again_but_a_new_one_can() -> None:
 
 
 def test_a_virt_machine_after_a_failed_virt_machine_boots_with_fresh_state() -> None:
-    from machine.accel import KvmAccel
-    from machine.boards.virt import boot_virt, create_virt
-    from machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.accel import KvmAccel
+    from virtmodel.machine.boards.virt import boot_virt, create_virt
+    from virtmodel.machine.boards.virt_config import VirtConfig
 
     config = VirtConfig.from_options(
         "virt,gic-version=3,its=on", cpu="max", accel="kvm"

@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import pytest
 
-from devices.base import Device, DeviceProps
-from machine.accel import KvmAccel
-from machine.boards.virt import boot_virt, create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.errors import MachineFailedError
-from machine.irq import IrqKind
-from machine.machine import Machine
+from virtmodel.devices.base import Device, DeviceProps
+from virtmodel.machine.accel import KvmAccel
+from virtmodel.machine.boards.virt import boot_virt, create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.irq import IrqKind
+from virtmodel.machine.machine import Machine
 
 UART_BASE = 0x09000000
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import devices
-from devices import Device, LifecycleError, PropertyError
 from tests.fuzz.harness import TALLY, examples
+from virtmodel import devices
+from virtmodel.devices import Device, LifecycleError, PropertyError
 
 MODELS: list[type[Device[Any]]] = sorted(
     (

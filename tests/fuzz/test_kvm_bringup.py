@@ -15,11 +15,11 @@ import errno
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from machine.accel import KvmAccel
-from machine.boards.virt import boot_virt, create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.errors import ConfigError, MachineFailedError
 from tests.fuzz.harness import TALLY, examples
+from virtmodel.machine.accel import KvmAccel
+from virtmodel.machine.boards.virt import boot_virt, create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 #: What Linux's KVM device and vCPU ioctls return on arm64.
 KERNEL_ERRNOS = frozenset(

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifiers import (
+from tests.fuzz.harness import TALLY, examples
+from virtmodel.notifiers import (
     CycleError,
     NotifierError,
     NotifierFailedError,
     NotifierRegistry,
     UnknownNotifierError,
 )
-from tests.fuzz.harness import TALLY, examples
 
 POOL = ("a", "b", "c", "d", "e", "f")
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_dtb import build_virt_dtb
-from machine.boot import (
+from tests.conftest import ASSETS, require_file, require_tool
+from tests.machine.test_boot_process import live_group_members
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boot import (
     MAX_DTB_FILE_SIZE,
     BootError,
     QemuMachine,
@@ -24,11 +26,9 @@ from machine.boot import (
     pack_fdt,
     qemu_command,
 )
-from machine.errors import MachineError
-from machine.fdt import Fdt
-from machine.initramfs import parse_facts, probe_initramfs
-from tests.conftest import ASSETS, require_file, require_tool
-from tests.machine.test_boot_process import live_group_members
+from virtmodel.machine.errors import MachineError
+from virtmodel.machine.fdt import Fdt
+from virtmodel.machine.initramfs import parse_facts, probe_initramfs
 
 QEMU = "qemu-system-aarch64"
 #: Enough of an arm64 Image header for the magic check (QEMU is never reached).

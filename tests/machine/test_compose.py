@@ -2,11 +2,11 @@ import subprocess
 
 import pytest
 
-from devices import ArmCpu, GicV2, GicV3, Its, Pl011, Ram, V2m
-from machine import IrqKind, Machine
-from machine.boards.compose import build_fdt
-from machine.fdt import Fdt
 from tests.conftest import require_tool
+from virtmodel.devices import ArmCpu, GicV2, GicV3, Its, Pl011, Ram, V2m
+from virtmodel.machine import IrqKind, Machine
+from virtmodel.machine.boards.compose import build_fdt
+from virtmodel.machine.fdt import Fdt
 
 
 def composed(gic_version=3):

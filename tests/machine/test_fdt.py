@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from machine.fdt import DEFAULT_TOTALSIZE, Fdt, FdtError
+from virtmodel.machine.fdt import DEFAULT_TOTALSIZE, Fdt, FdtError
 
 
 def header(blob: bytes) -> tuple[int, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from machine.fdt import Fdt, fdt_diff
+from virtmodel.machine.fdt import Fdt, fdt_diff
 
 
 def tree(*, reg: int = 1, extra: bool = False, swap: bool = False) -> Fdt:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from machine.fdt import Fdt, FdtError
 from tests.conftest import require_tool
+from virtmodel.machine.fdt import Fdt, FdtError
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 

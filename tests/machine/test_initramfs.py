@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from machine.initramfs import (
+from tests.conftest import require_tool
+from virtmodel.machine.initramfs import (
     PROBE_INIT,
     CpioEntry,
     InitramfsError,
@@ -19,7 +20,6 @@ from machine.initramfs import (
     regular_file,
     symlink,
 )
-from tests.conftest import require_tool
 
 #: The smallest file that passes the arm64 ELF check: ELF64, little-endian,
 #: e_machine 183 (EM_AARCH64).

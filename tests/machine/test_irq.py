@@ -1,7 +1,7 @@
 import pytest
 
-from machine.errors import IrqWiringError
-from machine.irq import IrqKind, IrqMap
+from virtmodel.machine.errors import IrqWiringError
+from virtmodel.machine.irq import IrqKind, IrqMap
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import errno
 import pytest
 from pydantic import Field
 
-from devices import Device, DeviceProps, GicV3, Its
-from machine import (
+from virtmodel.devices import Device, DeviceProps, GicV3, Its
+from virtmodel.machine import (
     IrqKind,
     KvmAccel,
     Machine,
@@ -14,7 +14,7 @@ from machine import (
     TcgAccel,
     UnknownDeviceError,
 )
-from machine.trace import Kind
+from virtmodel.machine.trace import Kind
 
 
 class BoxProps(DeviceProps):

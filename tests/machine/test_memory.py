@@ -1,7 +1,7 @@
 import pytest
 
-from machine.errors import AddressConflictError, AlignmentError
-from machine.memory import MemoryMap, Region
+from virtmodel.machine.errors import AddressConflictError, AlignmentError
+from virtmodel.machine.memory import MemoryMap, Region
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from machine.errors import ConfigError
-from machine.options import (
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import (
     DEFAULT_RAM_SIZE,
     GiB,
     KiB,

@@ -1,7 +1,7 @@
 import pytest
 
-from machine.errors import PhaseError
-from machine.phases import Phase, PhaseClock
+from virtmodel.machine.errors import PhaseError
+from virtmodel.machine.phases import Phase, PhaseClock
 
 
 def test_phases_advance_one_step_at_a_time_in_qemu_order():

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from machine.errors import ConfigError
-from machine.smp import SmpTopology, parse_smp, resolve_smp
 from tests.conftest import require_tool
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.smp import SmpTopology, parse_smp, resolve_smp
 
 
 def test_default_is_one_cpu() -> None:

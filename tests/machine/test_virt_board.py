@@ -2,12 +2,12 @@ import errno
 
 import pytest
 
-from devices import RealizeError
-from machine import IrqKind, MachineFailedError
-from machine.boards.virt import boot_virt, create_virt
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_dtb import build_virt_dtb
-from machine.trace import Kind
+from virtmodel.devices import RealizeError
+from virtmodel.machine import IrqKind, MachineFailedError
+from virtmodel.machine.boards.virt import boot_virt, create_virt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.trace import Kind
 
 
 def config(machine="virt,gic-version=3,its=on", smp="4", accel="kvm", cpu="cortex-a57"):

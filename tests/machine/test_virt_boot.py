@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from devices.cpu import ArmCpu
-from machine.boards.virt_boot import boot_facts, cpu_properties
-from machine.boards.virt_config import VirtConfig
 from tests.conftest import ASSETS, require_file, require_tool
+from virtmodel.devices.cpu import ArmCpu
+from virtmodel.machine.boards.virt_boot import boot_facts, cpu_properties
+from virtmodel.machine.boards.virt_config import VirtConfig
 
 
 def facts(**kw: bool) -> tuple[str, int, str]:

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from machine.boards.virt_checks import DEFAULT_HOST_IPA_BITS, virt_max_cpus
-from machine.boards.virt_config import VirtConfig
-from machine.errors import ConfigError
-from machine.options import GiB
+from virtmodel.machine.boards.virt_checks import DEFAULT_HOST_IPA_BITS, virt_max_cpus
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import GiB
 
 
 def test_cpu_limits_per_gic_version_are_qemus() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from machine.boards.virt_config import CpuTopologyId, VirtConfig
-from machine.errors import ConfigError
-from machine.options import GiB, MiB
+from virtmodel.machine.boards.virt_config import CpuTopologyId, VirtConfig
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import GiB, MiB
 
 
 def make(machine: str | None = None, **kw: Any) -> VirtConfig:
@@ -319,7 +319,7 @@ def test_kvm_reports_the_hosts_psci_version() -> None:
 
 def test_memmap_is_identical_whatever_the_hash_seed() -> None:
     code = (
-        "from machine.boards.virt_config import VirtConfig as V;"
+        "from virtmodel.machine.boards.virt_config import VirtConfig as V;"
         "c = V.from_options('virt,gic-version=3,secure=on', smp='200', cpu='max');"
         "print(list(c.memmap.items()), c.to_qemu_args(), c.describe())"
     )

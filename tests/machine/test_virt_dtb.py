@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_dtb import cmd_dtb, cmd_dts, initrd_placement
-from machine.errors import ConfigError
-from machine.fdt import Fdt
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_dtb import cmd_dtb, cmd_dts, initrd_placement
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.fdt import Fdt
 
 
 @pytest.fixture

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from devices.pl011 import Pl011
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_fdt import build_virt_fdt, seed_bytes, virt_peripherals
+from virtmodel.devices.pl011 import Pl011
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_fdt import (
+    build_virt_fdt,
+    seed_bytes,
+    virt_peripherals,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,8 +128,8 @@ def test_a_composed_board_gets_nodes_from_its_own_devices() -> None:
 def test_bytes_do_not_depend_on_the_hash_seed() -> None:
     code = (
         "import hashlib, sys\n"
-        "from machine.boards.virt_config import VirtConfig\n"
-        "from machine.boards.virt_fdt import build_virt_fdt\n"
+        "from virtmodel.machine.boards.virt_config import VirtConfig\n"
+        "from virtmodel.machine.boards.virt_fdt import build_virt_fdt\n"
         "c = VirtConfig.from_options('virt,gic-version=3,secure=on', smp='8,sockets=2,"
         "threads=2', memory='1G,slots=1,maxmem=4G', cpu='max')\n"
         "blob = build_virt_fdt(c, seed=5).to_dtb()\n"

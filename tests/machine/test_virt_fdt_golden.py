@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_fdt import build_virt_fdt
-from machine.fdt import Fdt, fdt_diff
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_fdt import build_virt_fdt
+from virtmodel.machine.fdt import Fdt, fdt_diff
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 INDEX: dict[str, Any] = json.loads((GOLDEN / "index.json").read_text())

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_dtb import build_virt_dtb, initrd_placement
-from machine.fdt import Fdt, fdt_diff
 from tests.conftest import ASSETS, require_file, require_tool
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_dtb import build_virt_dtb, initrd_placement
+from virtmodel.machine.fdt import Fdt, fdt_diff
 
 pytestmark = pytest.mark.external
 

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from machine.boards.virt_memmap import (
+from virtmodel.machine.boards.virt_memmap import (
     BASE_MEMMAP,
     HIGH_REGION_SIZES,
     IRQ_COUNTS,
@@ -12,8 +12,8 @@ from machine.boards.virt_memmap import (
     MapEntry,
     place_high_regions,
 )
-from machine.errors import ConfigError
-from machine.options import GiB, MiB
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import GiB, MiB
 
 
 def test_map_entry_compares_equal_to_a_base_size_tuple() -> None:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from machine.boards.virt_config import VirtConfig
-from machine.boards.virt_options import config_from_options
-from machine.errors import ConfigError
-from machine.options import GiB
 from tests.conftest import require_tool
+from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt_options import config_from_options
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.options import GiB
 
 
 def test_from_options_reads_the_documented_example() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifiers import (
+from virtmodel.notifiers import (
     AlreadyNotifiedError,
     CycleError,
     DuplicateNotifierError,
@@ -13,7 +13,7 @@ from notifiers import (
     NotifierFailedError,
     UnknownNotifierError,
 )
-from notifiers.errors import quote_names
+from virtmodel.notifiers.errors import quote_names
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_quote_names_elides_long_lists():
 
 
 def test_failure_message_stays_one_line_for_many_notifiers():
-    from notifiers import NotifierRegistry
+    from virtmodel.notifiers import NotifierRegistry
 
     registry = NotifierRegistry[[]]("big")
     for i in range(20):

@@ -4,7 +4,11 @@ import json
 
 import pytest
 
-from notifiers import InvalidNotifierError, NotifierRegistry, UnknownNotifierError
+from virtmodel.notifiers import (
+    InvalidNotifierError,
+    NotifierRegistry,
+    UnknownNotifierError,
+)
 
 
 def noop(machine: object) -> None:

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifiers.errors import InvalidOrderError
-from notifiers.explore import Built, ExploreError, explore
-from notifiers.orders import Order
-from notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.errors import InvalidOrderError
+from virtmodel.notifiers.explore import Built, ExploreError, explore
+from virtmodel.notifiers.orders import Order
+from virtmodel.notifiers.registry import NotifierRegistry
 
 Kernel = dict[str, int]
 ITS_BASE = 0x08080000
@@ -482,8 +482,8 @@ def its_init(kernel: Kernel) -> None:
 
 
 HASH_SCRIPT = """
-from notifiers.explore import explore
-from notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.explore import explore
+from virtmodel.notifiers.registry import NotifierRegistry
 
 def build():
     state = set()

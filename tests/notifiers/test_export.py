@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from notifiers import CycleError, NotifierRegistry
 from tests.conftest import require_tool
+from virtmodel.notifiers import CycleError, NotifierRegistry
 
 
 def noop() -> None:
@@ -72,7 +72,7 @@ def test_exports_are_deterministic_text(registry):
 
 
 def test_export_of_a_cyclic_registry_raises_cycle_error(monkeypatch):
-    monkeypatch.setattr("notifiers.table.EAGER_CYCLE_BUDGET", 0)
+    monkeypatch.setattr("virtmodel.notifiers.table.EAGER_CYCLE_BUDGET", 0)
     registry = NotifierRegistry[[]]("loop")
     registry.add("a", noop, after="b")
     registry.add("b", noop, after="a")

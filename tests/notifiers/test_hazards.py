@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from notifiers import Hazard, NotifierRegistry
+from virtmodel.notifiers import Hazard, NotifierRegistry
 
 
 def noop() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifiers import CycleError, InvalidNotifierError, NotifierRegistry
+from virtmodel.notifiers import CycleError, InvalidNotifierError, NotifierRegistry
 
 
 def noop() -> None:

@@ -6,7 +6,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifiers.orders import Poset, apply_swaps, distance, respects, swap_path
+from virtmodel.notifiers.orders import Poset, apply_swaps, distance, respects, swap_path
 
 
 def diamond() -> Poset:

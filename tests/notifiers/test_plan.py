@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifiers import NotifierRegistry, UnknownNotifierError
+from virtmodel.notifiers import NotifierRegistry, UnknownNotifierError
 
 
 def noop() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifiers import (
+from virtmodel.notifiers import (
     DuplicateNotifierError,
     ListNotifier,
     NotifierList,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifiers import (
+from virtmodel.notifiers import (
     AlreadyNotifiedError,
     CycleError,
     DuplicateNotifierError,
@@ -236,7 +236,7 @@ def test_cycle_message_names_each_edge_and_where_it_was_declared(registry):
 
 
 def test_cycle_beyond_the_eager_budget_is_still_caught_by_order(registry, monkeypatch):
-    monkeypatch.setattr("notifiers.table.EAGER_CYCLE_BUDGET", 1)
+    monkeypatch.setattr("virtmodel.notifiers.table.EAGER_CYCLE_BUDGET", 1)
     registry.add("a", logger("a"), after="d")
     registry.add("b", logger("b"), after="a")
     registry.add("c", logger("c"), after="b")
@@ -336,7 +336,7 @@ def test_graph_has_registration_ordered_nodes_and_edge_provenance(registry):
 
 
 def test_graph_is_fresh_and_tolerates_cycles(registry, monkeypatch):
-    monkeypatch.setattr("notifiers.table.EAGER_CYCLE_BUDGET", 0)
+    monkeypatch.setattr("virtmodel.notifiers.table.EAGER_CYCLE_BUDGET", 0)
     registry.add("a", logger("a"), after="b")
     registry.add("b", logger("b"), after="a")
 

@@ -14,7 +14,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifiers import CycleError, NotifierRegistry
+from virtmodel.notifiers import CycleError, NotifierRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 Edges = list[tuple[int, int]]
@@ -136,7 +136,7 @@ def test_explain_chain_is_a_real_path_of_declared_edges(case, data):
 SCRIPT = textwrap.dedent(
     """
     import random
-    from notifiers import NotifierRegistry
+    from virtmodel.notifiers import NotifierRegistry
     rng = random.Random(7)
     names = [f"dev{i}-{'x' * (i % 5)}" for i in range(300)]
     registry = NotifierRegistry[[]]("hash", one_shot=False)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from notifiers.registry import NotifierRegistry
-from notifiers.tiebreak import tie_break_pairs
+from virtmodel.notifiers.registry import NotifierRegistry
+from virtmodel.notifiers.tiebreak import tie_break_pairs
 
 
 def nothing() -> None:

@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from notifiers import NotifierFailedError, NotifierRegistry, Status, Step, Trace
+from virtmodel.notifiers import (
+    NotifierFailedError,
+    NotifierRegistry,
+    Status,
+    Step,
+    Trace,
+)
 
 
 def noop(log: list[str]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from machine import kvm
+from virtmodel.machine import kvm
 
 ERAS = ("mainline", "v4.8", "v4.8-rc1")
 OLD_ERAS = ("v4.8", "v4.8-rc1")

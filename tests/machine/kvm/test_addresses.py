@@ -4,7 +4,6 @@ import errno
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     ADDR,
     CTRL,
@@ -20,6 +19,7 @@ from tests.machine.kvm.helpers import (
     v2_vm,
     v3_vm,
 )
+from virtmodel.machine import kvm
 
 V2_DIST = kvm.KVM_VGIC_V2_ADDR_TYPE_DIST
 V2_CPU = kvm.KVM_VGIC_V2_ADDR_TYPE_CPU

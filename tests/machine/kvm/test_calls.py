@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     ADDR,
     CTRL,
@@ -19,6 +18,7 @@ from tests.machine.kvm.helpers import (
     fails,
     v3_vm,
 )
+from virtmodel.machine import kvm
 
 
 def test_every_call_is_recorded_in_order_with_its_outcome() -> None:
@@ -172,7 +172,7 @@ def test_addresses_and_read_addresses_are_shown_in_hex() -> None:
 
 
 TRACE_SCRIPT = """
-from machine import kvm
+from virtmodel.machine import kvm
 from tests.machine.kvm.test_its import qemu_virt_gicv3_its
 for era in ("mainline", "v4.8", "v4.8-rc1"):
     try:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from machine import kvm
+from virtmodel.machine import kvm
 
 
 def test_redist_region_attr_packs_count_base_flags_and_index() -> None:

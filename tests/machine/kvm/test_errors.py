@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from machine import kvm
 from tests.machine.kvm.helpers import ERAS, IPA40
+from virtmodel.machine import kvm
 
 E = errno
 #: What the kernel can answer, per (ioctl, device kind, group).

@@ -4,7 +4,6 @@ import errno
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     ADDR,
     CTRL,
@@ -17,6 +16,7 @@ from tests.machine.kvm.helpers import (
     fails,
     v2_vm,
 )
+from virtmodel.machine import kvm
 
 ITS_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
 ITS = kvm.KVM_DEV_TYPE_ARM_VGIC_ITS

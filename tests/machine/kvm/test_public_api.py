@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import errno
 
-from machine import kvm
+from virtmodel.machine import kvm
 
 
 def test_all_lists_exactly_the_public_names() -> None:

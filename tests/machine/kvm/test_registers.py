@@ -4,7 +4,6 @@ import errno
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     ADDR,
     CTRL,
@@ -17,6 +16,7 @@ from tests.machine.kvm.helpers import (
     v2_vm,
     v3_vm,
 )
+from virtmodel.machine import kvm
 
 DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
 REDIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine import kvm
+from virtmodel.machine import kvm
 
 
 def test_three_kernel_eras_are_known_with_their_its_behaviour() -> None:

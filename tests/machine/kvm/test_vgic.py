@@ -4,7 +4,6 @@ import errno
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     CTRL,
     ERAS,
@@ -15,6 +14,7 @@ from tests.machine.kvm.helpers import (
     v2_vm,
     v3_vm,
 )
+from virtmodel.machine import kvm
 
 SAVE_PENDING = kvm.KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES
 MAINT = kvm.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ

@@ -4,7 +4,6 @@ import errno
 
 import pytest
 
-from machine import kvm
 from tests.machine.kvm.helpers import (
     ADDR,
     CTRL,
@@ -17,6 +16,7 @@ from tests.machine.kvm.helpers import (
     v2_vm,
     v3_vm,
 )
+from virtmodel.machine import kvm
 
 
 @pytest.mark.parametrize("bits", [32, 40, 48])
