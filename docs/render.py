@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from virtmodel.machine.cli import main
+from virtmodel.machine.cli.main import main
 
 DOCS = Path(__file__).resolve().parent
 MACHINE = [

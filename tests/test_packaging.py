@@ -41,7 +41,7 @@ def test_the_wheel_installs_one_top_level_name_and_the_licence(dist: Path) -> No
 
     top = {name.split("/")[0] for name in names}
     assert top == {"virtmodel", f"virtmodel-{virtmodel.__version__}.dist-info"}
-    assert {"virtmodel/machine/cli.py", "virtmodel/devices/its.py"} <= set(names)
+    assert {"virtmodel/machine/cli/main.py", "virtmodel/devices/its.py"} <= set(names)
     assert "virtmodel/notifiers/registry.py" in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
 

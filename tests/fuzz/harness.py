@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from virtmodel.machine.cli import main
+from virtmodel.machine.cli.main import main
 
 #: The seeded corpus checked into the repository.
 CORPUS: Final = Path(__file__).resolve().parent.parent / "corpus"

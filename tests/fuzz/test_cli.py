@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: What the installed ``virtmodel`` console script runs.
 ENTRY_POINT = [
     "-c",
-    "import sys; from virtmodel.machine.cli import main; sys.exit(main())",
+    "import sys; from virtmodel.machine.cli.main import main; sys.exit(main())",
 ]
 
 
@@ -112,9 +112,7 @@ def test_real_process_reports_one_line_and_no_traceback(
 
 
 def test_python_dash_m_reports_a_usage_error_in_one_line() -> None:
-    proc = _run_process(
-        ["-m", "virtmodel.machine.cli", "run", "--drop-edge", "nonsense"]
-    )
+    proc = _run_process(["-m", "virtmodel", "run", "--drop-edge", "nonsense"])
 
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

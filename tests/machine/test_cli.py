@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import require_tool
 from virtmodel.machine.boards.virt_config import VirtConfig
 from virtmodel.machine.boards.virt_dtb import build_virt_dtb
-from virtmodel.machine.cli import main
+from virtmodel.machine.cli.main import main
 
 MAIN_JOB = [
     "-M",
@@ -89,7 +89,7 @@ def test_no_traceback_reaches_a_real_terminal():
         [
             sys.executable,
             "-m",
-            "virtmodel.machine.cli",
+            "virtmodel",
             "run",
             "-M",
             "virt,gic-version=3",
@@ -214,7 +214,7 @@ def test_trace_and_dtb_do_not_depend_on_the_hash_seed(tmp_path):
         dtb = tmp_path / f"{seed}.dtb"
         env = {**__import__("os").environ, "PYTHONHASHSEED": seed}
         run_out = subprocess.run(
-            [sys.executable, "-m", "virtmodel.machine.cli", "run", *RC1],
+            [sys.executable, "-m", "virtmodel", "run", *RC1],
             capture_output=True,
             text=True,
             env=env,
@@ -224,7 +224,7 @@ def test_trace_and_dtb_do_not_depend_on_the_hash_seed(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "virtmodel.machine.cli",
+                "virtmodel",
                 "dtb",
                 *MAIN_JOB[:6],
                 "--seed",

@@ -1,4 +1,4 @@
-"""What each ``virtmodel`` subcommand does; the parser lives in ``machine.cli``."""
+"""What each ``virtmodel`` subcommand does; the parser is in ``cli.parser``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.cli import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from virtmodel.machine.cli.status import EXIT_FAILED, EXIT_OK, UsageError, print_json
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 if TYPE_CHECKING:

@@ -1,26 +1,18 @@
-"""The ``virtmodel`` command line (DESIGN.md §6).
+"""The argument parser of every ``virtmodel`` subcommand (DESIGN.md §6).
 
 Machine options use QEMU's spelling (``-M``, ``-smp``, ``-m``, ``-cpu``,
-``-accel``). Every error is one line on stderr: exit status 2 for bad usage or
-bad options, 1 for a machine that fails to come up; never a traceback.
+``-accel``); a parse error is a :class:`UsageError`, never argparse's exit.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from virtmodel.machine.errors import MachineError, MachineFailedError
+from virtmodel.machine.cli.status import UsageError
 
-#: Exit statuses.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad usage of the command line; exit status 2."""
+#: The one-line summary ``virtmodel --help`` starts with.
+DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,9 +80,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
-    parser = _Parser(
-        prog="virtmodel", description=__doc__.splitlines()[0], allow_abbrev=False
-    )
+    parser = _Parser(prog="virtmodel", description=DESCRIPTION, allow_abbrev=False)
     parser.add_argument(
         "--version", action="version", version=f"virtmodel {_version()}"
     )
@@ -150,59 +140,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explore.add_argument("--json", action="store_true")
     return parser
-
-
-def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from virtmodel.machine import commands  # imported late: it pulls in the whole board
-
-    return {
-        "run": commands.cmd_run,
-        "dtb": commands.cmd_dtb,
-        "dts": commands.cmd_dts,
-        "boot": commands.cmd_boot,
-        "graph": commands.cmd_graph,
-        "explain": commands.cmd_explain,
-        "explore": commands.cmd_explore,
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    try:
-        args = build_parser().parse_args(argv)
-        return _commands()[args.command](args)
-    except UsageError as exc:
-        print(f"virtmodel: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except MachineFailedError as exc:
-        print(f"virtmodel: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (MachineError, ValueError, LookupError) as exc:
-        print(f"virtmodel: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        # A file we were told to read or write (-o, --kernel) is unusable:
-        # bad usage, not a machine that failed to come up.
-        print(f"virtmodel: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("virtmodel: interrupted", file=sys.stderr)
-        return 130
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def print_json(data: object) -> None:
-    """Print *data* as stable, indented JSON."""
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-if __name__ == "__main__":
-    # Run the imported module's main, not this __main__ copy: the commands
-    # raise virtmodel.machine.cli.UsageError, which main() must catch.
-    from virtmodel.machine.cli import main as _main
-
-    sys.exit(_main())

@@ -1,0 +1,59 @@
+"""The ``virtmodel`` command line's entry point (DESIGN.md §6).
+
+Every error is one line on stderr: exit status 2 for bad usage or bad
+options, 1 for a machine that fails to come up; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from virtmodel.machine.cli.parser import build_parser
+from virtmodel.machine.cli.status import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    UsageError,
+    one_line,
+)
+from virtmodel.machine.errors import MachineError, MachineFailedError
+
+
+def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
+    # Imported late: the commands pull in the whole board.
+    from virtmodel.machine.cli import commands
+
+    return {
+        "run": commands.cmd_run,
+        "dtb": commands.cmd_dtb,
+        "dts": commands.cmd_dts,
+        "boot": commands.cmd_boot,
+        "graph": commands.cmd_graph,
+        "explain": commands.cmd_explain,
+        "explore": commands.cmd_explore,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return _commands()[args.command](args)
+    except UsageError as exc:
+        print(f"virtmodel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MachineFailedError as exc:
+        print(f"virtmodel: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (MachineError, ValueError, LookupError) as exc:
+        print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # A file we were told to read or write (-o, --kernel) is unusable:
+        # bad usage, not a machine that failed to come up.
+        print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("virtmodel: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,32 @@
+"""What every command shares: exit statuses, the usage error, JSON output.
+
+Both the parser and the commands import this module, and it imports neither,
+so the command line has no import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+#: The machine came up (or the command did what it was asked).
+EXIT_OK: Final = 0
+#: The machine failed to come up.
+EXIT_FAILED: Final = 1
+#: Bad usage: an unknown option, a malformed value, an unusable file.
+EXIT_USAGE: Final = 2
+
+
+class UsageError(Exception):
+    """Bad usage of the command line; exit status 2."""
+
+
+def one_line(exc: BaseException) -> str:
+    """Return the first line of *exc*'s message (its type name if empty)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def print_json(data: object) -> None:
+    """Print *data* as stable, indented JSON."""
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
