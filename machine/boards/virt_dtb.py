@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Final
 
 from virtmodel.machine.boards.virt_fdt import build_virt_fdt
 from virtmodel.machine.errors import ConfigError
-from virtmodel.machine.fdt import DEFAULT_TOTALSIZE, write_atomic
+from virtmodel.machine.fdt import DEFAULT_TOTALSIZE
+from virtmodel.machine.files import write_atomic
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt_config import VirtConfig

@@ -148,7 +148,7 @@ def cmd_dts(args: argparse.Namespace) -> int:
 def cmd_boot(args: argparse.Namespace) -> int:
     """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
     from virtmodel.machine.boards.virt_dtb import build_virt_dtb
-    from virtmodel.machine.boot import BootError, boot
+    from virtmodel.machine.qemu.boot import BootError, boot
 
     if args.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
@@ -221,7 +221,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
             raise UsageError(msg)
-        from virtmodel.machine.fdt import write_atomic
+        from virtmodel.machine.files import write_atomic
 
         data = subprocess.run(
             [dot, f"-T{args.format}"],
@@ -232,7 +232,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         write_atomic(Path(args.output), data)
         return EXIT_OK
     if args.output is not None:
-        from virtmodel.machine.fdt import write_atomic
+        from virtmodel.machine.files import write_atomic
 
         write_atomic(Path(args.output), text)
     else:

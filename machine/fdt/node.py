@@ -1,4 +1,4 @@
-"""The node record of :class:`~machine.fdt.Fdt` and the FDT format constants.
+"""The node record of :class:`~virtmodel.machine.fdt.Fdt`.
 
 A node keeps its properties and subnodes in *creation order* (libfdt's
 insertions make the blob show both reversed) and its byte sizes, from which
@@ -11,51 +11,13 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from virtmodel.machine.errors import MachineError
+from virtmodel.machine.fdt.format import (
+    FDT_BEGIN_NODE,
+    FDT_END_NODE,
+    FDT_PROP,
+)
 
-__all__ = [
-    "DEFAULT_PHANDLE_START",
-    "DEFAULT_TOTALSIZE",
-    "FDT_BEGIN_NODE",
-    "FDT_END",
-    "FDT_END_NODE",
-    "FDT_MAGIC",
-    "FDT_NOP",
-    "FDT_PROP",
-    "GIC_FDT_IRQ_FLAGS_EDGE_LO_HI",
-    "GIC_FDT_IRQ_FLAGS_LEVEL_HI",
-    "GIC_FDT_IRQ_TYPE_PPI",
-    "GIC_FDT_IRQ_TYPE_SPI",
-    "OFF_DT_STRUCT",
-    "OFF_MEM_RSVMAP",
-    "FdtError",
-    "FdtNode",
-    "ppi_flags",
-]
-
-FDT_MAGIC: Final = 0xD00DFEED
-FDT_BEGIN_NODE: Final = 1
-FDT_END_NODE: Final = 2
-FDT_PROP: Final = 3
-FDT_NOP: Final = 4
-FDT_END: Final = 9
-#: QEMU's FDT_MAX_SIZE: the buffer ``create_device_tree`` allocates and dumps.
-DEFAULT_TOTALSIZE: Final = 0x100000
-#: Where libfdt's ``fdt_create`` puts the reservation map and the struct block.
-OFF_MEM_RSVMAP: Final = 0x30
-OFF_DT_STRUCT: Final = 0x40
-#: Phandle QEMU hands out first when ``phandle-start`` is 0.
-DEFAULT_PHANDLE_START: Final = 0x8000
-HEADER = struct.Struct(">10I")
-
-
-class FdtError(MachineError, ValueError):
-    """A device-tree operation names a missing or clashing node, or a blob is bad."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        #: The node path (or ``"<blob>"`` for a malformed DTB) at fault.
-        self.path = path
-        super().__init__(f"device tree node {path!r}: {problem}")
+__all__ = ["FdtNode"]
 
 
 class FdtNode:
@@ -177,21 +139,3 @@ def emit_node(node: FdtNode, out: list[bytes]) -> None:
     for child in reversed(node.children):
         emit_node(child, out)
     out.append(U32.pack(FDT_END_NODE))
-
-
-#: Interrupt specifier encoding of the GIC binding (QEMU ``include/hw/arm/fdt.h``).
-GIC_FDT_IRQ_TYPE_SPI: Final = 0
-GIC_FDT_IRQ_TYPE_PPI: Final = 1
-GIC_FDT_IRQ_FLAGS_EDGE_LO_HI: Final = 1
-GIC_FDT_IRQ_FLAGS_LEVEL_HI: Final = 4
-
-
-def ppi_flags(flags: int, cpus: int | None) -> int:
-    """Return PPI flags with the GICv2 CPU mask (bits [15:8]) for *cpus* CPUs.
-
-    ``cpus=None`` (GICv3 and later) leaves the flags as they are; the mask is
-    eight bits wide, as QEMU's ``deposit32`` makes it.
-    """
-    if cpus is None:
-        return flags
-    return (flags & ~0xFF00) | ((((1 << cpus) - 1) & 0xFF) << 8)

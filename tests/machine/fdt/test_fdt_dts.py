@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import require_tool
 from virtmodel.machine.fdt import Fdt
-from virtmodel.machine.fdt_dts import format_value
+from virtmodel.machine.fdt.dts import format_value
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 
 @pytest.mark.parametrize(

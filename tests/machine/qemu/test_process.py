@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from virtmodel.machine.boot_process import BootResult, run_console
+from virtmodel.machine.qemu.process import BootResult, run_console
 
 
 def live_group_members(pgid: int, *, settle: float = 5.0) -> list[int]:

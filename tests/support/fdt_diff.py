@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from virtmodel.machine.fdt_dts import format_value
+from virtmodel.machine.fdt.dts import format_value
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt, FdtNode

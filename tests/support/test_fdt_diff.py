@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from virtmodel.machine.fdt import Fdt, fdt_diff
+from tests.support.fdt_diff import fdt_diff
+from virtmodel.machine.fdt import Fdt
 
 
 def tree(*, reg: int = 1, extra: bool = False, swap: bool = False) -> Fdt:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from virtmodel.machine.fdt import write_atomic
+from virtmodel.machine.files import write_atomic
 
 
 def test_write_atomic_replaces_the_file_with_the_whole_content(tmp_path: Path) -> None:

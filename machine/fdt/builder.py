@@ -29,9 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from virtmodel.machine.fdt_diff import fdt_diff
-from virtmodel.machine.fdt_io import write_atomic
-from virtmodel.machine.fdt_node import (
+from virtmodel.machine.fdt.format import (
     DEFAULT_PHANDLE_START,
     DEFAULT_TOTALSIZE,
     FDT_BEGIN_NODE,
@@ -42,10 +40,12 @@ from virtmodel.machine.fdt_node import (
     HEADER,
     OFF_DT_STRUCT,
     OFF_MEM_RSVMAP,
+    FdtError,
+)
+from virtmodel.machine.fdt.node import (
     PROP_HDR,
     RSV,
     U32,
-    FdtError,
     FdtNode,
     align4,
     compute_sizes,
@@ -58,8 +58,6 @@ __all__ = [
     "Fdt",
     "FdtError",
     "FdtNode",
-    "fdt_diff",
-    "write_atomic",
 ]
 
 
@@ -411,13 +409,13 @@ class Fdt:
         Raises:
             FdtError: The blob is truncated or malformed.
         """
-        from virtmodel.machine.fdt_parse import parse_dtb
+        from virtmodel.machine.fdt.parse import parse_dtb
 
         return parse_dtb(cls, data)
 
     def to_dts(self) -> str:
         """Return device tree source in the style of ``dtc -I dtb -O dts``."""
-        from virtmodel.machine.fdt_dts import to_dts
+        from virtmodel.machine.fdt.dts import to_dts
 
         return to_dts(self)
 

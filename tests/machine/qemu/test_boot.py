@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ASSETS, require_file, require_tool
-from tests.machine.test_boot_process import live_group_members
+from tests.machine.qemu.test_process import live_group_members
 from virtmodel.machine.boards.virt_config import VirtConfig
 from virtmodel.machine.boards.virt_dtb import build_virt_dtb
-from virtmodel.machine.boot import (
+from virtmodel.machine.errors import MachineError
+from virtmodel.machine.fdt import Fdt
+from virtmodel.machine.qemu.boot import (
     MAX_DTB_FILE_SIZE,
     BootError,
     QemuMachine,
@@ -26,9 +28,7 @@ from virtmodel.machine.boot import (
     pack_fdt,
     qemu_command,
 )
-from virtmodel.machine.errors import MachineError
-from virtmodel.machine.fdt import Fdt
-from virtmodel.machine.initramfs import parse_facts, probe_initramfs
+from virtmodel.machine.qemu.initramfs import parse_facts, probe_initramfs
 
 QEMU = "qemu-system-aarch64"
 #: Enough of an arm64 Image header for the magic check (QEMU is never reached).
@@ -53,7 +53,7 @@ def image(tmp_path: Path) -> Path:
 
 # -- fetching the assets -----------------------------------------------------------
 
-FETCH = Path(__file__).parents[2] / ".ci" / "fetch-arm64-assets"
+FETCH = Path(__file__).parents[3] / ".ci" / "fetch-arm64-assets"
 
 
 @pytest.mark.external
@@ -158,16 +158,16 @@ def _corrupt(offset: int, value: int) -> bytes:
 @pytest.mark.parametrize(
     ("blob", "fragment"),
     [
-        (b"\xd0\x0d", "dtb is 2 bytes, shorter than an fdt header"),
-        (_corrupt(0, 0x12345678), "dtb has magic 0x12345678, not 0xd00dfeed"),
-        (_corrupt(20, 16), "dtb is fdt version 16; version 17 or later is needed"),
+        (b"\xd0\x0d", "dtb: 2 bytes is too short for a header"),
+        (_corrupt(0, 0x12345678), "dtb: bad magic 0x12345678"),
+        (_corrupt(20, 16), "dtb: version 16 is older than 17"),
         (
             _corrupt(36, 0x200000),
-            "dtb struct block [0x00000040, 0x00200040) lies outside",
+            "dtb: struct block [0x00000040, 0x00200040) lies outside",
         ),
-        (_corrupt(32, 0x200000), "dtb strings block"),
+        (_corrupt(32, 0x200000), "dtb: strings block"),
         (_corrupt(36, 8), "dtb struct block does not end with the FDT_END token"),
-        (bytes(small_tree().to_dtb())[:0x40], "dtb struct block"),
+        (bytes(small_tree().to_dtb())[:0x40], "lies outside the blob"),
     ],
 )
 def test_broken_trees_are_refused_with_the_part_at_fault(
@@ -320,7 +320,7 @@ def test_missing_kernel_initrd_and_bad_dtb_are_refused_before_qemu_runs(
         boot(A57, dtb=dtb, kernel=tmp_path / "nope", qemu=sys.executable)
     with pytest.raises(BootError, match=r"initrd '.*rd' does not exist"):
         boot(A57, dtb=dtb, kernel=image, initrd=tmp_path / "rd", qemu=sys.executable)
-    with pytest.raises(BootError, match="dtb has magic"):
+    with pytest.raises(BootError, match="dtb: bad magic"):
         boot(A57, dtb=b"x" * 64, kernel=image, qemu=sys.executable)
 
 

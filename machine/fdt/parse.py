@@ -1,4 +1,4 @@
-"""Parse a flattened device tree blob back into an :class:`~machine.fdt.Fdt`.
+"""Parse a flattened device tree blob back into an :class:`~virtmodel.machine.fdt.Fdt`.
 
 Each property keeps the name offset the blob gave it and the strings block is
 kept verbatim, so a blob in libfdt's layout round-trips to identical bytes.
@@ -9,27 +9,26 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from virtmodel.machine.fdt_node import (
+from virtmodel.machine.fdt.format import (
+    BLOB,
     FDT_BEGIN_NODE,
     FDT_END,
     FDT_END_NODE,
-    FDT_MAGIC,
     FDT_NOP,
     FDT_PROP,
     FdtError,
-    FdtNode,
+    read_header,
 )
+from virtmodel.machine.fdt.node import FdtNode
 
 if TYPE_CHECKING:
-    from virtmodel.machine.fdt import Fdt
+    from virtmodel.machine.fdt.builder import Fdt
 
 __all__ = ["parse_dtb"]
 
-_BLOB = "<blob>"
-
 
 def _bad(problem: str) -> FdtError:
-    return FdtError(_BLOB, problem)
+    return FdtError(BLOB, problem)
 
 
 def parse_dtb(cls: type[Fdt], data: bytes) -> Fdt:
@@ -42,38 +41,12 @@ def parse_dtb(cls: type[Fdt], data: bytes) -> Fdt:
         FdtError: The blob is truncated, has a bad magic or version, or its
             structure block is malformed.
     """
-    if len(data) < 40:
-        msg = f"{len(data)} bytes is too short for a header"
-        raise _bad(msg)
-    (
-        magic,
-        totalsize,
-        off_struct,
-        off_strings,
-        off_rsv,
-        version,
-        _last,
-        boot_cpu,
-        size_strings,
-        size_struct,
-    ) = struct.unpack_from(">10I", data)
-    if magic != FDT_MAGIC:
-        msg = f"bad magic 0x{magic:08x}"
-        raise _bad(msg)
-    if version < 16:
-        msg = f"version {version} is older than 16"
-        raise _bad(msg)
-    if version < 17:
-        size_struct = off_strings - off_struct
-    if (
-        totalsize > len(data)
-        or max(off_struct + size_struct, off_strings + size_strings, off_rsv + 16)
-        > totalsize
-    ):
-        msg = f"blocks extend past the {len(data)} bytes given"
-        raise _bad(msg)
+    header = read_header(data)
+    totalsize, off_rsv = header.totalsize, header.off_mem_rsvmap
+    off_struct, size_struct = header.off_dt_struct, header.size_dt_struct
+    off_strings, size_strings = header.off_dt_strings, header.size_dt_strings
     fdt = cls()
-    fdt.boot_cpuid_phys = boot_cpu
+    fdt.boot_cpuid_phys = header.boot_cpuid_phys
     reservations: list[tuple[int, int]] = []
     pos = off_rsv
     while True:

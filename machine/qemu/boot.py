@@ -3,7 +3,7 @@
 :func:`boot` starts QEMU with the machine's own options and ``-dtb`` pointing
 at virtmodel's device tree, streams the PL011 console, and stops at power-off,
 at an expected console line, or at a timeout; QEMU's process group never
-outlives the call (see :mod:`machine.boot_process`).
+outlives the call (see :mod:`virtmodel.machine.qemu.process`).
 
 Facts the design relies on (QEMU 7.2 and Debian's 6.1 arm64 kernel, measured):
 
@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TextIO
 
-from virtmodel.machine.boot_process import BootResult, run_console
 from virtmodel.machine.errors import MachineError
+from virtmodel.machine.fdt.format import (
+    FDT_END,
+    FDT_MAGIC,
+    HEADER,
+    FdtError,
+    read_header,
+)
+from virtmodel.machine.qemu.process import BootResult, run_console
 
 __all__ = [
     "MAX_DTB_FILE_SIZE",
@@ -42,9 +48,6 @@ __all__ = [
     "qemu_command",
 ]
 
-_FDT_MAGIC: Final = 0xD00DFEED
-_FDT_END: Final = (9).to_bytes(4, "big")
-_FDT_HEADER: Final = struct.Struct(">10I")
 _RSV_ENTRY: Final = 16
 _IMAGE_MAGIC_OFFSET: Final = 0x38
 _IMAGE_MAGIC: Final = b"ARM\x64"
@@ -164,57 +167,34 @@ def pack_fdt(blob: bytes) -> bytes:
         BootError: *blob* is not a flattened device tree of version 17 or later,
             or one of its blocks lies outside it.
     """
-    if len(blob) < _FDT_HEADER.size:
-        msg = f"dtb is {len(blob)} bytes, shorter than an fdt header"
-        raise BootError(msg)
-    (
-        magic,
-        totalsize,
-        off_struct,
-        off_strings,
-        off_rsvmap,
-        version,
-        _last,
-        boot_cpu,
-        size_strings,
-        size_struct,
-    ) = _FDT_HEADER.unpack_from(blob)
-    if magic != _FDT_MAGIC:
-        msg = f"dtb has magic 0x{magic:08x}, not 0x{_FDT_MAGIC:08x}"
-        raise BootError(msg)
-    if version < 17:
-        msg = f"dtb is fdt version {version}; version 17 or later is needed"
-        raise BootError(msg)
-    limit = min(totalsize, len(blob))
+    try:
+        found = read_header(blob, min_version=17)
+    except FdtError as exc:
+        msg = f"dtb: {exc.problem}"
+        raise BootError(msg) from exc
+    limit = min(found.totalsize, len(blob))
+    off_rsvmap, boot_cpu = found.off_mem_rsvmap, found.boot_cpuid_phys
+    off_struct, size_struct = found.off_dt_struct, found.size_dt_struct
+    off_strings, size_strings = found.off_dt_strings, found.size_dt_strings
     rsv_end = off_rsvmap + _RSV_ENTRY
     while blob[rsv_end - _RSV_ENTRY : rsv_end] != bytes(_RSV_ENTRY):
         if rsv_end >= limit:
             msg = f"dtb reservation map at 0x{off_rsvmap:08x} has no terminating entry"
             raise BootError(msg)
         rsv_end += _RSV_ENTRY
-    for name, start, size in (
-        ("struct", off_struct, size_struct),
-        ("strings", off_strings, size_strings),
-    ):
-        if start + size > limit:
-            msg = (
-                f"dtb {name} block [0x{start:08x}, 0x{start + size:08x}) "
-                f"lies outside the blob [0x00000000, 0x{limit:08x})"
-            )
-            raise BootError(msg)
     structure = blob[off_struct : off_struct + size_struct]
-    if size_struct % 4 or structure[-4:] != _FDT_END:
+    if size_struct % 4 or structure[-4:] != FDT_END.to_bytes(4, "big"):
         msg = "dtb struct block does not end with the FDT_END token"
         raise BootError(msg)
     rsvmap = blob[off_rsvmap:rsv_end]
-    new_struct = _FDT_HEADER.size + len(rsvmap)
+    new_struct = HEADER.size + len(rsvmap)
     new_strings = new_struct + size_struct
-    header = _FDT_HEADER.pack(
-        _FDT_MAGIC,
+    header = HEADER.pack(
+        FDT_MAGIC,
         new_strings + size_strings,
         new_struct,
         new_strings,
-        _FDT_HEADER.size,
+        HEADER.size,
         17,
         16,
         boot_cpu,

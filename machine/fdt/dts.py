@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from virtmodel.machine.fdt import Fdt, FdtNode
+    from virtmodel.machine.fdt.builder import Fdt
+    from virtmodel.machine.fdt.node import FdtNode
 
 __all__ = ["format_value", "to_dts"]
 

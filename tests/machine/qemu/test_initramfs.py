@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from virtmodel.machine.initramfs import (
+from virtmodel.machine.qemu.initramfs import (
     PROBE_INIT,
     CpioEntry,
     InitramfsError,
