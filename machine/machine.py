@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from virtmodel.machine.accel import Accelerator, TcgAccel
 from virtmodel.machine.errors import (
     IrqWiringError,
+    MachineError,
     MachineFailedError,
     PhaseError,
     UnknownDeviceError,
@@ -31,7 +32,7 @@ from virtmodel.machine.kvm_addr import KvmAddressQueue
 from virtmodel.machine.memory import MemoryMap, Region
 from virtmodel.machine.phases import Phase, PhaseClock
 from virtmodel.machine.trace import Kind, MachineTrace
-from virtmodel.notifiers import NotifierFailedError, NotifierRegistry
+from virtmodel.notifiers import NotifierError, NotifierFailedError, NotifierRegistry
 
 if TYPE_CHECKING:
     from virtmodel.devices.base import Device
@@ -216,8 +217,10 @@ class Machine:
             if self.failed_notifier is None:
                 self.failed_notifier = exc.name  # e.g. a reset notifier
             raise self._failure(where, exc.__cause__ or exc) from exc
-        except (OSError, RuntimeError, ValueError) as exc:
-            # KvmError is an OSError; devices.RealizeError a RuntimeError.
+        except (MachineError, NotifierError, OSError) as exc:
+            # The project's own errors (a device's RealizeError is a
+            # MachineError) and the kernel's (KvmError is an OSError). Anything
+            # else is a bug in a model or a board: it propagates as it is.
             raise self._failure(where, exc) from exc
 
     def _failure(self, where: str, cause: BaseException) -> MachineFailedError:

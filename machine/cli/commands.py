@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.cli.status import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from virtmodel.machine.cli.status import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandFailedError,
+    UsageError,
+    print_json,
+)
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 if TYPE_CHECKING:
@@ -214,22 +220,26 @@ def cmd_graph(args: argparse.Namespace) -> int:
         first, _, rest = text.partition("\n")
         text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
     if args.format in ("svg", "png"):
+        if args.output is None:
+            msg = f"--format {args.format} needs -o FILE"
+            raise UsageError(msg)
         dot = shutil.which("dot")
         if dot is None:
             msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"
             raise UsageError(msg)
-        if args.output is None:
-            msg = f"--format {args.format} needs -o FILE"
-            raise UsageError(msg)
         from virtmodel.machine.files import write_atomic
 
-        data = subprocess.run(
+        done = subprocess.run(
             [dot, f"-T{args.format}"],
             input=text.encode(),
             capture_output=True,
-            check=True,
-        ).stdout
-        write_atomic(Path(args.output), data)
+            check=False,
+        )
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            msg = f"{dot} -T{args.format} failed with status {done.returncode}"
+            raise CommandFailedError(msg + (f": {said[0]}" if said else ""))
+        write_atomic(Path(args.output), done.stdout)
         return EXIT_OK
     if args.output is not None:
         from virtmodel.machine.files import write_atomic
