@@ -77,6 +77,13 @@ class Machine:
         if notifiers not in NOTIFIER_MODES:
             msg = f"notifier mode {notifiers!r} is not 'ordered' or 'qemu-lifo'"
             raise ValueError(msg)
+        given: object = accel  # callers without type checking pass anything
+        if given is not None and not isinstance(given, Accelerator):
+            msg = (
+                f"accel must be an Accelerator such as KvmAccel('v4.8') or "
+                f"TcgAccel(), not {type(accel).__name__} {accel!r}"
+            )
+            raise TypeError(msg)
         self.name = name
         self.accel = accel if accel is not None else TcgAccel()
         self.notifier_mode = notifiers
