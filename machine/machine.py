@@ -94,7 +94,11 @@ class Machine:
         self.memory = MemoryMap()
         self.irqs = IrqMap()
         self._devices: dict[str, Device[Any]] = {}
-        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry("realize")
+        # Notified by every realize_all(); each callback realizes its device
+        # if it is still CREATED, so a later call realizes only what is new.
+        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry(
+            "realize", one_shot=False
+        )
         #: The machine-init-done event, in the chosen notifier mode.
         self.init_done = InitDone(self, notifiers, drop_edges=drop_edges)
         #: In-kernel device addresses waiting for machine-init-done.
@@ -367,12 +371,19 @@ class Machine:
         return self._realize_order
 
     def realize_all(self) -> None:
-        """Realize every added, still-created device in declared dependency order."""
-        by_name = {d.name: d for d in self._devices.values()}
-        for name in self._realize_order.order():
-            device = by_name[name]
-            if device.state.name == "CREATED":  # not realized, not unplugged
-                self.realize(device)
+        """Realize every added, still-created device in declared dependency order.
+
+        Raises:
+            Exception: What the failing device's realize raised (as
+                :meth:`realize` does), after the devices before it realized.
+        """
+        try:
+            self._realize_order.notify(self)
+        except NotifierFailedError as exc:
+            # Report the device's own error, exactly as realize() would.
+            cause = exc.__cause__
+            assert cause is not None  # the registry chains what the callback raised
+            raise cause.with_traceback(cause.__traceback__) from None
 
     def map_mmio(
         self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
@@ -453,4 +464,5 @@ class Machine:
 
 
 def _realize_in(device: Device[Any], machine: Machine) -> None:
-    machine.realize(device)
+    if device.state.name == "CREATED":  # not realized, not unplugged
+        machine.realize(device)

@@ -379,3 +379,20 @@ def test_an_accelerator_given_as_a_string_is_a_type_error():
         TypeError, match=r"KvmAccel\('v4.8'\) or TcgAccel\(\), not str 'kvm'"
     ):
         Machine("b", accel="kvm")  # type: ignore[arg-type]  # the misuse under test
+
+
+def test_realize_all_twice_realizes_only_what_was_added_since():
+    m = Machine("t")
+    m.create()
+    m.create_accel()
+    first = m.add(Device[DeviceProps]("first"))
+    m.realize_all()
+    second = m.add(Device[DeviceProps]("second"), after="first")
+
+    m.realize_all()
+
+    assert first.is_realized and second.is_realized
+    assert [e.text for e in m.trace.of_kind(Kind.DEVICE)] == [
+        "realize /machine/first (Device)",
+        "realize /machine/second (Device)",
+    ]
