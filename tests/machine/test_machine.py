@@ -391,7 +391,8 @@ def test_realize_all_twice_realizes_only_what_was_added_since():
 
     m.realize_all()
 
-    assert first.is_realized and second.is_realized
+    assert first.is_realized
+    assert second.is_realized
     assert [e.text for e in m.trace.of_kind(Kind.DEVICE)] == [
         "realize /machine/first (Device)",
         "realize /machine/second (Device)",
