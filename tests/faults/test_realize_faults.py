@@ -13,8 +13,8 @@ import pytest
 
 from virtmodel.devices.base import Device, DeviceProps
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine

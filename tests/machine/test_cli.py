@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from tests.conftest import require_tool
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.cli.main import main
 
 MAIN_JOB = [
