@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_OK,
@@ -67,7 +67,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         ConfigError: Bad machine options.
         UsageError: A bad ``--drop-edge``.
     """
-    from virtmodel.machine.boards.virt import create_virt
+    from virtmodel.machine.boards.virt.board import create_virt
 
     if args.accel != "kvm" and args.kernel_semantics != "mainline":
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
@@ -96,7 +96,7 @@ def _check_drops_used(machine: Machine) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Bring the machine up to its first vCPU run and print the trace."""
-    from virtmodel.machine.boards.virt import boot_virt
+    from virtmodel.machine.boards.virt.board import boot_virt
 
     machine = machine_from(args)
     failure: MachineFailedError | None = None
@@ -134,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_dtb(args: argparse.Namespace) -> int:
     """Write the machine's DTB to ``-o`` atomically."""
-    from virtmodel.machine.boards.virt_dtb import cmd_dtb
+    from virtmodel.machine.boards.virt.dtb import cmd_dtb
 
     if not args.output.strip():
         msg = "-o needs a file name"
@@ -145,7 +145,7 @@ def cmd_dtb(args: argparse.Namespace) -> int:
 
 def cmd_dts(args: argparse.Namespace) -> int:
     """Print the machine's device tree source."""
-    from virtmodel.machine.boards.virt_dtb import cmd_dts
+    from virtmodel.machine.boards.virt.dtb import cmd_dts
 
     sys.stdout.write(cmd_dts(config_from(args), args.seed))
     return EXIT_OK
@@ -153,7 +153,7 @@ def cmd_dts(args: argparse.Namespace) -> int:
 
 def cmd_boot(args: argparse.Namespace) -> int:
     """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
-    from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+    from virtmodel.machine.boards.virt.dtb import build_virt_dtb
     from virtmodel.machine.qemu.boot import BootError, boot
 
     if args.accel != "tcg":
@@ -259,7 +259,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Run init-done under every valid order and report what differs."""
-    from virtmodel.machine.explore import init_done_builder
+    from virtmodel.machine.boards.virt.explore import init_done_builder
     from virtmodel.notifiers.explore import explore
 
     if args.notifiers != "ordered":

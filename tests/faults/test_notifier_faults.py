@@ -149,8 +149,8 @@ def test_a_failed_machine_cannot_be_booted_again_but_a_new_one_can() -> None:
 
 def test_a_virt_machine_after_a_failed_virt_machine_boots_with_fresh_state() -> None:
     from virtmodel.machine.accel import KvmAccel
-    from virtmodel.machine.boards.virt import boot_virt, create_virt
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
     config = VirtConfig.from_options(
         "virt,gic-version=3,its=on", cpu="max", accel="kvm"

@@ -15,8 +15,8 @@ from virtmodel.devices import GicV2
 from virtmodel.devices.base import Device, DeviceProps
 from virtmodel.devices.errors import RealizeError
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from tests.conftest import require_tool
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.cli.main import main
 
 MAIN_JOB = [
@@ -212,7 +212,7 @@ def test_graph_svg_without_output_names_the_missing_option_first(capsys, monkeyp
 
 
 def test_a_bug_in_board_code_keeps_its_traceback(capsys, monkeypatch):
-    from virtmodel.machine.boards import virt
+    from virtmodel.machine.boards.virt import board as virt
 
     def broken(*args, **kwargs):
         raise KeyError("gic")
