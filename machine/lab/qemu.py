@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Final, TextIO
@@ -100,13 +101,22 @@ class QemuTrace:
         return self.running
 
     def machine_calls(self) -> list[TracedCall]:
-        """Return the calls on the machine's VM (the last one created)."""
-        vms = [
-            call.vm for call in self.calls if call.ioctl == "KVM_CREATE_VM" and call.ok
+        """Return the calls on the machine's VM, without the scratch VMs.
+
+        QEMU's ``-cpu host`` probes the host CPU in short-lived scratch VMs;
+        the machine's VM is the one that gets an in-kernel device (else the
+        one with the most calls).
+        """
+        with_device = [
+            call.vm
+            for call in self.calls
+            if call.ioctl == "KVM_CREATE_DEVICE" and call.ok and call.attr is None
         ]
-        if not vms:
+        counts = Counter(call.vm for call in self.calls if call.vm is not None)
+        if not counts:
             return []
-        return [call for call in self.calls if call.vm == vms[-1]]
+        vm = with_device[0] if with_device else counts.most_common(1)[0][0]
+        return [call for call in self.calls if call.vm == vm]
 
 
 def split_configurations(words: Sequence[str]) -> list[tuple[str, ...]]:
@@ -135,11 +145,10 @@ def split_configurations(words: Sequence[str]) -> list[tuple[str, ...]]:
         if not group:
             msg = f"configuration {index + 1} is empty (two '--' in a row?)"
             raise UsageProblem(msg)
-        for word in group:
+        for previous, word in zip(["", *group], group, strict=False):
             option = word.split("=", 1)[0]
-            if option in _FIXED_OPTIONS or (
-                option.startswith("-M") and "accel=" in word
-            ):
+            machine = previous in ("-M", "-machine", "--machine")
+            if option in _FIXED_OPTIONS or (machine and "accel=" in word):
                 msg = f"configuration {index + 1}: {word!r} is fixed by the lab"
                 raise UsageProblem(msg)
             if "\n" in word or "\0" in word:
