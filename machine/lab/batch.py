@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from virtmodel.machine.boot_process import BootResult
 from virtmodel.machine.lab.guest import GuestJob, boot_guest
 from virtmodel.machine.lab.kvm import Plan, kvm_job, kvm_results
 from virtmodel.machine.lab.paths import LabPaths
 from virtmodel.machine.lab.qemu import QemuTrace, qemu_job, qemu_results
 from virtmodel.machine.lab.script import KvmScriptResult
+from virtmodel.machine.qemu.process import BootResult
 
 __all__ = [
     "LabBatch",

@@ -94,7 +94,9 @@ def _setup(_args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.setup import setup_lab
 
     paths = setup_lab(progress=_progress)
-    print(f"lab ready in {paths.root}")
+    kernel = paths.kernel_release.read_text().strip()
+    qemu = paths.qemu_version.read_text().strip()
+    print(f"lab ready in {paths.root}: kernel {kernel}, qemu-system-arm {qemu}")
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ ignored because they lack the prefix; a lost or mangled line is caught by the
 count. A guest that hangs or crashes ends at the timeout, or when QEMU exits
 (``panic=-1 -no-reboot``), with a :class:`~virtmodel.machine.lab.paths.LabError` that
 says how it ended and carries the console. QEMU runs under
-:func:`virtmodel.machine.boot_process.run_console`: its own session, killed as a group.
+:func:`virtmodel.machine.qemu.process.run_console`: its own session, killed as a group.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from virtmodel.machine.boot_process import BootResult, run_console
-from virtmodel.machine.initramfs import (
+from virtmodel.machine.lab.paths import LabError, LabPaths
+from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
     char_device,
     directory,
     newc_archive,
     regular_file,
 )
-from virtmodel.machine.lab.paths import LabError, LabPaths
+from virtmodel.machine.qemu.process import BootResult, run_console
 
 __all__ = [
     "GUEST_QEMU",

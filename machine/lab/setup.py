@@ -25,20 +25,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from virtmodel.machine.initramfs import (
+from virtmodel.machine.lab.apt import Arm64Apt, require_tool
+from virtmodel.machine.lab.paths import LabError, LabPaths
+from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
     directory,
     newc_archive,
     regular_file,
     symlink,
 )
-from virtmodel.machine.lab.apt import Arm64Apt, require_tool
-from virtmodel.machine.lab.paths import LabError, LabPaths
 
 __all__ = ["GUEST_SOURCES", "setup_lab"]
 
 #: The C sources built at setup.
 GUEST_SOURCES: Final = Path(__file__).parent / "guest"
+#: The arm64 KVM UAPI header the helpers include (libc6-dev-arm64-cross).
+CROSS_KVM_HEADER = Path("/usr/aarch64-linux-gnu/include/linux/kvm.h")
 _CC: Final = "aarch64-linux-gnu-gcc"
 _READELF: Final = "aarch64-linux-gnu-readelf"
 _QEMU_BIN: Final = "usr/bin/qemu-system-aarch64"
@@ -104,7 +106,7 @@ def _stamp(source: Path, flags: list[str]) -> str:
 
 def _build_helpers(paths: LabPaths, say: Progress) -> None:
     cc = require_tool(_CC, "gcc-aarch64-linux-gnu")
-    headers = Path("/usr/aarch64-linux-gnu/include/linux/kvm.h")
+    headers = CROSS_KVM_HEADER
     if not headers.exists():
         msg = f"{headers} not found; install the Debian package 'libc6-dev-arm64-cross'"
         raise LabError(msg)
@@ -198,7 +200,8 @@ def _fetch_qemu(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
         return
     readelf = require_tool(_READELF, "binutils-aarch64-linux-gnu")
     deps = [d for d in apt.depends("qemu-system-arm") if d not in _LEFT_OUT]
-    packages = ["qemu-system-arm", *apt.closure(deps)]
+    # dict.fromkeys: the closure in apt's order, each package once.
+    packages = list(dict.fromkeys(["qemu-system-arm", *apt.closure(deps)]))
     say(f"arm64 QEMU: downloading qemu-system-arm and {len(packages) - 1} packages")
     with tempfile.TemporaryDirectory(dir=paths.root) as tmp:
         debs = apt.download(packages, Path(tmp) / "debs")
@@ -210,7 +213,8 @@ def _fetch_qemu(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
         _write(paths.qemu_version, f"{version.split('_')[1]}\n".encode())
         _write(paths.qemu_cpio, newc_archive(entries))
     size = paths.qemu_cpio.stat().st_size
-    say(f"arm64 QEMU: {len(entries) - 5} libraries, {size / 2**20:.0f} MiB archive")
+    libraries = sum(e.path.startswith(f"{_LIBDIR}/") for e in entries)
+    say(f"arm64 QEMU: {libraries} libraries, {size / 2**20:.0f} MiB archive")
 
 
 def setup_lab(

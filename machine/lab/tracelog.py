@@ -166,12 +166,12 @@ def _attr_names(device: str, group: int, attr: int) -> tuple[str, str]:
 
 
 def _routing(entries: str) -> str:
-    """Summarize routing entries: runs of consecutive irqchip pins, MSIs counted."""
+    """Summarize routing entries: runs of consecutive irqchip pins, others counted."""
     if not entries:
         return "0 entries"
     parts: list[str] = []
     run: list[tuple[int, int, int]] = []  # (gsi, chip, pin)
-    msis = 0
+    others: dict[str, int] = {}  # "msi" or "typeN" -> how many
 
     def close() -> None:
         if run:
@@ -184,19 +184,15 @@ def _routing(entries: str) -> str:
     items = entries.split(",")
     for item in items:
         fields = item.split(":")
-        if fields[1] == "irqchip":
-            gsi, chip, pin = int(fields[0]), int(fields[2]), int(fields[3])
-            if run and not (
-                run[-1][0] + 1 == gsi and run[-1][1] == chip and run[-1][2] + 1 == pin
-            ):
-                close()
-            run.append((gsi, chip, pin))
-        else:
+        if fields[1] != "irqchip":
+            others[fields[1]] = others.get(fields[1], 0) + 1
+            continue
+        gsi, chip, pin = int(fields[0]), int(fields[2]), int(fields[3])
+        if run and (run[-1][0] + 1, run[-1][1], run[-1][2] + 1) != (gsi, chip, pin):
             close()
-            msis += 1
+        run.append((gsi, chip, pin))
     close()
-    if msis:
-        parts.append(f"{msis} msi")
+    parts += [f"{count} {kind}" for kind, count in sorted(others.items())]
     return f"{len(items)} entries: " + ", ".join(parts)
 
 
@@ -219,7 +215,9 @@ class _Reader:
             msg = f"kvmtrace role {role!r} is unknown"
             raise ValueError(msg)
         vm = int(match.group(2)) if match.group(2) is not None else None
-        device = match.group(3) or (f"vm{vm}" if vm is not None else "kvm")
+        # "fd": a KVM call on an fd no create call returned (not seen here).
+        system = "kvm" if role == "sys" else "fd"
+        device = match.group(3) or (f"vm{vm}" if vm is not None else system)
         if name == "ONE_REG":
             self._one_reg(vm, device, fields, text)
             return

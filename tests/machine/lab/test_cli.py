@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from virtmodel.machine.cli import main
+from virtmodel.machine.cli.main import main
 from virtmodel.machine.lab import batch
 from virtmodel.machine.lab.paths import LabError
 from virtmodel.machine.lab.qemu import QemuTrace

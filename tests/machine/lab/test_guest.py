@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.machine.lab.conftest import fake_qemu
-from virtmodel.machine.initramfs import newc_archive, regular_file
+from virtmodel.machine.lab.batch import run_kvm_scripts, trace_qemu
 from virtmodel.machine.lab.guest import (
     GuestJob,
     _job_archive,
@@ -17,6 +17,7 @@ from virtmodel.machine.lab.guest import (
     guest_command,
 )
 from virtmodel.machine.lab.paths import LabError, LabNotReadyError, LabPaths
+from virtmodel.machine.qemu.initramfs import newc_archive, regular_file
 
 FAKE = Path(__file__).with_name("fakeqemu.py")
 
@@ -176,3 +177,33 @@ def test_the_guest_command_enables_el2_and_kvm_needs():
     assert "-kernel /lab/Image -initrd /tmp/i.cpio" in text
     assert "panic=-1" in text
     assert "-no-reboot" in text
+
+
+def test_run_kvm_scripts_and_trace_qemu_through_a_stand_in(fake_lab, qemu, monkeypatch):
+    sections = [
+        ["kvm", 0, ["1 5 0 -", "2 -1 22 -", "4 5 0 -"]],
+        ["q0.log", 0, ["sys KVM_CREATE_VM type=0x0 ret=9 errno=0"]],
+        ["q0.out", 0, []],
+        ["q0.state", 0, ["running 137 3"]],
+    ]
+    monkeypatch.setenv("FAKE_QEMU_SECTIONS", json.dumps(sections))
+    results = run_kvm_scripts(
+        ["create_vm 0\ncreate_vm 99\n", "create_vm 0"], paths=fake_lab
+    )
+    assert [[(r.line, r.ret, r.errno) for r in rs] for rs in results] == [
+        [(1, 5, 0), (2, -1, 22)],
+        [(1, 5, 0)],
+    ]
+    (trace,) = trace_qemu([("-M", "virt")], paths=fake_lab, timeout=30)
+    assert [str(c) for c in trace.calls] == ["KVM_CREATE_VM(vm0, 0, fd=9) = 0"]
+    assert trace.running
+
+
+def test_garbage_from_kvmexec_is_a_lab_error(fake_lab, qemu, monkeypatch):
+    monkeypatch.setenv(
+        "FAKE_QEMU_SECTIONS", json.dumps([["kvm", 0, ["Segmentation fault"]]])
+    )
+    with pytest.raises(
+        LabError, match="unexpected kvmexec output 'Segmentation fault'"
+    ):
+        run_kvm_scripts(["create_vm 0"], paths=fake_lab)

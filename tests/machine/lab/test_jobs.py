@@ -230,3 +230,32 @@ def test_the_default_timeout_grows_with_the_batch():
         < default_timeout(1000, 10000, 0)
         < default_timeout(1000, 10000, 8)
     )
+
+
+def test_json_and_raw_output_keep_everything():
+    import json
+
+    log = [
+        "sys KVM_CHECK_EXTENSION arg=1 ret=1 errno=0",
+        "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
+    ]
+    (trace,) = qemu_results(_sections(log), [("-M", "virt")], "")
+    out = io.StringIO()
+    print_traces([trace], as_json=True, out=out)
+    (data,) = json.loads(out.getvalue())
+    assert data["running"] is True
+    assert [c["ioctl"] for c in data["calls"]] == [
+        "KVM_CHECK_EXTENSION",
+        "KVM_CREATE_VM",
+    ]
+    assert data["calls"][1]["extra"] == [["fd", "9"]]
+    out = io.StringIO()
+    print_traces([trace], raw=True, show_all=True, out=out)
+    assert out.getvalue().splitlines()[1:] == log
+
+
+def test_no_vm_means_no_machine_calls():
+    (trace,) = qemu_results(
+        _sections(["sys KVM_GET_API_VERSION ret=12 errno=0"]), [("-M", "virt")], ""
+    )
+    assert trace.machine_calls() == []

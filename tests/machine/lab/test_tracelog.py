@@ -201,3 +201,43 @@ def test_failures_name_the_errno_without_a_made_up_reason():
 def test_malformed_lines_are_refused(line, fragment):
     with pytest.raises(ValueError, match=fragment):
         parse_trace_log([line])
+
+
+def test_less_common_calls_get_consistent_spellings():
+    log = [
+        "sys KVM_GET_VCPU_MMAP_SIZE ret=4096 errno=0",
+        "sys KVM_CREATE_VM type=0x31 ret=-1 errno=22",
+        "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
+        "vm0 KVM_SET_GSI_ROUTING nr=0 flags=0 entries= ret=0 errno=0",
+        "vm0 KVM_SET_GSI_ROUTING nr=4 flags=0 entries=0:irqchip:0:0,1:irqchip:0:5,"
+        "2:type9,3:msi:0x0:0x0:0x0:0x0:0 ret=0 errno=0",
+        "vm0 KVM_CREATE_DEVICE type=10 flags=0 fd=10 ret=0 errno=0",
+        "vm0.device-type-10 KVM_SET_DEVICE_ATTR flags=0 group=0 attr=0x0 value=0x1 ret=-1 errno=6",
+        "vm0 KVM_CREATE_DEVICE type=8 flags=0 fd=11 ret=0 errno=0",
+        "vm0.its KVM_GET_DEVICE_ATTR flags=0 group=8 attr=0x80 value=0x0 read=0x1 ret=0 errno=0",
+        "vm0.its KVM_HAS_DEVICE_ATTR flags=0 group=7 attr=0x3 ret=-1 errno=6",
+        "vm0.vcpu0 KVM_SET_DEVICE_ATTR flags=1 group=0 attr=0x2 addr=opaque ret=-1 errno=22",
+        "vm0.vcpu0 KVM_HAS_DEVICE_ATTR flags=0 group=9 attr=0x0 ret=-1 errno=6",
+        "vm0.vgic-v3 KVM_SET_DEVICE_ATTR flags=0 group=9 attr=0x0 value=0x19 ret=-1 errno=6",
+        "vm0.vcpu0 KVM_RUN ret=-1 errno=4",
+        "fd KVM_IRQFD gsi=3 flags=0 ret=0 errno=0",
+        "vm0.vcpu0 0x4004aeff ret=-1 errno=25",
+    ]
+    assert [str(c) for c in parse_trace_log(log)] == [
+        "KVM_GET_VCPU_MMAP_SIZE(kvm) = 4096",
+        "KVM_CREATE_VM(vm0, 49) -> EINVAL",
+        "KVM_CREATE_VM(vm0, 0, fd=9) = 0",
+        "KVM_SET_GSI_ROUTING(vm0, 0 entries) = 0",
+        "KVM_SET_GSI_ROUTING(vm0, 4 entries: gsi 0 irqchip 0 pin 0, gsi 1 irqchip 0 pin 5, 1 msi, 1 type9) = 0",
+        "KVM_CREATE_DEVICE(device-type-10, 10) = 0",
+        "KVM_SET_DEVICE_ATTR(device-type-10, GRP_ADDR, VGIC_V2_ADDR_TYPE_DIST, 0x00000001) -> ENXIO",
+        "KVM_CREATE_DEVICE(its, 8) = 0",
+        "KVM_GET_DEVICE_ATTR(its, GRP_ITS_REGS, 0x0080, 0x00000000) = 0x00000001",
+        "KVM_HAS_DEVICE_ATTR(its, GRP_LEVEL_INFO, 3) -> ENXIO",
+        "KVM_SET_DEVICE_ATTR(vcpu0, PMU_V3_CTRL, PMU_V3_FILTER, flags=nonzero, addr=opaque) -> EINVAL",
+        "KVM_HAS_DEVICE_ATTR(vcpu0, group 9, 0) -> ENXIO",
+        "KVM_SET_DEVICE_ATTR(vgic-v3, GRP_MAINT_IRQ, 0, 25) -> ENXIO",
+        "KVM_RUN(vcpu0) -> EINTR",
+        "KVM_IRQFD(fd, gsi=3, flags=0) = 0",
+        "0x4004aeff(vcpu0) -> ENOTTY",
+    ]
