@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pytest
 
-from machine.kvm import constants, encoding, uapi
+from virtmodel.machine.kvm import constants, encoding, uapi
 from tests.conftest import require_file
 from tests.machine.kvm.cheader import Headers
 
