@@ -18,9 +18,9 @@ from types import ModuleType
 
 import pytest
 
-from virtmodel.machine.kvm import constants, encoding, uapi
 from tests.conftest import require_file
 from tests.machine.kvm.cheader import Headers
+from virtmodel.machine.kvm import constants, encoding, uapi
 
 INCLUDE = Path("/usr/aarch64-linux-gnu/include")
 PACKAGE = Path(constants.__file__).parent
