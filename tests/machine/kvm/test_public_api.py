@@ -19,6 +19,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "gicv3_sysregs",
         "irqs",
         "its",
+        "its_regs",
         "registers",
         "semantics",
         "state",
