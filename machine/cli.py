@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every valid order up to this many, else a seeded sample",
     )
     explore.add_argument("--json", action="store_true")
+    from virtmodel.machine.lab.cli import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
 
 
@@ -163,7 +166,14 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "graph": commands.cmd_graph,
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
+        "lab": _cmd_lab,
     }
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.cli import cmd_lab  # the lab needs no board
+
+    return cmd_lab(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
