@@ -26,6 +26,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "uapi",
         "vcpu",
         "vcpu_attrs",
+        "vfio",
         "vgic",
         "vm",
         "annotations",
