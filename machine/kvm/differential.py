@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from virtmodel.machine.kvm.script import Result, run_script
 
 #: Per script, the answers of each call line: (line, ret, errno, value).
-Answers = list[tuple[int, int, int, int | None]]
+Answers = Sequence[tuple[int, int, int, int | None]]
 RealRunner = Callable[[Sequence[str]], list[Answers]]
 
 
@@ -48,7 +48,7 @@ def _show(answer: tuple[int, int, int | None]) -> str:
     return f"ret {ret} errno {err} value {shown}"
 
 
-def simulate(script: str) -> Answers:
+def simulate(script: str) -> list[tuple[int, int, int, int | None]]:
     """Return the simulator's answers to *script* in the real side's shape."""
     return [_tuple(r) for r in run_script(script)]
 
@@ -60,17 +60,17 @@ def _tuple(result: Result) -> tuple[int, int, int, int | None]:
 def first_mismatch(script: str, real: Answers) -> Mismatch | None:
     """Return where the simulator first disagrees with *real*, if anywhere."""
     lines = script.splitlines()
-    simulated = {line: rest for line, *rest in simulate(script)}
+    simulated = {line: (ret, err, value) for line, ret, err, value in simulate(script)}
+    missing: tuple[int, int, int | None] = (-2, 0, None)  # the side gave no answer
     for line, ret, err, value in real:
-        mine = simulated.pop(line, None)
-        theirs = (ret, err, value)
-        if mine is None or tuple(mine) != theirs:
-            answer = (-2, 0, None) if mine is None else (mine[0], mine[1], mine[2])
-            return Mismatch(script, line, lines[line - 1].strip(), theirs, answer)
+        mine = simulated.pop(line, missing)
+        if mine != (ret, err, value):
+            text = lines[line - 1].strip()
+            return Mismatch(script, line, text, (ret, err, value), mine)
     if simulated:
-        line = min(simulated)
-        ret, err, value = simulated[line]
-        return Mismatch(script, line, lines[line - 1].strip(), (-2, 0, None), (ret, err, value))
+        extra = min(simulated)
+        text = lines[extra - 1].strip()
+        return Mismatch(script, extra, text, missing, simulated[extra])
     return None
 
 

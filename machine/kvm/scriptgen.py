@@ -32,7 +32,7 @@ _FEATURES: Final = (0, 0, 0, 4, 4, 8, 8, 1, 0x60, 0x20, 0x40, 0x10, 0x80, 0x100,
 _DEVICE_TYPES: Final = (7, 7, 7, 8, 8, 8, 5, 0, 4, 9, 10, 11, 1000)
 _NR_IRQS: Final = (64, 96, 128, 256, 992, 32, 100, 1023, 1024, 0)
 _VCPU_IDS: Final = (0, 0, 1, 1, 2, 3, 4, 15, 16, 17, 255, 511, 512, 0x10000)
-_SYSREGS: Final = tuple(sorted(sysregs.CPU_SYSREGS)) + (0xC231, 0x0, 0xFFFF)
+_SYSREGS: Final = (*sorted(sysregs.CPU_SYSREGS), 0xC231, 0x0, 0xFFFF)
 _DIST_OFFSETS: Final = (
     *(0x0, 0x4, 0x8, 0xC, 0x10, 0x14, 0x2, 0x20, 0xFFE8, 0xFFD0, 0xFFFC),
     *(0x80, 0x84, 0x100, 0x104, 0x11C, 0x120, 0x180, 0x184, 0x200, 0x204),
@@ -157,7 +157,9 @@ class _Builder:
         elif roll < 0.08 and self.vcpus:
             self.vcpu_init(rng.choice(self.vcpus))
         elif roll < 0.14:
-            self.emit("create_device", rng.choice(_DEVICE_TYPES), int(rng.random() < 0.4))
+            self.emit(
+                "create_device", rng.choice(_DEVICE_TYPES), int(rng.random() < 0.4)
+            )
             self.devices += 1  # a failed create leaves a handle that answers EBADF
         elif roll < 0.22 and self.vcpus:
             self.vcpu_attr(rng.choice(self.vcpus))
@@ -172,7 +174,10 @@ class _Builder:
         if group == u.KVM_ARM_VCPU_PMU_V3_CTRL:
             attr = rng.choice((0, 0, 1, 1, 2, 3, 4))
             if attr == u.KVM_ARM_VCPU_PMU_V3_FILTER:
-                base, count = rng.choice((0, 0x10, 0x3FF, 0xFFFF)), rng.choice((1, 16, 0x400))
+                base, count = (
+                    rng.choice((0, 0x10, 0x3FF, 0xFFFF)),
+                    rng.choice((1, 16, 0x400)),
+                )
                 value: object = base | count << 16 | rng.choice((0, 1, 2)) << 32
             else:
                 value = rng.choice(_PMU_IRQS)
@@ -192,7 +197,9 @@ class _Builder:
 
     def device_attr(self, handle: str) -> None:
         rng = self.rng
-        group = rng.choice((0, 0, 0, 0, 1, 1, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 7, 8, 8, 9, 10))
+        group = rng.choice(
+            (0, 0, 0, 0, 1, 1, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 7, 8, 8, 9, 10)
+        )
         attr, value = self.attr_and_value(group)
         verb = rng.choice(("set", "set", "get", "get", "has"))
         if verb == "has":
@@ -210,23 +217,34 @@ class _Builder:
                 count = rng.choice((1, 2, 4, 0, 0xFFF))
                 index = rng.choice((0, 0, 1, 2, 256))
                 flags = 1 if rng.random() < 0.1 else 0
-                return attr, redist_region_attr(count, self.address() & ((1 << 52) - 1), flags, index)
+                return attr, redist_region_attr(
+                    count, self.address() & ((1 << 52) - 1), flags, index
+                )
             return attr, self.address()
         if group == c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS:
             return rng.choice((0, 0, 1)), rng.choice(_NR_IRQS)
         if group == _GRP_CTRL:
             return rng.choice((0, 0, 0, 1, 2, 3, 4, 4, 5)), 0
-        if group in (c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS):
+        if group in (
+            c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
+            c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+        ):
             offsets = _DIST_OFFSETS if group == 1 else _REDIST_OFFSETS
             return self.target() << 32 | rng.choice(offsets), rng.choice(_U32_VALUES)
         if group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS:
-            return self.target() << 32 | rng.choice(_SYSREGS), rng.choice((0, 7, 0xF8, 0x8C00, 0x8C03, 1, 0x8D00))
+            return self.target() << 32 | rng.choice(_SYSREGS), rng.choice(
+                (0, 7, 0xF8, 0x8C00, 0x8C03, 1, 0x8D00)
+            )
         if group == c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO:
             intid = rng.choice((0, 32, 64, 96, 224, 256, 33, 992))
             info = 1 if rng.random() < 0.1 else 0
             return self.target() << 32 | info << 10 | intid, rng.choice(_U32_VALUES)
         if group == c.KVM_DEV_ARM_VGIC_GRP_ITS_REGS:
-            value = rng.getrandbits(63) if rng.random() < 0.5 else rng.choice((0, 1, 0x1000, 0xFFE0, 0x80))
+            value = (
+                rng.getrandbits(63)
+                if rng.random() < 0.5
+                else rng.choice((0, 1, 0x1000, 0xFFE0, 0x80))
+            )
             return rng.choice(_ITS_OFFSETS), value
         return rng.choice((0, 1, 2)), rng.choice((0, 25))
 
