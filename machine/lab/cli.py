@@ -28,6 +28,7 @@ _TRACE_OPTIONS: Final = {
     "--all": False,
     "--json": False,
     "--raw": False,
+    "--reset": False,
 }
 
 
@@ -74,7 +75,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
             "qemu-trace",
             help="run Debian's arm64 QEMU 7.2 under real KVM and print its KVM calls",
             usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
-            "[QEMU ARGS] [-- QEMU ARGS ...]",
+            "[--reset] [QEMU ARGS] [-- QEMU ARGS ...]",
         )
     finally:
         inner._parser_class = saved
@@ -84,6 +85,11 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     trace.add_argument("--json", action="store_true", help="print records as JSON")
     trace.add_argument("--raw", action="store_true", help="print the tracer's log")
+    trace.add_argument(
+        "--reset",
+        action="store_true",
+        help="also send system_reset on QEMU's monitor once it has started",
+    )
 
 
 def _progress(text: str) -> None:
@@ -126,7 +132,7 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.qemu import print_traces, split_configurations
 
     configs = split_configurations(args.qemu_args)
-    traces = trace_qemu(configs, timeout=args.timeout)
+    traces = trace_qemu(configs, timeout=args.timeout, reset=args.reset)
     print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 

@@ -80,6 +80,7 @@ def lab_batch() -> LabBatch:
         CONFIGS,
         timeout=guest_timeout(),
         paths=paths,
+        reset=True,
     )
 
 
@@ -183,3 +184,14 @@ def test_a_qemu_that_cannot_start_is_reported_not_hung(lab_batch):
     assert not trace.ok
     assert trace.status != 0
     assert any("memory" in line for line in trace.output)
+
+
+def test_a_monitor_system_reset_resets_the_its_again(lab_batch):
+    trace = lab_batch.traces[0]
+    assert trace.reset_at is not None
+    before = [str(c) for c in trace.calls[: trace.reset_at]]
+    after = [str(c) for c in trace.calls[trace.reset_at :]]
+    reset = "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, ITS_CTRL_RESET, NULL) = 0"
+    assert reset in before  # QEMU's own reset at start-up
+    assert reset in after  # and again for system_reset
+    assert not [line for line in after if "KVM_CREATE" in line]  # nothing rebuilt
