@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.lab.qemu import DEFAULT_CONFIGURATION
 
 __all__ = ["add_lab_parser", "cmd_lab"]
 
@@ -64,7 +65,13 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     inner.add_parser(
         "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
     )
-    kvm = inner.add_parser("kvm", help="run KVM scripts on the real kernel")
+    kvm = inner.add_parser(
+        "kvm",
+        help="run KVM scripts on the real kernel",
+        description="Run each FILE (a KVM script: one call per line, see "
+        "docs/lab.md) on the lab's /dev/kvm, all in one guest boot, and print "
+        "'<line> <ret> <errno> <value-or-->  # <call>' per call.",
+    )
     kvm.add_argument("files", nargs="+", metavar="FILE", help="KVM script files")
     kvm.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     # qemu-trace passes unknown words on to QEMU, so it needs its own class.
@@ -74,6 +81,10 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         trace = inner.add_parser(
             "qemu-trace",
             help="run Debian's arm64 QEMU 7.2 under real KVM and print its KVM calls",
+            description="Each group of QEMU ARGS (groups separated by --) is "
+            "one configuration, run in one guest boot after -accel kvm -S "
+            "-nographic -nic none; -M virt and -cpu host are added when "
+            "missing. Without ARGS: " + " ".join(DEFAULT_CONFIGURATION) + ".",
             usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
             "[--reset] [QEMU ARGS] [-- QEMU ARGS ...]",
         )

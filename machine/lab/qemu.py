@@ -15,12 +15,15 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from virtmodel.machine.errors import MachineError
-from virtmodel.machine.lab.guest import shell_quote
 from virtmodel.machine.lab.paths import LabError
-from virtmodel.machine.lab.tracelog import TracedCall, parse_trace_log
+
+if TYPE_CHECKING:
+    # Imported where used, so that the CLI's parser (which reads this
+    # module's constants) does not pull in the KVM model and the runner.
+    from virtmodel.machine.lab.tracelog import TracedCall
 
 __all__ = [
     "DEFAULT_CONFIGURATION",
@@ -197,6 +200,8 @@ def qemu_job(configs: Sequence[Sequence[str]], *, reset: bool = False) -> str:
     With *reset*, each QEMU also gets ``system_reset`` on a monitor pipe once
     its start-up calls are over, and the log records where that happened.
     """
+    from virtmodel.machine.lab.guest import shell_quote
+
     lines = [_SETTLE]
     for index, config in enumerate(configs):
         words = shell_quote(full_args(config))
@@ -214,6 +219,8 @@ def qemu_results(
     Raises:
         LabError: A section is missing or the tracer's log is malformed.
     """
+    from virtmodel.machine.lab.tracelog import parse_trace_log
+
     traces = []
     for index, config in enumerate(configs):
         name = f"q{index}"
