@@ -59,6 +59,8 @@ set_attr d0 0 2 0x08000000
 run 0
 vcpu_init 0 0
 """,
+    # A vCPU initialized powered off sleeps in KVM_RUN until the timer.
+    "poweroff": "create_vm 0\ncreate_vcpu 0\nvcpu_init 0 1\nrun 0\n",
 }
 REPEATS = 300
 REPEATED = (
@@ -124,6 +126,10 @@ def test_a_vgic_v3_its_bringup_and_first_run(lab_batch):
 def test_after_a_failed_first_run_the_vm_answers_eio(lab_batch):
     got = answers(lab_batch, "eio")
     assert got[-2:] == [(False, errno.ENXIO, None), (False, errno.EIO, None)]
+
+
+def test_a_powered_off_vcpu_run_ends_in_eintr(lab_batch):
+    assert answers(lab_batch, "poweroff")[-1] == (False, errno.EINTR, None)
 
 
 def test_hundreds_of_scripts_in_one_boot_answer_alike(lab_batch):
