@@ -78,3 +78,24 @@ def test_hazards_report_the_reader_that_runs_before_its_writer():
 def test_an_order_that_is_not_a_permutation_is_refused(order, problem):
     with pytest.raises(InvalidOrderError, match=problem):
         _registry().explain("addr", "init", order=order)
+
+
+def test_an_imposed_order_that_keeps_a_declaration_says_it_is_luck():
+    registry = _registry()
+    answer = registry.explain("addr", "init", order=["addr", "init", "other"])
+    assert answer.ordered
+    assert answer.summary == (
+        "'addr' runs before 'init' (positions 1 and 2): the order that runs "
+        "decides, and here it happens to agree with 1 declared edge:"
+    )
+
+
+def test_a_longer_broken_chain_is_named_edge_by_edge():
+    registry = NotifierRegistry[None]("chain")
+    registry.add("a", lambda _: None)
+    registry.add("b", lambda _: None, after="a")
+    registry.add("c", lambda _: None, after="b")
+    answer = registry.explain("a", "c", order=["c", "b", "a"])
+    assert answer.violated
+    assert "breaking 2 declared edges that put 'a' first:" in answer.summary
+    assert [(e.source, e.target) for e in answer.chain] == [("a", "b"), ("b", "c")]
