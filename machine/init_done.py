@@ -279,6 +279,33 @@ class InitDone:
         """Return the graph as DOT, numbered in the order that runs here."""
         return self.registry.to_dot(order=self.imposed_order())
 
+    def statuses(self) -> dict[str, str]:
+        """Return each notifier's fate so far: "ran", "failed" or "not-run".
+
+        Empty until the event fired (nothing has had its chance yet).
+        """
+        if not self._started:
+            return {}
+        ran = set(self._ran)
+        return {
+            name: "ran"
+            if name in ran
+            else "failed"
+            if name in self._started
+            else "not-run"
+            for name in self.order()
+        }
+
+    def to_svg(self) -> str:
+        """Return the graph as SVG: numbered as it runs, coloured by status."""
+        return self.registry.to_svg(order=self.imposed_order(), status=self.statuses())
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, str]:
+        # Jupyter: the graph of the order that runs (machine.display).
+        return {"image/svg+xml": self.to_svg(), "text/plain": ", ".join(self.order())}
+
     def to_mermaid(self) -> str:
         """Return the graph as Mermaid, numbered in the order that runs here."""
         return self.registry.to_mermaid(order=self.imposed_order())

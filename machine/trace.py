@@ -115,6 +115,12 @@ class MachineTrace:
     def __str__(self) -> str:
         return self.format()
 
+    def _repr_html_(self) -> str:
+        # Jupyter: a table, failures highlighted (machine.display).
+        from virtmodel.machine.display import trace_html
+
+        return trace_html(self)
+
 
 #: How many alike device lines in a row are folded into one.
 FOLD_AT: Final = 4

@@ -51,6 +51,12 @@ class Explanation:
     def __str__(self) -> str:
         return "\n".join([self.summary, *(f"  {edge}" for edge in self.chain)])
 
+    def _repr_html_(self) -> str:
+        # Jupyter: the summary and the chain (notifiers.display).
+        from virtmodel.notifiers.display import explanation_html
+
+        return explanation_html(self)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the explanation as a JSON-serialisable dict."""
         return {

@@ -77,6 +77,12 @@ class Hazard:
             problem = f"{other} reads it but nothing orders it after writer {writer}"
         return f"{self.kind} on {self.resource!r}: {problem}; fix: {self.fix}"
 
+    def _repr_html_(self) -> str:
+        # Jupyter: one row of the hazards table (notifiers.display).
+        from virtmodel.notifiers.display import hazards_html
+
+        return hazards_html([self])
+
     def as_dict(self) -> dict[str, Any]:
         """Return the hazard as a JSON-serialisable dict."""
         return {

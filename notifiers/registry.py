@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Generic, ParamSpec, final
 
 import networkx as nx
@@ -28,6 +28,7 @@ from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
     DuplicateNotifierError,
+    NotifierError,
     NotifierFailedError,
 )
 from virtmodel.notifiers.explain import Explanation, explain
@@ -311,6 +312,38 @@ class NotifierRegistry(Generic[P]):
             InvalidOrderError: *order* is not a permutation of the notifiers.
         """
         return to_mermaid(self._plan_running(order))
+
+    def to_svg(
+        self,
+        *,
+        order: Sequence[str] | None = None,
+        status: Mapping[str, str] | None = None,
+    ) -> str:
+        """Return the graph as SVG, drawn in pure Python (see :mod:`notifiers.svg`).
+
+        Boxes are numbered in the order that runs (*order*, if given) and
+        coloured by *status* (name -> "ran", "failed", ...), if given.
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
+        """
+        from virtmodel.notifiers.svg import plan_svg
+
+        return plan_svg(self._plan_running(order), status)
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, Any]:
+        # Jupyter: the graph, numbered in run order (notifiers.display).
+        from virtmodel.notifiers.display import registry_bundle
+
+        try:
+            plan = self._current_plan()
+        except NotifierError as error:
+            return registry_bundle(error, repr(self))
+        return registry_bundle(plan, repr(self))
 
     def _plan_running(self, order: Sequence[str] | None) -> Plan:
         plan = self._current_plan()
