@@ -161,4 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     from virtmodel.machine.lab.cli import add_lab_parser
 
     add_lab_parser(sub)
+
+    serve = sub.add_parser(
+        "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
+    )
+    _machine_options(serve)
+    # Unset options start the page on the 2016 story (machine.lesson.STORY).
+    serve.set_defaults(
+        machine=None, accel=None, kernel_semantics=None, notifiers=None, its_init=None
+    )
+    serve.add_argument(
+        "--port", type=int, default=8016, help="0 picks a free port (default 8016)"
+    )
     return parser
