@@ -19,8 +19,8 @@ from virtmodel.machine.trace import MachineTrace, TraceEntry, folded
 from virtmodel.notifiers.display import CELL, ROW, TABLE, table
 
 if TYPE_CHECKING:
+    from virtmodel.machine.boards.virt.matrix import Cell
     from virtmodel.machine.machine import Machine
-    from virtmodel.machine.matrix import Cell
 
 #: Row colours: a failed entry is red; a notifier line is tinted so each
 #: notifier's KVM calls read as its block.

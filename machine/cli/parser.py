@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
     )
     _machine_options(serve)
-    # Unset options start the page on the 2016 story (machine.lesson.STORY).
+    # Unset options start the page on the 2016 story (boards.virt.lesson.STORY).
     serve.set_defaults(
         machine=None, accel=None, kernel_semantics=None, notifiers=None, its_init=None
     )

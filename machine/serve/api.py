@@ -1,7 +1,7 @@
 """The classroom page's JSON API: query parameters in, plain dicts out.
 
-Every answer is computed on a fresh machine (:mod:`machine.lesson`), so a
-page can ask again and again. Parameters are the CLI's, spelled as query
+Every answer is computed on a fresh machine (``boards.virt.lesson``), so
+a page can ask again and again. Parameters are the CLI's, spelled as query
 keys: ``kernel``, ``notifiers``, ``its_init``, ``machine``, ``smp``,
 ``memory``, ``cpu``, ``accel``, ``drop`` (repeatable, ``NOTIFIER=TARGET``).
 Anything wrong with them is an :class:`ApiError` with an HTTP status and a
@@ -21,9 +21,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from virtmodel.machine.boards.virt.lesson import STORY, bring_up, fresh_virt
+from virtmodel.machine.boards.virt.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineError
-from virtmodel.machine.lesson import STORY, bring_up, fresh_virt
-from virtmodel.machine.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.phases import Phase
 from virtmodel.notifiers import NotifierError
 
@@ -88,7 +88,7 @@ class Settings:
         self.pair = (one.get("a"), one.get("b"))
 
     def build(self) -> dict[str, Any]:
-        """Return the keyword arguments of :func:`machine.lesson.bring_up`."""
+        """Return the keyword arguments of ``bring_up`` (boards.virt.lesson)."""
         return {
             "kernel": self.kernel,
             "notifiers": self.notifiers,
@@ -236,7 +236,7 @@ def explore(settings: Settings) -> dict[str, Any]:
         ApiError: Bad options, qemu-lifo mode (it has one order), or another
             exploration is running (409: try again).
     """
-    from virtmodel.machine.explore import init_done_builder
+    from virtmodel.machine.boards.virt.explore import init_done_builder
     from virtmodel.notifiers.explore import explore as run_orders
 
     if settings.notifiers != "ordered":

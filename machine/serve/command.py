@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ConfigError: Bad machine options.
         OSError: The port cannot be bound (exit 2, naming it).
     """
-    from virtmodel.machine.lesson import fresh_virt
+    from virtmodel.machine.boards.virt.lesson import fresh_virt
     from virtmodel.machine.serve import api
     from virtmodel.machine.serve.server import HOST, make_server
 

@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from virtmodel.machine.lesson import bring_up, fresh_virt
-from virtmodel.machine.matrix import Matrix, its_matrix
+from virtmodel.machine.boards.virt.lesson import bring_up, fresh_virt
+from virtmodel.machine.boards.virt.matrix import Matrix, its_matrix
 from virtmodel.notifiers import (
     AlreadyNotifiedError,
     DuplicateNotifierError,

@@ -1,8 +1,8 @@
 """The printed machine trace reads like a story: alike lines folded, values decoded."""
 
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.explore import check_bring_up
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.explore import check_bring_up
 from virtmodel.machine.trace import Kind, MachineTrace
 
 

@@ -16,13 +16,13 @@ import re
 import networkx as nx
 import pytest
 
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.explore import init_done_builder
+from virtmodel.machine.boards.virt.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.cli.main import main
 from virtmodel.machine.errors import MachineFailedError
-from virtmodel.machine.explore import init_done_builder
 from virtmodel.machine.machine import Machine
-from virtmodel.machine.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
 from virtmodel.notifiers import explore

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.machine import Machine
 
