@@ -25,6 +25,7 @@ from virtmodel.notifiers.errors import NotifierError
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     # Imported late: the commands pull in the whole board.
     from virtmodel.machine.cli import commands
+    from virtmodel.machine.serve.command import cmd_serve
 
     return {
         "run": commands.cmd_run,
@@ -35,6 +36,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
         "lab": _cmd_lab,
+        "serve": cmd_serve,
     }
 
 

@@ -8,7 +8,7 @@ choices, ``-smp`` as one topology) → ``layout`` (QEMU's limits and the derived
 memory map) → ``config`` (:class:`~.config.VirtConfig`, the validated machine)
 → ``gic`` → ``devices`` (the device models) → ``tree`` (the device tree) →
 ``dtb`` (blob and file glue) → ``board`` (``create_virt``/``boot_virt``) →
-the applications ``explore`` and ``matrix``.
+the applications ``explore``, ``matrix`` and ``lesson``.
 
 The package itself imports nothing, so reading the options does not load the
 device models.
