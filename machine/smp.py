@@ -186,6 +186,24 @@ def parse_smp(
     if text is None or text == "":
         return SmpTopology()
     fields = parse_keyval(text, option="smp", implied_key="cpus")
+    return smp_from_fields(
+        fields, machine_max_cpus=machine_max_cpus, machine_name=machine_name
+    )
+
+
+def smp_from_fields(
+    fields: dict[str, str],
+    *,
+    machine_max_cpus: int = VIRT_MAX_CPUS,
+    machine_name: str = VIRT_MACHINE_NAME,
+) -> SmpTopology:
+    """Resolve ``-smp`` from its keys as text (repeated ``-smp`` merged first).
+
+    Raises:
+        ConfigError: As :func:`parse_smp`.
+    """
+    if not fields:
+        return SmpTopology()
     values: dict[str, int] = {}
     for key, raw in fields.items():
         if key not in SMP_KEYS:

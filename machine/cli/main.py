@@ -7,17 +7,22 @@ options, 1 for a machine that fails to come up; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from virtmodel.machine.cli.parser import build_parser
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_USAGE,
     UsageError,
     one_line,
 )
-from virtmodel.machine.errors import MachineError, MachineFailedError
+from virtmodel.machine.errors import HelpRequested, MachineError, MachineFailedError
+
+#: 128 + SIGPIPE: what a shell reports for a writer whose reader left.
+EXIT_BROKEN_PIPE = 141
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -35,11 +40,28 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     }
 
 
+def _quiet_broken_pipe() -> int:
+    """End quietly when the reader went away (``virtmodel run ... | head -1``).
+
+    Standard output is pointed at /dev/null so the interpreter's final flush
+    does not fail a second time; the status is the shell's for SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         args = build_parser().parse_args(argv)
         return _commands()[args.command](args)
+    except HelpRequested as exc:
+        sys.stdout.write(exc.text)
+        return EXIT_OK
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except UsageError as exc:
         print(f"virtmodel: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -102,10 +102,10 @@ class VirtConfig(VirtFields):
     @classmethod
     def from_options(
         cls,
-        machine: str | None = None,
+        machine: str | Mapping[str, str] | None = None,
         *,
-        smp: str | None = None,
-        memory: str | None = None,
+        smp: str | Mapping[str, str] | None = None,
+        memory: str | Mapping[str, str] | None = None,
         cpu: str | None = None,
         accel: str | None = None,
         **extra: Any,
@@ -175,8 +175,8 @@ class VirtConfig(VirtFields):
 
     @property
     def has_pmu(self) -> bool:
-        """Whether a ``/pmu`` node exists (empty for an ARMv7 PMU)."""
-        return self._derived.cpu.pmu != "none"
+        """Whether a ``/pmu`` node exists (empty for an ARMv7 PMU; ``pmu=off``: no)."""
+        return self._derived.cpu.pmu != "none" and dict(self.cpu_props).get("pmu", True)
 
     @property
     def dtb_compatible(self) -> str:
@@ -339,10 +339,10 @@ class VirtConfig(VirtFields):
 
 
 def config_from_options(
-    machine: str | None = None,
+    machine: str | Mapping[str, str] | None = None,
     *,
-    smp: str | None = None,
-    memory: str | None = None,
+    smp: str | Mapping[str, str] | None = None,
+    memory: str | Mapping[str, str] | None = None,
     cpu: str | None = None,
     accel: str | None = None,
     **extra: Any,

@@ -30,6 +30,9 @@ class VirtFields(BaseModel):
 
     accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
     cpu_type: str = Field(default=DEFAULT_CPU, description="-cpu model")
+    cpu_props: tuple[tuple[str, bool], ...] = Field(
+        default=(), description="-cpu model,prop=on|off... in order"
+    )
     gic_version: Literal[2, 3, 4] = Field(default=2, description="resolved GIC version")
     its: bool = Field(default=True, description="ITS with GICv3/4 (ignored for GICv2)")
     highmem: bool = Field(default=True, description="use addresses above 4 GiB")

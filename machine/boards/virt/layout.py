@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from virtmodel.devices.cpu import CpuModel, cpu_model
+from virtmodel.machine.boards.virt.cpuprops import check_cpu_props
 from virtmodel.machine.boards.virt.fields import VirtFields
 from virtmodel.machine.boards.virt.memmap import (
     BASE_MEMMAP,
@@ -62,6 +63,7 @@ def virt_max_cpus(gic_version: int) -> int:
 
 def _check_cpu(config: VirtFields) -> CpuModel:
     model = cpu_model(config.cpu_type)
+    check_cpu_props(model.name, config.cpu_props)
     if model.kvm_only and config.accel != "kvm":
         msg = f"CPU model {model.name!r} needs KVM; add -accel kvm or use -cpu max"
         raise ConfigError(option="cpu", value=model.name, problem=msg)

@@ -1,0 +1,186 @@
+"""The QEMU command line as QEMU 7.2 merges, accepts and refuses it.
+
+Each case runs through virtmodel and, live, through the installed QEMU: both
+must refuse, or both accept with byte-identical device trees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.machine.qemu_cmdline import compare, virtmodel_config
+from virtmodel.machine.boards.virt.cmdline import parse_argv, read_command_line
+from virtmodel.machine.errors import ConfigError, HelpRequested
+
+#: One case per option QEMU merges, replaces or refuses when repeated.
+REPEATED = {
+    "machine-merges": "-M virt,gic-version=3 -M its=off",
+    "machine-later-key-wins": "-M virt,its=off -M its=on,gic-version=3",
+    "machine-key-twice-in-one": "-M virt,gic-version=3,gic-version=2",
+    "machine-type-replaced": "-M virt -M virt-7.2,gic-version=3",
+    "machine-alias-spelling": "-machine virt -M gic-version=3 -machine its=off",
+    "smp-merges": "-M virt -smp 4 -smp sockets=2",
+    "smp-later-cpus-wins": "-M virt -smp 4 -smp 8",
+    "smp-key-twice-in-one": "-M virt -smp 4,cpus=2",
+    "smp-maxcpus-added": "-M virt -smp cpus=2 -smp maxcpus=4",
+    "m-merges": "-M virt -m 1G -m maxmem=4G,slots=2",
+    "m-slots-without-maxmem": "-M virt -m 1G -m slots=2",
+    "m-later-size-wins": "-M virt -m 1G -m 2G",
+    "m-key-twice-in-one": "-M virt -m 1G,size=2G",
+    "cpu-replaced": "-M virt -cpu max -cpu cortex-a53",
+    "cpu-props-not-merged": "-M virt -cpu max,pmu=off -cpu max",
+    "cpu-prop-twice-last-wins": "-M virt -cpu max,pmu=off,pmu=on",
+    "accel-first-wins": "-M virt -accel tcg -accel tcg,thread=single",
+    "accel-unknown-falls-back": "-M virt -accel bogus -accel tcg",
+    "accel-only-unknown": "-M virt -accel bogus",
+    "accel-with-machine-accel": "-M virt,accel=tcg -accel tcg",
+    "machine-accel-list": "-M virt,accel=bogus:tcg",
+    "enable-kvm-then-accel": "-M virt -enable-kvm -accel tcg",
+    "kernel-twice-last-wins": "-M virt -kernel {img} -kernel {img2}",
+    "append-twice-last-wins": "-M virt -kernel {img} -append a=1 -append b=2",
+    "nographic-overrides-graphics": "-M virt,graphics=bogus -nographic",
+}
+
+#: Options QEMU accepts that change no device tree, and values it refuses.
+ACCEPTED = {
+    "ignored-machine-props": (
+        "-M virt,graphics=off,usb=on,mem-merge=off,dump-guest-core=off,"
+        "suppress-vmdesc=on,dt-compatible=foo"
+    ),
+    "bad-usb": "-M virt,usb=maybe",
+    "bad-mem-merge": "-M virt,mem-merge=2",
+    "display-serial-monitor": "-M virt -display none -serial null -monitor none",
+    "net-none": "-M virt -net none -nic none",
+    "tcg-thread-single": "-M virt -accel tcg,thread=single",
+    "tcg-thread-multi": "-M virt -accel tcg,thread=multi,tb-size=64",
+    "tcg-thread-bogus": "-M virt -accel tcg,thread=bogus",
+    "tcg-kernel-irqchip": "-M virt -accel tcg,kernel-irqchip=on",
+    "cpu-pmu-off": "-M virt -cpu max,pmu=off",
+    "cpu-pmu-off-a57": "-M virt -cpu cortex-a57,pmu=off",
+    "cpu-pmu-off-a15": "-M virt -cpu cortex-a15,pmu=off",
+    "cpu-pmu-yes": "-M virt -cpu max,pmu=yes",
+    "cpu-pmu-bogus": "-M virt -cpu max,pmu=bogus",
+    "cpu-sve-off": "-M virt -cpu max,sve=off",
+    "cpu-neutral": "-M virt -cpu max,pauth=on,pauth-impdef=on,lpa2=off,sme=off",
+    "cpu-pauth-impdef-alone": "-M virt -cpu max,pauth=off,pauth-impdef=on",
+    "cpu-sve-a57": "-M virt -cpu cortex-a57,sve=off",
+    "cpu-sve-a64fx": "-M virt -cpu a64fx,sve=off",
+    "cpu-prop-without-value": "-M virt -cpu max,pmu",
+    "cpu-prop-unknown": "-M virt -cpu cortex-a57,foo=on",
+}
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, str]:
+    img = tmp_path / "Image"
+    img.write_bytes(b"\0" * 4096)
+    img2 = tmp_path / "Image2"
+    img2.write_bytes(b"\1" * 8192)
+    return {"img": str(img), "img2": str(img2)}
+
+
+@pytest.mark.external
+@pytest.mark.parametrize(
+    "text", [*REPEATED.values(), *ACCEPTED.values()], ids=[*REPEATED, *ACCEPTED]
+)
+def test_virtmodel_and_qemu_agree(
+    text: str, images: dict[str, str], tmp_path: Path
+) -> None:
+    argv = text.format(**images).split()
+
+    assert compare(argv, tmp_path) is None
+
+
+def test_repeated_machine_options_merge() -> None:
+    config = virtmodel_config("-M virt,gic-version=3 -M its=off".split())
+
+    assert (config.gic_version, config.its) == (3, False)
+    assert config.warnings == ()
+
+
+def test_repeated_smp_merges_keys_instead_of_replacing() -> None:
+    config = virtmodel_config("-smp 4 -smp sockets=2".split())
+
+    assert (config.cpus, config.smp.sockets, config.smp.cores) == (4, 2, 2)
+
+
+def test_repeated_memory_merges_and_checks_the_merged_keys() -> None:
+    config = virtmodel_config("-m 1G -m maxmem=4G,slots=2".split())
+    assert (config.ram_size, config.maxram_size, config.ram_slots) == (
+        1 << 30,
+        4 << 30,
+        2,
+    )
+    with pytest.raises(ConfigError, match="slots"):
+        virtmodel_config("-m 1G -m slots=2".split())
+
+
+def test_cpu_is_replaced_whole() -> None:
+    config = virtmodel_config("-cpu max,pmu=off -cpu cortex-a53".split())
+
+    assert (config.cpu_type, config.cpu_props, config.has_pmu) == (
+        "cortex-a53",
+        (),
+        True,
+    )
+
+
+def test_pmu_off_drops_the_pmu_and_round_trips() -> None:
+    config = virtmodel_config("-cpu max,pmu=off,sve=off".split())
+
+    assert not config.has_pmu
+    assert "max,pmu=off,sve=off" in config.to_qemu_args()
+
+
+def test_accelerators_are_tried_in_order() -> None:
+    line = read_command_line(parse_argv("-accel hvf -accel kvm -accel tcg".split()))
+    config = virtmodel_config("-accel hvf -accel kvm -accel tcg -cpu max".split())
+
+    assert config.accel == "kvm"
+    assert len(line.accels) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("-M virt,accel=tcg -accel tcg", "incompatible"),
+        ("-enable-kvm -accel tcg", "incompatible"),
+        ("-accel kvm,kernel-irqchip=split", "split"),
+        ("-accel kvm,kernel-irqchip=off", "not modelled"),
+        ("-accel tcg,kernel-irqchip=on", "no property 'kernel-irqchip'"),
+        ("-nic user", "network devices are not modelled"),
+        ("-cpu cortex-a57,has_el3=off", "not modelled"),
+        ("-floppy x", "not modelled"),
+    ],
+)
+def test_refusals_name_their_reason(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        virtmodel_config(text.split())
+
+
+def test_enable_kvm_and_machine_accel_merge_in_order() -> None:
+    assert virtmodel_config("-enable-kvm -M accel=tcg".split()).accel == "tcg"
+    assert virtmodel_config("-M accel=tcg -enable-kvm -cpu max".split()).accel == "kvm"
+    assert (
+        virtmodel_config("-accel kvm,kernel-irqchip=on -cpu max".split()).accel == "kvm"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("-M help", "Supported machines are:"),
+        ("-M virt,help", "virt-7.2-machine options:"),
+        ("-cpu help", "Available CPUs:"),
+        ("-device help", "Devices virtmodel models:"),
+        ("-accel help", "Accelerators supported in QEMU binary:"),
+    ],
+)
+def test_help_values_list_what_is_modelled(text: str, first_line: str) -> None:
+    with pytest.raises(HelpRequested) as exc:
+        read_command_line(parse_argv(text.split()))
+
+    assert exc.value.text.splitlines()[0] == first_line
+    assert len(exc.value.text.splitlines()) > 1
