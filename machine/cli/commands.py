@@ -28,7 +28,7 @@ def config_from(args: argparse.Namespace, **extra: Any) -> VirtConfig:
         ConfigError: An option is unknown, malformed or beyond a limit.
         HelpRequested: A ``help`` value (``-M help``, ``-cpu help``).
     """
-    line = read_command_line(getattr(args, "qemu", ()))
+    line = read_command_line(getattr(args, "qemu_args", ()))
     machine_type = line.machine.get("type", "virt")
     if not machine_type.strip():
         option, problem = "machine", "no machine type given; use -M virt"

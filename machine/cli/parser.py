@@ -36,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _QemuOption(argparse.Action):
-    """Collect a QEMU option, in command-line order, into ``args.qemu``.
+    """Collect a QEMU option, in command-line order, into ``args.qemu_args``.
 
     QEMU merges some repeated options and replaces others
     (``boards.virt.cmdline``), so the order of all of them is kept.
@@ -49,9 +49,9 @@ class _QemuOption(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        items = list(getattr(namespace, "qemu", None) or [])
+        items = list(getattr(namespace, "qemu_args", None) or [])
         items.append((self.option_strings[0], values if self.nargs != 0 else None))
-        namespace.qemu = items
+        namespace.qemu_args = items
 
 
 def _qemu(g: Any, *names: str, metavar: str | None = None, help: str) -> None:
@@ -59,7 +59,7 @@ def _qemu(g: Any, *names: str, metavar: str | None = None, help: str) -> None:
     g.add_argument(
         *names,
         action=_QemuOption,
-        dest="qemu",
+        dest="qemu_args",
         nargs=0 if flag else None,
         default=argparse.SUPPRESS,
         metavar=metavar,

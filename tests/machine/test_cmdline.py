@@ -94,31 +94,31 @@ def test_virtmodel_and_qemu_agree(
 
 
 def test_repeated_machine_options_merge() -> None:
-    config = virtmodel_config("-M virt,gic-version=3 -M its=off".split())
+    config = virtmodel_config(["-M", "virt,gic-version=3", "-M", "its=off"])
 
     assert (config.gic_version, config.its) == (3, False)
     assert config.warnings == ()
 
 
 def test_repeated_smp_merges_keys_instead_of_replacing() -> None:
-    config = virtmodel_config("-smp 4 -smp sockets=2".split())
+    config = virtmodel_config(["-smp", "4", "-smp", "sockets=2"])
 
     assert (config.cpus, config.smp.sockets, config.smp.cores) == (4, 2, 2)
 
 
 def test_repeated_memory_merges_and_checks_the_merged_keys() -> None:
-    config = virtmodel_config("-m 1G -m maxmem=4G,slots=2".split())
+    config = virtmodel_config(["-m", "1G", "-m", "maxmem=4G,slots=2"])
     assert (config.ram_size, config.maxram_size, config.ram_slots) == (
         1 << 30,
         4 << 30,
         2,
     )
     with pytest.raises(ConfigError, match="slots"):
-        virtmodel_config("-m 1G -m slots=2".split())
+        virtmodel_config(["-m", "1G", "-m", "slots=2"])
 
 
 def test_cpu_is_replaced_whole() -> None:
-    config = virtmodel_config("-cpu max,pmu=off -cpu cortex-a53".split())
+    config = virtmodel_config(["-cpu", "max,pmu=off", "-cpu", "cortex-a53"])
 
     assert (config.cpu_type, config.cpu_props, config.has_pmu) == (
         "cortex-a53",
@@ -128,15 +128,19 @@ def test_cpu_is_replaced_whole() -> None:
 
 
 def test_pmu_off_drops_the_pmu_and_round_trips() -> None:
-    config = virtmodel_config("-cpu max,pmu=off,sve=off".split())
+    config = virtmodel_config(["-cpu", "max,pmu=off,sve=off"])
 
     assert not config.has_pmu
     assert "max,pmu=off,sve=off" in config.to_qemu_args()
 
 
 def test_accelerators_are_tried_in_order() -> None:
-    line = read_command_line(parse_argv("-accel hvf -accel kvm -accel tcg".split()))
-    config = virtmodel_config("-accel hvf -accel kvm -accel tcg -cpu max".split())
+    line = read_command_line(
+        parse_argv(["-accel", "hvf", "-accel", "kvm", "-accel", "tcg"])
+    )
+    config = virtmodel_config(
+        ["-accel", "hvf", "-accel", "kvm", "-accel", "tcg", "-cpu", "max"]
+    )
 
     assert config.accel == "kvm"
     assert len(line.accels) == 3
@@ -161,10 +165,14 @@ def test_refusals_name_their_reason(text: str, fragment: str) -> None:
 
 
 def test_enable_kvm_and_machine_accel_merge_in_order() -> None:
-    assert virtmodel_config("-enable-kvm -M accel=tcg".split()).accel == "tcg"
-    assert virtmodel_config("-M accel=tcg -enable-kvm -cpu max".split()).accel == "kvm"
+    assert virtmodel_config(["-enable-kvm", "-M", "accel=tcg"]).accel == "tcg"
     assert (
-        virtmodel_config("-accel kvm,kernel-irqchip=on -cpu max".split()).accel == "kvm"
+        virtmodel_config(["-M", "accel=tcg", "-enable-kvm", "-cpu", "max"]).accel
+        == "kvm"
+    )
+    assert (
+        virtmodel_config(["-accel", "kvm,kernel-irqchip=on", "-cpu", "max"]).accel
+        == "kvm"
     )
 
 

@@ -48,8 +48,9 @@ def test_keyval_rejects_a_later_element_without_a_value() -> None:
 
 
 def test_keyval_keeps_the_last_of_a_key_given_twice_as_qemu_does() -> None:
-    fields = parse_keyval("virt,its=on,gic-version=3,its=off", option="machine",
-                          implied_key="type")
+    fields = parse_keyval(
+        "virt,its=on,gic-version=3,its=off", option="machine", implied_key="type"
+    )
 
     assert fields == {"type": "virt", "gic-version": "3", "its": "off"}
     assert parse_keyval("4,cpus=2", option="smp", implied_key="cpus") == {"cpus": "2"}

@@ -101,17 +101,24 @@ class CommandLine:
     warnings: list[str] = field(default_factory=list)
 
 
+def _name(option: str) -> str:
+    """Return the ConfigError option name of *option* (``-M`` is ``machine``)."""
+    return "machine" if option == "-M" else option.lstrip("-")
+
+
 def _keyval(option: str, value: str, implied: str) -> dict[str, str]:
+    if value == "":
+        return {}  # QEMU reads an empty list as no keys at all
     parts = value.split(",")
     if "help" in parts[1:]:
         # QEMU lists the keys for a bare ``help`` (``-M virt,help``).
         keys = parse_keyval(
             ",".join(p for p in parts if p != "help"),
-            option=option.lstrip("-"),
+            option=_name(option),
             implied_key=implied,
         )
         return {**keys, "help": ""}
-    return parse_keyval(value, option=option.lstrip("-"), implied_key=implied)
+    return parse_keyval(value, option=_name(option), implied_key=implied)
 
 
 def _check_help(option: str, keys: dict[str, str], implied: str) -> None:
