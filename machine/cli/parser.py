@@ -119,7 +119,7 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         g,
         "-device",
         metavar="TYPE[,k=v]",
-        help="add a device; -device help lists the modelled ones",
+        help="add a device (default: none); -device help lists the modelled ones",
     )
     o = p.add_argument_group("accepted QEMU options that change no device tree")
     _qemu(o, "-nographic", help="no graphics (sets -M graphics=off)")
@@ -127,7 +127,9 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     for name in ("-display", "-serial", "-monitor"):
         _qemu(o, name, metavar="SPEC", help=f"{name[1:]} backend (default: QEMU's)")
     for name in ("-nic", "-net"):
-        _qemu(o, name, metavar="none", help="only 'none' (no network device)")
+        _qemu(
+            o, name, metavar="none", help="only none: no network device (default: none)"
+        )
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",

@@ -83,7 +83,7 @@ def test_every_option_has_a_help_line_with_its_default() -> None:
                 continue
             where = f"{name} {action.option_strings[0]}"
             assert action.help, f"{where} has no help"
-            if action.required or action.nargs == 0 and action.dest == "qemu_args":
+            if action.required or (action.nargs == 0 and action.dest == "qemu_args"):
                 continue
             # Either the text says it, or the formatter appends "(default: X)".
             shown = "default" in action.help or action.default is not argparse.SUPPRESS
