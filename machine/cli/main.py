@@ -27,7 +27,7 @@ EXIT_BROKEN_PIPE = 141
 
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     # Imported late: the commands pull in the whole board.
-    from virtmodel.machine.cli import commands
+    from virtmodel.machine.cli import commands, info
 
     return {
         "run": commands.cmd_run,
@@ -37,6 +37,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "graph": commands.cmd_graph,
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
+        "info": info.cmd_info,
     }
 
 

@@ -245,6 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("first", metavar="A", help="a notifier's name")
     explain.add_argument("second", metavar="B", help="another notifier's name")
 
+    info = sub.add_parser(
+        "info", help="print what QEMU's monitor prints: info mtree [-f], info qtree"
+    )
+    _machine_options(info)
+    info.add_argument(
+        "what", choices=("mtree", "qtree"), help="memory regions or device buses"
+    )
+    info.add_argument(
+        "-f", dest="flat", action="store_true", help="mtree: the flattened views"
+    )
+
     explore = sub.add_parser("explore", help="run init-done under every valid order")
     _machine_options(explore)
     explore.add_argument(
