@@ -119,10 +119,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(machine.trace)
         if args.mtree:
-            print(machine.memory.dump())
+            sys.stdout.write(_mtree(machine))
     if failure is not None:
         raise failure
     return EXIT_FAILED if hazards else EXIT_OK
+
+
+def _mtree(machine: Machine) -> str:
+    """Return ``info mtree`` for the machine (TCG), else its flat region list.
+
+    Under TCG this is QEMU's view built from the same config the devices were
+    placed with; under KVM QEMU's GIC regions are the kernel's, which the
+    monitor view does not model, so the devices' own map is printed.
+    """
+    from virtmodel.machine.boards.virt.memtree import virt_address_spaces
+    from virtmodel.machine.mtree import format_mtree
+
+    config = machine.board.config
+    if config.accel == "kvm":
+        return machine.memory.dump() + "\n"
+    return format_mtree(virt_address_spaces(config))
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:

@@ -88,7 +88,9 @@ def test_matches_the_live_qemu(text: str, bios: Path) -> None:
 
 
 def test_secure_only_devices_live_only_in_the_secure_address_space() -> None:
-    spaces = virt_address_spaces(virtmodel_config(["-M", "virt,secure=on", "-cpu", "max"]))
+    spaces = virt_address_spaces(
+        virtmodel_config(["-M", "virt,secure=on", "-cpu", "max"])
+    )
     views = {s.name: flatten(flatview_root(s.root)) for s in spaces}
 
     normal = {(r.start, r.mr.name) for r in views["memory"]}
