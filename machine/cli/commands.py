@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from virtmodel.machine.boards.virt.cmdline import option_values, read_command_line
-from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
+from virtmodel.machine.boards.virt.cmdline import (
+    check_images,
+    config_from_command_line,
+    read_command_line,
+)
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.cli.status import EXIT_FAILED, EXIT_OK, UsageError, print_json
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
     from virtmodel.notifiers import NotifierRegistry
 
 
-def config_from(args: argparse.Namespace, **extra: Any) -> VirtConfig:
+def config_from(
+    args: argparse.Namespace, *, images: bool = True, **extra: Any
+) -> VirtConfig:
     """Return the VirtConfig the QEMU options in *args* describe, merged as QEMU does.
 
     Raises:
@@ -33,7 +39,7 @@ def config_from(args: argparse.Namespace, **extra: Any) -> VirtConfig:
     if not machine_type.strip():
         option, problem = "machine", "no machine type given; use -M virt"
         raise ConfigError(option, machine_type, problem)
-    config = config_from_options(**option_values(line), **extra)
+    config = config_from_command_line(line, images=images, **extra)
     for warning in (*line.warnings, *config.warnings):
         print(f"virtmodel: warning: {warning}", file=sys.stderr)
     return config
@@ -165,13 +171,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from virtmodel.machine.boards.virt.dtb import build_virt_dtb
     from virtmodel.machine.qemu.boot import BootError, boot
 
-    config = config_from(args)
+    config = config_from(args, images=False)
     if config.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
         raise UsageError(msg)
     if config.kernel is None:
         msg = "boot needs -kernel IMAGE"
         raise UsageError(msg)
+    check_images(config)
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
     try:
         result = boot(

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from tests.conftest import require_tool
 from virtmodel.machine.boards.virt.cmdline import (
-    option_values,
+    config_from_command_line,
     parse_argv,
     read_command_line,
 )
-from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.errors import ConfigError
 
@@ -31,8 +31,7 @@ def virtmodel_config(argv: Sequence[str]) -> VirtConfig:
     Raises:
         ConfigError: virtmodel refuses the arguments.
     """
-    line = read_command_line(parse_argv(argv))
-    return config_from_options(**option_values(line))
+    return config_from_command_line(read_command_line(parse_argv(argv)))
 
 
 def virtmodel_dtb(argv: Sequence[str]) -> bytes | str:

@@ -17,7 +17,7 @@ import pytest
 from virtmodel.machine.cli.main import main
 from virtmodel.machine.cli.parser import build_parser
 
-SUBCOMMANDS = ("run", "dtb", "dts", "boot", "graph", "explain", "explore")
+SUBCOMMANDS = ("run", "dtb", "dts", "boot", "graph", "explain", "explore", "info")
 
 
 @pytest.mark.parametrize(
@@ -115,14 +115,15 @@ def test_boot_takes_qemus_kernel_spelling(
 def test_a_closed_pipe_ends_quietly() -> None:
     code = (
         "import sys; from virtmodel.machine.cli.main import main; "
-        "sys.exit(main(['run', '-smp', '8', '-M', 'virt,gic-version=3']))"
+        "sys.exit(main(['dts', '-smp', '512', '-M', 'virt,gic-version=3']))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader goes away, like `| head -1`
+    # The reader goes away before the output is written, like `| head -1`
+    # once head has its line (closing first makes the timing certain).
+    proc.stdout.close()
     _, err = proc.communicate(timeout=120)
 
     assert b"Broken pipe" not in err

@@ -72,18 +72,74 @@ ACCEPTED = {
 }
 
 
+#: Options that change the tree: boot images and the modelled -device types.
+TREE_CHANGING = {
+    "kernel": "-M virt -kernel {img}",
+    "kernel-initrd-append": "-M virt -kernel {img} -initrd {rd} -append console=ttyAMA0",
+    "kernel-initrd-small-ram": "-M virt -cpu max -kernel {img} -initrd {rd} -m 256M",
+    "kernel-el2": "-M virt,virtualization=on -cpu max -kernel {img}",
+    "kernel-secure": "-M virt,secure=on -cpu max -kernel {img}",
+    "kernel-missing": "-M virt -kernel {missing}",
+    "initrd-without-kernel": "-M virt -initrd {rd}",
+    "initrd-missing": "-M virt -kernel {img} -initrd {missing}",
+    "append-without-kernel": "-M virt -append x",
+    "bios-acpi-ged": "-M virt -cpu max -bios {bios}",
+    "bios-and-kernel": "-M virt -cpu max -bios {bios} -kernel {img}",
+    "bios-acpi-off": "-M virt,acpi=off -cpu max -bios {bios}",
+    "bios-32bit": "-M virt -cpu cortex-a15 -bios {bios}",
+    "bios-secure": "-M virt,secure=on -cpu max -bios {bios}",
+    "bios-missing": "-M virt -bios {missing}",
+    "viommu": "-M virt -device virtio-iommu-pci",
+    "viommu-slot3": "-M virt -device virtio-iommu-pci,addr=0x3",
+    "viommu-fn2": "-M virt -device virtio-iommu-pci,addr=1.2,id=x,bus=pcie.0",
+    "viommu-slot0": "-M virt -device virtio-iommu-pci,addr=0x0",
+    "viommu-slot32": "-M virt -device virtio-iommu-pci,addr=20",
+    "viommu-bad-bus": "-M virt -device virtio-iommu-pci,bus=pcie.1",
+    "viommu-bad-prop": "-M virt -device virtio-iommu-pci,bogus=1",
+    "viommu-with-smmu": "-M virt,iommu=smmuv3 -device virtio-iommu-pci",
+    "viommu-twice": "-M virt -device virtio-iommu-pci -device virtio-iommu-pci",
+    "viommu-bypass": "-M virt,default-bus-bypass-iommu=on -device virtio-iommu-pci",
+    "viommu-gicv3": "-M virt,gic-version=3 -smp 4 -device virtio-iommu-pci",
+    "loader-kernel": "-M virt -device guest-loader,addr=0x50000000,kernel={img},bootargs=a",
+    "loader-two": (
+        "-M virt -device guest-loader,addr=0x50000000,initrd={rd} "
+        "-device guest-loader,addr=0x48000000,kernel={img}"
+    ),
+    "loader-low-addr": "-M virt -device guest-loader,addr=0x5000,kernel={img}",
+    "loader-no-addr": "-M virt -device guest-loader,kernel={img}",
+    "loader-no-blob": "-M virt -device guest-loader,addr=0x50000000",
+    "loader-both": "-M virt -device guest-loader,addr=0x5000,kernel={img},initrd={rd}",
+    "loader-initrd-args": "-M virt -device guest-loader,addr=0x5000,initrd={rd},bootargs=x",
+    "loader-missing": "-M virt -device guest-loader,addr=0x5000,kernel={missing}",
+    "loader-same-addr": (
+        "-M virt -device guest-loader,addr=0x5000,kernel={img} "
+        "-device guest-loader,addr=0x5000,kernel={img}"
+    ),
+    "devices-and-boot": (
+        "-M virt,gic-version=3 -device virtio-iommu-pci "
+        "-device guest-loader,addr=0x50000000,kernel={img} -kernel {img} -append x"
+    ),
+    "unmodelled-device": "-M virt -device e1000",
+}
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> dict[str, str]:
-    img = tmp_path / "Image"
-    img.write_bytes(b"\0" * 4096)
-    img2 = tmp_path / "Image2"
-    img2.write_bytes(b"\1" * 8192)
-    return {"img": str(img), "img2": str(img2)}
+    blobs = {"img": 4096, "img2": 8192, "rd": 300000, "bios": 65536}
+    paths = {}
+    for name, size in blobs.items():
+        path = tmp_path / name
+        path.write_bytes(bytes([len(name)]) * size)
+        paths[name] = str(path)
+    paths["missing"] = str(tmp_path / "missing")
+    return paths
 
 
 @pytest.mark.external
 @pytest.mark.parametrize(
-    "text", [*REPEATED.values(), *ACCEPTED.values()], ids=[*REPEATED, *ACCEPTED]
+    "text",
+    [*REPEATED.values(), *ACCEPTED.values(), *TREE_CHANGING.values()],
+    ids=[*REPEATED, *ACCEPTED, *TREE_CHANGING],
 )
 def test_virtmodel_and_qemu_agree(
     text: str, images: dict[str, str], tmp_path: Path
@@ -192,3 +248,16 @@ def test_help_values_list_what_is_modelled(text: str, first_line: str) -> None:
 
     assert exc.value.text.splitlines()[0] == first_line
     assert len(exc.value.text.splitlines()) > 1
+
+
+def test_devices_round_trip_through_the_qemu_arguments(images: dict[str, str]) -> None:
+    text = (
+        "-M virt -device virtio-iommu-pci,addr=3.1 "
+        "-device guest-loader,addr=0x50000000,kernel={img},bootargs=a"
+    )
+    config = virtmodel_config(text.format(**images).split())
+    again = virtmodel_config(config.to_qemu_args())
+
+    assert again == config
+    assert config.virtio_iommu == 3 << 3 | 1
+    assert config.guest_loaders[0].size == 4096

@@ -31,6 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
+from virtmodel.machine.boards.virt.devopts import (
+    DEVICE_TYPES,
+    GuestLoader,
+    guest_loader,
+    iommu_devfn,
+)
 from virtmodel.machine.boards.virt.help import (
     accel_help,
     cpu_help,
@@ -99,6 +106,10 @@ class CommandLine:
     recorded: list[QemuArg] = field(default_factory=list)
     #: Notes QEMU would print as warnings while reading.
     warnings: list[str] = field(default_factory=list)
+    #: ``-device virtio-iommu-pci``: its devfn.
+    virtio_iommu: int | None = None
+    #: ``-device guest-loader`` blobs, in order.
+    guest_loaders: list[GuestLoader] = field(default_factory=list)
 
 
 def _name(option: str) -> str:
@@ -150,12 +161,21 @@ def _read_net(option: str, value: str, line: CommandLine) -> None:
     raise ConfigError(option=option.lstrip("-"), value=value, problem=msg)
 
 
-def _read_device(value: str) -> None:
+def _read_device(value: str, line: CommandLine) -> None:
     keys = _keyval("-device", value, "driver")
     _check_help("-device", keys, "driver")
     name = keys.get("driver", "")
-    msg = f"-device {name}: not modelled; see -device help for what is"
-    raise ConfigError(option="device", value=name, problem=msg)
+    if name == "virtio-iommu-pci":
+        if line.virtio_iommu is not None:
+            msg = "virt has room for one IOMMU; virtio-iommu-pci is given twice"
+            raise ConfigError(option="device", value=name, problem=msg)
+        line.virtio_iommu = iommu_devfn(keys)
+    elif name == "guest-loader":
+        line.guest_loaders.append(guest_loader(keys))
+    else:
+        hint = suggest(name, DEVICE_TYPES)
+        msg = f"-device {name}: not modelled{hint}; see -device help for what is"
+        raise ConfigError(option="device", value=name, problem=msg)
 
 
 def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
@@ -210,7 +230,7 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
         elif option in ("-nic", "-net"):
             _read_net(option, value, line)
         elif option == "-device":
-            _read_device(value)
+            _read_device(value, line)
         else:
             known = (*VALUE_OPTIONS, *FLAGS)
             msg = f"option {option!r} is not modelled{suggest(option, known)}"
@@ -284,13 +304,49 @@ def choose_accel(line: CommandLine) -> str | None:
 
 def option_values(line: CommandLine) -> dict[str, Any]:
     """Return the keyword arguments of ``parse_options`` for *line*."""
-    return {
+    values: dict[str, Any] = {
         "machine": line.machine,
         "smp": line.smp,
         "memory": line.memory,
         "cpu": line.cpu,
         "accel": choose_accel(line),
     }
+    if line.virtio_iommu is not None:
+        values["virtio_iommu"] = line.virtio_iommu
+    if line.guest_loaders:
+        values["guest_loaders"] = tuple(line.guest_loaders)
+    return values
+
+
+def check_images(config: VirtConfig) -> None:
+    """Refuse a ``-kernel`` or ``-bios`` file QEMU could not load.
+
+    Raises:
+        ConfigError: The file cannot be read.
+    """
+    for option, path in (("kernel", config.kernel), ("bios", config.bios)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            msg = f"cannot load {path!r}: {exc.strerror}"
+            raise ConfigError(option=option, value=path, problem=msg) from exc
+
+
+def config_from_command_line(
+    line: CommandLine, *, images: bool = True, **extra: Any
+) -> VirtConfig:
+    """Return the config *line* describes, its boot images checked if *images*.
+
+    Raises:
+        ConfigError: As ``config_from_options``, or an unreadable image.
+    """
+    config = config_from_options(**option_values(line), **extra)
+    if images:
+        check_images(config)
+    return config
 
 
 def parse_argv(argv: Sequence[str]) -> list[QemuArg]:
@@ -321,7 +377,9 @@ def parse_argv(argv: Sequence[str]) -> list[QemuArg]:
 __all__ = [
     "CommandLine",
     "QemuArg",
+    "check_images",
     "choose_accel",
+    "config_from_command_line",
     "option_values",
     "parse_argv",
     "read_command_line",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from virtmodel.devices.cpu import DEFAULT_CPU
+from virtmodel.machine.boards.virt.devopts import GuestLoader
 from virtmodel.machine.boards.virt.psci import DEFAULT_HOST_PSCI_VERSION
 from virtmodel.machine.options import DEFAULT_RAM_SIZE
 from virtmodel.machine.smp import SmpTopology, parse_smp
@@ -57,6 +58,12 @@ class VirtFields(BaseModel):
     ram_size: int = Field(default=DEFAULT_RAM_SIZE, ge=1, description="-m size, bytes")
     ram_slots: int = Field(default=0, ge=0, description="-m slots")
     maxram_size: int = Field(default=0, ge=0, description="-m maxmem; 0 = ram_size")
+    virtio_iommu: int | None = Field(
+        default=None, ge=1, lt=256, description="-device virtio-iommu-pci devfn"
+    )
+    guest_loaders: tuple[GuestLoader, ...] = Field(
+        default=(), description="-device guest-loader blobs, in order"
+    )
     kernel: str | None = Field(default=None, description="-kernel image")
     initrd: str | None = Field(default=None, description="-initrd image")
     append: str | None = Field(default=None, description="-append command line")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from virtmodel.devices.cpu import CPU_MODELS
+from virtmodel.machine.boards.virt.devopts import DEVICE_TYPES
 
 #: Machine types modelled -> description (``virt`` is the alias of virt-7.2).
 MACHINE_TYPE_HELP: Final = {
@@ -46,7 +47,7 @@ MACHINE_PROP_HELP: Final = {
 }
 
 #: ``-device`` types virtmodel models -> (bus, description).
-DEVICE_HELP: Final[dict[str, tuple[str, str]]] = {}
+DEVICE_HELP: Final = DEVICE_TYPES
 
 
 def machine_help() -> str:
@@ -78,8 +79,6 @@ def device_help() -> str:
         f'name "{name}", bus {bus}, desc "{text}"'
         for name, (bus, text) in sorted(DEVICE_HELP.items())
     ]
-    if not rows:
-        rows = ["(virtmodel models no -device type yet)"]
     return "\n".join(["Devices virtmodel models:", *rows]) + "\n"
 
 

@@ -207,6 +207,14 @@ def derive(config: VirtFields) -> Derived:
     if config.ram_size > LEGACY_RAMLIMIT:
         msg = f"RAM size 0x{config.ram_size:08x} is above the board's 255 GiB limit"
         raise ConfigError(option="m", value=config.ram_size, problem=msg)
+    if config.virtio_iommu is not None and config.iommu != "none":
+        msg = "virt has room for one IOMMU: drop iommu=smmuv3 or virtio-iommu-pci"
+        raise ConfigError(option="device", value="virtio-iommu-pci", problem=msg)
+    addrs = [loader.addr for loader in config.guest_loaders]
+    for addr in addrs:
+        if addrs.count(addr) > 1:
+            msg = f"two guest-loader blobs at 0x{addr:x}; each needs its own addr"
+            raise ConfigError(option="device.addr", value=addr, problem=msg)
     for name in ("initrd", "append"):
         if getattr(config, name) is not None and config.kernel is None:
             msg = f"-{name} is only allowed together with -kernel"

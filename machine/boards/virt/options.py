@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from virtmodel.devices.cpu import DEFAULT_CPU
 from virtmodel.machine.boards.virt.cpuprops import format_cpu, parse_cpu
+from virtmodel.machine.boards.virt.devopts import format_iommu, format_loader
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import (
     format_size,
@@ -109,6 +110,8 @@ UNMODELLED_KEYS: Final[dict[str, str]] = {
 }
 ACCELERATORS: Final = ("tcg", "kvm")
 _EXTRA_KEYS: Final = (
+    "virtio_iommu",
+    "guest_loaders",
     "kernel",
     "initrd",
     "append",
@@ -309,4 +312,8 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
         value = fields[name]
         if value is not None:
             args += [f"-{name}", value]
+    if fields["virtio_iommu"] is not None:
+        args += ["-device", format_iommu(fields["virtio_iommu"])]
+    for loader in fields["guest_loaders"]:
+        args += ["-device", format_loader(loader)]
     return args

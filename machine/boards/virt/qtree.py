@@ -22,6 +22,7 @@ from virtmodel.machine.boards.virt.memtree import (
     PCIE_MMCFG_SIZE,
     VIRTIO_SIZE,
 )
+from virtmodel.machine.errors import ConfigError
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
@@ -162,7 +163,14 @@ def _virtio() -> list[QDevice]:
 
 
 def virt_qtree(config: VirtConfig) -> QBus:
-    """Return the main system bus with the board's devices, newest first."""
+    """Return the main system bus with the board's devices, newest first.
+
+    Raises:
+        ConfigError: ``-device`` was given (not modelled here).
+    """
+    if config.virtio_iommu is not None or config.guest_loaders:
+        msg = "info qtree does not model -device yet; leave -device out"
+        raise ConfigError(option="device", value="-device", problem=msg)
     memmap = config.memmap
     flash = memmap["flash"].size // 2
     created: list[QDevice] = [

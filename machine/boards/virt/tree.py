@@ -32,6 +32,7 @@ from virtmodel.machine.fdt import Fdt
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.devopts import GuestLoader
 
 __all__ = [
     "VirtPeripherals",
@@ -195,6 +196,11 @@ def build_virt_fdt(
     _write(fdt, ctx, dev.gpio, dev.gpio_keys, dev.secure_gpio, dev.gpio_pwr)
     _write(fdt, ctx, *reversed(dev.virtio))
     dev.fw_cfg.fdt_node(fdt, ctx)
+    # -device: each plugged after the board, before machine-init-done.
+    if config.virtio_iommu is not None:
+        _virtio_iommu(fdt, config, dev.pcie.node_path, config.virtio_iommu)
+    for loader in config.guest_loaders:
+        _guest_loader(fdt, loader)
     # machine-init-done: virt_machine_done, then arm_load_dtb.
     dev.platform_bus.fdt_node(fdt, ctx)
     fdt_add_memory_nodes(fdt, config)
@@ -208,6 +214,43 @@ def build_virt_fdt(
     if dev.psci is not None:
         dev.psci.fdt_node(fdt, ctx)
     return fdt
+
+
+def _virtio_iommu(fdt: Fdt, config: VirtConfig, pcie: str, devfn: int) -> None:
+    """Describe a virtio-iommu-pci and route the root bus through it."""
+    phandle = fdt.alloc_phandle()
+    node = f"{pcie}/virtio_iommu@{devfn >> 3:x},{devfn & 7:x}"
+    fdt.add_subnode(node)
+    fdt.setprop_stringlist(node, "compatible", ("virtio,pci-iommu", "pci1af4,1057"))
+    fdt.setprop_sized_cells(node, "reg", (1, devfn << 8), (1, 0), (1, 0), (2, 0))
+    fdt.setprop_cells(node, "#iommu-cells", 1)
+    fdt.setprop_cells(node, "phandle", phandle)
+    if not config.default_bus_bypass_iommu:
+        # Every requester ID but the IOMMU's own goes through it.
+        fdt.setprop_cells(
+            pcie,
+            "iommu-map",
+            0,
+            phandle,
+            0,
+            devfn,
+            devfn + 1,
+            phandle,
+            devfn + 1,
+            0xFFFF - devfn,
+        )
+
+
+def _guest_loader(fdt: Fdt, loader: GuestLoader) -> None:
+    """Write ``/chosen/module@0x<addr>`` for one guest-loader blob."""
+    node = f"/chosen/module@0x{loader.addr:08x}"
+    fdt.add_subnode(node)
+    fdt.setprop_sized_cells(node, "reg", (2, loader.addr), (2, loader.size))
+    fdt.setprop_stringlist(
+        node, "compatible", ("multiboot,module", f"multiboot,{loader.kind}")
+    )
+    if loader.bootargs is not None:
+        fdt.setprop_string(node, "bootargs", loader.bootargs)
 
 
 def _write(fdt: Fdt, ctx: FdtContext, *devices: _HasFdtNode | None) -> None:
