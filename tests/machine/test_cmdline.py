@@ -12,6 +12,7 @@ import pytest
 
 from tests.machine.qemu_cmdline import compare, virtmodel_config
 from virtmodel.machine.boards.virt.cmdline import parse_argv, read_command_line
+from virtmodel.machine.boards.virt.versions import MACHINE_TYPES
 from virtmodel.machine.errors import ConfigError, HelpRequested
 
 #: One case per option QEMU merges, replaces or refuses when repeated.
@@ -85,6 +86,7 @@ TREE_CHANGING = {
     "append-without-kernel": "-M virt -append x",
     "bios-acpi-ged": "-M virt -cpu max -bios {bios}",
     "bios-and-kernel": "-M virt -cpu max -bios {bios} -kernel {img}",
+    "bios-kernel-initrd": "-M virt -cpu max -bios {bios} -kernel {img} -initrd {rd} -append a",
     "bios-acpi-off": "-M virt,acpi=off -cpu max -bios {bios}",
     "bios-32bit": "-M virt -cpu cortex-a15 -bios {bios}",
     "bios-secure": "-M virt,secure=on -cpu max -bios {bios}",
@@ -261,3 +263,62 @@ def test_devices_round_trip_through_the_qemu_arguments(images: dict[str, str]) -
     assert again == config
     assert config.virtio_iommu == 3 << 3 | 1
     assert config.guest_loaders[0].size == 4096
+
+
+#: A few machines each versioned type is compared on.
+TYPE_CONFIGS = {
+    "v2-max-smp4": "-smp 4 -cpu max",
+    "v3-smp20": "-M gic-version=3 -smp 20 -cpu max",
+    "secure-virt": "-M secure=on,virtualization=on -cpu max -smp 2",
+    "bios": "-cpu max -bios {bios}",
+    "v3-hotplug-sockets": "-M gic-version=3 -m 1G,slots=2,maxmem=8G -smp 8,sockets=2",
+    "smmu-a57": "-M iommu=smmuv3,highmem=off -cpu cortex-a57 -smp 8",
+    "smp-prefers": "-smp 6 -M gic-version=3",
+}
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("config", TYPE_CONFIGS.values(), ids=list(TYPE_CONFIGS))
+@pytest.mark.parametrize("machine_type", MACHINE_TYPES)
+def test_every_machine_type_gives_qemus_tree(
+    machine_type: str, config: str, images: dict[str, str], tmp_path: Path
+) -> None:
+    argv = ["-M", machine_type, *config.format(**images).split()]
+
+    assert compare(argv, tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("machine_type", "cpu_map", "its", "secure_gpio", "ged", "pmu"),
+    [
+        ("virt", True, True, True, True, True),
+        ("virt-6.2", True, True, True, True, True),
+        ("virt-6.1", False, False, True, True, True),
+        ("virt-5.2", False, False, False, True, True),
+        ("virt-4.1", False, False, False, False, True),
+        ("virt-2.6", False, False, False, False, False),
+    ],
+)
+def test_older_types_keep_their_release_behaviour(
+    machine_type: str, cpu_map: bool, its: bool, secure_gpio: bool, ged: bool, pmu: bool
+) -> None:
+    argv = ["-M", f"{machine_type},gic-version=3,secure=on", "-cpu", "max", "-smp", "4"]
+    config = virtmodel_config(argv)
+    ged_config = virtmodel_config(
+        ["-M", machine_type, "-cpu", "max", "-bios", "/dev/null"]
+    )
+
+    assert config.compat.cpu_topology is cpu_map
+    assert config.has_its is its
+    assert config.has_secure_gpio is secure_gpio
+    assert ged_config.uses_acpi_ged is ged
+    assert config.has_pmu is pmu
+
+
+def test_types_before_6_2_fill_sockets_first() -> None:
+    old = virtmodel_config(["-M", "virt-6.1", "-smp", "4"])
+    new = virtmodel_config(["-M", "virt-6.2", "-smp", "4"])
+
+    assert (old.smp.sockets, old.smp.cores) == (4, 1)
+    assert (new.smp.sockets, new.smp.cores) == (1, 4)
+    assert virtmodel_config(old.to_qemu_args()) == old

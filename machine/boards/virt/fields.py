@@ -29,6 +29,7 @@ class VirtFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    machine_type: str = Field(default="virt-7.2", description="-M type, versioned")
     accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
     cpu_type: str = Field(default=DEFAULT_CPU, description="-cpu model")
     cpu_props: tuple[tuple[str, bool], ...] = Field(

@@ -12,6 +12,7 @@ from typing import Final
 
 from virtmodel.devices.cpu import CPU_MODELS
 from virtmodel.machine.boards.virt.devopts import DEVICE_TYPES
+from virtmodel.machine.boards.virt.versions import machine_compat
 
 #: Machine types modelled -> description (``virt`` is the alias of virt-7.2).
 MACHINE_TYPE_HELP: Final = {
@@ -58,7 +59,7 @@ def machine_help() -> str:
 
 def machine_props_help(machine_type: str) -> str:
     """Return the ``-M TYPE,help`` list of the keys virtmodel accepts."""
-    name = "virt-7.2" if machine_type == "virt" else machine_type
+    name = machine_compat(machine_type).name
     rows = []
     for key, (kind, text) in sorted(MACHINE_PROP_HELP.items()):
         head = f"  {key}=<{kind}>"

@@ -25,6 +25,7 @@ from virtmodel.machine.boards.virt.memmap import (
     MapEntry,
     place_high_regions,
 )
+from virtmodel.machine.boards.virt.versions import VirtCompat, machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import resolve_memory
 from virtmodel.machine.smp import check_machine_limit
@@ -41,6 +42,8 @@ class Derived:
     """What a valid config implies: computed once, read through ``VirtFields``."""
 
     cpu: CpuModel
+    compat: VirtCompat
+    has_its: bool
     high: HighMemmap
     highmem_ecam: bool
     redist_counts: tuple[int, ...]
@@ -142,6 +145,8 @@ def _memmap(
     highmem_ecam: bool,
     redist_counts: tuple[int, ...],
     uses_ged: bool,
+    has_its: bool,
+    secure_gpio: bool,
 ) -> Mapping[str, MapEntry]:
     v2 = config.gic_version == 2
     wanted = {
@@ -151,7 +156,7 @@ def _memmap(
         "gic_v2m": v2,
         "gic_hyp": v2 and config.virtualization,
         "gic_vcpu": v2 and config.virtualization,
-        "gic_its": not v2 and config.its,
+        "gic_its": not v2 and has_its,
         "gic_redist": not v2,
         "uart": True,
         "rtc": True,
@@ -160,7 +165,7 @@ def _memmap(
         "secure_uart": config.secure,
         "smmu": config.iommu == "smmuv3",
         "acpi_ged": uses_ged,
-        "secure_gpio": config.secure,
+        "secure_gpio": secure_gpio,
         "mmio": True,
         "platform_bus": True,
         "secure_mem": config.secure,
@@ -187,6 +192,7 @@ def derive(config: VirtFields) -> Derived:
     Raises:
         ConfigError: The first rule broken, in the order QEMU checks them.
     """
+    compat = machine_compat(config.machine_type)
     model = _check_cpu(config)
     check_machine_limit(config.smp)
     _check_memory(config)
@@ -220,10 +226,20 @@ def derive(config: VirtFields) -> Derived:
             msg = f"-{name} is only allowed together with -kernel"
             raise ConfigError(name, getattr(config, name), msg)
     # A 32-bit CPU cannot reach the high ECAM when firmware sets up PCI.
-    highmem_ecam = high.fits["high_pcie_ecam"] and (
-        config.bios is None or model.aarch64
+    highmem_ecam = (
+        compat.highmem_ecam
+        and high.fits["high_pcie_ecam"]
+        and (config.bios is None or model.aarch64)
     )
     counts = _redist_counts(config, high.fits["high_gic_redist2"])
-    uses_ged = config.acpi != "off" and config.bios is not None and model.aarch64
-    memmap = _memmap(config, high, highmem_ecam, counts, uses_ged)
-    return Derived(model, high, highmem_ecam, counts, memmap)
+    uses_ged = (
+        compat.acpi_ged
+        and config.acpi != "off"
+        and config.bios is not None
+        and model.aarch64
+    )
+    kvm = config.accel == "kvm"
+    has_its = config.its and (compat.kvm_its if kvm else compat.tcg_its)
+    secure_gpio = config.secure and compat.secure_gpio
+    memmap = _memmap(config, high, highmem_ecam, counts, uses_ged, has_its, secure_gpio)
+    return Derived(model, compat, has_its, high, highmem_ecam, counts, memmap)

@@ -69,7 +69,7 @@ def _gic(config: VirtConfig, system: MemRegion) -> None:
             system.add(memmap[key].base, MemRegion(name, GICV2_SIZES[name]))
         return
     system.add(memmap["gic_dist"].base, MemRegion("gicv3_dist", GICV3_DIST_SIZE))
-    if config.its:
+    if config.has_its:
         its = MemRegion("gicv3_its", 2 * ITS_FRAME_SIZE, kind="container")
         its.add(0, MemRegion("control", ITS_FRAME_SIZE))
         its.add(ITS_FRAME_SIZE, MemRegion("translation", ITS_FRAME_SIZE))
@@ -206,7 +206,7 @@ def virt_address_spaces(config: VirtConfig) -> list[AddressSpace]:
                 # QEMU 7.2 names the secure tag space like the normal one.
                 spaces.append(AddressSpace(f"cpu-tag-memory-{cpu}", secure_tag))
         spaces.append(AddressSpace(f"cpu-memory-{cpu}", system))
-    if config.gic_version != 2:
+    if config.gic_version != 2 and config.compat.tcg_its:
         spaces.append(AddressSpace("gicv3-its-sysmem", system))
     master = MemRegion("bus master container", SIZE_ALL, kind="container")
     spaces.append(AddressSpace("gpex-root", master))

@@ -19,6 +19,7 @@ from typing import Any, Final
 from virtmodel.devices.cpu import DEFAULT_CPU
 from virtmodel.machine.boards.virt.cpuprops import format_cpu, parse_cpu
 from virtmodel.machine.boards.virt.devopts import format_iommu, format_loader
+from virtmodel.machine.boards.virt.versions import machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import (
     format_size,
@@ -29,9 +30,6 @@ from virtmodel.machine.options import (
     suggest,
 )
 from virtmodel.machine.smp import SmpTopology, smp_from_fields
-
-#: Machine type names accepted for ``-M`` (``virt`` is QEMU's alias of ``virt-7.2``).
-MACHINE_TYPES: Final = ("virt", "virt-7.2")
 
 #: ``-M`` boolean keys and the VirtConfig field each sets.
 _BOOL_KEYS: Final = {
@@ -123,17 +121,13 @@ _EXTRA_KEYS: Final = (
 
 def _machine_fields(given: Mapping[str, str]) -> dict[str, Any]:
     fields = dict(given)
-    machine_type = fields.pop("type", "virt")
-    if machine_type not in MACHINE_TYPES:
-        hint = suggest(machine_type, MACHINE_TYPES)
-        msg = f"machine type {machine_type!r} is not modelled{hint}"
-        raise ConfigError(option="machine", value=machine_type, problem=msg)
+    compat = machine_compat(fields.pop("type", "virt"))
     if "dtb-randomness" in fields and "dtb-kaslr-seed" in fields:
         msg = "dtb-kaslr-seed is an alias of dtb-randomness; give only one"
         raise ConfigError(
             option="dtb-kaslr-seed", value=fields["dtb-kaslr-seed"], problem=msg
         )
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"machine_type": compat.name}
     for key, raw in fields.items():
         if key in _BOOL_KEYS:
             values[_BOOL_KEYS[key]] = parse_bool(key, raw)
@@ -245,7 +239,12 @@ def parse_options(
     accel_name = _accelerator(accel, machine_keys)
     values = _machine_fields(machine_keys)
     mem = memory_from_fields(_fields(memory, "m", "size"))
-    topo = smp_from_fields(_fields(smp, "smp", "cpus"))
+    compat = machine_compat(values["machine_type"])
+    topo = smp_from_fields(
+        _fields(smp, "smp", "cpus"),
+        machine_name=compat.name,
+        prefer_sockets=compat.smp_prefer_sockets,
+    )
     raw_gic = values.pop("gic-version", None)
     values["gic_version"] = _gic_version(
         raw_gic,
@@ -268,15 +267,22 @@ def parse_options(
     return ParsedOptions(fields, topo.warnings, "its" in values)
 
 
-def _smp_arg(topo: SmpTopology) -> str | None:
+def _smp_arg(topo: SmpTopology, prefer_sockets: bool) -> str | None:
     if topo == SmpTopology():
         return None
-    plain = SmpTopology(topo.cpus, topo.cpus, 1, 1, topo.cpus, 1)
+    n = topo.cpus
+    plain = (
+        SmpTopology(n, n, n, 1, 1, 1)
+        if prefer_sockets
+        else SmpTopology(n, n, 1, 1, n, 1)
+    )
     return str(topo.cpus) if topo == plain else topo.to_option()
 
 
 def _machine_arg(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
-    parts = ["virt", f"gic-version={fields['gic_version']}"]
+    # The newest type is spelt by its alias, as users write it.
+    name = "virt" if fields["machine_type"] == "virt-7.2" else fields["machine_type"]
+    parts = [name, f"gic-version={fields['gic_version']}"]
     for key, field in _BOOL_KEYS.items():
         if key == "dtb-kaslr-seed":
             continue
@@ -300,7 +306,8 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
     """
     args = ["-M", _machine_arg(fields, defaults), "-accel", fields["accel"]]
     args += ["-cpu", format_cpu(fields["cpu_type"], fields["cpu_props"])]
-    smp = _smp_arg(fields["smp"])
+    prefer = machine_compat(fields["machine_type"]).smp_prefer_sockets
+    smp = _smp_arg(fields["smp"], prefer)
     if smp is not None:
         args += ["-smp", smp]
     memory = format_size(fields["ram_size"])

@@ -101,7 +101,7 @@ def _gic(config: VirtConfig) -> list[QDevice]:
             _int("num-cpu", config.cpus),
             _int("num-irq", GIC_NUM_IRQ),
             _int("revision", config.gic_version),
-            _bool("has-lpi", True),
+            *([_bool("has-lpi", True)] if config.compat.tcg_its else []),
             _bool("has-security-extensions", config.secure),
             _int("len-redist-region-count", len(counts)),
             _mmio(memmap["gic_dist"].base, GICV3_DIST_SIZE),
@@ -112,7 +112,7 @@ def _gic(config: VirtConfig) -> list[QDevice]:
         ],
     )
     devices = [gic]
-    if config.its:
+    if config.has_its:
         its = memmap["gic_its"]
         devices.append(QDevice("arm-gicv3-its", props=[_mmio(its.base, its.size)]))
     return devices
@@ -196,7 +196,7 @@ def virt_qtree(config: VirtConfig) -> QBus:
             )
         )
     created += _gpio(config)
-    if config.secure:
+    if config.has_secure_gpio:
         size = memmap["secure_gpio"].size
         created += [
             QDevice("pl061", props=[_mmio(UNMAPPED, size)]),

@@ -115,9 +115,13 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
             fdt.setprop_cells(node, "reg", mpidrs[cpu])
         if numa is not None:
             fdt.setprop_cells(node, "numa-node-id", numa)
+        if not config.compat.cpu_topology:
+            continue  # before virt-6.2: no cpu-map, so no CPU phandles
         phandle = fdt.alloc_phandle()
         fdt.setprop_cells(node, "phandle", phandle)
         ctx.phandles[f"cpu{cpu}"] = phandle
+    if not config.compat.cpu_topology:
+        return
     fdt.add_subnode("/cpus/cpu-map")
     threads = config.smp.threads
     for cpu in range(n - 1, -1, -1):
