@@ -121,6 +121,18 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         metavar="TYPE[,k=v]",
         help="add a device (default: none); -device help lists the modelled ones",
     )
+    _qemu(
+        g,
+        "-object",
+        metavar="memory-backend-ram,id=ID,size=SIZE",
+        help="memory for a NUMA node (default: none)",
+    )
+    _qemu(
+        g,
+        "-numa",
+        metavar="node[,nodeid=N,cpus=A-B,memdev=ID]|dist,src=A,dst=B,val=D",
+        help="a NUMA node or distance (default: no NUMA)",
+    )
     o = p.add_argument_group("accepted QEMU options that change no device tree")
     _qemu(o, "-nographic", help="no graphics (sets -M graphics=off)")
     _qemu(o, "-nodefaults", help="no default devices")

@@ -122,6 +122,55 @@ TREE_CHANGING = {
         "-device guest-loader,addr=0x50000000,kernel={img} -kernel {img} -append x"
     ),
     "unmodelled-device": "-M virt -device e1000",
+    "numa-two-nodes-dist": (
+        "-M virt -smp 4 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0-1,nodeid=0 -numa node,memdev=m1,cpus=2-3,nodeid=1 -numa dist,src=0,dst=1,val=20"
+    ),
+    "numa-partial-cpus": (
+        "-M virt,gic-version=3 -smp 8,sockets=2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0-3,cpus=6 -numa node,memdev=m1"
+    ),
+    "numa-default-by-socket": (
+        "-M virt,gic-version=3 -smp 8,sockets=4 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0 -numa node,memdev=m1"
+    ),
+    "numa-memory-not-ram": (
+        "-M virt -smp 4 -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0"
+    ),
+    "numa-no-memory": ("-M virt -smp 2 -m 1G -numa node -numa node"),
+    "numa-memoryless-node": (
+        "-M virt -m 1G -object memory-backend-ram,id=m0,size=1G -numa node,memdev=m0 -numa node"
+    ),
+    "numa-id-gap": (
+        "-M virt -m 1G -object memory-backend-ram,id=m0,size=1G -numa node,memdev=m0,nodeid=1"
+    ),
+    "numa-mem-refused": (
+        "-M virt -m 1G -object memory-backend-ram,id=m0,size=1G -numa node,mem=1G"
+    ),
+    "numa-local-not-10": (
+        "-M virt -smp 2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0 -numa node,memdev=m1,cpus=1 -numa dist,src=0,dst=0,val=11"
+    ),
+    "numa-dist-below-10": (
+        "-M virt -smp 2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0 -numa node,memdev=m1,cpus=1 -numa dist,src=0,dst=1,val=9"
+    ),
+    "numa-asymmetric": (
+        "-M virt,gic-version=3 -smp 8,sockets=2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0 -numa node,memdev=m1 -numa dist,src=0,dst=1,val=30 -numa dist,src=1,dst=0,val=40"
+    ),
+    "numa-cpu-beyond-maxcpus": (
+        "-M virt -smp 2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0-2 -numa node,memdev=m1"
+    ),
+    "numa-dist-unknown-node": (
+        "-M virt -smp 2 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0,cpus=0 -numa node,memdev=m1 -numa dist,src=0,dst=2,val=20"
+    ),
+    "numa-missing-pair": (
+        "-M virt -m 3G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -object memory-backend-ram,id=m2,size=1G -numa node,memdev=m0 -numa node,memdev=m1 -numa node,memdev=m2 -numa dist,src=0,dst=1,val=20"
+    ),
+    "numa-three-memfd": (
+        "-M virt -m 3G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -object memory-backend-memfd,id=m2,size=1G -numa node,memdev=m0 -numa node,memdev=m1 -numa node,memdev=m2 -numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20 -numa dist,src=1,dst=2,val=25"
+    ),
+    "numa-hotplug": (
+        "-M virt,gic-version=3 -smp 4 -m 2G,slots=2,maxmem=4G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0 -numa node,memdev=m1"
+    ),
+    "numa-kernel-initrd": (
+        "-M virt -kernel {img} -initrd {rd} -smp 4 -m 2G -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G -numa node,memdev=m0 -numa node,memdev=m1"
+    ),
 }
 
 
@@ -322,3 +371,21 @@ def test_types_before_6_2_fill_sockets_first() -> None:
     assert (old.smp.sockets, old.smp.cores) == (4, 1)
     assert (new.smp.sockets, new.smp.cores) == (1, 4)
     assert virtmodel_config(old.to_qemu_args()) == old
+
+
+def test_numa_round_trips_and_warns_about_partial_mappings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from virtmodel.machine.cli.main import main
+
+    text = (
+        "-smp 4 -m 2G -object memory-backend-ram,id=a,size=1G "
+        "-object memory-backend-ram,id=b,size=1G "
+        "-numa node,memdev=a,cpus=0 -numa node,memdev=b,cpus=3 "
+        "-numa dist,src=0,dst=1,val=20"
+    )
+    config = virtmodel_config(text.split())
+    assert virtmodel_config(config.to_qemu_args()) == config
+    assert main(["dts", *text.split()]) == 0
+    err = capsys.readouterr().err
+    assert "CPU(s) 1, 2 are in no NUMA node and go to node 0" in err

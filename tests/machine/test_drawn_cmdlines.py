@@ -121,6 +121,15 @@ def draw_argv(rng: random.Random, files: dict[str, str]) -> list[str]:
         ]
     if rng.random() < 0.15:
         argv += ["-device", f"guest-loader,addr=0x48000000,kernel={files['kernel']}"]
+    if rng.random() < 0.15:
+        # Two NUMA nodes of 1 GiB; the later -m 2G merges over any drawn size.
+        argv += ["-m", "2G"]
+        for name in ("m0", "m1"):
+            argv += ["-object", f"memory-backend-ram,id={name},size=1G"]
+        argv += ["-numa", "node,memdev=m0" + rng.choice(("", ",cpus=0"))]
+        argv += ["-numa", "node,memdev=m1"]
+        if rng.random() < 0.5:
+            argv += ["-numa", f"dist,src=0,dst=1,val={rng.choice((15, 20, 9))}"]
     for option, value in (("-display", "none"), ("-serial", "null"), ("-net", "none")):
         if rng.random() < 0.1:
             argv += [option, value]

@@ -45,6 +45,12 @@ from virtmodel.machine.boards.virt.help import (
     machine_help,
     machine_props_help,
 )
+from virtmodel.machine.boards.virt.numa import (
+    cpu_nodes,
+    parse_backend,
+    parse_numa,
+    split_numa,
+)
 from virtmodel.machine.errors import ConfigError, HelpRequested
 from virtmodel.machine.options import parse_bool, parse_int, parse_keyval, suggest
 
@@ -81,6 +87,8 @@ VALUE_OPTIONS: Final = (
     "-nic",
     "-net",
     "-device",
+    "-object",
+    "-numa",
 )
 
 #: ``-accel`` properties per accelerator, each with a checker of its value.
@@ -110,6 +118,10 @@ class CommandLine:
     virtio_iommu: int | None = None
     #: ``-device guest-loader`` blobs, in order.
     guest_loaders: list[GuestLoader] = field(default_factory=list)
+    #: ``-object memory-backend-*``: id -> size.
+    backends: dict[str, int] = field(default_factory=dict)
+    #: Each ``-numa``: its keys and its ``cpus=`` values.
+    numa: list[tuple[dict[str, str], list[str]]] = field(default_factory=list)
 
 
 def _name(option: str) -> str:
@@ -231,6 +243,14 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             _read_net(option, value, line)
         elif option == "-device":
             _read_device(value, line)
+        elif option == "-object":
+            name, size = parse_backend(_keyval(option, value, "qom-type"))
+            if name in line.backends:
+                msg = f"object id {name!r} is given twice"
+                raise ConfigError(option="object", value=name, problem=msg)
+            line.backends[name] = size
+        elif option == "-numa":
+            line.numa.append(split_numa(value))
         else:
             known = (*VALUE_OPTIONS, *FLAGS)
             msg = f"option {option!r} is not modelled{suggest(option, known)}"
@@ -315,6 +335,8 @@ def option_values(line: CommandLine) -> dict[str, Any]:
         values["virtio_iommu"] = line.virtio_iommu
     if line.guest_loaders:
         values["guest_loaders"] = tuple(line.guest_loaders)
+    if line.numa:
+        values["numa"] = parse_numa(line.numa, line.backends)
     return values
 
 
@@ -346,6 +368,14 @@ def config_from_command_line(
     config = config_from_options(**option_values(line), **extra)
     if images:
         check_images(config)
+    if config.numa is not None:
+        _, missing = cpu_nodes(config.numa, config.smp)
+        if missing:
+            listed = ", ".join(str(cpu) for cpu in missing)
+            line.warnings.append(
+                f"CPU(s) {listed} are in no NUMA node and go to node 0 "
+                "(QEMU calls partial mappings obsolete)"
+            )
     return config
 
 

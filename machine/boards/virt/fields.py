@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from virtmodel.devices.cpu import DEFAULT_CPU
 from virtmodel.machine.boards.virt.devopts import GuestLoader
+from virtmodel.machine.boards.virt.numa import NumaConfig
 from virtmodel.machine.boards.virt.psci import DEFAULT_HOST_PSCI_VERSION
 from virtmodel.machine.options import DEFAULT_RAM_SIZE
 from virtmodel.machine.smp import SmpTopology, parse_smp
@@ -65,6 +66,7 @@ class VirtFields(BaseModel):
     guest_loaders: tuple[GuestLoader, ...] = Field(
         default=(), description="-device guest-loader blobs, in order"
     )
+    numa: NumaConfig | None = Field(default=None, description="-numa nodes, distances")
     kernel: str | None = Field(default=None, description="-kernel image")
     initrd: str | None = Field(default=None, description="-initrd image")
     append: str | None = Field(default=None, description="-append command line")

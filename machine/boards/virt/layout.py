@@ -25,6 +25,7 @@ from virtmodel.machine.boards.virt.memmap import (
     MapEntry,
     place_high_regions,
 )
+from virtmodel.machine.boards.virt.numa import check_numa
 from virtmodel.machine.boards.virt.versions import VirtCompat, machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import resolve_memory
@@ -196,6 +197,8 @@ def derive(config: VirtFields) -> Derived:
     model = _check_cpu(config)
     check_machine_limit(config.smp)
     _check_memory(config)
+    if config.numa is not None:
+        check_numa(config.numa, config.smp, config.ram_size)
     high = place_high_regions(
         config.ram_size, config.maxram_size, config.ram_slots, _pa_bits(config, model)
     )

@@ -19,6 +19,7 @@ from typing import Any, Final
 from virtmodel.devices.cpu import DEFAULT_CPU
 from virtmodel.machine.boards.virt.cpuprops import format_cpu, parse_cpu
 from virtmodel.machine.boards.virt.devopts import format_iommu, format_loader
+from virtmodel.machine.boards.virt.numa import numa_args
 from virtmodel.machine.boards.virt.versions import machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import (
@@ -108,6 +109,7 @@ UNMODELLED_KEYS: Final[dict[str, str]] = {
 }
 ACCELERATORS: Final = ("tcg", "kvm")
 _EXTRA_KEYS: Final = (
+    "numa",
     "virtio_iommu",
     "guest_loaders",
     "kernel",
@@ -319,6 +321,8 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
         value = fields[name]
         if value is not None:
             args += [f"-{name}", value]
+    if fields["numa"] is not None:
+        args += numa_args(fields["numa"])
     if fields["virtio_iommu"] is not None:
         args += ["-device", format_iommu(fields["virtio_iommu"])]
     for loader in fields["guest_loaders"]:

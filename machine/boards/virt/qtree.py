@@ -168,8 +168,8 @@ def virt_qtree(config: VirtConfig) -> QBus:
     Raises:
         ConfigError: ``-device`` was given (not modelled here).
     """
-    if config.virtio_iommu is not None or config.guest_loaders:
-        msg = "info qtree does not model -device yet; leave -device out"
+    if config.virtio_iommu is not None or config.guest_loaders or config.numa:
+        msg = "info qtree does not model -device or -numa yet; leave them out"
         raise ConfigError(option="device", value="-device", problem=msg)
     memmap = config.memmap
     flash = memmap["flash"].size // 2

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 from virtmodel.devices.base import FdtContext
 from virtmodel.devices.cfi_flash import combined_flash_node
 from virtmodel.machine.boards.virt.devices import VirtPeripherals, virt_peripherals
+from virtmodel.machine.boards.virt.numa import cpu_nodes, distance_matrix
 from virtmodel.machine.fdt import Fdt
 
 if TYPE_CHECKING:
@@ -85,10 +86,24 @@ def _create_fdt(
     fdt.setprop_cells("/apb-pclk", "clock-frequency", 24_000_000)
     fdt.setprop_string("/apb-pclk", "clock-output-names", "clk24mhz")
     fdt.setprop_cells("/apb-pclk", "phandle", clk)
+    matrix = distance_matrix(config.numa) if config.numa is not None else None
+    if matrix is not None:
+        cells = [
+            value
+            for src, row in enumerate(matrix)
+            for dst, distance in enumerate(row)
+            for value in (src, dst, distance)
+        ]
+        fdt.add_subnode("/distance-map")
+        fdt.setprop_string("/distance-map", "compatible", "numa-distance-map-v1")
+        fdt.setprop_cells("/distance-map", "distance-matrix", *cells)
 
 
-def _numa_node(config: VirtConfig) -> int | None:
-    return 0 if config.numa_auto else None
+def _cpu_numa_nodes(config: VirtConfig) -> list[int | None]:
+    """Return each CPU's NUMA node (None: no NUMA, so no ``numa-node-id``)."""
+    if config.numa is not None:
+        return list(cpu_nodes(config.numa, config.smp)[0])
+    return [0 if config.numa_auto else None] * config.max_cpus
 
 
 def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
@@ -101,7 +116,7 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
     fdt.setprop_cells("/cpus", "#size-cells", 0)
     compatible = config.dtb_compatible
     enable = config.boot.board_conduit != "disabled" and n > 1
-    numa = _numa_node(config)
+    numa_of = _cpu_numa_nodes(config)
     for cpu in range(n - 1, -1, -1):
         node = f"/cpus/cpu@{cpu}"
         fdt.add_subnode(node)
@@ -113,6 +128,7 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
             fdt.setprop_u64(node, "reg", mpidrs[cpu])
         else:
             fdt.setprop_cells(node, "reg", mpidrs[cpu])
+        numa = numa_of[cpu]
         if numa is not None:
             fdt.setprop_cells(node, "numa-node-id", numa)
         if not config.compat.cpu_topology:
@@ -144,13 +160,26 @@ def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, dev: VirtPeripherals) -> None:
 
 
 def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
-    """Write ``/memory@...`` for the initial RAM (``numa-node-id`` 0 with auto NUMA)."""
+    """Write ``/memory@...``: one per NUMA node with memory, else one for all RAM.
+
+    Without ``-numa`` the node carries ``numa-node-id`` 0 only when QEMU makes
+    a node by itself (memory hot-plug).
+    """
     base, size = config.memmap["mem"]
+    if config.numa is None:
+        _memory_node(fdt, base, size, 0 if config.numa_auto else None)
+        return
+    for numa_node in config.numa.nodes:
+        if numa_node.mem:
+            _memory_node(fdt, base, numa_node.mem, numa_node.nodeid)
+            base += numa_node.mem
+
+
+def _memory_node(fdt: Fdt, base: int, size: int, numa: int | None) -> None:
     node = f"/memory@{base:x}"
     fdt.add_subnode(node)
     fdt.setprop_string(node, "device_type", "memory")
     fdt.setprop_sized_cells(node, "reg", (2, base), (2, size))
-    numa = _numa_node(config)
     if numa is not None:
         fdt.setprop_cells(node, "numa-node-id", numa)
 
