@@ -42,6 +42,15 @@ REPEATED = {
     "kernel-twice-last-wins": "-M virt -kernel {img} -kernel {img2}",
     "append-twice-last-wins": "-M virt -kernel {img} -append a=1 -append b=2",
     "nographic-overrides-graphics": "-M virt,graphics=bogus -nographic",
+    "smp-then-machine-smp": "-M virt -smp 4 -M smp.cpus=2",
+    "machine-smp-then-smp": "-M virt,smp.cpus=2 -smp 4",
+    "machine-smp-sockets": "-M virt,smp.cpus=4,smp.sockets=2",
+    "machine-smp-unknown": "-M virt,smp.cpus=2,smp.foo=2",
+    "machine-memory-size": "-M virt,memory.size=1G",
+    "m-over-machine-memory": "-M virt -m 2G -M memory.size=1G",
+    "machine-memory-then-m": "-M virt,memory.size=1G -m 2G",
+    "machine-memory-and-m-keys": "-M virt,memory.size=1G -m maxmem=4G,slots=2",
+    "machine-memory-hotplug": "-M virt,memory.size=1G,memory.slots=2,memory.max-size=4G",
 }
 
 #: Options QEMU accepts that change no device tree, and values it refuses.

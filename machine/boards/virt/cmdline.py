@@ -53,6 +53,7 @@ from virtmodel.machine.boards.virt.numa import (
 )
 from virtmodel.machine.errors import ConfigError, HelpRequested
 from virtmodel.machine.options import parse_bool, parse_int, parse_keyval, suggest
+from virtmodel.machine.smp import SMP_KEYS
 
 #: One option as typed: its canonical name and its value (``None`` for flags).
 QemuArg = tuple[str, str | None]
@@ -118,6 +119,8 @@ class CommandLine:
     virtio_iommu: int | None = None
     #: ``-device guest-loader`` blobs, in order.
     guest_loaders: list[GuestLoader] = field(default_factory=list)
+    #: ``-M memory.*`` keys; ``-m`` overrides them whatever the order.
+    machine_memory: dict[str, str] = field(default_factory=dict)
     #: ``-object memory-backend-*``: id -> size.
     backends: dict[str, int] = field(default_factory=dict)
     #: Each ``-numa``: its keys and its ``cpus=`` values.
@@ -190,6 +193,30 @@ def _read_device(value: str, line: CommandLine) -> None:
         raise ConfigError(option="device", value=name, problem=msg)
 
 
+#: ``-M memory.KEY`` -> the ``-m`` key it stands for.
+_MEMORY_KEYS: Final = {"size": "size", "slots": "slots", "max-size": "maxmem"}
+
+
+def _machine_key(line: CommandLine, key: str, item: str) -> None:
+    """Merge one ``-M`` key; ``smp.*`` and ``memory.*`` are -smp and -m keys."""
+    group, dot, sub = key.partition(".")
+    if dot and group == "smp":
+        if sub not in SMP_KEYS:
+            msg = f"machine key {key!r} is not an -smp key{suggest(sub, SMP_KEYS)}"
+            raise ConfigError(option="machine", value=key, problem=msg)
+        line.smp.pop(sub, None)
+        line.smp[sub] = item  # in command-line order with -smp
+    elif dot and group == "memory":
+        if sub not in _MEMORY_KEYS:
+            hint = suggest(sub, _MEMORY_KEYS)
+            msg = f"machine key {key!r} is not a memory key{hint}"
+            raise ConfigError(option="machine", value=key, problem=msg)
+        line.machine_memory[_MEMORY_KEYS[sub]] = item
+    else:
+        line.machine.pop(key, None)
+        line.machine[key] = item
+
+
 def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
     """Merge *args* (canonical name, value) by QEMU's rules, in order.
 
@@ -217,8 +244,7 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             keys = _keyval(option, value, "type")
             _check_help(option, keys, "type")
             for key, item in keys.items():
-                line.machine.pop(key, None)
-                line.machine[key] = item
+                _machine_key(line, key, item)
         elif option in ("-smp", "-m"):
             target = line.smp if option == "-smp" else line.memory
             keys = _keyval(option, value, "cpus" if option == "-smp" else "size")
@@ -327,7 +353,7 @@ def option_values(line: CommandLine) -> dict[str, Any]:
     values: dict[str, Any] = {
         "machine": line.machine,
         "smp": line.smp,
-        "memory": line.memory,
+        "memory": {**line.machine_memory, **line.memory},
         "cpu": line.cpu,
         "accel": choose_accel(line),
     }
