@@ -14,7 +14,13 @@ from virtmodel.machine.boards.virt.cmdline import (
     read_command_line,
 )
 from virtmodel.machine.boards.virt.config import VirtConfig
-from virtmodel.machine.cli.status import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from virtmodel.machine.cli.status import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandFailedError,
+    UsageError,
+    print_json,
+)
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 if TYPE_CHECKING:
@@ -66,7 +72,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
 
     if config is None:
         config = config_from(args)
-    if config.accel != "kvm" and args.kernel_semantics != "mainline":
+    if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(
@@ -236,22 +242,26 @@ def cmd_graph(args: argparse.Namespace) -> int:
         first, _, rest = text.partition("\n")
         text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
     if args.format in ("svg", "png"):
+        if args.output is None:
+            msg = f"--format {args.format} needs -o FILE"
+            raise UsageError(msg)
         dot = shutil.which("dot")
         if dot is None:
             msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"
             raise UsageError(msg)
-        if args.output is None:
-            msg = f"--format {args.format} needs -o FILE"
-            raise UsageError(msg)
         from virtmodel.machine.files import write_atomic
 
-        data = subprocess.run(
+        done = subprocess.run(
             [dot, f"-T{args.format}"],
             input=text.encode(),
             capture_output=True,
-            check=True,
-        ).stdout
-        write_atomic(Path(args.output), data)
+            check=False,
+        )
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            msg = f"{dot} -T{args.format} failed with status {done.returncode}"
+            raise CommandFailedError(msg + (f": {said[0]}" if said else ""))
+        write_atomic(Path(args.output), done.stdout)
         return EXIT_OK
     if args.output is not None:
         from virtmodel.machine.files import write_atomic

@@ -145,8 +145,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
-        default="mainline",
-        choices=("mainline", "v4.8", "v4.8-rc1"),
+        default="v6.1",
+        choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(
@@ -277,4 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every valid order up to this many, else a seeded sample",
     )
     explore.add_argument("--json", action="store_true", help="print JSON")
+    from virtmodel.machine.lab.cli import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
