@@ -17,7 +17,17 @@ import pytest
 from virtmodel.machine.cli.main import main
 from virtmodel.machine.cli.parser import build_parser
 
-SUBCOMMANDS = ("run", "dtb", "dts", "boot", "graph", "explain", "explore", "info")
+SUBCOMMANDS = (
+    "run",
+    "dtb",
+    "dts",
+    "boot",
+    "graph",
+    "explain",
+    "explore",
+    "info",
+    "lab",
+)
 
 
 @pytest.mark.parametrize(
