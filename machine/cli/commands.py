@@ -7,8 +7,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from virtmodel.machine.boards.virt.cmdline import (
+    config_from_command_line,
+    read_command_line,
+)
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
@@ -28,25 +32,22 @@ if TYPE_CHECKING:
     from virtmodel.notifiers import NotifierRegistry
 
 
-def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
-    """Return the VirtConfig the machine options in *args* describe.
+def config_from(
+    args: argparse.Namespace, *, images: bool = True, **extra: Any
+) -> VirtConfig:
+    """Return the VirtConfig the QEMU options in *args* describe, merged as QEMU does.
 
     Raises:
         ConfigError: An option is unknown, malformed or beyond a limit.
+        HelpRequested: A ``help`` value (``-M help``, ``-cpu help``).
     """
-    machine = args.machine
-    if not machine.strip():
+    line = read_command_line(getattr(args, "qemu_args", ()))
+    machine_type = line.machine.get("type", "virt")
+    if not machine_type.strip():
         option, problem = "machine", "no machine type given; use -M virt"
-        raise ConfigError(option, machine, problem)
-    config = VirtConfig.from_options(
-        machine,
-        smp=args.smp,
-        memory=args.memory,
-        cpu=args.cpu,
-        accel=args.accel,
-        **extra,
-    )
-    for warning in config.warnings:
+        raise ConfigError(option, machine_type, problem)
+    config = config_from_command_line(line, images=images, **extra)
+    for warning in (*line.warnings, *config.warnings):
         print(f"virtmodel: warning: {warning}", file=sys.stderr)
     return config
 
@@ -71,11 +72,13 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
-    if args.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
+    if config is None:
+        config = config_from(args)
+    if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(
-        config if config is not None else config_from(args),
+        config,
         kernel_semantics=args.kernel_semantics,
         notifiers=args.notifiers,
         its_init=args.its_init,
@@ -126,14 +129,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             document["hazards"] = [hazard.as_dict() for hazard in hazards]
         print_json(document)
     else:
+        kvm = machine.board.config.accel == "kvm"
         print(f"# virtmodel run: {machine.board.config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={args.kernel_semantics if args.accel == 'kvm' else '-'}"
+            f"kernel={args.kernel_semantics if kvm else '-'}"
         )
         print(machine.trace)
         if args.mtree:
-            print(machine.memory.dump())
+            sys.stdout.write(_mtree(machine))
         if args.check:
             for hazard in hazards:
                 print(f"hazard: {hazard}")
@@ -142,6 +146,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failure is not None:
         raise failure
     return EXIT_HAZARDS if hazards else EXIT_OK
+
+
+def _mtree(machine: Machine) -> str:
+    """Return ``info mtree`` for the machine (TCG), else its flat region list.
+
+    Under TCG this is QEMU's view built from the same config the devices were
+    placed with; under KVM QEMU's GIC regions are the kernel's, which the
+    monitor view does not model, so the devices' own map is printed.
+    """
+    from virtmodel.machine.boards.virt.memtree import virt_address_spaces
+    from virtmodel.machine.mtree import format_mtree
+
+    config = machine.board.config
+    if config.accel == "kvm":
+        return machine.memory.dump() + "\n"
+    return format_mtree(virt_address_spaces(config))
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:
@@ -168,20 +188,22 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from virtmodel.machine.boards.virt.dtb import build_virt_dtb
     from virtmodel.machine.qemu.boot import BootError, boot
 
-    if args.accel != "tcg":
+    config = config_from(args, images=False)
+    if config.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
         raise UsageError(msg)
-    config = config_from(
-        args, kernel=args.kernel, initrd=args.initrd, append=args.append
-    )
+    if config.kernel is None:
+        msg = "boot needs -kernel IMAGE"
+        raise UsageError(msg)
+    # The images are checked by qemu.boot, which names the one it cannot read.
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
     try:
         result = boot(
             config,
             dtb=dtb,
-            kernel=Path(args.kernel),
-            append=args.append,
-            initrd=Path(args.initrd) if args.initrd else None,
+            kernel=Path(config.kernel),
+            append=config.append,
+            initrd=Path(config.initrd) if config.initrd else None,
             timeout=args.timeout,
             console=sys.stdout,
             qemu=args.qemu,

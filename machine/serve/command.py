@@ -7,17 +7,45 @@ import sys
 
 from virtmodel.machine.cli.status import EXIT_OK, UsageError
 
+#: QEMU option -> the page's setting it starts. Repeated -M, -smp and -m
+#: merge (joined by commas, later keys win, as QEMU merges them); for -cpu
+#: and -accel the last one counts.
+QEMU_SETTINGS = {"-M": "machine", "-smp": "smp", "-m": "memory", "-cpu": "cpu"}
 #: Namespace attribute -> the page's setting it starts.
-SETTINGS = {
-    "machine": "machine",
-    "smp": "smp",
-    "memory": "memory",
-    "cpu": "cpu",
-    "accel": "accel",
+VARIANT_SETTINGS = {
     "kernel_semantics": "kernel",
     "notifiers": "notifiers",
     "its_init": "its_init",
 }
+
+
+def page_settings(args: argparse.Namespace) -> dict[str, str | None]:
+    """Return the page's starting settings from the command line.
+
+    Raises:
+        UsageError: A QEMU option the page has no setting for.
+    """
+    given: dict[str, str | None] = dict.fromkeys(
+        (*QEMU_SETTINGS.values(), "accel", *VARIANT_SETTINGS.values())
+    )
+    for option, value in getattr(args, "qemu_args", ()):
+        if option in QEMU_SETTINGS:
+            key = QEMU_SETTINGS[option]
+            merged = option != "-cpu" and given[key] is not None
+            given[key] = f"{given[key]},{value}" if merged else value
+        elif option == "-accel":
+            given["accel"] = value
+        elif option == "-enable-kvm":
+            given["accel"] = "kvm"
+        else:
+            msg = (
+                f"serve: {option} is not a setting of the page "
+                "(use -M, -smp, -m, -cpu, -accel)"
+            )
+            raise UsageError(msg)
+    for key, setting in VARIANT_SETTINGS.items():
+        given[setting] = getattr(args, key)
+    return given
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -38,10 +66,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.drop_edge or args.strict or args.seed is not None:
         msg = "serve: --drop-edge, --strict and --seed are chosen on the page"
         raise UsageError(msg)
-    if args.accel == "tcg" and args.kernel_semantics not in (None, "mainline"):
+    given = page_settings(args)
+    if given["accel"] == "tcg" and args.kernel_semantics not in (None, "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
-    given = {SETTINGS[key]: getattr(args, key) for key in SETTINGS}
     start = api.defaults(given)
     try:
         settings = api.Settings({}, start)
