@@ -42,12 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     given = {SETTINGS[key]: getattr(args, key) for key in SETTINGS}
-    start = api.defaults(given)
-    try:
-        settings = api.Settings({}, start)
-    except api.ApiError as error:
-        raise UsageError(error.reason) from None
-    fresh_virt(**settings.build())  # ConfigError now, not on the page
+    start = api.defaults(given)  # argparse already checked the choices
+    fresh_virt(**api.Settings({}, start).build())  # ConfigError now, not on the page
     try:
         server = make_server(args.port, start)
     except OSError as error:
