@@ -24,8 +24,11 @@ from pathlib import Path
 from virtmodel.machine.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The Markdown files whose console blocks are transcripts.
-FILES = ("README.md", "docs/ordering.md", "docs/boot.md", "docs/kvm.md")
+#: The Markdown files whose console blocks are transcripts: all of the docs.
+FILES = (
+    "README.md",
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")),
+)
 _BLOCK = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 

@@ -318,20 +318,24 @@ class NotifierRegistry(Generic[P]):
         *,
         order: Sequence[str] | None = None,
         status: Mapping[str, str] | None = None,
+        graphviz: bool = False,
     ) -> str:
         """Return the graph as SVG, drawn in pure Python (see :mod:`notifiers.svg`).
 
         Boxes are numbered in the order that runs (*order*, if given) and
         coloured by *status* (name -> "ran", "failed", ...), if given.
+        ``graphviz=True`` draws it with Graphviz's ``dot`` instead when that
+        is installed (nicer for large graphs; *status* is then not shown).
 
         Raises:
             UnknownNotifierError: A hard constraint names an absent notifier.
             CycleError: The constraints form a loop.
             InvalidOrderError: *order* is not a permutation of the notifiers.
         """
-        from virtmodel.notifiers.svg import plan_svg
+        from virtmodel.notifiers.svg import graph_svg, plan_svg
 
-        return plan_svg(self._plan_running(order), status)
+        plan = self._plan_running(order)
+        return graph_svg(plan, graphviz=True) if graphviz else plan_svg(plan, status)
 
     def _repr_mimebundle_(
         self, include: object = None, exclude: object = None

@@ -24,6 +24,7 @@ from typing import Any, Final
 from virtmodel.machine.boards.virt.lesson import STORY, bring_up, fresh_virt
 from virtmodel.machine.boards.virt.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineError
+from virtmodel.machine.machine import Machine
 from virtmodel.machine.phases import Phase
 from virtmodel.notifiers import NotifierError
 
@@ -154,12 +155,8 @@ def run(settings: Settings) -> dict[str, Any]:
     except MachineError as error:
         raise _refused(error) from None
     machine = result.machine
-    unused = machine.unused_drop_edges()
-    if unused and machine.phase.reached(Phase.MACHINE_INITIALIZED):
-        name, target = unused[0]
-        raise ApiError(
-            400, f"drop {name}={target}: {name!r} declares no after=/before= {target!r}"
-        )
+    if machine.phase.reached(Phase.MACHINE_INITIALIZED):
+        _check_drops(machine)
     init_done = machine.init_done
     failure = result.failure
     answer: dict[str, Any] = {
@@ -186,6 +183,14 @@ def run(settings: Settings) -> dict[str, Any]:
         answer["violated"] = [edge.as_dict() for edge in init_done.violated_edges()]
         answer["hazards"] = [str(hazard) for hazard in init_done.hazards()]
     return answer
+
+
+def _check_drops(machine: Machine) -> None:
+    unused = machine.unused_drop_edges()
+    if unused:
+        name, target = unused[0]
+        msg = f"drop {name}={target}: {name!r} declares no after=/before= {target!r}"
+        raise ApiError(400, msg)
 
 
 def _step(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,14 +223,20 @@ def explain(settings: Settings) -> dict[str, Any]:
     return {**answer.as_dict(), "text": str(answer)}
 
 
-def _initialized(settings: Settings) -> Any:
+def _initialized(settings: Settings) -> Machine:
     try:
         machine = fresh_virt(**settings.build())
+    except MachineError as error:
+        raise _refused(error) from None
+    try:
         machine.create()
         machine.create_accel()
         machine.init_board(machine.board.init)
-    except MachineError as error:
-        raise _refused(error) from None
+    except (MachineError, OSError) as error:  # a KVM call failed in realize
+        reason = _refused(error).reason
+        raise ApiError(
+            400, f"this machine does not reach init-done: {reason}"
+        ) from None
     return machine
 
 
@@ -243,16 +254,16 @@ def explore(settings: Settings) -> dict[str, Any]:
         raise ApiError(
             400, "explore runs the registry's orders; choose notifiers=ordered"
         )
-    try:
-        config = fresh_virt(**settings.build()).board.config
-        build, check = init_done_builder(
-            config,
-            kernel_semantics=settings.kernel,
-            its_init=settings.its_init,
-            drop_edges=settings.drop,
-        )
-    except MachineError as error:
-        raise _refused(error) from None
+    # One machine up to its declarations: bad options, a drop that matches
+    # nothing, or a machine that never reaches init-done are refused here.
+    probe = _initialized(settings)
+    _check_drops(probe)
+    build, check = init_done_builder(
+        probe.board.config,
+        kernel_semantics=settings.kernel,
+        its_init=settings.its_init,
+        drop_edges=settings.drop,
+    )
     if not _EXPLORING.acquire(blocking=False):
         raise ApiError(409, "another exploration is running; try again when it ends")
     try:

@@ -187,3 +187,21 @@ def test_explore_starts_from_the_order_that_runs(placement, era):
     )
     result = explore(build, check=check, limit=30, seed=0)
     assert list(result.reference_order) == machine.init_done.order()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_help_lists_every_exit_status(capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for code, words in (
+        (0, "came up"),
+        (1, "failed to come up"),
+        (2, "bad input"),
+        (3, "hazards"),
+    ):
+        line = next(
+            line for line in out.splitlines() if line.strip().startswith(f"{code} ")
+        )
+        assert words in line

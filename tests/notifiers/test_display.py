@@ -94,6 +94,7 @@ def test_graphviz_is_used_when_asked_and_present_else_the_builtin_drawing(monkey
         drawn = graph_svg(plan, graphviz=True)
         assert drawn.startswith("<svg")
         assert drawn != plan_svg(plan)
+    assert _registry().to_svg(graphviz=True) == graph_svg(plan, graphviz=True)
     monkeypatch.setattr(shutil, "which", lambda _: "/bin/false")  # dot fails
     assert graph_svg(plan, graphviz=True) == plan_svg(plan)
     monkeypatch.setattr(shutil, "which", lambda _: None)  # no dot at all

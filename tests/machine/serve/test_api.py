@@ -123,6 +123,8 @@ def test_explain_answers_for_the_order_that_runs(server):
         ("/api/explore?notifiers=ordered&limit=0", 400, "limit '0'"),
         ("/api/explore?notifiers=ordered&limit=lots", 400, "limit 'lots'"),
         ("/api/explore?notifiers=ordered&its_init=realize", 400, "ENXIO"),
+        ("/api/explore?notifiers=ordered&smp=zz", 400, "'zz'"),
+        ("/api/explore?notifiers=ordered&drop=a=b", 400, "'a' declares no"),
         ("/api/explain?a=its-ctrl-init", 400, "explain needs two notifiers"),
         ("/api/explain?a=its-ctrl-init&b=nobody", 400, "'nobody'"),
         ("/api/explain?a=x&b=y&smp=-1", 400, "smp"),
@@ -177,6 +179,19 @@ def test_another_exploration_running_is_a_409(server, monkeypatch):
         api._EXPLORING.release()
     assert status == 409
     assert "try again" in data["error"]
+
+
+def test_serve_prints_its_address_and_stops_cleanly_on_ctrl_c(capsys, monkeypatch):
+    from virtmodel.machine.serve.server import ClassroomServer
+
+    def interrupted(self, poll_interval=0.5):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassroomServer, "serve_forever", interrupted)
+    assert main(["serve", "--port", "0", "-smp", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("virtmodel serve: http://127.0.0.1:")
+    assert "stopped" in err
 
 
 @pytest.mark.parametrize(
