@@ -66,6 +66,17 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     if args.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
+    backend = getattr(args, "kvm_backend", "sim")
+    if backend != "sim":
+        if args.accel != "kvm":
+            msg = f"--kvm {backend} needs -accel kvm: under TCG no kernel is involved"
+            raise UsageError(msg)
+        if args.kernel_semantics not in ("v6.1", "mainline"):
+            msg = (
+                "--kernel-semantics picks the simulator's kernel; "
+                "--kvm host has its own"
+            )
+            raise UsageError(msg)
     return create_virt(
         config if config is not None else config_from(args),
         kernel_semantics=args.kernel_semantics,
@@ -74,6 +85,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         strict=args.strict,
         drop_edges=_drop_edges(args),
         seed=args.seed,
+        kvm_backend=backend,
     )
 
 
@@ -98,6 +110,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         boot_virt(machine)
     except MachineFailedError as exc:
         failure = exc
+    finally:
+        close = getattr(machine.accel, "close", None)
+        if close is not None:
+            close()  # the host backend's fds and mappings
     _check_drops_used(machine)
     hazards = machine.init_done.registry.hazards() if args.check else []
     if args.check:
@@ -116,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"# virtmodel run: {machine.board.config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={args.kernel_semantics if args.accel == 'kvm' else '-'}"
+            f"kernel={_kernel_label(args)}"
         )
         print(machine.trace)
         if args.mtree:
@@ -124,6 +140,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failure is not None:
         raise failure
     return EXIT_FAILED if hazards else EXIT_OK
+
+
+def _kernel_label(args: argparse.Namespace) -> str:
+    if args.accel != "kvm":
+        return "-"
+    if getattr(args, "kvm_backend", "sim") == "host":
+        import platform
+
+        return f"host ({platform.release()})"
+    return str(args.kernel_semantics)
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:
