@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from virtmodel.machine.accel import Accelerator, TcgAccel
 from virtmodel.machine.errors import (
+    IrqWiringError,
     MachineFailedError,
     PhaseError,
     UnknownDeviceError,
@@ -386,9 +387,20 @@ class Machine:
     ) -> IrqLine:
         """Wire output *output* of *device* to a GIC input.
 
+        The sink must be a device already added to the machine (realized or
+        not), so a wire can be made before the GIC is realized, but never to
+        a GIC that does not exist.
+
         Raises:
-            IrqWiringError: Out of range or already wired.
+            IrqWiringError: The sink is no device of this machine, or the line
+                is out of range or already wired.
         """
+        if sink not in self._devices:
+            where = f"{kind.value.upper()} {number}"
+            problem = (
+                "no such device in this machine; add the interrupt controller first"
+            )
+            raise IrqWiringError(device.path, sink, where, problem)
         return self.irqs.connect(device.path, output, sink, kind, number, cpu=cpu)
 
     # -- notifiers ----------------------------------------------------------------

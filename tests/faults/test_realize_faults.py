@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from virtmodel.devices import GicV2
 from virtmodel.devices.base import Device, DeviceProps
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.boards.virt import boot_virt, create_virt
@@ -61,6 +62,7 @@ def test_half_realized_device_leaves_no_region_and_no_irq(
     machine = Machine("halfway")
 
     def board(m: Machine) -> None:
+        m.add(GicV2("gic"))
         m.add(Neighbour("neighbour"))
         m.add(HalfWay("halfway", exc), after="neighbour")
 
@@ -83,6 +85,7 @@ def test_address_of_a_failed_device_can_be_used_by_the_next_one() -> None:
     machine.create_accel()
 
     def board(m: Machine) -> None:
+        m.add(GicV2("gic"))
         m.add(HalfWay("halfway", RuntimeError("x")))
 
     with pytest.raises(RuntimeError):

@@ -3,9 +3,10 @@ import errno
 import pytest
 from pydantic import Field
 
-from virtmodel.devices import Device, DeviceProps, GicV3, Its
+from virtmodel.devices import Device, DeviceProps, GicV2, GicV3, Its, Pl011
 from virtmodel.machine import (
     IrqKind,
+    IrqWiringError,
     KvmAccel,
     Machine,
     MachineFailedError,
@@ -86,6 +87,7 @@ def test_failed_realize_leaves_no_region_and_no_wire():
     m = Machine("t")
     m.create()
     m.create_accel()
+    m.add(GicV2("gic"))
     box = m.add(Box("box", fail=True))
 
     with pytest.raises(RuntimeError, match="power rail"):
@@ -103,7 +105,7 @@ def test_failed_realize_during_boot_names_the_device():
     m = Machine("t")
 
     with pytest.raises(MachineFailedError, match="realize of 'box'") as info:
-        m.boot(lambda m: m.add(Box("box", fail=True)))
+        m.boot(lambda m: (m.add(GicV2("gic")), m.add(Box("box", fail=True))))
 
     assert info.value.notifier is None
 
@@ -242,6 +244,7 @@ def test_strict_mode_refuses_reading_undeclared_device_properties():
     m = Machine("t", strict=True)
 
     def board(m):
+        m.add(GicV2("gic"))
         box = m.add(Box("box"))
         m.add_init_done("peek", lambda m: box.props.fail)
         m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
@@ -260,6 +263,7 @@ def test_strict_mode_lets_declared_readers_through():
     m = Machine("t", strict=True)
 
     def board(m):
+        m.add(GicV2("gic"))
         box = m.add(Box("box"))
         m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
         m.add_init_done("survey", lambda m: box.props.fail, reads="device.*")
@@ -303,3 +307,67 @@ def test_an_unmapped_in_kernel_device_is_reported_and_the_first_run_fails():
     assert "gic-dist: region 'gic.dist' was never mapped; no address written" in notes
     assert info.value.errno == errno.ENXIO
     assert info.value.call == "KVM_RUN(vcpu0)"
+
+
+@pytest.mark.parametrize(
+    ("gic", "accel"),
+    [
+        (lambda: GicV3("gic", num_cpu=1, num_irq=128), TcgAccel),
+        (lambda: GicV2("gic", num_cpu=1, num_irq=128), TcgAccel),
+        (lambda: GicV3("gic", num_cpu=1, num_irq=128), lambda: KvmAccel("v4.8")),
+    ],
+)
+def test_wiring_made_before_the_gic_survives_its_realize(gic, accel):
+    def board(m):
+        if m.accel.in_kernel_irqchip:
+            m.accel.create_vcpu(0, 0)
+        controller = m.add(gic())
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=1))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 1)
+        m.realize(controller)
+
+    m = Machine("t", accel=accel())
+    m.create()
+    m.create_accel()
+    m.init_board(board)
+
+    assert [str(line) for line in m.irqs] == [
+        "/machine/uart0[0] -> /machine/gic SPI 1 (INTID 33)"
+    ]
+    assert m.irqs.num_spis == 128 - 32
+
+
+def test_a_gic_too_small_for_an_earlier_wire_is_refused_and_changes_nothing():
+    def board(m):
+        controller = m.add(GicV2("gic", num_cpu=1, num_irq=64))
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=100))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 100)
+        m.realize(controller)
+
+    m = Machine("t")
+    m.create()
+    m.create_accel()
+
+    with pytest.raises(IrqWiringError, match=r"out of range, the GIC has SPIs 0\.\.31"):
+        m.init_board(board)
+
+    assert [line.number for line in m.irqs] == [100]
+    assert m.irqs.num_spis == 256
+
+
+def test_a_wire_to_a_sink_that_does_not_exist_is_refused():
+    def board(m):
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=1))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 1, sink="/machine/gic")
+
+    m = Machine("t")
+
+    with pytest.raises(MachineFailedError, match="no such device") as excinfo:
+        m.boot(board)
+
+    assert isinstance(excinfo.value.__cause__, IrqWiringError)
+    assert excinfo.value.__cause__.sink == "/machine/gic"
+    assert list(m.irqs) == []
