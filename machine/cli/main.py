@@ -32,7 +32,14 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "graph": commands.cmd_graph,
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
+        "lab": _cmd_lab,
     }
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.cli import cmd_lab  # the lab needs no board
+
+    return cmd_lab(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
