@@ -78,6 +78,13 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         )
     finally:
         inner._parser_class = saved
+    run = inner.add_parser(
+        "run",
+        help="run virtmodel itself in the guest, against its real KVM",
+        usage="virtmodel lab run [--timeout S] -- VIRTMODEL ARGS",
+    )
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="VIRTMODEL ARGS")
     trace.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     trace.add_argument(
         "--all", action="store_true", help="also print capability probes"
@@ -131,9 +138,27 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 
 
+def _run(args: argparse.Namespace) -> int:
+    from virtmodel.machine.cli.status import UsageError
+    from virtmodel.machine.lab.run import run_virtmodel
+
+    words = list(args.words)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if not words:
+        msg = "lab run needs virtmodel's arguments, e.g.: lab run -- run -accel kvm"
+        raise UsageError(msg)
+    return run_virtmodel(words, timeout=args.timeout)
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Run ``virtmodel lab SUBCOMMAND``; a lab failure is one line, exit 1."""
-    handlers = {"setup": _setup, "kvm": _kvm, "qemu-trace": _qemu_trace}
+    handlers = {
+        "setup": _setup,
+        "kvm": _kvm,
+        "qemu-trace": _qemu_trace,
+        "run": _run,
+    }
     try:
         return handlers[args.lab_command](args)
     except LabError as exc:
