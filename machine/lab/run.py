@@ -83,10 +83,12 @@ def run_in_guest(
     paths: LabPaths | None = None,
     out: TextIO | None = None,
     progress: Progress | None = None,
+    files: dict[str, tuple[bytes, int]] | None = None,
 ) -> tuple[int, list[str]]:
     """Run ``python3.11 WORDS`` in the lab guest; return its status and lines.
 
     The lines are also written to *out* as they come (None: not at all).
+    *files* are put in the guest's /lab (name -> contents, mode).
 
     Raises:
         LabNotReadyError: ``virtmodel lab setup`` has not run.
@@ -94,7 +96,11 @@ def run_in_guest(
     """
     paths = paths or LabPaths.default()
     archive = python_archive(paths, progress or (lambda _text: None))
-    job = GuestJob(guest_script(words), archives=(archive, source_archive()))
+    job = GuestJob(
+        guest_script(words),
+        files=dict(files or {}),
+        archives=(archive, source_archive()),
+    )
     run = boot_guest(
         job,
         timeout=timeout or RUN_SECONDS,
