@@ -31,6 +31,14 @@ def _bad(problem: str) -> FdtError:
     return FdtError(BLOB, problem)
 
 
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:
+        msg = f"{what} is not UTF-8: {raw!r}"
+        raise _bad(msg) from exc
+
+
 def parse_dtb(cls: type[Fdt], data: bytes) -> Fdt:
     """Return a new *cls* holding the tree stored in *data*.
 
@@ -86,7 +94,7 @@ def _parse_struct(fdt: Fdt, blob: bytes, strings: bytes) -> bool:
             if nul < 0:
                 msg = f"unterminated node name at struct offset 0x{pos:x}"
                 raise _bad(msg)
-            name = blob[pos:nul].decode()
+            name = _text(blob[pos:nul], f"node name at struct offset 0x{pos:x}")
             pos = (nul + 4) & ~3
             if not stack:
                 if name:
@@ -120,7 +128,8 @@ def _parse_struct(fdt: Fdt, blob: bytes, strings: bytes) -> bool:
             if nameoff >= len(strings) or nul < 0:
                 msg = f"property name offset 0x{nameoff:x} is outside the strings"
                 raise _bad(msg)
-            stack[-1][2].append((strings[nameoff:nul].decode(), value, nameoff))
+            pname = _text(strings[nameoff:nul], f"property name at 0x{nameoff:x}")
+            stack[-1][2].append((pname, value, nameoff))
         elif token == FDT_NOP:
             saw_nop = True
         elif token == FDT_END:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from virtmodel.machine.errors import MachineError
+
 __all__ = [
     "PROBE_INIT",
     "CpioEntry",
@@ -42,7 +44,7 @@ _END: Final = "VM-FACTS-END"
 _FACT: Final = re.compile(r"^VM-FACT ([A-Za-z0-9_]+)=(.*)$")
 
 
-class InitramfsError(ValueError):
+class InitramfsError(MachineError, ValueError):
     """An archive entry, a busybox binary or a probe report is unusable.
 
     ``.culprit`` names the path or marker at fault.

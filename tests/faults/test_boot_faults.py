@@ -151,8 +151,8 @@ def test_a_grandchild_of_qemu_is_stopped_with_it(tmp_path: Path) -> None:
 
 
 def _minimal_dtb() -> bytes:
-    from virtmodel.machine.boards.virt_config import VirtConfig
-    from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+    from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 
     return build_virt_dtb(VirtConfig.from_options(cpu="cortex-a57")).to_dtb(None)
 

@@ -46,3 +46,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
 def test_a_missing_directory_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_atomic(tmp_path / "no" / "out.dtb", b"x")
+
+
+def test_write_atomic_never_touches_the_process_umask(
+    tmp_path: Path, monkeypatch
+) -> None:
+    def forbidden(mask: int) -> int:
+        raise AssertionError("os.umask changes the umask of every thread")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+
+    write_atomic(tmp_path / "out.dtb", b"\xd0\x0d\xfe\xed")
+
+    assert (tmp_path / "out.dtb").read_bytes() == b"\xd0\x0d\xfe\xed"

@@ -4,6 +4,7 @@ import pytest
 from pydantic import Field
 
 from virtmodel.devices import Device, DeviceProps, GicV2, GicV3, Its, Pl011
+from virtmodel.devices.errors import RealizeError
 from virtmodel.machine import (
     IrqKind,
     IrqWiringError,
@@ -31,7 +32,7 @@ class Box(Device[BoxProps]):
         self.machine.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
         self.machine.connect_irq(self, 0, IrqKind.SPI, 3)
         if self.props.fail:
-            raise RuntimeError("box: power rail missing")
+            raise RealizeError(self.name, "box: power rail missing")
 
 
 def kvm_gic_board(its_init="realize"):
@@ -90,7 +91,7 @@ def test_failed_realize_leaves_no_region_and_no_wire():
     m.add(GicV2("gic"))
     box = m.add(Box("box", fail=True))
 
-    with pytest.raises(RuntimeError, match="power rail"):
+    with pytest.raises(RealizeError, match="power rail"):
         m.realize(box)
 
     assert "box" not in m.memory
@@ -371,3 +372,28 @@ def test_a_wire_to_a_sink_that_does_not_exist_is_refused():
     assert isinstance(excinfo.value.__cause__, IrqWiringError)
     assert excinfo.value.__cause__.sink == "/machine/gic"
     assert list(m.irqs) == []
+
+
+def test_an_accelerator_given_as_a_string_is_a_type_error():
+    with pytest.raises(
+        TypeError, match=r"KvmAccel\('v4.8'\) or TcgAccel\(\), not str 'kvm'"
+    ):
+        Machine("b", accel="kvm")  # type: ignore[arg-type]  # the misuse under test
+
+
+def test_realize_all_twice_realizes_only_what_was_added_since():
+    m = Machine("t")
+    m.create()
+    m.create_accel()
+    first = m.add(Device[DeviceProps]("first"))
+    m.realize_all()
+    second = m.add(Device[DeviceProps]("second"), after="first")
+
+    m.realize_all()
+
+    assert first.is_realized
+    assert second.is_realized
+    assert [e.text for e in m.trace.of_kind(Kind.DEVICE)] == [
+        "realize /machine/first (Device)",
+        "realize /machine/second (Device)",
+    ]

@@ -65,8 +65,8 @@ def test_dts_equals_dtcs_decompile_of_the_same_blob(name: str, tmp_path: Path) -
 
 @pytest.mark.external
 def test_random_seed_values_are_printed_as_dtc_prints_them(tmp_path: Path) -> None:
-    from virtmodel.machine.boards.virt_config import VirtConfig
-    from virtmodel.machine.boards.virt_fdt import build_virt_fdt
+    from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.tree import build_virt_fdt
 
     dtc = require_tool("dtc", "device-tree-compiler")
     config = VirtConfig.from_options("virt,secure=on", cpu="max")

@@ -118,3 +118,21 @@ def test_a_dtc_blob_with_a_reservation_reads_and_prints_like_dtc(
     assert parsed.reservations == ((0x1000, 0x2000),)
     assert parsed.to_dts() == expected
     assert Fdt.from_dtb(parsed.to_dtb(None)).reservations == ((0x1000, 0x2000),)
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [(b"cafe", "node name at struct offset"), (b"tag", "property name at 0x")],
+)
+def test_a_name_that_is_not_utf8_is_an_fdt_error(name: bytes, where: str) -> None:
+    fdt = Fdt()
+    fdt.add_subnode("/cafe")
+    fdt.setprop_cells("/cafe", "tag", 1)
+    blob = fdt.to_dtb(totalsize=None)
+    broken = blob.replace(name, name[:-1] + b"\xff", 1)
+
+    with pytest.raises(FdtError, match=where) as excinfo:
+        Fdt.from_dtb(broken)
+
+    assert excinfo.value.path == "<blob>"
+    assert "is not UTF-8" in excinfo.value.problem

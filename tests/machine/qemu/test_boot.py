@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import ASSETS, require_file, require_tool
 from tests.machine.qemu.test_process import live_group_members
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.errors import MachineError
 from virtmodel.machine.fdt import Fdt
 from virtmodel.machine.qemu.boot import (

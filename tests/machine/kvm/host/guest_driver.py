@@ -17,12 +17,12 @@ from typing import Any
 
 from virtmodel.devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
 from virtmodel.machine import IrqKind, KvmAccel, Machine
-from virtmodel.machine.boards.virt import create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.matrix import MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineFailedError
-from virtmodel.machine.matrix import MODES, PLACEMENTS
 
-#: The 2016 matrix's machine (matrix.its_matrix's default configuration).
+#: The 2016 matrix's machine (boards.virt.matrix.its_matrix's default configuration).
 MATRIX_OPTIONS = ("virt,gic-version=3,its=on", "4", "1G", "cortex-a57")
 
 

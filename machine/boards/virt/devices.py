@@ -28,13 +28,13 @@ from virtmodel.devices.smmuv3 import Smmuv3
 from virtmodel.devices.timer import ArmTimer
 from virtmodel.devices.v2m import V2m
 from virtmodel.devices.virtio_mmio import VirtioMmio
-from virtmodel.machine.boards.virt_gic import virt_gic
-from virtmodel.machine.boards.virt_memmap import NUM_VIRTIO_TRANSPORTS
+from virtmodel.machine.boards.virt.gic import virt_gic
+from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP, NUM_VIRTIO_TRANSPORTS
 
 if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
-__all__ = ["VirtPeripherals", "virt_peripherals"]
+__all__ = ["VirtPeripherals", "cpu_properties", "virt_peripherals"]
 
 _FLASH_BANKS: Final = 2
 
@@ -195,3 +195,29 @@ def virt_peripherals(config: VirtConfig) -> VirtPeripherals:
         gic=gic,
         msi=msi,
     )
+
+
+def cpu_properties(config: VirtConfig, index: int) -> dict[str, object]:
+    """Return the ``ArmCpu`` properties the board sets on CPU *index*.
+
+    As ``machvirt_init``: EL3 only with ``secure=on``, EL2 only with
+    ``virtualization=on``, secondaries held off when PSCI starts them, the
+    peripheral base in ``reset_cbar``. The conduit is the final one, because
+    ``arm_load_kernel`` rewrites it before the CPUs first run.
+
+    Raises:
+        ConfigError: *index* is not below ``max_cpus``.
+    """
+    model = config.cpu_model
+    boot = config.boot
+    return {
+        "cpu_type": config.cpu_type,
+        "index": index,
+        "mp_affinity": config.mpidr(index),
+        "has_el3": model.has_el3 and config.secure,
+        "has_el2": model.has_el2 and config.virtualization,
+        "psci_conduit": boot.conduit,
+        "start_powered_off": index > 0 and boot.board_conduit != "disabled",
+        "reset_cbar": BASE_MEMMAP["cpuperiphs"].base,
+        "mte": config.mte,
+    }

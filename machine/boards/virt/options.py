@@ -1,21 +1,22 @@
 """``-M virt,...`` option strings to :class:`VirtConfig` and back.
 
-:func:`config_from_options` reads the text QEMU would get (``-M``, ``-smp``,
-``-m``, ``-cpu``, ``-accel``), resolves QEMU's "no selection" defaults
-(``finalize_gic_version``) and builds the config; :func:`qemu_args` writes the
-equivalent ``qemu-system-aarch64`` arguments, so a config round-trips.
-Keys QEMU knows but virtmodel does not model are refused by name rather than
-ignored. A :class:`~machine.errors.ConfigError`'s ``option`` is the ``-M`` key
-(``gic-version``), ``machine`` for the type, ``smp``/``smp.<key>``,
-``m``/``m.slots``/``m.maxmem``, ``cpu`` or ``accel``.
+:func:`parse_options` reads the text QEMU would get (``-M``, ``-smp``, ``-m``,
+``-cpu``, ``-accel``), resolves QEMU's "no selection" defaults
+(``finalize_gic_version``) and returns the field values a config is built from;
+:func:`qemu_args` writes the equivalent ``qemu-system-aarch64`` arguments, so a
+config round-trips. Keys QEMU knows but virtmodel does not model are refused by
+name rather than ignored. A :class:`~machine.errors.ConfigError`'s ``option`` is
+the ``-M`` key (``gic-version``), ``machine`` for the type,
+``smp``/``smp.<key>``, ``m``/``m.slots``/``m.maxmem``, ``cpu`` or ``accel``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from virtmodel.devices.cpu import DEFAULT_CPU
-from virtmodel.machine.boards.virt_config import VirtConfig
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import (
     format_size,
@@ -144,7 +145,19 @@ def _gic_version(
     return 2 if raw is None else int(raw)
 
 
-def config_from_options(
+@dataclass(frozen=True, slots=True)
+class ParsedOptions:
+    """QEMU option text read into field values, ready for ``VirtConfig(**values)``."""
+
+    #: VirtConfig field name -> value (``smp`` is the resolved topology).
+    values: dict[str, Any]
+    #: What QEMU would warn about while reading the options.
+    warnings: tuple[str, ...]
+    #: Whether ``its=`` was given (it means nothing with GICv2).
+    its_given: bool
+
+
+def parse_options(
     machine: str | None = None,
     *,
     smp: str | None = None,
@@ -152,12 +165,11 @@ def config_from_options(
     cpu: str | None = None,
     accel: str | None = None,
     **extra: Any,
-) -> VirtConfig:
-    """Build a :class:`VirtConfig` from QEMU option strings (``None`` = default).
+) -> ParsedOptions:
+    """Read QEMU option strings (``None`` = QEMU's default) into field values.
 
     Raises:
-        ConfigError: An option is unknown or malformed, or the machine breaks
-            a QEMU limit.
+        ConfigError: An option is unknown or malformed.
     """
     for key in extra:
         if key not in _EXTRA_KEYS:
@@ -178,68 +190,61 @@ def config_from_options(
         virtualization=bool(values.get("virtualization", False)),
         max_cpus=topo.max_cpus,
     )
-    config = VirtConfig(
-        accel=accel_name,
-        cpu_type=cpu if cpu is not None else DEFAULT_CPU,
-        cpus=topo.cpus,
-        max_cpus=topo.max_cpus,
-        sockets=topo.sockets,
-        clusters=topo.clusters,
-        cores=topo.cores,
-        threads=topo.threads,
-        ram_size=mem.ram_size,
-        ram_slots=mem.ram_slots,
-        maxram_size=mem.maxram_size,
+    fields = {
+        "accel": accel_name,
+        "cpu_type": cpu if cpu is not None else DEFAULT_CPU,
+        "smp": topo,
+        "ram_size": mem.ram_size,
+        "ram_slots": mem.ram_slots,
+        "maxram_size": mem.maxram_size,
         **values,
         **extra,
-    )
-    notes = list(topo.warnings)
-    if "its" in values and config.gic_version == 2:
-        notes.append(
-            "its has no effect with GICv2: the board always adds a GICv2m frame"
-        )
-    config._set_warnings(tuple(notes))
-    return config
+    }
+    return ParsedOptions(fields, topo.warnings, "its" in values)
 
 
-def _smp_arg(config: VirtConfig) -> str | None:
-    topo = config.topology
+def _smp_arg(topo: SmpTopology) -> str | None:
     if topo == SmpTopology():
         return None
     plain = SmpTopology(topo.cpus, topo.cpus, 1, 1, topo.cpus, 1)
     return str(topo.cpus) if topo == plain else topo.to_option()
 
 
-def _machine_arg(config: VirtConfig) -> str:
-    default = VirtConfig()
-    parts = ["virt", f"gic-version={config.gic_version}"]
+def _machine_arg(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    parts = ["virt", f"gic-version={fields['gic_version']}"]
     for key, field in _BOOL_KEYS.items():
         if key == "dtb-kaslr-seed":
             continue
-        value = getattr(config, field)
-        if value != getattr(default, field):
+        value = fields[field]
+        if value != defaults[field]:
             parts.append(f"{key}={'on' if value else 'off'}")
-    if config.iommu != default.iommu:
-        parts.append(f"iommu={config.iommu}")
-    if config.acpi != default.acpi:
-        parts.append(f"acpi={config.acpi}")
-    if config.phandle_start:
-        parts.append(f"phandle-start={config.phandle_start}")
+    for key in ("iommu", "acpi"):
+        if fields[key] != defaults[key]:
+            parts.append(f"{key}={fields[key]}")
+    if fields["phandle_start"]:
+        parts.append(f"phandle-start={fields['phandle_start']}")
     return ",".join(parts)
 
 
-def qemu_args(config: VirtConfig) -> list[str]:
-    """Return the ``qemu-system-aarch64`` arguments building *config* (no dumpdtb)."""
-    args = ["-M", _machine_arg(config), "-accel", config.accel, "-cpu", config.cpu_type]
-    smp = _smp_arg(config)
+def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+    """Return the ``qemu-system-aarch64`` arguments for config field values.
+
+    *fields* and *defaults* map VirtConfig field names to the values chosen and
+    to the defaults; a default left at its value is not written. The list never
+    contains ``dumpdtb``.
+    """
+    args = ["-M", _machine_arg(fields, defaults), "-accel", fields["accel"]]
+    args += ["-cpu", fields["cpu_type"]]
+    smp = _smp_arg(fields["smp"])
     if smp is not None:
         args += ["-smp", smp]
-    memory = format_size(config.ram_size)
-    if config.maxram_size != config.ram_size:
-        memory += f",slots={config.ram_slots},maxmem={format_size(config.maxram_size)}"
+    memory = format_size(fields["ram_size"])
+    if fields["maxram_size"] != fields["ram_size"]:
+        slots, maxmem = fields["ram_slots"], format_size(fields["maxram_size"])
+        memory += f",slots={slots},maxmem={maxmem}"
     args += ["-m", memory]
     for name in ("kernel", "initrd", "append", "bios"):
-        value = getattr(config, name)
+        value = fields[name]
         if value is not None:
             args += [f"-{name}", value]
     return args

@@ -11,8 +11,8 @@ from __future__ import annotations
 import errno as errno_mod
 from dataclasses import dataclass
 
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 
 ERAS = ("v4.8-rc1", "v4.8", "v6.1")

@@ -21,11 +21,14 @@ from virtmodel.devices.mmio import MmioProps, SpiProps
 from virtmodel.devices.ram import Ram
 from virtmodel.devices.smmuv3 import Smmuv3
 from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
-from virtmodel.machine.boards.virt_boot import cpu_properties
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import initrd_placement
-from virtmodel.machine.boards.virt_fdt import build_virt_fdt
-from virtmodel.machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.devices import (
+    VirtPeripherals,
+    cpu_properties,
+    virt_peripherals,
+)
+from virtmodel.machine.boards.virt.dtb import initrd_placement
+from virtmodel.machine.boards.virt.tree import build_virt_fdt
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
 

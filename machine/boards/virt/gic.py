@@ -2,7 +2,7 @@
 
 ``virt_peripherals`` takes the GIC from here, so the machine
 (``machine.boards.virt``) realizes and maps the very device models whose
-nodes the device tree (``machine.boards.virt_fdt``) writes.
+nodes the device tree (``machine.boards.virt.tree``) writes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from virtmodel.devices.its import Its
 from virtmodel.devices.v2m import V2m
 
 if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
 #: SPIs the board gives the GIC beyond the 32 private interrupts.
 NUM_IRQS: Final = 256

@@ -6,7 +6,7 @@ device tree and the command line need: the memory map, the redistributor
 layout, MPIDRs, the PSCI conduit. Every limit QEMU enforces is checked when the
 config is built, so a config that exists describes a machine QEMU would start.
 Build one from QEMU option strings with :meth:`VirtConfig.from_options`
-(``machine/boards/virt_options.py``) or from resolved values directly.
+(``machine/boards/virt/options.py``) or from resolved values directly.
 
 Under KVM the host is simulated: it offers vGICv2 and vGICv3, an IPA size of
 :data:`DEFAULT_HOST_IPA_BITS` (what arm64 KVM gives a VM that asks for nothing
@@ -16,35 +16,28 @@ larger, ``KVM_VM_TYPE_ARM_IPA_SIZE`` absent) and PSCI 1.1 (mainline KVM's).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import PrivateAttr, ValidationError
 
-from virtmodel.devices.cpu import DEFAULT_CPU, CpuModel
-from virtmodel.machine.boards.virt_boot import (
-    DEFAULT_HOST_PSCI_VERSION,
-    TCG_PSCI_VERSION,
-    BootFacts,
-    Conduit,
-    boot_facts,
-)
-from virtmodel.machine.boards.virt_checks import (
-    DEFAULT_HOST_IPA_BITS,
+from virtmodel.devices.cpu import CpuModel
+from virtmodel.machine.boards.virt.fields import DEFAULT_HOST_IPA_BITS, VirtFields
+from virtmodel.machine.boards.virt.layout import (
     REDIST_STRIDE,
     Derived,
     derive,
     virt_max_cpus,
 )
-from virtmodel.machine.boards.virt_memmap import ECAM_BUS_SIZE, IRQMAP, MapEntry
+from virtmodel.machine.boards.virt.memmap import ECAM_BUS_SIZE, IRQMAP, MapEntry
+from virtmodel.machine.boards.virt.options import parse_options, qemu_args
+from virtmodel.machine.boards.virt.psci import (
+    TCG_PSCI_VERSION,
+    BootFacts,
+    Conduit,
+    boot_facts,
+)
 from virtmodel.machine.errors import ConfigError
-from virtmodel.machine.options import DEFAULT_RAM_SIZE, format_size
+from virtmodel.machine.options import format_size
 from virtmodel.machine.smp import SmpTopology
 
 
@@ -57,74 +50,22 @@ class CpuTopologyId(NamedTuple):
     thread: int
 
 
-class VirtConfig(BaseModel):
+class VirtConfig(VirtFields):
     """A validated ``-M virt`` machine: options, CPU, topology and RAM, resolved.
 
     Direct construction checks every QEMU limit and raises
     :class:`~machine.errors.ConfigError` (never a bare pydantic error).
 
     Example:
-        >>> config = VirtConfig(gic_version=3, cpus=4, max_cpus=4, cores=4)
+        >>> config = VirtConfig(gic_version=3, smp="4")
         >>> config.memmap["gic_redist"], hex(config.mpidr(3))
         (MapEntry(base=134873088, size=16121856), '0x3')
         >>> config.redist_region_counts
         (4,)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
-    cpu_type: str = Field(default=DEFAULT_CPU, description="-cpu model")
-    gic_version: Literal[2, 3, 4] = Field(default=2, description="resolved GIC version")
-    its: bool = Field(default=True, description="ITS with GICv3/4 (ignored for GICv2)")
-    highmem: bool = Field(default=True, description="use addresses above 4 GiB")
-    secure: bool = Field(default=False, description="EL3 and the secure world (TCG)")
-    virtualization: bool = Field(default=False, description="EL2 (TCG)")
-    iommu: Literal["none", "smmuv3"] = Field(default="none", description="board IOMMU")
-    default_bus_bypass_iommu: bool = Field(
-        default=False, description="root bus bypasses it"
-    )
-    dtb_randomness: bool = Field(
-        default=True, description="kaslr-seed/rng-seed in /chosen"
-    )
-    acpi: Literal["on", "off", "auto"] = Field(
-        default="auto", description="ACPI tables"
-    )
-    ras: bool = Field(default=False, description="RAS (ACPI HEST only)")
-    mte: bool = Field(default=False, description="memory tagging (TCG, -cpu max)")
-    phandle_start: int = Field(default=0, ge=0, lt=1 << 32, description="0 = 0x8000")
-    cpus: int = Field(default=1, ge=1, description="CPUs present at boot")
-    max_cpus: int = Field(default=1, ge=1, description="CPUs possible (hot-plug)")
-    sockets: int = Field(default=1, ge=1, description="-smp sockets")
-    clusters: int = Field(default=1, ge=1, description="-smp clusters")
-    cores: int = Field(default=1, ge=1, description="-smp cores")
-    threads: int = Field(default=1, ge=1, description="-smp threads")
-    ram_size: int = Field(default=DEFAULT_RAM_SIZE, ge=1, description="-m size, bytes")
-    ram_slots: int = Field(default=0, ge=0, description="-m slots")
-    maxram_size: int = Field(default=0, ge=0, description="-m maxmem; 0 = ram_size")
-    kernel: str | None = Field(default=None, description="-kernel image")
-    initrd: str | None = Field(default=None, description="-initrd image")
-    append: str | None = Field(default=None, description="-append command line")
-    bios: str | None = Field(default=None, description="-bios firmware image")
-    host_ipa_bits: int = Field(
-        default=DEFAULT_HOST_IPA_BITS,
-        ge=32,
-        le=52,
-        description="simulated KVM host IPA size",
-    )
-    host_psci_version: tuple[int, int] = Field(
-        default=DEFAULT_HOST_PSCI_VERSION, description="simulated KVM host PSCI"
-    )
-
     _derived: Derived = PrivateAttr()
     _warnings: tuple[str, ...] = PrivateAttr(default=())
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_maxram(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("maxram_size"):
-            return {**data, "maxram_size": data.get("ram_size", DEFAULT_RAM_SIZE)}
-        return data
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -156,7 +97,7 @@ class VirtConfig(BaseModel):
         Raises:
             ConfigError: The changed configuration is invalid.
         """
-        return VirtConfig(**{**self.model_dump(), **changes})
+        return VirtConfig(**{**self.field_values(), **changes})
 
     @classmethod
     def from_options(
@@ -179,8 +120,6 @@ class VirtConfig(BaseModel):
             ConfigError: An option is unknown or malformed, or the machine
                 breaks a QEMU limit.
         """
-        from virtmodel.machine.boards.virt_options import config_from_options
-
         return config_from_options(
             machine, smp=smp, memory=memory, cpu=cpu, accel=accel, **extra
         )
@@ -191,9 +130,8 @@ class VirtConfig(BaseModel):
         The list reproduces every choice (``-M``, ``-cpu``, ``-smp``, ``-m``,
         ``-accel`` and the boot images); it never contains ``dumpdtb``.
         """
-        from virtmodel.machine.boards.virt_options import qemu_args
-
-        return qemu_args(self)
+        defaults = {n: f.get_default() for n, f in type(self).model_fields.items()}
+        return qemu_args(self.field_values(), defaults)
 
     def describe(self) -> str:
         """Return a one-line summary (``virt-7.2 tcg cortex-a57 gicv3+its ...``)."""
@@ -215,7 +153,8 @@ class VirtConfig(BaseModel):
             self.cpu_type,
             gic,
             f"smp {self.cpus}/{self.max_cpus} "
-            f"({self.sockets}s*{self.clusters}cl*{self.cores}c*{self.threads}t)",
+            f"({self.smp.sockets}s*{self.smp.clusters}cl*{self.smp.cores}c*"
+            f"{self.smp.threads}t)",
             f"ram {format_size(self.ram_size)}",
             f"pa {self.pa_bits} bits",
             *extras,
@@ -253,8 +192,8 @@ class VirtConfig(BaseModel):
 
     @property
     def topology(self) -> SmpTopology:
-        """Return the resolved ``-smp`` topology."""
-        return self._derived.topology
+        """Return the resolved ``-smp`` topology (the :attr:`smp` field)."""
+        return self.smp
 
     @property
     def cluster_size(self) -> int:
@@ -267,7 +206,7 @@ class VirtConfig(BaseModel):
         Raises:
             ConfigError: *index* is not below ``max_cpus``.
         """
-        self._derived.topology.ids(index)  # bounds check
+        self.smp.ids(index)  # bounds check
         return (index // self.cluster_size) << 8 | index % self.cluster_size
 
     def topology_ids(self, index: int) -> CpuTopologyId:
@@ -276,7 +215,7 @@ class VirtConfig(BaseModel):
         Raises:
             ConfigError: *index* is not below ``max_cpus``.
         """
-        return CpuTopologyId(*self._derived.topology.ids(index))
+        return CpuTopologyId(*self.smp.ids(index))
 
     # -- memory ---------------------------------------------------------------
 
@@ -399,4 +338,37 @@ class VirtConfig(BaseModel):
         return self.phandle_start or 0x8000
 
 
-__all__ = ["DEFAULT_HOST_IPA_BITS", "CpuTopologyId", "VirtConfig"]
+def config_from_options(
+    machine: str | None = None,
+    *,
+    smp: str | None = None,
+    memory: str | None = None,
+    cpu: str | None = None,
+    accel: str | None = None,
+    **extra: Any,
+) -> VirtConfig:
+    """Build a :class:`VirtConfig` from QEMU option strings (``None`` = default).
+
+    Raises:
+        ConfigError: An option is unknown or malformed, or the machine breaks
+            a QEMU limit.
+    """
+    parsed = parse_options(
+        machine, smp=smp, memory=memory, cpu=cpu, accel=accel, **extra
+    )
+    config = VirtConfig(**parsed.values)
+    notes = list(parsed.warnings)
+    if parsed.its_given and config.gic_version == 2:
+        notes.append(
+            "its has no effect with GICv2: the board always adds a GICv2m frame"
+        )
+    config._set_warnings(tuple(notes))
+    return config
+
+
+__all__ = [
+    "DEFAULT_HOST_IPA_BITS",
+    "CpuTopologyId",
+    "VirtConfig",
+    "config_from_options",
+]

@@ -12,12 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal
-
-from virtmodel.machine.boards.virt_memmap import BASE_MEMMAP
-
-if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
+from typing import Final, Literal
 
 Conduit = Literal["disabled", "hvc", "smc"]
 
@@ -102,29 +97,3 @@ def boot_facts(
     if (board == "hvc" and boot_el >= 2) or (board == "smc" and boot_el == 3):
         conduit = "disabled"
     return BootFacts(board, boot_el, conduit, version, aarch64)
-
-
-def cpu_properties(config: VirtConfig, index: int) -> dict[str, object]:
-    """Return the ``ArmCpu`` properties the board sets on CPU *index*.
-
-    As ``machvirt_init``: EL3 only with ``secure=on``, EL2 only with
-    ``virtualization=on``, secondaries held off when PSCI starts them, the
-    peripheral base in ``reset_cbar``. The conduit is the final one, because
-    ``arm_load_kernel`` rewrites it before the CPUs first run.
-
-    Raises:
-        ConfigError: *index* is not below ``max_cpus``.
-    """
-    model = config.cpu_model
-    boot = config.boot
-    return {
-        "cpu_type": config.cpu_type,
-        "index": index,
-        "mp_affinity": config.mpidr(index),
-        "has_el3": model.has_el3 and config.secure,
-        "has_el2": model.has_el2 and config.virtualization,
-        "psci_conduit": boot.conduit,
-        "start_powered_off": index > 0 and boot.board_conduit != "disabled",
-        "reset_cbar": BASE_MEMMAP["cpuperiphs"].base,
-        "mte": config.mte,
-    }

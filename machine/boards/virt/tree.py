@@ -14,7 +14,7 @@ options, in the same order, so that libfdt's layout rules (see
 4. at machine-done: the platform bus, ``/memory``, the ``/chosen`` boot
    arguments and initrd, and ``/psci``.
 
-Peripherals come from :mod:`devices` (:func:`~machine.boards.virt_peripherals.
+Peripherals come from :mod:`devices` (:func:`~machine.boards.virt.devices.
 virt_peripherals` creates them with the config's addresses and interrupts); the
 GIC, CPU and memory nodes are board functions here, as in QEMU's ``virt.c``.
 """
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Final
 
 from virtmodel.devices.base import FdtContext
 from virtmodel.devices.cfi_flash import combined_flash_node
-from virtmodel.machine.boards.virt_peripherals import VirtPeripherals, virt_peripherals
+from virtmodel.machine.boards.virt.devices import VirtPeripherals, virt_peripherals
 from virtmodel.machine.fdt import Fdt
 
 if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
 __all__ = [
     "VirtPeripherals",
@@ -118,7 +118,7 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
         fdt.setprop_cells(node, "phandle", phandle)
         ctx.phandles[f"cpu{cpu}"] = phandle
     fdt.add_subnode("/cpus/cpu-map")
-    threads = config.threads
+    threads = config.smp.threads
     for cpu in range(n - 1, -1, -1):
         socket, cluster, core, thread = config.topology_ids(cpu)
         path = f"/cpus/cpu-map/socket{socket}/cluster{cluster}/core{core}"

@@ -1,9 +1,10 @@
 """The limits ``-M virt`` enforces and the layout it derives, in QEMU 7.2's order.
 
-:func:`derive` runs when a :class:`~machine.boards.virt_config.VirtConfig` is
-built. It checks the CPU model, topology, RAM, GIC and accelerator rules in the
-order ``machvirt_init`` meets them (so the first error QEMU would report is the
-one raised), then computes the memory map and the redistributor regions.
+:func:`derive` runs when a :class:`~machine.boards.virt.config.VirtConfig` is
+built, on its :class:`~machine.boards.virt.fields.VirtFields`. It checks the CPU
+model, topology, RAM, GIC and accelerator rules in the order ``machvirt_init``
+meets them (so the first error QEMU would report is the one raised), then
+computes the memory map and the redistributor regions.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from virtmodel.devices.cpu import CpuModel, cpu_model
-from virtmodel.machine.boards.virt_memmap import (
+from virtmodel.machine.boards.virt.fields import VirtFields
+from virtmodel.machine.boards.virt.memmap import (
     BASE_MEMMAP,
     HIGH_REGION_SIZES,
     LEGACY_RAMLIMIT,
@@ -24,14 +26,8 @@ from virtmodel.machine.boards.virt_memmap import (
 )
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import resolve_memory
-from virtmodel.machine.smp import SmpTopology, resolve_smp
+from virtmodel.machine.smp import check_machine_limit
 
-if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
-
-#: The IPA size arm64 KVM gives a VM that does not ask for one (``KVM_PHYS_SHIFT``
-#: 40, kept for compatibility); the simulated host offers exactly this.
-DEFAULT_HOST_IPA_BITS: Final = 40
 #: Redistributor frames per CPU: GICv3 two 64 KiB frames, GICv4 four.
 REDIST_STRIDE: Final[Mapping[int, int]] = MappingProxyType({3: 0x20000, 4: 0x40000})
 #: GICv2 CPU interface targets: at most 8 CPUs.
@@ -41,10 +37,9 @@ _RAM_ALIGN: Final = 8192
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """What a valid config implies: computed once, read through ``VirtConfig``."""
+    """What a valid config implies: computed once, read through ``VirtFields``."""
 
     cpu: CpuModel
-    topology: SmpTopology
     high: HighMemmap
     highmem_ecam: bool
     redist_counts: tuple[int, ...]
@@ -65,7 +60,7 @@ def virt_max_cpus(gic_version: int) -> int:
     ) // stride
 
 
-def _check_cpu(config: VirtConfig) -> CpuModel:
+def _check_cpu(config: VirtFields) -> CpuModel:
     model = cpu_model(config.cpu_type)
     if model.kvm_only and config.accel != "kvm":
         msg = f"CPU model {model.name!r} needs KVM; add -accel kvm or use -cpu max"
@@ -79,14 +74,14 @@ def _check_cpu(config: VirtConfig) -> CpuModel:
     return model
 
 
-def _check_memory(config: VirtConfig) -> None:
+def _check_memory(config: VirtFields) -> None:
     if config.ram_size % _RAM_ALIGN:
         msg = f"RAM size 0x{config.ram_size:08x} is not a multiple of 8 KiB"
         raise ConfigError(option="m", value=config.ram_size, problem=msg)
     resolve_memory(config.ram_size, config.ram_slots or None, config.maxram_size)
 
 
-def _pa_bits(config: VirtConfig, model: CpuModel) -> int:
+def _pa_bits(config: VirtFields, model: CpuModel) -> int:
     if not config.highmem:
         return 32  # highmem=off means exactly a 32-bit physical address space
     if config.accel == "kvm":
@@ -94,7 +89,7 @@ def _pa_bits(config: VirtConfig, model: CpuModel) -> int:
     return model.pa_bits
 
 
-def _check_gic_and_accel(config: VirtConfig) -> None:
+def _check_gic_and_accel(config: VirtFields) -> None:
     kvm = config.accel == "kvm"
     if config.gic_version == 4 and kvm:
         msg = "gic-version=4 is not available with KVM; use 3 (or host)"
@@ -119,7 +114,7 @@ def _check_gic_and_accel(config: VirtConfig) -> None:
         raise ConfigError(option="mte", value=True, problem=msg)
 
 
-def _redist_counts(config: VirtConfig, highmem_redists: bool) -> tuple[int, ...]:
+def _redist_counts(config: VirtFields, highmem_redists: bool) -> tuple[int, ...]:
     if config.gic_version == 2:
         return ()
     stride = REDIST_STRIDE[config.gic_version]
@@ -140,7 +135,7 @@ def _redist_counts(config: VirtConfig, highmem_redists: bool) -> tuple[int, ...]
 
 
 def _memmap(
-    config: VirtConfig,
+    config: VirtFields,
     high: HighMemmap,
     highmem_ecam: bool,
     redist_counts: tuple[int, ...],
@@ -184,21 +179,14 @@ def _memmap(
     return MappingProxyType(regions)
 
 
-def derive(config: VirtConfig) -> Derived:
+def derive(config: VirtFields) -> Derived:
     """Check *config* against every QEMU 7.2 rule and compute its layout.
 
     Raises:
         ConfigError: The first rule broken, in the order QEMU checks them.
     """
     model = _check_cpu(config)
-    topology = resolve_smp(
-        cpus=config.cpus,
-        maxcpus=config.max_cpus,
-        sockets=config.sockets,
-        clusters=config.clusters,
-        cores=config.cores,
-        threads=config.threads,
-    )
+    check_machine_limit(config.smp)
     _check_memory(config)
     high = place_high_regions(
         config.ram_size, config.maxram_size, config.ram_slots, _pa_bits(config, model)
@@ -228,4 +216,4 @@ def derive(config: VirtConfig) -> Derived:
     counts = _redist_counts(config, high.fits["high_gic_redist2"])
     uses_ged = config.acpi != "off" and config.bios is not None and model.aarch64
     memmap = _memmap(config, high, highmem_ecam, counts, uses_ged)
-    return Derived(model, topology, high, highmem_ecam, counts, memmap)
+    return Derived(model, high, highmem_ecam, counts, memmap)

@@ -13,8 +13,8 @@ import errno as errno_mod
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from virtmodel.machine.boards.virt import create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.machine import Machine
 

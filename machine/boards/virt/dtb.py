@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from virtmodel.machine.boards.virt_fdt import build_virt_fdt
+from virtmodel.machine.boards.virt.tree import build_virt_fdt
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.fdt import DEFAULT_TOTALSIZE
 from virtmodel.machine.files import write_atomic
 
 if TYPE_CHECKING:
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.config import VirtConfig
     from virtmodel.machine.fdt import Fdt
 
 __all__ = ["build_virt_dtb", "cmd_dtb", "cmd_dts", "initrd_placement"]
