@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import sys
 from typing import Any
 
@@ -73,6 +74,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
     """Run *case* on *backend* ("sim": the v6.1 simulation; "host")."""
     if case == "cli":
         return cli_case(backend)
+    fds_before = _open_fds()
     if case.startswith("matrix:"):
         _, mode, placement = case.split(":")
         board, smp, memory, cpu = MATRIX_OPTIONS
@@ -97,15 +99,23 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         {k: v for k, v in dataclasses.asdict(c).items() if k != "reason"}
         for c in accel.vm.calls
     ]
+    # How each vCPU's last run ended (the host backend says; None otherwise).
+    exits = [getattr(v, "exit_reason", None) for v in accel.vcpus.values()]
     accel.close()
     call = machine.failed_call
     return {
         "case": case,
+        "exits": exits,
+        "leaked_fds": _open_fds() - fds_before,
         "calls": calls,
         "failed": str(failed) if failed else None,
         "errno": failed.errno if failed else None,
         "reason": call.reason if failed and call is not None else None,
     }
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
 
 
 if __name__ == "__main__":

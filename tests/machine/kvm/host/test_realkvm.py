@@ -17,6 +17,7 @@ import pytest
 
 from tests.machine.kvm.host import guest_driver
 from tests.machine.lab.conftest import guest_timeout, real_lab
+from virtmodel.machine.kvm.uapi import KVM_EXIT_MMIO
 from virtmodel.machine.lab.run import run_in_guest
 
 pytestmark = pytest.mark.realkvm
@@ -58,10 +59,17 @@ def test_the_real_kernel_answers_every_call_as_the_v6_1_simulation(real, case):
     assert _without_reason(host) == _without_reason(sim)
 
 
-def test_the_matrix_cells_boot_on_the_real_kernel(real):
-    for case in guest_driver.matrix_cases():
-        assert real[case]["failed"] is None, real[case]["failed"]
-        assert real[case]["calls"][-1]["ioctl"] == "KVM_RUN"
+@pytest.mark.parametrize("case", [*guest_driver.matrix_cases(), "composed"])
+def test_the_bring_ups_run_the_guest_to_its_mmio_exit(real, case):
+    assert real[case]["failed"] is None, real[case]["failed"]
+    assert real[case]["calls"][-1]["ioctl"] == "KVM_RUN"
+    vcpus = 2 if case == "composed" else 4
+    assert real[case]["exits"] == [KVM_EXIT_MMIO] * vcpus
+
+
+@pytest.mark.parametrize("case", [c for c in guest_driver.CASES if c != "cli"])
+def test_every_fd_is_closed_after_each_bring_up_on_the_real_kernel(real, case):
+    assert real[case]["leaked_fds"] == 0
 
 
 def test_a_board_without_a_redistributor_address_fails_with_the_kernel_errno(real):
