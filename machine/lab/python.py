@@ -72,6 +72,9 @@ _SKIP: Final = frozenset(
 #: Extension modules for databases and terminals, whose libraries are large.
 _SKIP_MODULES: Final = ("_dbm", "_gdbm", "_sqlite3", "readline", "_curses", "nis")
 
+#: How pip is run (tests put a stand-in here).
+PIP: tuple[str, ...] = (sys.executable, "-m", "pip")
+
 Progress = Callable[[str], None]
 
 
@@ -131,7 +134,7 @@ def python_archive(paths: LabPaths, say: Progress = lambda _text: None) -> Path:
 
 def _unpack_wheels(pinned: list[str], into: Path, site: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+        [*PIP, "download", "--quiet", "--no-deps",
          "--only-binary=:all:", "--platform", "manylinux2014_aarch64",
          "--python-version", "3.11", "--implementation", "cp",
          "--dest", str(into), *pinned],

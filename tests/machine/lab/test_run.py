@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
+import sys
+from pathlib import Path
 
+import pytest
+
+from tests.machine.lab.conftest import fake_qemu
+from tests.machine.lab.test_guest import _members
 from virtmodel.machine.cli.main import main
+from virtmodel.machine.lab import python as lab_python
+from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.lab.python import source_archive
-from virtmodel.machine.lab.run import _Relay, guest_script
+from virtmodel.machine.lab.run import _Relay, guest_script, run_in_guest
 
 
 def test_the_job_runs_guest_python_with_the_words_quoted_and_frames_live():
@@ -54,3 +63,102 @@ def test_lab_run_without_arguments_is_a_usage_error(capsys):
         err
         == "virtmodel: error: lab run needs virtmodel's arguments, e.g.: lab run -- run -accel kvm\n"
     )
+
+
+# -- python_archive against stand-ins (no network) ---------------------------------
+
+FAKE_TOOLS = Path(__file__).with_name("fakepython.py")
+
+
+@pytest.fixture
+def standins(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("apt-get", "apt-cache", "dpkg", "aarch64-linux-gnu-readelf", "pip"):
+        script = bin_dir / tool
+        script.write_text(f"#!{sys.executable}\n" + FAKE_TOOLS.read_text())
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(lab_python, "PIP", (str(bin_dir / "pip"),))
+    return LabPaths(tmp_path / "lab")
+
+
+def test_python_archive_packs_python_its_libraries_and_the_wheels(standins):
+    said: list[str] = []
+    archive = lab_python.python_archive(standins, said.append)
+    members = _members(archive.read_bytes())
+    assert members["usr/bin/python3.11"] == b"\x7fELF python"
+    assert members["usr/bin/python3"] == b"python3.11"
+    assert members["usr/lib/python3.11/os.py"] == b"import sys\n"
+    pyc = members["usr/lib/python3.11/__pycache__/os.cpython-311.pyc"]
+    assert pyc[4:8] == b"\x01\x00\x00\x00"  # a hash-based pyc, never re-checked
+    assert (
+        "usr/lib/python3.11/__pycache__/broken_template.cpython-311.pyc" not in members
+    )
+    assert not any("/test/" in name or "/tests/" in name for name in members)
+    assert not any("_sqlite3" in name for name in members)
+    assert members["opt/virtmodel/site/pydantic_core/__init__.py"] == b"VERSION = '2'\n"
+    libs = sorted(n for n in members if n.startswith("lib/aarch64-linux-gnu/"))
+    assert libs == [
+        "lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+        "lib/aarch64-linux-gnu/libc.so.6",
+        "lib/aarch64-linux-gnu/libffi.so.8",
+    ]
+    assert members["lib/aarch64-linux-gnu/libffi.so.8"] == b"\x7fELF ffi"
+    assert said[0] == "apt: updating the arm64 package lists"
+    # Built once: a second call finds it, pins unchanged.
+    said.clear()
+    assert lab_python.python_archive(standins, said.append) == archive
+    assert said == []
+
+
+def test_a_failed_wheel_download_names_pip_s_error(standins, monkeypatch):
+    monkeypatch.setenv("FAKE_PIP_FAIL", "1")
+    with pytest.raises(LabError, match="pip download of the aarch64 wheels failed: "
+                       "ERROR: No matching distribution"):  # fmt: skip
+        lab_python.python_archive(standins)
+
+
+def test_a_wheel_missing_on_this_host_is_named(monkeypatch):
+    monkeypatch.setattr(lab_python, "WHEELS", ("no-such-distribution-here",))
+    with pytest.raises(LabError, match="'no-such-distribution-here' is not installed"):
+        lab_python.pins()
+
+
+def test_packages_without_the_interpreter_are_refused(tmp_path):
+    with pytest.raises(LabError, match=r"python3\.11-minimal has no usr/bin/python3\.11"):
+        lab_python._entries(tmp_path, "aarch64-linux-gnu-readelf")
+
+
+# -- run_in_guest with the stand-in QEMU ---------------------------------------------
+
+FAKE_QEMU = Path(__file__).with_name("fakeqemu.py")
+
+
+@pytest.fixture
+def guest(fake_lab, tmp_path, monkeypatch):
+    program = fake_qemu(tmp_path, f'exec "{sys.executable}" "{FAKE_QEMU}" "$@"\n')
+    monkeypatch.setenv("VIRTMODEL_LAB_QEMU", program)
+    monkeypatch.setenv("VIRTMODEL_LAB_DIR", str(fake_lab.root))
+    archive = fake_lab.root / "python.cpio"
+    archive.write_bytes(b"")
+    archive.with_name("python.pins").write_text(" ".join(lab_python.pins()) + "\n")
+    return fake_lab
+
+
+def test_lab_run_relays_the_guest_s_lines_and_returns_its_status(
+    guest, monkeypatch, capsys
+):
+    lines = [
+        "# virtmodel run: virt-7.2 kvm",
+        "   5        KVM_CREATE_VCPU(vcpu0, 0) = 0",
+    ]
+    monkeypatch.setenv("FAKE_QEMU_SECTIONS", json.dumps([["run", 3, lines]]))
+    assert main(["lab", "run", "--timeout", "30", "--", "run", "-accel", "kvm"]) == 3
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_a_guest_that_prints_nothing_framed_is_a_lab_error(guest, monkeypatch):
+    monkeypatch.setenv("FAKE_QEMU_SECTIONS", "[]")
+    with pytest.raises(LabError, match="printed no framed output"):
+        run_in_guest(["-c", "pass"], timeout=30, paths=guest)

@@ -187,9 +187,11 @@ def test_every_fd_and_mapping_is_released_on_close():
     vm = host_vm(fake)
     bring_up(vm)
     assert len(fake.open_fds) == 6  # /dev/kvm, VM, 2 vCPUs, GIC, ITS
+    assert sorted(vm.open_fds) == sorted(fake.open_fds)
     vm.close()
     vm.close()  # idempotent
     assert fake.open_fds == set()
+    assert vm.open_fds == []
     assert all(area.closed for area in fake.maps)
     assert vm.closed
 
