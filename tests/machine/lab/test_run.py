@@ -126,7 +126,9 @@ def test_a_wheel_missing_on_this_host_is_named(monkeypatch):
 
 
 def test_packages_without_the_interpreter_are_refused(tmp_path):
-    with pytest.raises(LabError, match=r"python3\.11-minimal has no usr/bin/python3\.11"):
+    with pytest.raises(
+        LabError, match=r"python3\.11-minimal has no usr/bin/python3\.11"
+    ):
         lab_python._entries(tmp_path, "aarch64-linux-gnu-readelf")
 
 
