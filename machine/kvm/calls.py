@@ -37,6 +37,7 @@ RESOURCES: Final = (
     "kvm.vcpu.init",
     "kvm.vcpu.mpidr",
     "kvm.vcpu.run",
+    "kvm.vfio.group1",
     "kvm.vgic.addr.cpu",
     "kvm.vgic.addr.dist",
     "kvm.vgic.addr.redist",

@@ -63,11 +63,13 @@ DIST_REGIONS: Final = (
     Region(0xFFD0, 48, "idregs"),
 )
 _SGI = 0x10000
+#: In the kernel's table order, which is not sorted: GICR_STATUSR comes
+#: second, so the kernel's binary search never finds it (has_attr: ENXIO).
 REDIST_REGIONS: Final = (
     Region(0x0000, 4, "rctlr"),
+    Region(0x0010, 4, "raz"),
     Region(0x0004, 4, "riidr"),
     Region(0x0008, 8, "rtyper"),
-    Region(0x0010, 4, "raz"),
     Region(0x0014, 4, "raz"),
     Region(0x0070, 8, "propbaser"),
     Region(0x0078, 8, "pendbaser"),
@@ -111,12 +113,30 @@ def find_region(vm: Vm, regions: tuple[Region, ...], offset: int) -> Region | No
     """Return the region serving a 32-bit access at *offset*, as check_region does."""
     if offset % 4:
         return None
-    nr_irqs = vm.vgic.nr_spis + NR_PRIVATE
-    for region in regions:
-        if region.offset <= offset < region.offset + region.length:
-            if region.bits and addr_to_intid(offset, region.bits) >= nr_irqs:
-                return None
-            return region
+    region = bsearch(regions, offset)
+    if region is None:
+        return None
+    if (
+        region.bits
+        and addr_to_intid(offset, region.bits) >= vm.vgic.nr_spis + NR_PRIVATE
+    ):
+        return None
+    return region
+
+
+def bsearch(regions: tuple[Region, ...], offset: int) -> Region | None:
+    """Return *offset*'s region, found the way the kernel's binary search does."""
+    base, count = 0, len(regions)
+    while count > 0:
+        pivot = regions[base + count // 2]
+        if offset < pivot.offset:
+            pass
+        elif offset >= pivot.offset + pivot.length:
+            base += count // 2 + 1
+            count -= 1
+        else:
+            return pivot
+        count //= 2
     return None
 
 

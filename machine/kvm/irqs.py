@@ -2,8 +2,9 @@
 
 One :class:`Irq` per interrupt the register groups reach: the private ones
 (SGIs 0..15, PPIs 16..31) of each vCPU, and the shared SPIs of the VM.
-Defaults are the kernel's after vgic_init on a GICv3: group 1, SGIs enabled
-and edge-triggered, PPIs and SPIs level-triggered, everything else zero.
+Defaults are the kernel's after vgic_init on a GICv3: group 1, SGIs enabled,
+PPIs level-triggered, SGIs and SPIs edge-triggered (6.1 leaves an SPI's
+configuration at zero, which is "edge"), everything else zero.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Irq:
 def new_irq(intid: int) -> Irq:
     """Return interrupt *intid* in its reset state."""
     sgi = intid < NR_SGIS
-    return Irq(intid=intid, enabled=sgi, edge=sgi)
+    return Irq(intid=intid, enabled=sgi, edge=sgi or intid >= NR_PRIVATE)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, final
 
+from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm import vcpu_attrs
 from virtmodel.machine.kvm.calls import KvmCall
@@ -219,11 +220,21 @@ class Vcpu:
                 refuse(errno.EPERM, "SVE is not finalized (KVM_ARM_VCPU_FINALIZE)")
             if not state.has_run_once:
                 self.vm.first_run(self)
+            self._loaded()
             if state.power_off:
                 refuse(errno.EINTR, "the vcpu is powered off and waits for a signal")
             return 0
 
         return self._invoke("KVM_RUN", "kvm.vcpu.run", None, None, action)
+
+    def _loaded(self) -> None:
+        # The run loads the vCPU's CPU interface state into the GIC and saves
+        # it back: the GIC raises binary points below its minimum to it.
+        vgic, state = self.vm.vgic, self.state
+        if vgic.initialized and vgic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3:
+            lowest = 7 - self.vm.host.ich_pre_bits
+            state.vmcr_bpr = max(state.vmcr_bpr, lowest)
+            state.vmcr_abpr = max(state.vmcr_abpr, lowest)
 
     def _invoke(
         self,

@@ -80,10 +80,6 @@ class VgicDevice(KvmDevice):
         # The kernel reads a u32 for these groups and a u64 for the others.
         return 32 if group in _U32_GROUPS else 64
 
-    def value_bytes(self, group: int) -> int:
-        """Return how many bytes of the user value the kernel reads or writes."""
-        return self._value_bits(group) // 8
-
     def _attr_name(self, group: int, attr: int) -> str:
         if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
             return c.ADDR_NAMES.get(attr, str(attr))

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
@@ -28,6 +29,7 @@ from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
 from virtmodel.machine.kvm.vcpu import Vcpu
 from virtmodel.machine.kvm.vcpu_attrs import timer_irqs_valid
+from virtmodel.machine.kvm.vfio import VfioDevice
 from virtmodel.machine.kvm.vgic import VgicDevice
 
 if TYPE_CHECKING:
@@ -135,6 +137,9 @@ class Vm:
         self.pmu_filtered = False
         #: Guest memory slots: slot number -> (guest physical base, size).
         self.memslots: dict[int, tuple[int, int]] = {}
+        #: Whether the calling process has file descriptor *fd* open (the
+        #: VFIO device looks descriptors up); none by default.
+        self.open_file: Callable[[int], bool] = lambda fd: False
 
     def _check_alive(self) -> None:
         if self.dead:
@@ -302,6 +307,8 @@ class Vm:
         if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
             count = len(self.its_devices)
             return f"its{count}" if count else "its"
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            return "vfio"
         return f"device-type-{type_id}"
 
     def _create_device(self, type_id: int, test: bool, label: str) -> KvmDevice | None:
@@ -309,12 +316,19 @@ class Vm:
             c.KVM_DEV_TYPE_ARM_VGIC_V2: self.host.can_emulate_v2,
             c.KVM_DEV_TYPE_ARM_VGIC_V3: self.host.can_emulate_v3,
             c.KVM_DEV_TYPE_ARM_VGIC_ITS: self.host.can_emulate_v3,
+            c.KVM_DEV_TYPE_VFIO: True,  # virt/kvm/vfio.c, on every host
         }
         if not registered.get(type_id, False):
             name = c.DEVICE_TYPE_NAMES.get(type_id, f"device type {type_id}")
             refuse(errno.ENODEV, f"{name} is not available on this host")
         if test:
             return None
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            if any(isinstance(d, VfioDevice) for d in self.devices):
+                refuse(errno.EBUSY, "the VM already has a VFIO device")
+            vfio = VfioDevice(self, label)
+            self.devices.append(vfio)
+            return vfio
         if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
             its = ItsDevice(self, label)
             self.vgic.propbaser = INITIAL_BASER

@@ -240,7 +240,11 @@ def test_level_info_round_trips_spi_line_levels() -> None:
     gic.set_attr(LEVEL_INFO, 32, 0xFFFFFFFF)
     gic.set_attr(LEVEL_INFO, 0, 0xFFFFFFFF)
 
+    assert gic.get_attr(LEVEL_INFO, 32) == 0  # SPIs start edge-triggered
+    gic.set_attr(DIST_REGS, 0xC08, 0)  # GICD_ICFGR2/3: SPIs 32..63 level
+    gic.set_attr(DIST_REGS, 0xC0C, 0)
     assert gic.get_attr(LEVEL_INFO, 32) == 0xFFFFFFFF
+    assert gic.get_attr(DIST_REGS, 0x204) == 0xFFFFFFFF  # ISPENDR1: lines high
     assert gic.get_attr(LEVEL_INFO, 0) == 0xFFFF0000  # SGIs have no line level
     assert gic.get_attr(LEVEL_INFO, 64) == 0  # beyond nr_irqs
     gic.has_attr(LEVEL_INFO, 0)
