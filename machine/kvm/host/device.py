@@ -19,6 +19,7 @@ from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.errors import KvmError
 from virtmodel.machine.kvm.host.abi import DEVICE_ATTR
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.vfio import VfioDevice
 from virtmodel.machine.kvm.vgic import VgicDevice
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def _namer(type_id: int, label: str) -> KvmDevice:
         return VgicDevice(nobody, type_id, label)
     if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
         return ItsDevice(nobody, label)
+    if type_id == c.KVM_DEV_TYPE_VFIO:
+        return VfioDevice(nobody, label)
     return _OtherDevice(nobody, type_id, label)
 
 

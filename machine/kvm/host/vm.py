@@ -318,6 +318,8 @@ class HostVm:
         if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
             count = len(self.its_devices)
             return f"its{count}" if count else "its"
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            return "vfio"
         return f"device-type-{type_id}"
 
     def set_user_memory_region(self, slot: int, base: int, size: int) -> None:

@@ -217,16 +217,20 @@ def test_probes_devices_of_other_types_and_refusals():
         pv = vm.create_device(kvm.KVM_DEV_TYPE_ARM_PV_TIME)
         pv.set_attr(0, 0, 1)
         its = [vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS) for _ in range(2)]
+        vfio = vm.create_device(kvm.KVM_DEV_TYPE_VFIO)
+        vfio.set_attr(1, 1, 7)
         labels = [d.label for d in vm.devices]
-        pv_call = str(vm.calls[-3])
-    assert labels == ["vgic-v3", "device-type-10", "its", "its1"]
-    assert fake.calls[-2].arg == struct.pack(
+        pv_call = str(vm.calls[-5])
+        vfio_call = vm.calls[-1]
+    assert labels == ["vgic-v3", "device-type-10", "its", "its1", "vfio"]
+    assert vfio_call.resource == "kvm.vfio.group1"
+    assert fake.calls[-4].arg == struct.pack(
         "<III", kvm.KVM_DEV_TYPE_ARM_VGIC_ITS, 0, 0
     )
     assert pv_call == "KVM_SET_DEVICE_ATTR(device-type-10, GRP_ADDR, 0, 0x00000001) = 0"
     assert [c.resource for c in vm.calls if c.ioctl == "KVM_CREATE_DEVICE"] == [
         "kvm.vgic.create", "kvm.vgic.create", "kvm.device.create",
-        "kvm.its.create", "kvm.its.create",
+        "kvm.its.create", "kvm.its.create", "kvm.device.create",
     ]  # fmt: skip
     assert repr(its[1]).startswith("<HostDevice 'its1' fd=")
     assert "closed" in repr(vm)
