@@ -39,6 +39,7 @@ from virtmodel.machine.kvm.host.guest import GuestWindow, choose_window, claimed
 from virtmodel.machine.kvm.host.resources import Resources
 from virtmodel.machine.kvm.host.syscalls import Syscalls, kernel_reason
 from virtmodel.machine.kvm.host.vcpu import HostVcpu
+from virtmodel.machine.kvm.vm import _create_resource  # the simulator's names
 
 __all__ = ["DEFAULT_RUN_SECONDS", "HostVm", "create_host_vm"]
 
@@ -381,11 +382,3 @@ class HostVm:
 def _address_of(area: mmap.mmap) -> int:
     # The temporary view is released at once, so the map can still close.
     return ctypes.addressof(ctypes.c_char.from_buffer(area))
-
-
-def _create_resource(type_id: int) -> str:
-    if type_id in (c.KVM_DEV_TYPE_ARM_VGIC_V2, c.KVM_DEV_TYPE_ARM_VGIC_V3):
-        return "kvm.vgic.create"
-    if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
-        return "kvm.its.create"
-    return "kvm.device.create"
