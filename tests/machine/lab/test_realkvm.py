@@ -66,8 +66,9 @@ REPEATED = (
 )
 CONFIGS = [
     ("-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M", "-cpu", "host"),
-    ("-M", "virt,gic-version=3,its=off", "-smp", "1", "-m", "256M", "-cpu", "host"),
-    ("-M", "virt,gic-version=3", "-m", "3G", "-cpu", "host"),  # too big for the guest
+    # More RAM than the 2G guest has: fine under -S (the job allows overcommit).
+    ("-M", "virt,gic-version=3,its=off", "-smp", "1", "-m", "5G", "-cpu", "host"),
+    ("-M", "virt", "-smp", "600", "-cpu", "host"),  # beyond virt's 512
 ]
 
 
@@ -80,6 +81,7 @@ def lab_batch() -> LabBatch:
         CONFIGS,
         timeout=guest_timeout(),
         paths=paths,
+        reset=True,
     )
 
 
@@ -170,16 +172,30 @@ def test_real_qemu_its_machine_calls(lab_batch):
     assert len(vms) >= 2
 
 
-def test_real_qemu_without_its_and_one_vcpu(lab_batch):
+def test_real_qemu_without_its_one_vcpu_and_5g(lab_batch):
     trace = lab_batch.traces[1]
     assert trace.ok, trace.output
     calls = trace.machine_calls()
+    text = [str(c) for c in calls]
     assert not [c for c in calls if c.device.startswith("its")]
     assert {c.device for c in calls if c.ioctl == "KVM_CREATE_VCPU"} == {"vcpu0"}
+    ram = "KVM_SET_USER_MEMORY_REGION(vm0, slot=2, flags=0, gpa=0x40000000, size=0x140000000) = 0"
+    assert ram in text
 
 
 def test_a_qemu_that_cannot_start_is_reported_not_hung(lab_batch):
     trace = lab_batch.traces[2]
     assert not trace.ok
-    assert trace.status != 0
-    assert any("memory" in line for line in trace.output)
+    assert trace.status == 1
+    assert any("Invalid SMP CPUs 600" in line for line in trace.output)
+
+
+def test_a_monitor_system_reset_resets_the_its_again(lab_batch):
+    trace = lab_batch.traces[0]
+    assert trace.reset_at is not None
+    before = [str(c) for c in trace.calls[: trace.reset_at]]
+    after = [str(c) for c in trace.calls[trace.reset_at :]]
+    reset = "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, ITS_CTRL_RESET, NULL) = 0"
+    assert reset in before  # QEMU's own reset at start-up
+    assert reset in after  # and again for system_reset
+    assert not [line for line in after if "KVM_CREATE" in line]  # nothing rebuilt
