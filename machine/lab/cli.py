@@ -62,8 +62,14 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``lab`` and its subcommands to the main parser's subparsers *sub*."""
     lab = sub.add_parser("lab", help="a real arm64 KVM: Debian's kernel under TCG")
     inner = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
-    inner.add_parser(
+    setup = inner.add_parser(
         "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
+    )
+    setup.add_argument(
+        "--python",
+        action="store_true",
+        help="also pack Debian's arm64 Python and the wheels 'lab run' needs "
+        "(else the first 'lab run' does it)",
     )
     kvm = inner.add_parser(
         "kvm",
@@ -114,13 +120,17 @@ def _progress(text: str) -> None:
     print(f"lab setup: {text}", file=sys.stderr, flush=True)
 
 
-def _setup(_args: argparse.Namespace) -> int:
+def _setup(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.setup import setup_lab
 
     paths = setup_lab(progress=_progress)
     kernel = paths.kernel_release.read_text().strip()
     qemu = paths.qemu_version.read_text().strip()
     print(f"lab ready in {paths.root}: kernel {kernel}, qemu-system-arm {qemu}")
+    if getattr(args, "python", False):
+        from virtmodel.machine.lab.python import python_archive
+
+        print(f"lab python ready: {python_archive(paths, _progress)}")
     return EXIT_OK
 
 

@@ -164,3 +164,25 @@ def test_a_guest_that_prints_nothing_framed_is_a_lab_error(guest, monkeypatch):
     monkeypatch.setenv("FAKE_QEMU_SECTIONS", "[]")
     with pytest.raises(LabError, match="printed no framed output"):
         run_in_guest(["-c", "pass"], timeout=30, paths=guest)
+
+
+def test_lab_setup_packs_python_only_when_asked(fake_lab, monkeypatch, capsys):
+    fake_lab.kernel_release.write_text("vmlinuz-6.1.0-99-arm64\n")
+    fake_lab.qemu_version.write_text("1:7.2+dfsg-7\n")
+    packed: list[LabPaths] = []
+
+    def pack(paths, say):
+        packed.append(paths)
+        return paths.root / "python.cpio"
+
+    monkeypatch.setattr(
+        "virtmodel.machine.lab.setup.setup_lab", lambda progress: fake_lab
+    )
+    monkeypatch.setattr(lab_python, "python_archive", pack)
+    assert main(["lab", "setup"]) == 0
+    assert packed == []
+    assert main(["lab", "setup", "--python"]) == 0
+    assert packed == [fake_lab]
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"lab python ready: {fake_lab.root / 'python.cpio'}"
+    )
