@@ -72,10 +72,17 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
+    backend = getattr(args, "kvm_backend", "sim")
+    if backend != "sim" and args.kernel_semantics not in ("v6.1", "mainline"):
+        msg = "--kernel-semantics picks the simulator's kernel; --kvm host has its own"
+        raise UsageError(msg)
     if config is None:
         config = config_from(args)
     if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
+        raise UsageError(msg)
+    if backend != "sim" and config.accel != "kvm":
+        msg = f"--kvm {backend} needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(
         config,
@@ -85,6 +92,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         strict=args.strict,
         drop_edges=_drop_edges(args),
         seed=args.seed,
+        kvm_backend=backend,
     )
 
 
@@ -115,6 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         boot_virt(machine)
     except MachineFailedError as exc:
         failure = exc
+    finally:
+        close = getattr(machine.accel, "close", None)
+        if close is not None:
+            close()  # the host backend's fds and mappings
     _check_drops_used(machine)
     init_done = machine.init_done
     hazards = init_done.hazards() if args.check else []
@@ -133,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"# virtmodel run: {machine.board.config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={args.kernel_semantics if kvm else '-'}"
+            f"kernel={_kernel_label(args) if kvm else '-'}"
         )
         print(machine.trace)
         if args.mtree:
@@ -162,6 +174,14 @@ def _mtree(machine: Machine) -> str:
     if config.accel == "kvm":
         return machine.memory.dump() + "\n"
     return format_mtree(virt_address_spaces(config))
+
+
+def _kernel_label(args: argparse.Namespace) -> str:
+    if getattr(args, "kvm_backend", "sim") == "host":
+        import platform
+
+        return f"host ({platform.release()})"
+    return str(args.kernel_semantics)
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:

@@ -150,6 +150,14 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(
+        "--kvm",
+        dest="kvm_backend",
+        default="sim",
+        choices=("sim", "host"),
+        help="who answers the KVM calls (with -accel kvm): the simulator "
+        "(default) or this arm64 host's /dev/kvm",
+    )
+    v.add_argument(
         "--notifiers",
         default="ordered",
         choices=("ordered", "qemu-lifo"),
