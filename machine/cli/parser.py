@@ -121,7 +121,12 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         metavar="TYPE[,k=v]",
         help="add a device (default: none); -device help lists the modelled ones",
     )
-    _qemu(g, "-dtb", metavar="FILE", help="not modelled: refused with the reason")
+    _qemu(
+        g,
+        "-dtb",
+        metavar="FILE",
+        help="not modelled: refused with the reason (default: none)",
+    )
     _qemu(
         g,
         "-object",
