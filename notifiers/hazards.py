@@ -5,6 +5,11 @@ Notifiers may declare ``reads=``/``writes=`` resource names (e.g.
 reader not ordered after a writer of what it reads (no path writer -> reader
 in the constraint graph) and every pair of writers of one resource that
 nothing orders; each hazard says which ``after=`` would fix it.
+
+When something else decides the order (an imposed plan, see
+:mod:`notifiers.imposed`), a reader declared after its writer but run before
+it is a hazard too ("runs-before-write"): the declaration is right, the order
+that runs ignores it.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ class Hazard:
     """One ordering hole on a resource.
 
     Kinds: "unordered-read" (reader and writer unordered), "read-before-write"
-    (reader ordered *before* the writer) and "write-write" (two writers
-    unordered).
+    (reader ordered *before* the writer), "runs-before-write" (reader declared
+    after the writer, but the order that runs puts it first) and
+    "write-write" (two writers unordered).
     """
 
-    #: "unordered-read", "read-before-write" or "write-write".
+    #: "unordered-read", "read-before-write", "runs-before-write" or "write-write".
     kind: str
     #: The resource name.
     resource: str
@@ -48,6 +54,11 @@ class Hazard:
                 f"remove what orders {self.other!r} before {self.writer!r}, "
                 f"then add after={self.writer!r} to {self.other!r}"
             )
+        if self.kind == "runs-before-write":
+            return (
+                f"run the declared order, which puts {self.writer!r} before "
+                f"{self.other!r}"
+            )
         return f"add after={self.writer!r} to {self.other!r}"
 
     def __str__(self) -> str:
@@ -55,11 +66,22 @@ class Hazard:
         other = f"{self.other!r} (at {self.other_location})"
         if self.kind == "write-write":
             problem = f"{writer} and {other} both write it and nothing orders them"
+        elif self.kind == "runs-before-write":
+            problem = (
+                f"{other} reads it and runs before writer {writer}, "
+                "although it is declared after it"
+            )
         elif self.kind == "read-before-write":
             problem = f"{other} reads it but is ordered before writer {writer}"
         else:
             problem = f"{other} reads it but nothing orders it after writer {writer}"
         return f"{self.kind} on {self.resource!r}: {problem}; fix: {self.fix}"
+
+    def _repr_html_(self) -> str:
+        # Jupyter: one row of the hazards table (notifiers.display).
+        from virtmodel.notifiers.display import hazards_html
+
+        return hazards_html([self])
 
     def as_dict(self) -> dict[str, Any]:
         """Return the hazard as a JSON-serialisable dict."""
@@ -101,7 +123,13 @@ def find_hazards(plan: Plan) -> list[Hazard]:
         wrote = writers[resource]
         for reader in readers.get(resource, ()):
             for writer in wrote:
-                if writer == reader or reaches(writer, reader):
+                if writer == reader:
+                    continue
+                if reaches(writer, reader):
+                    if plan.position(reader) < plan.position(writer):
+                        found.append(
+                            hazard("runs-before-write", resource, writer, reader)
+                        )
                     continue
                 kind = (
                     "read-before-write" if reaches(reader, writer) else "unordered-read"

@@ -16,6 +16,7 @@ from virtmodel.machine.boards.virt.cmdline import (
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
+    EXIT_HAZARDS,
     EXIT_OK,
     CommandFailedError,
     UsageError,
@@ -26,6 +27,7 @@ from virtmodel.machine.errors import ConfigError, MachineFailedError
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
     # and networkx; dtb and dts import just the device-tree path.
+    from virtmodel.machine.init_done import InitDone
     from virtmodel.machine.machine import Machine
     from virtmodel.notifiers import NotifierRegistry
 
@@ -98,7 +100,13 @@ def _check_drops_used(machine: Machine) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Bring the machine up to its first vCPU run and print the trace."""
+    """Bring the machine up to its first vCPU run and print the trace.
+
+    With ``--json`` stdout is one JSON document (the trace, the init-done
+    order that ran, the declared edges it broke and, with ``--check``, the
+    hazards). Exit status: 1 if the machine failed to come up, else 3 if
+    ``--check`` found hazards, else 0.
+    """
     from virtmodel.machine.boards.virt.board import boot_virt
 
     machine = machine_from(args)
@@ -108,19 +116,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MachineFailedError as exc:
         failure = exc
     _check_drops_used(machine)
-    hazards = machine.init_done.registry.hazards() if args.check else []
-    if args.check:
-        for hazard in hazards:
-            print(f"hazard: {hazard}")
-        if not hazards:
-            print("hazards: none: every reader is ordered after every writer")
+    init_done = machine.init_done
+    hazards = init_done.hazards() if args.check else []
     if args.json:
-        print_json(
-            {
-                "trace": machine.trace.as_dicts(),
-                "failed": str(failure) if failure else None,
-            }
-        )
+        document: dict[str, object] = {
+            "trace": machine.trace.as_dicts(),
+            "failed": str(failure) if failure else None,
+            "init_done_order": init_done.order(),
+            "violated_edges": [e.as_dict() for e in init_done.violated_edges()],
+        }
+        if args.check:
+            document["hazards"] = [hazard.as_dict() for hazard in hazards]
+        print_json(document)
     else:
         kvm = machine.board.config.accel == "kvm"
         print(f"# virtmodel run: {machine.board.config.describe()}")
@@ -131,9 +138,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(machine.trace)
         if args.mtree:
             sys.stdout.write(_mtree(machine))
+        if args.check:
+            for hazard in hazards:
+                print(f"hazard: {hazard}")
+            if not hazards:
+                print("hazards: none: every reader runs after every writer")
     if failure is not None:
         raise failure
-    return EXIT_FAILED if hazards else EXIT_OK
+    return EXIT_HAZARDS if hazards else EXIT_OK
 
 
 def _mtree(machine: Machine) -> str:
@@ -235,14 +247,11 @@ def _registry(machine: Machine, phase: str) -> NotifierRegistry[Machine]:
 def cmd_graph(args: argparse.Namespace) -> int:
     """Print or render the phase's notifier graph."""
     machine = _initialized(args)
-    registry = _registry(machine, args.phase)
-    text = registry.to_mermaid() if args.format == "mermaid" else registry.to_dot()
-    if args.phase == "init-done" and args.notifiers == "qemu-lifo":
-        # The numbers are the declared order; QEMU's list ignores it.
-        lifo = ", ".join(machine.init_done.order())
-        mark = "%%" if args.format == "mermaid" else "//"
-        first, _, rest = text.partition("\n")
-        text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
+    view: NotifierRegistry[Machine] | InitDone = _registry(machine, args.phase)
+    if args.phase == "init-done":
+        # Numbered in the order that runs; edges QEMU's list breaks drawn so.
+        view = machine.init_done
+    text = view.to_mermaid() if args.format == "mermaid" else view.to_dot()
     if args.format in ("svg", "png"):
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
@@ -276,8 +285,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain why notifier A runs before B on this machine."""
-    registry = _registry(_initialized(args), "init-done")
-    print(registry.explain(args.first, args.second))
+    explanation = _initialized(args).init_done.explain(args.first, args.second)
+    if getattr(args, "json", False):
+        print_json(explanation.as_dict())
+    else:
+        print(explanation)
     return EXIT_OK
 
 

@@ -30,6 +30,7 @@ EXIT_BROKEN_PIPE = 141
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     # Imported late: the commands pull in the whole board.
     from virtmodel.machine.cli import commands, info
+    from virtmodel.machine.serve.command import cmd_serve
 
     return {
         "run": commands.cmd_run,
@@ -41,6 +42,7 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "explore": commands.cmd_explore,
         "info": info.cmd_info,
         "lab": _cmd_lab,
+        "serve": cmd_serve,
     }
 
 

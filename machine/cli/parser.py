@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
-from virtmodel.machine.cli.status import UsageError
+from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
 
 #: The one-line summary ``virtmodel --help`` starts with.
 DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
@@ -187,6 +187,13 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def exit_statuses() -> str:
+    """Return the exit statuses as the help's epilog lists them."""
+    lines = ["exit status:"]
+    lines += [f"  {code}  {meaning}" for code, meaning in EXIT_STATUSES]
+    return "\n".join(lines)
+
+
 def _version() -> str:
     from virtmodel import __version__
 
@@ -195,19 +202,30 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
-    parser = _Parser(prog="virtmodel", description=DESCRIPTION, allow_abbrev=False)
+    parser = _Parser(
+        prog="virtmodel",
+        description=DESCRIPTION,
+        epilog=exit_statuses(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     parser.add_argument(
         "--version", action="version", version=f"virtmodel {_version()}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
-        "run", help="bring the machine up to its first vCPU run; print the trace"
+        "run",
+        help="bring the machine up to its first vCPU run; print the trace",
+        epilog=exit_statuses(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _machine_options(run)
     run.add_argument("--json", action="store_true", help="print the trace as JSON")
     run.add_argument(
-        "--check", action="store_true", help="report notifier hazards first"
+        "--check",
+        action="store_true",
+        help="also report notifier hazards of the order that runs (exit 3 if any)",
     )
     run.add_argument(
         "--mtree", action="store_true", help="also print the memory map (info mtree)"
@@ -262,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     _machine_options(explain)
     explain.add_argument("first", metavar="A", help="a notifier's name")
     explain.add_argument("second", metavar="B", help="another notifier's name")
+    explain.add_argument(
+        "--json", action="store_true", help="print the explanation as JSON"
+    )
 
     info = sub.add_parser(
         "info", help="print what QEMU's monitor prints: info mtree [-f], info qtree"
@@ -286,4 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     from virtmodel.machine.lab.cli import add_lab_parser
 
     add_lab_parser(sub)
+
+    serve = sub.add_parser(
+        "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
+    )
+    _machine_options(serve)
+    # Unset options start the page on the 2016 story (boards.virt.lesson.STORY).
+    serve.set_defaults(kernel_semantics=None, notifiers=None, its_init=None)
+    serve.add_argument(
+        "--port", type=int, default=8016, help="0 picks a free port (default 8016)"
+    )
     return parser

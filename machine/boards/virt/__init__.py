@@ -11,7 +11,7 @@ machine) → ``help`` and ``cmdline`` (a whole QEMU command line, merged as QEMU
 merges it) → ``gic`` → ``devices`` (the device models) → ``tree`` (the device
 tree) → ``dtb`` (blob and file glue) → ``memtree`` and ``qtree`` (QEMU's
 monitor views) → ``board`` (``create_virt``/``boot_virt``) → the applications
-``explore`` and ``matrix``.
+``explore``, ``matrix`` and ``lesson``.
 
 The package itself imports nothing, so reading the options does not load the
 device models.
