@@ -164,14 +164,16 @@ def _mtree(machine: Machine) -> str:
     """Return ``info mtree`` for the machine (TCG), else its flat region list.
 
     Under TCG this is QEMU's view built from the same config the devices were
-    placed with; under KVM QEMU's GIC regions are the kernel's, which the
-    monitor view does not model, so the devices' own map is printed.
+    placed with. Where the monitor view is not modelled (KVM, whose GIC
+    regions are the kernel's; ``-device``; ``-numa``) the devices' own map is
+    printed instead.
     """
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
     config = machine.board.config
-    if config.accel == "kvm":
+    modelled = not (config.numa or config.virtio_iommu or config.guest_loaders)
+    if config.accel == "kvm" or not modelled:
         return machine.memory.dump() + "\n"
     return format_mtree(virt_address_spaces(config))
 

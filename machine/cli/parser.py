@@ -123,6 +123,12 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     )
     _qemu(
         g,
+        "-dtb",
+        metavar="FILE",
+        help="not modelled: refused with the reason (default: none)",
+    )
+    _qemu(
+        g,
         "-object",
         metavar="memory-backend-ram,id=ID,size=SIZE",
         help="memory for a NUMA node (default: none)",
