@@ -107,6 +107,7 @@ class Mutant:
     index: int
     line: int
     label: str
+    end_line: int = 0
 
     @property
     def key(self) -> str:
@@ -263,7 +264,13 @@ def enumerate_mutants(path: str) -> list[Mutant]:
     """Return every mutant of the module at ``path`` (relative to the root)."""
     tree = ast.parse((ROOT / path).read_text(), filename=path)
     return [
-        Mutant(path, i, getattr(node, "lineno", 0), label)
+        Mutant(
+            path,
+            i,
+            getattr(node, "lineno", 0),
+            label,
+            getattr(node, "end_lineno", 0) or getattr(node, "lineno", 0),
+        )
         for i, (node, label, _) in enumerate(_candidates(tree))
     ]
 
@@ -302,6 +309,83 @@ def tests_for(path: str, package: str) -> list[list[str]]:
         for p in sorted((ROOT / root).rglob(f"test_{stem}.py"))
     ]
     return [own, roots] if own else [roots]
+
+
+def _nodeid(context: str) -> str | None:
+    """Turn coverage's ``tests.pkg.test_mod.Class.test_fn`` into a pytest id."""
+    parts = context.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        path = Path(*parts[:cut]).with_suffix(".py")
+        if (ROOT / path).is_file():
+            return "::".join([str(path), *parts[cut:]])
+    return None
+
+
+def coverage_map(ws: Workspace, package: str) -> dict[str, dict[int, set[str]]]:
+    """Return, per module, which tests run each line (one coverage run).
+
+    Lines run only at import time (no test context) map to an empty set.
+    A test that never executes a mutated line cannot kill the mutant, so
+    each mutant only runs the tests that reach it: the standard trick of
+    mutation tools, and the difference between hours and minutes here.
+    """
+    rc = ws.root / ".mutation-coveragerc"
+    rc.write_text("[run]\nbranch = false\ndynamic_context = test_function\n")
+    data = ws.root / ".mutation-coverage"
+    cmd = [
+        sys.executable, "-m", "coverage", "run", f"--rcfile={rc}",
+        f"--data-file={data}", f"--source={ws.root / '.pkg' / 'virtmodel'}",
+        "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "--hypothesis-profile=virtmodel-ci", "-m", "not realkvm",
+        "-o", "addopts=--import-mode=importlib", *PACKAGES[package],
+    ]  # fmt: skip
+    proc = subprocess.run(
+        cmd, cwd=ws.root, env=ws.env, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        tail = proc.stdout.decode(errors="replace")[-2000:]
+        msg = f"the unmutated tests fail under coverage:\n{tail}"
+        raise RuntimeError(msg)
+    out = ws.root / ".mutation-coverage.json"
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "json", f"--rcfile={rc}",
+         f"--data-file={data}", "--show-contexts", "-o", str(out)],
+        cwd=ws.root, env=ws.env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    result: dict[str, dict[int, set[str]]] = {}
+    for name, info in json.loads(out.read_text())["files"].items():
+        rel = (ws.root / name).resolve()
+        try:
+            key = str(rel.relative_to(ws.root.resolve()))
+        except ValueError:
+            continue
+        lines: dict[int, set[str]] = {}
+        for line, contexts in info.get("contexts", {}).items():
+            ids = {_nodeid(ctx) for ctx in contexts if ctx}
+            lines[int(line)] = {i for i in ids if i is not None}
+        result[key] = lines
+    if not any(key.startswith(package) for key in result):
+        msg = f"coverage saw no module of {package}: {sorted(result)[:3]}"
+        raise RuntimeError(msg)
+    return result
+
+
+def select_tests(
+    mutant: Mutant, package: str, cover: dict[str, dict[int, set[str]]] | None
+) -> list[list[str]] | None:
+    """Return the test runs for a mutant; None when no test reaches its line."""
+    stages = tests_for(mutant.path, package)
+    if cover is None:
+        return stages
+    lines = cover.get(mutant.path, {})
+    reached = [lines[n] for n in range(mutant.line, mutant.end_line + 1) if n in lines]
+    if not reached:
+        return None
+    ids = set().union(*reached)
+    if any(not r for r in reached) or not ids:
+        return stages  # import-time code: every test depends on it
+    return [sorted(ids)]
 
 
 class Workspace:
@@ -381,7 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument(
-        "--timeout", type=float, default=0, help="seconds; 0 = 4x a baseline run"
+        "--timeout", type=float, default=0, help="seconds; 0 = 4x the baseline run"
+    )
+    parser.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="run the package's tests for every mutant, not just those that reach it",
     )
     parser.add_argument("--only", nargs="*", default=[], help="mutant keys")
     parser.add_argument("--list", action="store_true", help="count, run nothing")
@@ -417,22 +506,28 @@ def main(argv: list[str] | None = None) -> int:
         pool: Queue[Workspace] = Queue()
         for _ in range(args.jobs):
             pool.put(Workspace(base))
-        timeout = args.timeout
-        if not timeout:
-            # The unmutated tree must pass, and its time sets the timeout.
-            ws = pool.get()
-            outcome, took = ws.pytest(PACKAGES[args.package], timeout=1800)
+        # The unmutated tree must pass; its time sets the timeout, and its
+        # coverage contexts say which tests reach each line.
+        ws = pool.get()
+        took = time.monotonic()
+        cover = None if args.all_tests else coverage_map(ws, args.package)
+        if cover is None:
+            outcome, _ = ws.pytest(PACKAGES[args.package], timeout=1800)
             if outcome != "passed":
                 print(f"the unmutated tests fail ({outcome})")
                 return 1
-            pool.put(ws)
-            timeout = max(60.0, 4 * took)
-            print(f"baseline {took:.1f}s, timeout {timeout:.0f}s")
+        took = time.monotonic() - took
+        pool.put(ws)
+        timeout = args.timeout or max(60.0, 4 * took)
+        print(f"baseline {took:.1f}s, timeout {timeout:.0f}s", flush=True)
 
         def one(mutant: Mutant) -> tuple[Mutant, str]:
             ws = pool.get()
             try:
-                verdict = ws.run(mutant, tests_for(mutant.path, args.package), timeout)
+                stages = select_tests(mutant, args.package, cover)
+                verdict = (
+                    "survived" if stages is None else ws.run(mutant, stages, timeout)
+                )
             finally:
                 pool.put(ws)
             return mutant, verdict
