@@ -8,6 +8,8 @@ attributes rather than a substring of its message.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
@@ -163,3 +165,91 @@ def test_trace_where_everything_ran_is_ok() -> None:
     assert trace.ok
     assert log == ["noop", "noop"]
     assert trace.names("ran") == ["a", "b"]
+
+
+# plan_svg(): the layout's numbers (mutants: box height, gaps, margin, char
+# widths, the centring arithmetic, the canvas size). Hand-checked: a label of
+# n characters is 7.5 n + 16 px wide, layers are 28 + 56 px apart from a
+# 16 px margin, a box sits centred under the mean centre of what it runs after
+# and at least 24 px right of its left neighbour.
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _diamond() -> NotifierRegistry[[]]:
+    registry = NotifierRegistry[[]]("ev")
+    registry.add("a", quiet)
+    registry.add("bb", quiet, after="a")
+    registry.add("c", quiet, after_optional="a")
+    registry.add("d", quiet, after=["bb", "c"])
+    registry.add("e", quiet)
+    return registry
+
+
+def _geometry(svg: str) -> tuple[dict[str, object], dict[tuple[str, str], object]]:
+    root = ET.fromstring(svg)
+    boxes: dict[str, object] = {}
+    edges: dict[tuple[str, str], object] = {}
+    for g in root.iter(f"{SVG_NS}g"):
+        if g.get("class") == "node":
+            rect, text = g.find(f"{SVG_NS}rect"), g.find(f"{SVG_NS}text")
+            assert rect is not None
+            assert text is not None
+            boxes[g.get("data-name") or ""] = (
+                rect.get("x"), rect.get("y"), rect.get("width"), rect.get("height"),
+                rect.get("fill"), rect.get("stroke"), text.get("x"), text.get("y"),
+            )  # fmt: skip
+        elif (g.get("class") or "").startswith("edge"):
+            line, text = g.find(f"{SVG_NS}line"), g.find(f"{SVG_NS}text")
+            assert line is not None
+            assert text is not None
+            key = (g.get("data-source") or "", g.get("data-target") or "")
+            edges[key] = (
+                line.get("x1"), line.get("y1"), line.get("x2"), line.get("y2"),
+                line.get("stroke-width"), line.get("stroke-dasharray"),
+                text.get("x"), text.get("y"), text.text,
+            )  # fmt: skip
+    return boxes, edges
+
+
+def test_svg_layout_numbers_of_a_diamond_with_statuses() -> None:
+    svg = _diamond().to_svg(
+        order=["a", "c", "bb", "e", "d"], status={"a": "ran", "c": "failed"}
+    )
+
+    root = ET.fromstring(svg)
+    assert (root.get("width"), root.get("height")) == ("156", "228")
+    assert root.get("viewBox") == "0 0 156 228"
+    boxes, edges = _geometry(svg)
+    assert boxes == {
+        "a": ("16.0", "16.0", "46.0", "28", "#e3f4e1", "#345", "39.0", "34.0"),
+        "e": ("86.0", "16.0", "46.0", "28", "#f5f7fb", "#345", "109.0", "34.0"),
+        "c": ("16.0", "100.0", "46.0", "28", "#fbd5d5", "#c00", "39.0", "118.0"),
+        "bb": ("86.0", "100.0", "53.5", "28", "#f5f7fb", "#345", "112.8", "118.0"),
+        "d": ("52.9", "184.0", "46.0", "28", "#f5f7fb", "#345", "75.9", "202.0"),
+    }
+    assert edges == {
+        ("a", "bb"): ("39.0", "44.0", "112.8", "100.0", "1.2", None, "79.9", "72.0", "bb"),
+        ("a", "c"): ("39.0", "44.0", "39.0", "100.0", "1.2", "5,4", "43.0", "72.0", "c"),
+        ("bb", "d"): ("112.8", "128.0", "75.9", "184.0", "1.2", None, "98.3", "156.0", "d"),
+        ("c", "d"): ("39.0", "128.0", "75.9", "184.0", "1.2", None, "61.4", "156.0", "d"),
+    }  # fmt: skip
+
+
+def test_svg_violated_edges_are_thick_red_undashed_and_widen_the_canvas() -> None:
+    svg = _diamond().to_svg(order=["d", "a", "bb", "c", "e"])
+
+    root = ET.fromstring(svg)
+    assert (root.get("width"), root.get("height")) == ("194", "228")
+    _, edges = _geometry(svg)
+    assert edges[("bb", "d")] == (
+        "42.8", "128.0", "79.6", "184.0", "2.5", None, "65.2", "156.0", "d (violated)",
+    )  # fmt: skip
+    assert edges[("a", "c")][4:6] == ("1.2", "5,4")
+    assert 'marker-end="url(#arrow-violated)"' in svg
+    assert svg.count('class="edge violated"') == 2
+
+
+def test_an_empty_registry_draws_an_empty_canvas_of_the_margins() -> None:
+    root = ET.fromstring(NotifierRegistry[[]]("ev").to_svg())
+
+    assert (root.get("width"), root.get("height")) == ("16", "32")
