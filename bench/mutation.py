@@ -334,7 +334,7 @@ def coverage_map(ws: Workspace, package: str) -> dict[str, dict[int, set[str]]]:
     data = ws.root / ".mutation-coverage"
     cmd = [
         sys.executable, "-m", "coverage", "run", f"--rcfile={rc}",
-        f"--data-file={data}", f"--source={ws.root / '.pkg' / 'virtmodel'}",
+        f"--data-file={data}", f"--source={ws.root / package}",
         "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "--hypothesis-profile=virtmodel-ci", "-m", "not realkvm",
         "-o", "addopts=--import-mode=importlib", *PACKAGES[package],

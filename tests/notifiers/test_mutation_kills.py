@@ -173,6 +173,7 @@ def test_trace_where_everything_ran_is_ok() -> None:
 # 16 px margin, a box sits centred under the mean centre of what it runs after
 # and at least 24 px right of its left neighbour.
 SVG_NS = "{http://www.w3.org/2000/svg}"
+Row = tuple[str | None, ...]
 
 
 def _diamond() -> NotifierRegistry[[]]:
@@ -185,10 +186,10 @@ def _diamond() -> NotifierRegistry[[]]:
     return registry
 
 
-def _geometry(svg: str) -> tuple[dict[str, object], dict[tuple[str, str], object]]:
+def _geometry(svg: str) -> tuple[dict[str, Row], dict[tuple[str, str], Row]]:
     root = ET.fromstring(svg)
-    boxes: dict[str, object] = {}
-    edges: dict[tuple[str, str], object] = {}
+    boxes: dict[str, Row] = {}
+    edges: dict[tuple[str, str], Row] = {}
     for g in root.iter(f"{SVG_NS}g"):
         if g.get("class") == "node":
             rect, text = g.find(f"{SVG_NS}rect"), g.find(f"{SVG_NS}text")
