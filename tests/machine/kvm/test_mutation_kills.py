@@ -13,8 +13,18 @@ import hashlib
 
 import pytest
 
-from tests.machine.kvm.helpers import ADDR, DIST, fails, set_redist, v3_vm
+from tests.machine.kvm.helpers import (
+    ADDR,
+    DIST,
+    NR_IRQS,
+    configured_v3,
+    fails,
+    set_redist,
+    v2_vm,
+    v3_vm,
+)
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm import uapi
 from virtmodel.machine.kvm.script import run_script
 from virtmodel.machine.kvm.scriptgen import ScriptGenerator
 
@@ -102,3 +112,79 @@ def test_the_ci_seed_corpus_and_its_answers_are_the_ones_the_real_kernel_checked
 
 def _sha256(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+# GICv2 distributor registers through one vCPU (registers._v2_access):
+# GICD_CTLR keeps only the enable bit, GICD_TYPER counts lines and CPUs and
+# ignores writes, and the vCPU id in the attribute is checked exactly.
+V2_DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+V2_CPU_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_REGS
+
+
+def test_gicv2_gicd_ctlr_keeps_only_the_enable_bit() -> None:
+    _, gic = v2_vm(vcpus=1)
+    ctlr = kvm.v2_reg_attr(0, kvm.GICD_CTLR)
+
+    assert gic.get_attr(V2_DIST_REGS, ctlr) == 0
+    gic.set_attr(V2_DIST_REGS, ctlr, 1)
+    assert gic.get_attr(V2_DIST_REGS, ctlr) == 1
+    gic.set_attr(V2_DIST_REGS, ctlr, 2)  # bit 1 is not the enable bit
+    assert gic.get_attr(V2_DIST_REGS, ctlr) == 0
+
+
+def test_gicv2_gicd_typer_counts_lines_and_cpus_and_ignores_writes() -> None:
+    _, gic = v2_vm(vcpus=3)
+    gic.set_attr(NR_IRQS, 0, 128)
+
+    # ITLinesNumber (128 / 32) - 1 = 3, CPUNumber 3 - 1 = 2 in bits [7:5].
+    assert gic.get_attr(V2_DIST_REGS, kvm.v2_reg_attr(0, kvm.GICD_TYPER)) == 0x43
+    gic.set_attr(V2_DIST_REGS, kvm.v2_reg_attr(0, kvm.GICD_TYPER), 0)
+    assert gic.get_attr(V2_DIST_REGS, kvm.v2_reg_attr(2, kvm.GICD_TYPER)) == 0x43
+
+
+def test_gicv2_register_vcpu_id_is_checked_at_the_last_vcpu_and_one_past() -> None:
+    _, gic = v2_vm(vcpus=3)
+
+    assert gic.get_attr(V2_CPU_REGS, kvm.v2_reg_attr(2, kvm.GICC_CTLR)) == 0
+    error = fails(
+        errno.EINVAL, gic.get_attr, V2_CPU_REGS, kvm.v2_reg_attr(3, kvm.GICC_CTLR)
+    )
+    assert error.reason == "no vcpu with id 3"
+
+
+def test_gicv2_cpu_interface_registers_are_per_cpu_and_only_gicc_ctlr_exists() -> None:
+    _, gic = v2_vm(vcpus=3)
+
+    gic.set_attr(V2_CPU_REGS, kvm.v2_reg_attr(2, kvm.GICC_CTLR), 0x3)
+
+    assert [
+        gic.get_attr(V2_CPU_REGS, kvm.v2_reg_attr(i, kvm.GICC_CTLR)) for i in range(3)
+    ] == [0, 0, 0x3]
+    error = fails(errno.ENXIO, gic.get_attr, V2_CPU_REGS, kvm.v2_reg_attr(0, 0x4))
+    assert error.reason == "register at offset 0x00000004 is not modelled"
+
+
+# The ITS's GITS_BASER<n>: 0 is the device table, 1 the collection table,
+# 2..7 read as zero (mutant: the `& 7` index mask).
+def test_its_baser_registers_are_device_collection_then_zero() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
+    regs = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
+
+    values = [its.get_attr(regs, offset) for offset in range(0x100, 0x140, 8)]
+
+    assert values == [0x1907000000000600, 0x1C07000000000600] + [0] * 6
+    fails(errno.ENXIO, its.has_attr, regs, 0x140)
+
+
+# vCPU timer attributes: exactly VTIMER (0) and PTIMER (1) exist.
+def test_vcpu_timer_attributes_are_the_two_timers_and_nothing_else() -> None:
+    vm = kvm.create_vm(semantics="v6.1")
+    vcpu = vm.create_vcpu(0)
+    timer = uapi.KVM_ARM_VCPU_TIMER_CTRL
+
+    vcpu.has_attr(timer, 0)
+    vcpu.has_attr(timer, 1)
+    error = fails(errno.ENXIO, vcpu.has_attr, timer, 2)
+    assert error.reason == "no vcpu attribute 2 in group 1"
