@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
+from virtmodel.notifiers.outcome import canonical
 
 
 def noop(log: list[str]) -> None:
@@ -254,3 +255,34 @@ def test_an_empty_registry_draws_an_empty_canvas_of_the_margins() -> None:
     root = ET.fromstring(NotifierRegistry[[]]("ev").to_svg())
 
     assert (root.get("width"), root.get("height")) == ("16", "32")
+
+
+# canonical(): the exact key and text for every container kind (mutants: the
+# one-element tuple comma, empty set text, sort keys, type tags).
+@pytest.mark.parametrize(
+    ("value", "key", "text"),
+    [
+        ((), ("tuple", ()), "()"),
+        ((1,), ("tuple", (1,)), "(1,)"),
+        ((1, 2), ("tuple", (1, 2)), "(1, 2)"),
+        ([], ("list", ()), "[]"),
+        ([1, (2,)], ("list", (1, ("tuple", (2,)))), "[1, (2,)]"),
+        ({}, ("mapping", ()), "{}"),
+        (set(), ("set", ()), "set()"),
+        ({2, 1}, ("set", (1, 2)), "{1, 2}"),
+        (frozenset({"b", "a"}), ("set", ("a", "b")), "{'a', 'b'}"),
+        ({"b": 1, "a": [1]}, ("mapping", (("a", ("list", (1,))), ("b", 1))), "{'a': [1], 'b': 1}"),
+        ({1: {2}}, ("mapping", ((1, ("set", (2,))),)), "{1: {2}}"),
+        (bytearray(b"x"), ("repr", "bytearray(b'x')"), "bytearray(b'x')"),
+    ],
+)  # fmt: skip
+def test_canonical_key_and_text_of_each_container_kind(
+    value: object, key: object, text: str
+) -> None:
+    assert canonical(value) == (key, text)
+
+
+def test_canonical_ignores_insertion_order_but_not_sequence_order() -> None:
+    assert canonical({"a": 1, "b": 2}) == canonical({"b": 2, "a": 1})
+    assert canonical([1, 2]) != canonical([2, 1])
+    assert canonical([1]) != canonical((1,))
