@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import networkx as nx
 import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
+from virtmodel.notifiers.orders import Poset
 from virtmodel.notifiers.outcome import canonical
 
 
@@ -286,3 +288,37 @@ def test_canonical_ignores_insertion_order_but_not_sequence_order() -> None:
     assert canonical({"a": 1, "b": 2}) == canonical({"b": 2, "a": 1})
     assert canonical([1, 2]) != canonical([2, 1])
     assert canonical([1]) != canonical((1,))
+
+
+# Poset.covering(): a pair can conflict with the taken ones only through
+# other pairs (and declared edges); the greedy batch must see it through
+# the incrementally updated reachability, or the batch has a cycle.
+def _free_poset(edges: list[tuple[str, str]] = []) -> Poset:  # noqa: B006
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from("abcd")
+    graph.add_edges_from(edges)
+    return Poset(graph, list(nx.topological_sort(graph)))
+
+
+def test_covering_a_cycle_of_pairs_needs_a_second_order() -> None:
+    orders = _free_poset().covering([("a", "b"), ("b", "c"), ("c", "a")])
+
+    assert orders == [("a", "b", "c", "d"), ("b", "c", "a", "d")]
+
+
+def test_covering_a_chain_of_pairs_takes_them_all_in_one_order() -> None:
+    orders = _free_poset().covering([("b", "a"), ("c", "b"), ("d", "c")])
+
+    assert orders == [("d", "c", "b", "a")]
+
+
+def test_covering_sees_a_conflict_through_the_later_pair_of_a_batch() -> None:
+    orders = _free_poset().covering([("a", "b"), ("c", "d"), ("d", "a"), ("b", "c")])
+
+    assert orders == [("c", "d", "a", "b"), ("a", "b", "c", "d")]
+
+
+def test_covering_sees_a_conflict_through_a_declared_edge() -> None:
+    orders = _free_poset([("a", "b")]).covering([("c", "a"), ("b", "d"), ("d", "c")])
+
+    assert orders == [("c", "a", "b", "d"), ("a", "b", "d", "c")]
