@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+from collections.abc import Sequence
 
 import pytest
 
@@ -24,7 +25,7 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
-from virtmodel.machine.kvm import uapi
+from virtmodel.machine.kvm import differential, uapi
 from virtmodel.machine.kvm.script import run_script
 from virtmodel.machine.kvm.scriptgen import ScriptGenerator
 
@@ -188,3 +189,47 @@ def test_vcpu_timer_attributes_are_the_two_timers_and_nothing_else() -> None:
     vcpu.has_attr(timer, 1)
     error = fails(errno.ENXIO, vcpu.has_attr, timer, 2)
     assert error.reason == "no vcpu attribute 2 in group 1"
+
+
+# differential.shrink(): when every single cut keeps the disagreement but the
+# cuts together lose it, the first single cut is kept (mutant: cuts[1]).
+def _fake_real(scripts: Sequence[str]) -> list[differential.Answers]:
+    """A "kernel" refusing vCPU 0 whenever vCPU 1 or vCPU 2 is also created."""
+    out: list[differential.Answers] = []
+    for text in scripts:
+        calls = text.splitlines()
+        differs = "create_vcpu 1" in calls or "create_vcpu 2" in calls
+        out.append(
+            [
+                (n, -1, errno.EINVAL, None)
+                if differs and calls[n - 1] == "create_vcpu 0"
+                else (n, r, e, v)
+                for n, r, e, v in differential.simulate(text)
+            ]
+        )
+    return out
+
+
+def test_shrink_keeps_the_first_single_cut_when_the_combined_cut_loses_it() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\ncreate_vcpu 1\ncreate_vcpu 2\nend\n"
+
+    found = differential.shrink(script, _fake_real)
+
+    assert found is not None
+    assert found.script == "create_vm 0\ncreate_vcpu 0\ncreate_vcpu 2\nend\n"
+    assert (found.line, found.call) == (2, "create_vcpu 0")
+    assert found.real == (-1, errno.EINVAL, None)
+    assert found.simulated[1:] == (0, None)
+
+
+def test_shrink_with_zero_rounds_returns_the_first_mismatch_unshrunk() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\ncreate_vcpu 1\ncreate_vcpu 2\nend\n"
+
+    found = differential.shrink(script, _fake_real, rounds=0)
+
+    assert found is not None
+    assert found.script == script
+
+
+def test_shrink_of_an_agreeing_script_is_none() -> None:
+    assert differential.shrink("create_vm 0\ncreate_vcpu 0\nend\n", _fake_real) is None
