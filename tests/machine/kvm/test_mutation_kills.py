@@ -16,6 +16,7 @@ import pytest
 
 from tests.machine.kvm.helpers import (
     ADDR,
+    CTRL,
     DIST,
     NR_IRQS,
     configured_v3,
@@ -119,6 +120,8 @@ def _sha256(lines: list[str]) -> str:
 # GICD_CTLR keeps only the enable bit, GICD_TYPER counts lines and CPUs and
 # ignores writes, and the vCPU id in the attribute is checked exactly.
 V2_DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+ITS_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
 V2_CPU_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_REGS
 
 
@@ -250,3 +253,32 @@ def test_spi_set_and_clear_registers_are_two_views_of_one_bit_array(
     assert (gic.get_attr(regs, setter), gic.get_attr(regs, clearer)) == (0x9, 0x9)
     # SGIs and PPIs (word 0) read as zero here; SPIs 64.. are another word.
     assert (gic.get_attr(regs, setter - 4), gic.get_attr(regs, setter + 4)) == (0, 0)
+
+
+# KvmIts._get: ITS registers are readable from v4.12 on only, and no other
+# group is readable (mutant: `and` for `or` in the group check).
+@pytest.mark.parametrize(
+    ("era", "group", "reason"),
+    [
+        ("v6.1", CTRL, "GRP_CTRL is not an ITS group in kernel v6.1"),
+        ("v6.1", DIST_REGS, "GRP_DIST_REGS is not an ITS group in kernel v6.1"),
+        ("v4.8", ITS_REGS, "GRP_ITS_REGS is not an ITS group in kernel v4.8"),
+        ("v4.8", CTRL, "GRP_CTRL is not an ITS group in kernel v4.8"),
+    ],
+)
+def test_its_get_attr_of_a_group_it_does_not_have_is_enxio(
+    era: str, group: int, reason: str
+) -> None:
+    vm, _ = configured_v3(era)
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
+
+    assert fails(errno.ENXIO, its.get_attr, group, 0).reason == reason
+
+
+def test_its_get_attr_of_its_registers_on_6_1_reads_gits_ctlr() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
+
+    assert its.get_attr(ITS_REGS, 0) == 0x80000000
