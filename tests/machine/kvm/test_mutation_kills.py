@@ -282,3 +282,43 @@ def test_its_get_attr_of_its_registers_on_6_1_reads_gits_ctlr() -> None:
     its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
 
     assert its.get_attr(ITS_REGS, 0) == 0x80000000
+
+
+# GICR_TYPER: Aff3 is not in it (only Aff2.Aff1.Aff0), yet the attribute must
+# name the full MPIDR; Processor_Number is the vCPU id; Last is set on the
+# last used frame of a region that has frames to spare.
+REDIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS
+
+
+def test_gicr_typer_leaves_aff3_out_but_lookup_needs_it() -> None:
+    vm, gic = v3_vm("v6.1", 1)
+    vm.vcpus[0].mpidr = 0x80000000 | 0x5 << 32 | 0x030201
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x80A0000)
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    mpidr = vm.vcpus[0].mpidr
+
+    low = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER))
+    high = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER_HI))
+
+    assert (low, high) == (0x10, 0x030201)  # Last; Aff2.Aff1.Aff0 = 3.2.1
+    error = fails(
+        errno.EINVAL,
+        gic.get_attr,
+        REDIST_REGS,
+        kvm.v3_reg_attr(0x030201, kvm.GICR_TYPER),
+    )
+    assert error.reason == "no vcpu with mpidr 0x00030201"
+
+
+def test_gicr_typer_of_vcpu_300_alone_in_a_four_frame_region() -> None:
+    vm = kvm.create_vm(semantics="v6.1")
+    vm.create_vcpu(300)
+    gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    set_redist(gic, 0x100000, count=4, index=0)
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    mpidr = vm.vcpus[0].mpidr
+
+    assert mpidr == 0x8000120C  # Aff1 = 300 // 16, Aff0 = 300 % 16
+    low = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER))
+    high = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER_HI))
+    assert (low, high) == (0x12C10, 0x120C)  # Processor_Number 300, Last
