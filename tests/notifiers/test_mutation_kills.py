@@ -15,7 +15,8 @@ import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
 from virtmodel.notifiers.orders import Poset
-from virtmodel.notifiers.outcome import canonical
+from virtmodel.notifiers.culprit import shrink
+from virtmodel.notifiers.outcome import Failure, Outcome, canonical, observe
 
 
 def noop(log: list[str]) -> None:
@@ -322,3 +323,44 @@ def test_covering_sees_a_conflict_through_a_declared_edge() -> None:
     orders = _free_poset([("a", "b")]).covering([("c", "a"), ("b", "d"), ("d", "c")])
 
     assert orders == [("c", "a", "b", "d"), ("a", "b", "d", "c")]
+
+
+# culprit.shrink(), tested directly: a bisection over the swap path from the
+# reference order to the other one. Along ('x','a','b','y') -> ('b','a','y',
+# 'x') the state (a before b) changes at the first swap, the failure (y
+# before x) only at the last one.
+def _swap_path_run(order: tuple[str, ...]) -> Outcome:
+    failed = order.index("y") < order.index("x")
+    failures = (Failure("y", "ValueError", "late"),) if failed else ()
+    return observe(failures, lambda: order.index("a") < order.index("b"), ())
+
+
+def test_shrink_finds_the_first_swap_that_changes_the_whole_outcome() -> None:
+    pair = shrink(_swap_path_run, ("x", "a", "b", "y"), ("b", "a", "y", "x"))
+
+    assert pair == (("x", "a", "b", "y"), ("x", "b", "a", "y"))
+
+
+def test_shrink_comparing_failures_only_finds_the_swap_that_makes_y_fail() -> None:
+    pair = shrink(
+        _swap_path_run,
+        ("x", "a", "b", "y"),
+        ("b", "a", "y", "x"),
+        failures_only=True,
+    )
+
+    assert pair == (("b", "a", "x", "y"), ("b", "a", "y", "x"))
+
+
+def test_failure_text_and_dict_carry_the_errno_name() -> None:
+    failure = Failure("n", "OSError", "m", 6)
+
+    assert str(failure) == "'n' raised OSError (ENXIO): m"
+    assert str(Failure("n", "X", "")) == "'n' raised X"
+    assert failure.as_dict() == {
+        "notifier": "n",
+        "type": "OSError",
+        "message": "m",
+        "errno": 6,
+        "errno_name": "ENXIO",
+    }
