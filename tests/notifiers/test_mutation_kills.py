@@ -14,8 +14,8 @@ import networkx as nx
 import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
-from virtmodel.notifiers.orders import Poset
 from virtmodel.notifiers.culprit import shrink
+from virtmodel.notifiers.orders import Poset
 from virtmodel.notifiers.outcome import Failure, Outcome, canonical, observe
 
 
