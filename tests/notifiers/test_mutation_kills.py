@@ -15,8 +15,10 @@ import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
 from virtmodel.notifiers.culprit import shrink
+from virtmodel.notifiers.notifier import Notifier
 from virtmodel.notifiers.orders import Poset
 from virtmodel.notifiers.outcome import Failure, Outcome, canonical, observe
+from virtmodel.notifiers.plan import Plan
 
 
 def noop(log: list[str]) -> None:
@@ -364,3 +366,58 @@ def test_failure_text_and_dict_carry_the_errno_name() -> None:
         "errno": 6,
         "errno_name": "ENXIO",
     }
+
+
+# The registry's plan cache: built once per version, dropped by add and
+# remove, and never kept when the registry changed while it was being built.
+def _counting_build_plan(
+    monkeypatch: pytest.MonkeyPatch, during: list[object] | None = None
+) -> list[str]:
+    from virtmodel.notifiers.plan import build_plan as real
+
+    built: list[str] = []
+
+    def build(event: str, notifiers: dict[str, Notifier]) -> Plan:
+        built.append(",".join(notifiers))
+        if during:
+            action = during.pop()
+            assert callable(action)
+            action()
+        return real(event, notifiers)
+
+    monkeypatch.setattr("virtmodel.notifiers.registry.build_plan", build)
+    return built
+
+
+def test_the_plan_is_built_once_until_add_or_remove(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = _counting_build_plan(monkeypatch)
+    registry = NotifierRegistry[[]]("ev")
+    registry.add("a", quiet)
+    registry.add("b", quiet, after_optional="a")
+
+    assert registry.order() == ["a", "b"]
+    assert registry.hazards() == []
+    assert registry.order() == ["a", "b"]
+    assert built == ["a,b"]
+    registry.remove("a")
+    assert registry.order() == ["b"]
+    assert built == ["a,b", "b"]
+    registry.add("c", quiet, before="b")
+    assert registry.order() == ["c", "b"]
+    assert built == ["a,b", "b", "b,c"]
+
+
+def test_a_plan_built_while_the_registry_changed_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = NotifierRegistry[[]]("ev")
+    registry.add("a", quiet)
+    built = _counting_build_plan(
+        monkeypatch, during=[lambda: registry.add("late", quiet, before="a")]
+    )
+
+    assert registry.order() == ["a"]  # the snapshot it started from
+    assert registry.order() == ["late", "a"]
+    assert built == ["a", "a,late"]
