@@ -8,6 +8,7 @@ above each names the kind of mutant it catches.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 from collections.abc import Sequence
@@ -322,3 +323,33 @@ def test_gicr_typer_of_vcpu_300_alone_in_a_four_frame_region() -> None:
     low = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER))
     high = gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, kvm.GICR_TYPER_HI))
     assert (low, high) == (0x12C10, 0x120C)  # Processor_Number 300, Last
+
+
+# Stolen time: KVM_ARM_VCPU_PVTIME_IPA exists only when the host has it, and
+# is the only attribute of its group (mutant: `or` for `and`).
+@pytest.mark.parametrize(
+    ("pvtime", "attr", "reason"),
+    [
+        (True, 1, "no vcpu attribute 1 in group 2"),
+        (False, 0, "no vcpu attribute 0 in group 2"),
+        (False, 1, "no vcpu attribute 1 in group 2"),
+    ],
+)
+def test_pvtime_attribute_needs_the_host_feature_and_the_right_id(
+    pvtime: bool, attr: int, reason: str
+) -> None:
+    vm = kvm.create_vm(
+        semantics="v6.1", host=dataclasses.replace(kvm.LAB_HOST, pvtime=pvtime)
+    )
+    vcpu = vm.create_vcpu(0)
+
+    error = fails(errno.ENXIO, vcpu.has_attr, uapi.KVM_ARM_VCPU_PVTIME_CTRL, attr)
+    assert error.reason == reason
+
+
+def test_pvtime_ipa_exists_on_a_host_with_stolen_time() -> None:
+    vm = kvm.create_vm(semantics="v6.1", host=kvm.LAB_HOST)
+    vcpu = vm.create_vcpu(0)
+
+    vcpu.has_attr(uapi.KVM_ARM_VCPU_PVTIME_CTRL, uapi.KVM_ARM_VCPU_PVTIME_IPA)
+    assert kvm.LAB_HOST.pvtime
