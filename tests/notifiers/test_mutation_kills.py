@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import networkx as nx
 import pytest
 
-from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status
+from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status, explore
 from virtmodel.notifiers.culprit import shrink
 from virtmodel.notifiers.notifier import Notifier
 from virtmodel.notifiers.orders import Poset
@@ -421,3 +421,18 @@ def test_a_plan_built_while_the_registry_changed_is_not_kept(
     assert registry.order() == ["a"]  # the snapshot it started from
     assert registry.order() == ["late", "a"]
     assert built == ["a", "a,late"]
+
+
+# explore(limit=1) is the smallest allowed limit (mutant: `limit < 2`).
+def test_explore_accepts_limit_one_exhaustive_for_one_notifier() -> None:
+    def build() -> tuple[NotifierRegistry[[list[str]]], tuple[list[str]]]:
+        registry = NotifierRegistry[[list[str]]]("one")
+        registry.add("a", noop)
+        return registry, ([],)
+
+    result = explore(build, limit=1)
+
+    assert (result.exhaustive, result.orders_run) == (True, 1)
+    assert str(result).splitlines()[0] == (
+        "explored 'one': the only valid order of 1 notifier (exhaustive)"
+    )
