@@ -28,6 +28,7 @@ from tests.machine.kvm.helpers import (
 )
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm import differential, uapi
+from virtmodel.machine.kvm import gicv3_sysregs as sysregs
 from virtmodel.machine.kvm.script import run_script
 from virtmodel.machine.kvm.scriptgen import ScriptGenerator
 
@@ -353,3 +354,60 @@ def test_pvtime_ipa_exists_on_a_host_with_stolen_time() -> None:
 
     vcpu.has_attr(uapi.KVM_ARM_VCPU_PVTIME_CTRL, uapi.KVM_ARM_VCPU_PVTIME_IPA)
     assert kvm.LAB_HOST.pvtime
+
+
+# GICR_PROPBASER / GICR_PENDBASER as userspace writes them, 32 bits at a time:
+# RES0 fields read as zero, outer shareable becomes inner shareable,
+# non-cacheable inner becomes read-allocate write-back, outer cacheability
+# other than 0/1 is dropped (mutants: the RES0 masks, the sanitiser's cases).
+def _redist_reg64(gic: kvm.KvmDevice, mpidr: int, offset: int, value: int) -> int:
+    for half in (0, 4):
+        attr = kvm.v3_reg_attr(mpidr, offset + half)
+        gic.set_attr(REDIST_REGS, attr, value >> (8 * half) & 0xFFFFFFFF)
+    return sum(
+        gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(mpidr, offset + half)) << (8 * half)
+        for half in (0, 4)
+    )
+
+
+@pytest.mark.parametrize(
+    ("offset", "written", "read"),
+    [
+        (0x70, 0xFFFFFFFFFFFFFFFF, 0x000FFFFFFFFFFF9F),  # PROPBASER
+        (0x70, 0, 0x180),
+        (0x70, 2 << 10 | 1 << 7 | 2 << 56 | 0x1000, 0x1580),
+        (0x78, 0xFFFFFFFFFFFFFFFF, 0x000FFFFFFFFF0F80),  # PENDBASER
+        (0x78, 0, 0x180),
+        (0x78, 2 << 10 | 1 << 7 | 2 << 56 | 0x1000, 0x580),
+    ],
+)
+def test_propbaser_and_pendbaser_are_sanitised_like_the_kernel(
+    offset: int, written: int, read: int
+) -> None:
+    vm, gic = configured_v3("v6.1", 1)
+
+    assert _redist_reg64(gic, vm.vcpus[0].mpidr, offset, written) == read
+
+
+# The GIC CPU interface system registers: their architectural encodings
+# (op0 << 14 | op1 << 11 | CRn << 7 | CRm << 3 | op2).
+def test_icc_sysreg_encodings() -> None:
+    assert {
+        "PMR": sysregs.ICC_PMR_EL1,
+        "BPR0": sysregs.ICC_BPR0_EL1,
+        "BPR1": sysregs.ICC_BPR1_EL1,
+        "CTLR": sysregs.ICC_CTLR_EL1,
+        "SRE": sysregs.ICC_SRE_EL1,
+        "IGRPEN0": sysregs.ICC_IGRPEN0_EL1,
+        "IGRPEN1": sysregs.ICC_IGRPEN1_EL1,
+    } == {
+        "PMR": 0xC230,
+        "BPR0": 0xC643,
+        "BPR1": 0xC663,
+        "CTLR": 0xC664,
+        "SRE": 0xC665,
+        "IGRPEN0": 0xC666,
+        "IGRPEN1": 0xC667,
+    }
+    assert sysregs.ICC_AP0R_EL1 == (0xC644, 0xC645, 0xC646, 0xC647)
+    assert sysregs.ICC_AP1R_EL1 == (0xC648, 0xC649, 0xC64A, 0xC64B)
