@@ -108,6 +108,7 @@ class Mutant:
     line: int
     label: str
     end_line: int = 0
+    stmt_line: int = 0
 
     @property
     def key(self) -> str:
@@ -260,6 +261,19 @@ def _candidates(tree: ast.AST) -> Iterator[tuple[ast.AST, str, Callable[[], None
             yield node, label, apply
 
 
+def _statement_line(tree: ast.AST, target: ast.AST) -> int:
+    """Return the first line of the statement that holds *target*.
+
+    Coverage records a multi-line statement at its first line; a constant
+    folded into a tuple on a later line has no line of its own.
+    """
+    parents = _parents(tree)
+    node: ast.AST | None = target
+    while node is not None and not isinstance(node, ast.stmt):
+        node = parents.get(id(node))
+    return int(getattr(node, "lineno", 0))
+
+
 def enumerate_mutants(path: str) -> list[Mutant]:
     """Return every mutant of the module at ``path`` (relative to the root)."""
     tree = ast.parse((ROOT / path).read_text(), filename=path)
@@ -270,6 +284,7 @@ def enumerate_mutants(path: str) -> list[Mutant]:
             getattr(node, "lineno", 0),
             label,
             getattr(node, "end_lineno", 0) or getattr(node, "lineno", 0),
+            _statement_line(tree, node),
         )
         for i, (node, label, _) in enumerate(_candidates(tree))
     ]
@@ -380,6 +395,8 @@ def select_tests(
         return stages
     lines = cover.get(mutant.path, {})
     reached = [lines[n] for n in range(mutant.line, mutant.end_line + 1) if n in lines]
+    if not reached and mutant.stmt_line in lines:
+        reached = [lines[mutant.stmt_line]]
     if not reached:
         return None
     ids = set().union(*reached)
@@ -525,9 +542,10 @@ def main(argv: list[str] | None = None) -> int:
             ws = pool.get()
             try:
                 stages = select_tests(mutant, args.package, cover)
-                verdict = (
-                    "survived" if stages is None else ws.run(mutant, stages, timeout)
-                )
+                if stages is None:
+                    verdict = "unreached"  # no test runs the line: a survivor
+                else:
+                    verdict = ws.run(mutant, stages, timeout)
             finally:
                 pool.put(ws)
             return mutant, verdict
@@ -562,7 +580,7 @@ def report(
     """Print per-module and total scores and the survivors."""
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for mutant, verdict in results.items():
-        per[mutant.path][verdict] += 1
+        per[mutant.path]["survived" if verdict == "unreached" else verdict] += 1
     print(f"\n{'module':<40} {'killed':>6} {'timeout':>7} {'survived':>8} {'score':>6}")
     total: Counter[str] = Counter()
     for path in sorted(per):
@@ -582,8 +600,11 @@ def report(
         f"\n{caught} of {n} caught ({total['timeout']} by timeout) in "
         f"{elapsed:.0f}s; seed {args.seed}, sample {args.sample or 'all'}"
     )
-    survivors = sorted((m for m, v in results.items() if v == "survived"),
-                       key=lambda m: (m.path, m.line, m.index))  # fmt: skip
+    alive = ("survived", "unreached")
+    survivors = sorted(
+        (m for m, v in results.items() if v in alive),
+        key=lambda m: (m.path, m.line, m.index),
+    )
     if survivors:
         print("\nsurvivors:")
         for m in survivors:
