@@ -451,7 +451,9 @@ class Workspace:
         took = time.monotonic() - start
         if proc.returncode == 0:
             return "passed", took
-        if proc.returncode in (1, 2):  # test failures, or an import error
+        # 1: tests failed; 2: interrupted (an import error); 4: the given test
+        # ids could not be collected because the mutant breaks an import.
+        if proc.returncode in (1, 2, 4):
             return "failed", took
         tail = proc.stdout.decode(errors="replace")[-2000:]
         msg = f"pytest exited {proc.returncode} on {tests}:\n{tail}"
