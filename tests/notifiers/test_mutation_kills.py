@@ -8,6 +8,7 @@ attributes rather than a substring of its message.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import xml.etree.ElementTree as ET
 
@@ -453,3 +454,8 @@ def test_swap_path_reaches_every_goal_by_exactly_the_inversions() -> None:
             )
             assert apply_swaps(start, swaps) == goal, (start, goal)
             assert len(swaps) == inversions, (start, goal)
+
+
+# explore()'s documented default limit is 1,000 orders.
+def test_explore_default_limit_is_one_thousand_orders() -> None:
+    assert inspect.signature(explore).parameters["limit"].default == 1000
