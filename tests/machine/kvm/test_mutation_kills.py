@@ -411,3 +411,14 @@ def test_icc_sysreg_encodings() -> None:
     }
     assert sysregs.ICC_AP0R_EL1 == (0xC644, 0xC645, 0xC646, 0xC647)
     assert sysregs.ICC_AP1R_EL1 == (0xC648, 0xC649, 0xC64A, 0xC64B)
+
+
+# KVM_CREATE_DEVICE's type is a u32: the largest is a kernel answer (ENODEV),
+# one more is a programming error (mutant: the bit width).
+def test_create_device_type_is_checked_as_a_u32_at_the_boundary() -> None:
+    vm = kvm.create_vm()
+
+    error = fails(errno.ENODEV, vm.create_device, (1 << 32) - 1)
+    assert error.reason == "device type 4294967295 is not available on this host"
+    with pytest.raises(ValueError, match=r"^type 4294967296 is not a 32-bit unsigned"):
+        vm.create_device(1 << 32)
