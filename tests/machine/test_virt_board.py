@@ -115,7 +115,8 @@ def test_two_redistributor_regions_need_a_kernel_with_region_support():
     with pytest.raises(MachineFailedError, match="realize of 'gic'") as info:
         boot_virt(m)
 
-    assert isinstance(info.value.__cause__, RealizeError)
+    assert info.value.device == "gic"
+    assert isinstance(info.value.cause, RealizeError)
     assert "at most 123 vCPUs" in str(info.value)
 
 
