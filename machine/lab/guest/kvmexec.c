@@ -18,8 +18,8 @@
  * message names the line), 1 when /dev/kvm or the script cannot be opened.
  *
  * Usage: kvmexec [-p PREFIX] [-t MS] [-T MS] FILE
- *   -t  timer for a KVM_RUN of a vCPU that has exited before (default 50)
- *   -T  timer for a vCPU's runs until one returns 0 (default 1000)
+ *   -t  timer for its later runs (default 50)
+ *   -T  timer for a vCPU's first KVM_RUN (default 1000)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,18 +44,18 @@
 #define GUEST_SIZE 0x10000ULL
 
 static const char *prefix = "";
-/* How long a KVM_RUN may take before SIGALRM ends it: long for a vCPU that
- * has not yet exited to us (its guest's first store exits within
- * milliseconds, and a result must not depend on the host's load), short for
- * one that already did (it now spins on "b ."). */
+/* How long a KVM_RUN may take before SIGALRM ends it. Only a vCPU's first
+ * run can exit to us (on the guest's store; its PC is pointed at the guest
+ * then and only then), within milliseconds; it gets a long margin so that a
+ * loaded host cannot turn that exit into an EINTR. Every later run spins
+ * ("b .", or PC 0 after a re-init) or fails at once: a short timer. */
 static long first_run_ms = 1000;
 static long run_ms = 50;
 
 struct vm {
 	int fd;                  /* -1: no VM */
 	int vcpu_fd[MAX_VCPUS];  /* by vCPU id; -1: none */
-	char vcpu_ran[MAX_VCPUS];     /* PC set */
-	char vcpu_exited[MAX_VCPUS];  /* a run returned 0 */
+	char vcpu_ran[MAX_VCPUS]; /* its first run happened (and set its PC) */
 	int dev_fd[MAX_DEVICES]; /* by handle dN */
 	int ndev;
 	int memory_ready;
@@ -101,7 +101,6 @@ static void vm_close(struct vm *vm)
 			close(vm->vcpu_fd[i]);
 		vm->vcpu_fd[i] = -1;
 		vm->vcpu_ran[i] = 0;
-		vm->vcpu_exited[i] = 0;
 	}
 	for (int i = 0; i < vm->ndev; i++)
 		close(vm->dev_fd[i]);
@@ -156,7 +155,7 @@ static long run_vcpu(struct vm *vm, unsigned id, int *err)
 {
 	/* A periodic timer, so a signal that lands before the vCPU enters the
 	 * guest cannot leave it spinning forever. */
-	long ms = vm->vcpu_exited[id] ? run_ms : first_run_ms;
+	long ms = vm->vcpu_ran[id] ? run_ms : first_run_ms;
 	struct itimerval on = { { ms / 1000, ms % 1000 * 1000 }, { ms / 1000, ms % 1000 * 1000 } };
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	long ret;
@@ -169,8 +168,6 @@ static long run_vcpu(struct vm *vm, unsigned id, int *err)
 	ret = ioctl(vm->vcpu_fd[id], KVM_RUN, 0);
 	*err = errno;
 	setitimer(ITIMER_REAL, &off, NULL);
-	if (ret == 0)
-		vm->vcpu_exited[id] = 1;
 	return ret;
 }
 
