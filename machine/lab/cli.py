@@ -30,7 +30,11 @@ _TRACE_OPTIONS: Final = {
     "--json": False,
     "--raw": False,
     "--reset": False,
+    "--console": False,
 }
+
+
+_CONSOLE_HELP = "stream the lab guest's console to stderr as it runs"
 
 
 def _trace_parser_class(
@@ -80,6 +84,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     kvm.add_argument("files", nargs="+", metavar="FILE", help="KVM script files")
     kvm.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    kvm.add_argument("--console", action="store_true", help=_CONSOLE_HELP)
     # qemu-trace passes unknown words on to QEMU, so it needs its own class.
     saved = inner._parser_class
     inner._parser_class = _trace_parser_class(saved)
@@ -92,7 +97,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
             "-nographic -nic none; -M virt and -cpu host are added when "
             "missing. Without ARGS: " + " ".join(DEFAULT_CONFIGURATION) + ".",
             usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
-            "[--reset] [QEMU ARGS] [-- QEMU ARGS ...]",
+            "[--reset] [--console] [QEMU ARGS] [-- QEMU ARGS ...]",
         )
     finally:
         inner._parser_class = saved
@@ -114,6 +119,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="also send system_reset on QEMU's monitor once it has started",
     )
+    trace.add_argument("--console", action="store_true", help=_CONSOLE_HELP)
 
 
 def _progress(text: str) -> None:
@@ -146,7 +152,8 @@ def _kvm(args: argparse.Namespace) -> int:
             parse_script(texts[-1])
         except ScriptError as exc:
             raise ScriptError(exc.line, exc.detail, f"{name}: ") from exc
-    results = run_kvm_scripts(texts, timeout=args.timeout)
+    console = sys.stderr if args.console else None
+    results = run_kvm_scripts(texts, timeout=args.timeout, console=console)
     for name, answers in zip(args.files, results, strict=True):
         if len(args.files) > 1:
             print(f"# {name}")
@@ -160,7 +167,10 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.qemu import print_traces, split_configurations
 
     configs = split_configurations(args.qemu_args)
-    traces = trace_qemu(configs, timeout=args.timeout, reset=args.reset)
+    console = sys.stderr if args.console else None
+    traces = trace_qemu(
+        configs, timeout=args.timeout, reset=args.reset, console=console
+    )
     print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 

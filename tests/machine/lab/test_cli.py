@@ -77,9 +77,10 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
     files[0].write_text("create_vm 0\ncreate_device 5 0\n")
     files[1].write_text("create_vm 0x30\n")
 
-    def fake(texts, *, timeout):
+    def fake(texts, *, timeout, console):
         assert texts == [f.read_text() for f in files]
         assert timeout is None
+        assert console is None
         return [
             [KvmScriptResult(1, "create_vm 0", 5, 0, None),
              KvmScriptResult(2, "create_device 5 0", -1, 19, None)],
@@ -98,8 +99,9 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
 def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
     seen = []
 
-    def fake(configs, *, timeout, reset):
+    def fake(configs, *, timeout, reset, console):
         assert reset is False
+        assert console is not None  # --console: the guest's console on stderr
         seen.extend(configs)
         calls = parse_trace_log(["sys KVM_CREATE_VM type=0x0 ret=9 errno=0"])
         return [
@@ -111,7 +113,17 @@ def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
 
     monkeypatch.setattr(batch, "trace_qemu", fake)
     status, out, _ = run(
-        capsys, "lab", "qemu-trace", "--timeout", "50", "-smp", "1", "--", "-m", "9G"
+        capsys,
+        "lab",
+        "qemu-trace",
+        "--timeout",
+        "50",
+        "--console",
+        "-smp",
+        "1",
+        "--",
+        "-m",
+        "9G",
     )
     assert seen == [
         ("-M", "virt", "-smp", "1", "-cpu", "host"),
@@ -123,7 +135,7 @@ def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
 
 
 def test_a_guest_failure_is_one_line_exit_1(capsys, monkeypatch, tmp_path):
-    def fail(configs, *, timeout, reset):
+    def fail(configs, *, timeout, reset, console):
         raise LabError(
             "lab guest ended during its job: qemu exited with status 1", "console\ntext"
         )
