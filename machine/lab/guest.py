@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from virtmodel.machine.lab.helpers import stale_helpers
-from virtmodel.machine.lab.paths import LabError, LabNotReadyError, LabPaths
+from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
     char_device,
@@ -197,13 +196,6 @@ def boot_guest(
     paths.require(paths.image, paths.busybox, paths.kvmexec)
     if job.with_qemu:
         paths.require(paths.kvmtrace, paths.qemu_cpio)
-    stale = stale_helpers(paths)
-    if stale:
-        msg = (
-            f"lab helpers out of date ({', '.join(stale)} in {paths.root}): "
-            "their source in this checkout changed; run: virtmodel lab setup"
-        )
-        raise LabNotReadyError(msg)
     nonce = secrets.token_hex(6)
     with tempfile.TemporaryDirectory(prefix="virtmodel-lab-") as tmp:
         initrd = Path(tmp) / "initrd.cpio"

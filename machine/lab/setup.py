@@ -26,7 +26,7 @@ from typing import Final
 from urllib.parse import unquote
 
 from virtmodel.machine.lab.apt import Arm64Apt, require_tool
-from virtmodel.machine.lab.helpers import GUEST_SOURCES, HELPERS
+from virtmodel.machine.lab.helpers import GUEST_SOURCES, HELPERS, helper_dir
 from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
@@ -107,16 +107,18 @@ def _build_helpers(paths: LabPaths, say: Progress) -> None:
     if not headers.exists():
         msg = f"{headers} not found; install the Debian package 'libc6-dev-arm64-cross'"
         raise LabError(msg)
+    into = helper_dir(paths.root)
     for helper in HELPERS:
-        output = helper.binary(paths)
-        if helper.fresh(paths):
-            say(f"{output.name}: up to date")
+        output = into / helper.name
+        if output.exists():
+            say(f"{helper.name}: up to date")
             continue
-        say(f"{output.name}: compiling {helper.source}")
-        output.parent.mkdir(parents=True, exist_ok=True)
+        say(f"{helper.name}: compiling {helper.source}")
+        into.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
+        source = GUEST_SOURCES / helper.source
         done = subprocess.run(
-            [cc, *helper.flags, "-o", str(partial), str(GUEST_SOURCES / helper.source)],
+            [cc, *helper.flags, "-o", str(partial), str(source)],
             capture_output=True,
             text=True,
             check=False,
@@ -127,7 +129,6 @@ def _build_helpers(paths: LabPaths, say: Progress) -> None:
             msg = f"compiling {helper.source} failed: {detail}"
             raise LabError(msg)
         partial.replace(output)
-        _write(helper.stamp_file(paths), f"{helper.stamp()}\n".encode())
 
 
 def _needed(readelf: str, binary: Path) -> list[str]:
