@@ -11,7 +11,10 @@ the next mutation.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
+import itertools
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import final
 
@@ -226,13 +229,84 @@ def build_graph(
     """
     check_targets(event, notifiers)
     graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(notifiers)
-    graph.add_edges_from(iter_edges(notifiers))
+    with gc_paused():
+        _fill(graph, notifiers)
     return graph, dropped_edges(notifiers)
+
+
+def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
+    """Fill empty *graph* with the nodes and effective edges of *notifiers*.
+
+    The same graph ``add_nodes_from`` + ``add_edges_from(iter_edges(...))``
+    builds (tests compare the two), written straight into networkx's
+    documented dict-of-dicts layout: successors and predecessors share one
+    attribute dict per edge. Skipping the per-edge generality of
+    ``add_edges_from`` (tuple length checks, attribute merging) is what lets
+    ``order()`` beat building the graph by hand.
+    """
+    # DiGraph keeps nodes, successors and predecessors in the dicts its
+    # "Subclasses" notes document (_node, _succ, _pred); a test checks the
+    # result equals the add_edges_from build, edge order included.
+    layout = vars(graph)
+    node, succ, pred = layout["_node"], layout["_succ"], layout["_pred"]
+    for name in notifiers:
+        node[name] = {}
+        succ[name] = {}
+        pred[name] = {}
+    records = notifiers.values()
+    # The four groups of iter_edges(), in its order, without a tuple per edge.
+    # An after= edge is the first of its pair (only v declares after=u, once);
+    # the later groups may repeat an edge, and keep the first dict.
+    for record in records:
+        v = record.name
+        into = pred[v]
+        for u in record.after:
+            succ[u][v] = into[u] = {}
+    for record in records:
+        u = record.name
+        out = succ[u]
+        for v in record.before:
+            if v not in out:
+                out[v] = pred[v][u] = {}
+    for record in records:
+        v = record.name
+        into = pred[v]
+        for u in record.after_optional:
+            if u in notifiers:
+                out = succ[u]
+                if v not in out:
+                    out[v] = into[u] = {}
+    for record in records:
+        u = record.name
+        out = succ[u]
+        for v in record.before_optional:
+            if v in notifiers and v not in out:
+                out[v] = pred[v][u] = {}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk build, if it is running.
+
+    Building 100,000 nodes and 300,000 edges allocates only acyclic dicts;
+    letting the collector scan the growing heap meanwhile costs a third of
+    the time and frees nothing. Left alone if the caller disabled it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
     """Compute the order of *notifiers*, which must be in registration order.
+
+    A loop is reported starting at its most recently registered member: the
+    notifier whose ``add()`` closed it.
 
     Raises:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
@@ -242,11 +316,16 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
     # Registration order is dict order; positions in it are the rank order.
     rank = {name: i for i, name in enumerate(notifiers)}
     try:
-        order = list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
+        with gc_paused():
+            order = list(
+                nx.lexicographical_topological_sort(graph, key=rank.__getitem__)
+            )
     except nx.NetworkXUnfeasible:
-        loop = nx.find_cycle(graph)
+        loop = [u for u, _ in nx.find_cycle(graph)]
+        start = max(range(len(loop)), key=lambda i: rank[loop[i]])
+        loop = [*loop[start:], *loop[:start], loop[start]]
         raise CycleError(
-            event, [edge_between(notifiers, u, v) for u, v, *_ in loop]
+            event, [edge_between(notifiers, u, v) for u, v in itertools.pairwise(loop)]
         ) from None
     return Plan(event, notifiers, graph, order, dropped)
 
