@@ -32,8 +32,8 @@ MEMORY = "1G"
 PY_DTB = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from virtmodel.machine.boards.virt_config import VirtConfig\n"
-    "from virtmodel.machine.boards.virt_dtb import cmd_dtb\n"
+    "from virtmodel.machine.boards.virt.config import VirtConfig\n"
+    "from virtmodel.machine.boards.virt.dtb import cmd_dtb\n"
     "m, smp, mem, cpu, out = sys.argv[1:]\n"
     "cmd_dtb(VirtConfig.from_options(m, smp=smp, memory=mem, cpu=cpu), Path(out))\n"
 )
@@ -92,8 +92,8 @@ def timed(cmd: list[str], runs: int) -> list[float]:
 def profile_build(smp: str) -> None:
     """Print the top entries of a cProfile of building the tree in-process."""
     sys.path.insert(0, str(ROOT))
-    from virtmodel.machine.boards.virt_config import VirtConfig
-    from virtmodel.machine.boards.virt_fdt import build_virt_fdt
+    from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.tree import build_virt_fdt
 
     config = VirtConfig.from_options(MACHINE, smp=smp, memory=MEMORY, cpu=CPU)
     profiler = cProfile.Profile()

@@ -10,7 +10,7 @@ Three measurements, medians over several runs:
   shrink to its culprit pair, and once with every notifier declaring the
   same resource (~19,000 unordered conflicting pairs to cover both ways);
 - **virt** (:func:`bench_virt`): the real virt machine's init-done phase via
-  ``machine.explore.init_done_builder()``, when that module exists.
+  ``machine.boards.virt.explore.init_done_builder()``, when that module exists.
 
     python bench/explore.py [--runs R]
 """
@@ -116,16 +116,19 @@ def measure(
 
 
 def bench_virt(runs: int) -> None:
-    """Explore the virt machine's init-done phase, if machine.explore exists.
+    """Explore the virt machine's init-done phase, if the board's explore exists.
 
-    ``machine.explore.init_done_builder()`` returns ``(build, check)``; its
+    ``machine.boards.virt.explore.init_done_builder()`` returns
+    ``(build, check)``; its
     defaults are the 2016 machine (GICv3+ITS, kernel v4.8-rc1, ITS init in its
     own notifier), explored exhaustively: all 1260 valid orders.
     """
     try:
-        machine_explore = importlib.import_module("virtmodel.machine.explore")
+        machine_explore = importlib.import_module(
+            "virtmodel.machine.boards.virt.explore"
+        )
     except ModuleNotFoundError:
-        print("virt: skipped: machine.explore not available yet")
+        print("virt: skipped: machine.boards.virt.explore not available yet")
         return
     build, check = machine_explore.init_done_builder()
     took, result = measure(runs, build, check, limit=5000)

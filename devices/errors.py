@@ -2,7 +2,7 @@
 
 The tree::
 
-    DeviceError(Exception)                              .device
+    DeviceError(MachineError)                           .device
     ├── PropertyError(DeviceError, ValueError)          .errors
     │       (__cause__ is pydantic's ValidationError)
     ├── LifecycleError(DeviceError, RuntimeError)       .state
@@ -11,9 +11,15 @@ The tree::
 
 from __future__ import annotations
 
+from virtmodel.machine.errors import MachineError
 
-class DeviceError(Exception):
-    """Base class of every error a device model raises."""
+
+class DeviceError(MachineError):
+    """Base class of every error a device model raises.
+
+    A machine error, so the machine and the command line report it as the
+    project's own (a bad property, a refused realize), never as a bug.
+    """
 
     def __init__(self, device: str, message: str) -> None:
         self.device = device

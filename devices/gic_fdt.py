@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_PPI
+from virtmodel.devices.gic_binding import (
+    GIC_FDT_IRQ_FLAGS_LEVEL_HI,
+    GIC_FDT_IRQ_TYPE_PPI,
+)
 
 if TYPE_CHECKING:
     from virtmodel.devices.base import FdtContext

@@ -15,7 +15,6 @@ from pydantic import Field
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
-from virtmodel.machine.irq import IrqMap
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt
@@ -80,10 +79,17 @@ class GicV2(Device[GicV2Props]):
         """Create the userspace model or the in-kernel vGIC (QEMU's order)."""
         p = self.props
         machine = self.machine
-        if machine is not None:
-            machine.irqs = IrqMap(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
-        if machine is None or not machine.accel.in_kernel_irqchip:
+        if machine is None:
             return
+        if machine.accel.in_kernel_irqchip:
+            self._create_in_kernel()
+        # Last, once nothing can fail: wires made before the GIC stay.
+        machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
+
+    def _create_in_kernel(self) -> None:
+        p = self.props
+        machine = self.machine
+        assert machine is not None
         dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)

@@ -17,7 +17,6 @@ from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
-from virtmodel.machine.irq import IrqMap
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt
@@ -129,10 +128,15 @@ class GicV3(Device[GicV3Props]):
     def on_realize(self) -> None:
         """Create the userspace model or the in-kernel vGIC (QEMU's order)."""
         p = self.props
-        if self.machine is not None:
-            self.machine.irqs = IrqMap(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
-        if not self.in_kernel:
+        if self.machine is None:
             return
+        if self.in_kernel:
+            self._create_in_kernel()
+        # Last, once nothing can fail: wires made before the GIC stay.
+        self.machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
+
+    def _create_in_kernel(self) -> None:
+        p = self.props
         if p.revision != 3:
             raise RealizeError(
                 self.name, f"KVM has no GICv4 model (revision {p.revision})"

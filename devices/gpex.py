@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Final
 from pydantic import Field, model_validator
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
-from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
+from virtmodel.devices.gic_binding import (
+    GIC_FDT_IRQ_FLAGS_LEVEL_HI,
+    GIC_FDT_IRQ_TYPE_SPI,
+)
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from virtmodel.devices.base import Device, FdtContext
+from virtmodel.devices.gic_binding import (
+    GIC_FDT_IRQ_FLAGS_LEVEL_HI,
+    GIC_FDT_IRQ_TYPE_SPI,
+)
 from virtmodel.devices.mmio import SpiProps
-from virtmodel.machine.fdt_node import GIC_FDT_IRQ_FLAGS_LEVEL_HI, GIC_FDT_IRQ_TYPE_SPI
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Final, Literal
 from pydantic import Field
 
 from virtmodel.devices.base import Device, FdtContext
-from virtmodel.devices.mmio import PpiMaskProps
-from virtmodel.machine.fdt_node import (
+from virtmodel.devices.gic_binding import (
     GIC_FDT_IRQ_FLAGS_LEVEL_HI,
     GIC_FDT_IRQ_TYPE_PPI,
     ppi_flags,
 )
+from virtmodel.devices.mmio import PpiMaskProps
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt

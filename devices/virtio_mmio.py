@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from virtmodel.devices.base import Device, FdtContext
-from virtmodel.devices.mmio import SpiProps
-from virtmodel.machine.fdt_node import (
+from virtmodel.devices.gic_binding import (
     GIC_FDT_IRQ_FLAGS_EDGE_LO_HI,
     GIC_FDT_IRQ_TYPE_SPI,
 )
+from virtmodel.devices.mmio import SpiProps
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt

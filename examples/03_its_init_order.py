@@ -9,7 +9,7 @@ bring-up of the same virt machine; read the trace of any of them with
 ``virtmodel run ... --kernel-semantics ERA --notifiers MODE --its-init PLACE``.
 """
 
-from virtmodel.machine.matrix import format_matrix, its_matrix
+from virtmodel.machine.boards.virt.matrix import format_matrix, its_matrix
 
 cells = its_matrix()
 print(format_matrix(cells))

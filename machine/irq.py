@@ -113,6 +113,27 @@ class IrqMap:
         self._by_input[key] = line
         return line
 
+    def resize(self, num_spis: int, num_cpus: int) -> None:
+        """Give the map the inputs of the GIC just realized, keeping every wire.
+
+        Wires made before the GIC (a UART wired first) stay; a wire the new
+        GIC cannot take makes the resize fail and changes nothing.
+
+        Raises:
+            IrqWiringError: An existing wire drives an SPI or a CPU the new
+                GIC does not have.
+        """
+        for line in self._by_output.values():
+            where = f"{line.kind.value.upper()} {line.number}"
+            if line.kind is IrqKind.SPI and line.number >= num_spis:
+                problem = f"out of range, the GIC has SPIs 0..{num_spis - 1}"
+                raise IrqWiringError(line.source, line.sink, where, problem)
+            if line.cpu is not None and line.cpu >= num_cpus:
+                problem = f"cpu{line.cpu} is beyond the GIC's {num_cpus} CPUs"
+                raise IrqWiringError(line.source, line.sink, where, problem)
+        self.num_spis = num_spis
+        self.num_cpus = num_cpus
+
     def disconnect_source(self, source: str) -> list[IrqLine]:
         """Remove every wire driven by *source* (used to undo a failed realize)."""
         gone = [line for line in self._by_output.values() if line.source == source]

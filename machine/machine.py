@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from virtmodel.machine.accel import Accelerator, TcgAccel
 from virtmodel.machine.errors import (
+    IrqWiringError,
+    MachineError,
     MachineFailedError,
     PhaseError,
     UnknownDeviceError,
@@ -30,7 +32,7 @@ from virtmodel.machine.kvm_addr import KvmAddressQueue
 from virtmodel.machine.memory import MemoryMap, Region
 from virtmodel.machine.phases import Phase, PhaseClock
 from virtmodel.machine.trace import Kind, MachineTrace
-from virtmodel.notifiers import NotifierFailedError, NotifierRegistry
+from virtmodel.notifiers import NotifierError, NotifierFailedError, NotifierRegistry
 
 if TYPE_CHECKING:
     from virtmodel.devices.base import Device
@@ -75,6 +77,13 @@ class Machine:
         if notifiers not in NOTIFIER_MODES:
             msg = f"notifier mode {notifiers!r} is not 'ordered' or 'qemu-lifo'"
             raise ValueError(msg)
+        given: object = accel  # callers without type checking pass anything
+        if given is not None and not isinstance(given, Accelerator):
+            msg = (
+                f"accel must be an Accelerator such as KvmAccel('v4.8') or "
+                f"TcgAccel(), not {type(accel).__name__} {accel!r}"
+            )
+            raise TypeError(msg)
         self.name = name
         self.accel = accel if accel is not None else TcgAccel()
         self.notifier_mode = notifiers
@@ -85,7 +94,11 @@ class Machine:
         self.memory = MemoryMap()
         self.irqs = IrqMap()
         self._devices: dict[str, Device[Any]] = {}
-        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry("realize")
+        # Notified by every realize_all(); each callback realizes its device
+        # if it is still CREATED, so a later call realizes only what is new.
+        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry(
+            "realize", one_shot=False
+        )
         #: The machine-init-done event, in the chosen notifier mode.
         self.init_done = InitDone(self, notifiers, drop_edges=drop_edges)
         #: In-kernel device addresses waiting for machine-init-done.
@@ -215,8 +228,10 @@ class Machine:
             if self.failed_notifier is None:
                 self.failed_notifier = exc.name  # e.g. a reset notifier
             raise self._failure(where, exc.__cause__ or exc) from exc
-        except (OSError, RuntimeError, ValueError) as exc:
-            # KvmError is an OSError; devices.RealizeError a RuntimeError.
+        except (MachineError, NotifierError, OSError) as exc:
+            # The project's own errors (a device's RealizeError is a
+            # MachineError) and the kernel's (KvmError is an OSError). Anything
+            # else is a bug in a model or a board: it propagates as it is.
             raise self._failure(where, exc) from exc
 
     def _failure(self, where: str, cause: BaseException) -> MachineFailedError:
@@ -356,12 +371,19 @@ class Machine:
         return self._realize_order
 
     def realize_all(self) -> None:
-        """Realize every added, still-created device in declared dependency order."""
-        by_name = {d.name: d for d in self._devices.values()}
-        for name in self._realize_order.order():
-            device = by_name[name]
-            if device.state.name == "CREATED":  # not realized, not unplugged
-                self.realize(device)
+        """Realize every added, still-created device in declared dependency order.
+
+        Raises:
+            Exception: What the failing device's realize raised (as
+                :meth:`realize` does), after the devices before it realized.
+        """
+        try:
+            self._realize_order.notify(self)
+        except NotifierFailedError as exc:
+            # Report the device's own error, exactly as realize() would.
+            cause = exc.__cause__
+            assert cause is not None  # the registry chains what the callback raised
+            raise cause.with_traceback(cause.__traceback__) from None
 
     def map_mmio(
         self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
@@ -386,9 +408,20 @@ class Machine:
     ) -> IrqLine:
         """Wire output *output* of *device* to a GIC input.
 
+        The sink must be a device already added to the machine (realized or
+        not), so a wire can be made before the GIC is realized, but never to
+        a GIC that does not exist.
+
         Raises:
-            IrqWiringError: Out of range or already wired.
+            IrqWiringError: The sink is no device of this machine, or the line
+                is out of range or already wired.
         """
+        if sink not in self._devices:
+            where = f"{kind.value.upper()} {number}"
+            problem = (
+                "no such device in this machine; add the interrupt controller first"
+            )
+            raise IrqWiringError(device.path, sink, where, problem)
         return self.irqs.connect(device.path, output, sink, kind, number, cpu=cpu)
 
     # -- notifiers ----------------------------------------------------------------
@@ -431,4 +464,5 @@ class Machine:
 
 
 def _realize_in(device: Device[Any], machine: Machine) -> None:
-    machine.realize(device)
+    if device.state.name == "CREATED":  # not realized, not unplugged
+        machine.realize(device)

@@ -42,6 +42,26 @@ class SmpTopology:
     #: Deprecation notes QEMU would print as warnings (never affect the result).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
+    def __post_init__(self) -> None:
+        """Refuse a topology QEMU could not build, whoever constructs it.
+
+        Raises:
+            ConfigError: A count below 1, a hierarchy whose product differs
+                from ``max_cpus``, or ``max_cpus`` below ``cpus``.
+        """
+        mx, c = self.max_cpus, self.cpus
+        if self.sockets * self.clusters * self.cores * self.threads != mx:
+            msg = f"{self.describe()} != maxcpus ({mx}); the product must equal maxcpus"
+            raise ConfigError(option="smp", value=mx, problem=msg)
+        if mx < c:
+            msg = f"maxcpus ({mx}) is below cpus ({c}); maxcpus must be at least cpus"
+            raise ConfigError(option="smp", value=mx, problem=msg)
+        for name in ("cpus", "max_cpus", "sockets", "clusters", "cores", "threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                msg = f"{name}={value!r} is not a count of at least 1"
+                raise ConfigError(option="smp", value=value, problem=msg)
+
     def describe(self) -> str:
         """Return the hierarchy as ``sockets (2) * clusters (1) * cores (2) * ...``."""
         return (
@@ -127,19 +147,26 @@ def resolve_smp(
     mx = mx or s * cl * co * t
     c = c or mx
     topo = SmpTopology(c, mx, s, cl, co, t, warnings)
-    if s * cl * co * t != mx:
-        msg = f"{topo.describe()} != maxcpus ({mx}); the product must equal maxcpus"
-        raise ConfigError(option="smp", value=mx, problem=msg)
-    if mx < c:
-        msg = f"maxcpus ({mx}) is below cpus ({c}); maxcpus must be at least cpus"
-        raise ConfigError(option="smp", value=mx, problem=msg)
-    if mx > machine_max_cpus:
-        msg = (
-            f"{mx} CPUs requested, but machine {machine_name!r} allows at most "
-            f"{machine_max_cpus}"
-        )
-        raise ConfigError(option="smp", value=mx, problem=msg)
+    check_machine_limit(topo, machine_max_cpus, machine_name)
     return topo
+
+
+def check_machine_limit(
+    topo: SmpTopology,
+    machine_max_cpus: int = VIRT_MAX_CPUS,
+    machine_name: str = VIRT_MACHINE_NAME,
+) -> None:
+    """Refuse *topo* when its ``max_cpus`` exceeds the machine type's limit.
+
+    Raises:
+        ConfigError: ``max_cpus`` exceeds *machine_max_cpus*.
+    """
+    if topo.max_cpus > machine_max_cpus:
+        msg = (
+            f"{topo.max_cpus} CPUs requested, but machine {machine_name!r} allows "
+            f"at most {machine_max_cpus}"
+        )
+        raise ConfigError(option="smp", value=topo.max_cpus, problem=msg)
 
 
 def parse_smp(

@@ -69,8 +69,18 @@ class _List(Generic[T, R]):
         """Insert *notifier* at the head: it will be called before all others.
 
         Raises:
+            TypeError: *notifier* is not a ListNotifier/ReturnNotifier (a plain
+                function must be wrapped: ``ListNotifier(callback, name)``).
             DuplicateNotifierError: It is already in a list (QEMU corrupts the list).
         """
+        given: object = notifier  # callers without type checking pass anything
+        if not isinstance(given, _Link):
+            msg = (
+                f"{self.name}: add() takes a ListNotifier or ReturnNotifier, not "
+                f"{type(notifier).__name__} {notifier!r}; wrap it: "
+                "ListNotifier(callback, name)"
+            )
+            raise TypeError(msg)
         if notifier._owner is not None:
             raise DuplicateNotifierError(
                 notifier._owner.name, notifier.name, notifier._location

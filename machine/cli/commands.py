@@ -9,8 +9,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.cli.status import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.cli.status import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandFailedError,
+    UsageError,
+    print_json,
+)
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 if TYPE_CHECKING:
@@ -61,7 +67,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         ConfigError: Bad machine options.
         UsageError: A bad ``--drop-edge``.
     """
-    from virtmodel.machine.boards.virt import create_virt
+    from virtmodel.machine.boards.virt.board import create_virt
 
     if args.accel != "kvm" and args.kernel_semantics != "mainline":
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
@@ -90,7 +96,7 @@ def _check_drops_used(machine: Machine) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Bring the machine up to its first vCPU run and print the trace."""
-    from virtmodel.machine.boards.virt import boot_virt
+    from virtmodel.machine.boards.virt.board import boot_virt
 
     machine = machine_from(args)
     failure: MachineFailedError | None = None
@@ -128,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_dtb(args: argparse.Namespace) -> int:
     """Write the machine's DTB to ``-o`` atomically."""
-    from virtmodel.machine.boards.virt_dtb import cmd_dtb
+    from virtmodel.machine.boards.virt.dtb import cmd_dtb
 
     if not args.output.strip():
         msg = "-o needs a file name"
@@ -139,7 +145,7 @@ def cmd_dtb(args: argparse.Namespace) -> int:
 
 def cmd_dts(args: argparse.Namespace) -> int:
     """Print the machine's device tree source."""
-    from virtmodel.machine.boards.virt_dtb import cmd_dts
+    from virtmodel.machine.boards.virt.dtb import cmd_dts
 
     sys.stdout.write(cmd_dts(config_from(args), args.seed))
     return EXIT_OK
@@ -147,8 +153,8 @@ def cmd_dts(args: argparse.Namespace) -> int:
 
 def cmd_boot(args: argparse.Namespace) -> int:
     """Boot a kernel under qemu-system-aarch64 on virtmodel's device tree."""
-    from virtmodel.machine.boards.virt_dtb import build_virt_dtb
-    from virtmodel.machine.boot import BootError, boot
+    from virtmodel.machine.boards.virt.dtb import build_virt_dtb
+    from virtmodel.machine.qemu.boot import BootError, boot
 
     if args.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
@@ -214,25 +220,29 @@ def cmd_graph(args: argparse.Namespace) -> int:
         first, _, rest = text.partition("\n")
         text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
     if args.format in ("svg", "png"):
+        if args.output is None:
+            msg = f"--format {args.format} needs -o FILE"
+            raise UsageError(msg)
         dot = shutil.which("dot")
         if dot is None:
             msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"
             raise UsageError(msg)
-        if args.output is None:
-            msg = f"--format {args.format} needs -o FILE"
-            raise UsageError(msg)
-        from virtmodel.machine.fdt import write_atomic
+        from virtmodel.machine.files import write_atomic
 
-        data = subprocess.run(
+        done = subprocess.run(
             [dot, f"-T{args.format}"],
             input=text.encode(),
             capture_output=True,
-            check=True,
-        ).stdout
-        write_atomic(Path(args.output), data)
+            check=False,
+        )
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            msg = f"{dot} -T{args.format} failed with status {done.returncode}"
+            raise CommandFailedError(msg + (f": {said[0]}" if said else ""))
+        write_atomic(Path(args.output), done.stdout)
         return EXIT_OK
     if args.output is not None:
-        from virtmodel.machine.fdt import write_atomic
+        from virtmodel.machine.files import write_atomic
 
         write_atomic(Path(args.output), text)
     else:
@@ -249,7 +259,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Run init-done under every valid order and report what differs."""
-    from virtmodel.machine.explore import init_done_builder
+    from virtmodel.machine.boards.virt.explore import init_done_builder
     from virtmodel.notifiers.explore import explore
 
     if args.notifiers != "ordered":

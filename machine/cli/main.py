@@ -14,10 +14,12 @@ from virtmodel.machine.cli.parser import build_parser
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_USAGE,
+    CommandFailedError,
     UsageError,
     one_line,
 )
 from virtmodel.machine.errors import MachineError, MachineFailedError
+from virtmodel.notifiers.errors import NotifierError
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -32,7 +34,14 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "graph": commands.cmd_graph,
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
+        "lab": _cmd_lab,
     }
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.cli import cmd_lab  # the lab needs no board
+
+    return cmd_lab(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MachineFailedError as exc:
         print(f"virtmodel: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (MachineError, ValueError, LookupError) as exc:
+    except CommandFailedError as exc:
+        print(f"virtmodel: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (MachineError, NotifierError) as exc:
+        # The project's own errors about what the user asked for; any other
+        # exception is a bug and keeps its traceback.
         print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -139,4 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every valid order up to this many, else a seeded sample",
     )
     explore.add_argument("--json", action="store_true")
+    from virtmodel.machine.lab.cli import add_lab_parser
+
+    add_lab_parser(sub)
     return parser

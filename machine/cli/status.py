@@ -21,6 +21,10 @@ class UsageError(Exception):
     """Bad usage of the command line; exit status 2."""
 
 
+class CommandFailedError(Exception):
+    """An outside program the command needs (Graphviz's dot) failed; exit 1."""
+
+
 def one_line(exc: BaseException) -> str:
     """Return the first line of *exc*'s message (its type name if empty)."""
     text = str(exc).strip().splitlines()

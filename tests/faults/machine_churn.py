@@ -13,8 +13,8 @@ from collections import Counter
 from typing import Any, Final
 
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.machine import Machine
 

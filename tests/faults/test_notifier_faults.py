@@ -64,10 +64,11 @@ def test_realize_fault_names_the_device_and_the_realized_devices_stay_realized()
     None
 ):
     from virtmodel.devices.base import Device, DeviceProps
+    from virtmodel.devices.errors import RealizeError
 
     class Faulty(Device[DeviceProps]):
         def on_realize(self) -> None:
-            raise Boom("injected fault")
+            raise RealizeError(self.name, "injected fault")
 
     ok = Device[DeviceProps]("ok")
     machine = Machine("faulty")
@@ -148,8 +149,8 @@ def test_a_failed_machine_cannot_be_booted_again_but_a_new_one_can() -> None:
 
 def test_a_virt_machine_after_a_failed_virt_machine_boots_with_fresh_state() -> None:
     from virtmodel.machine.accel import KvmAccel
-    from virtmodel.machine.boards.virt import boot_virt, create_virt
-    from virtmodel.machine.boards.virt_config import VirtConfig
+    from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
     config = VirtConfig.from_options(
         "virt,gic-version=3,its=on", cpu="max", accel="kvm"
@@ -168,3 +169,23 @@ def test_a_virt_machine_after_a_failed_virt_machine_boots_with_fresh_state() -> 
     assert fixed.accel.vm.has_ran_once
     assert fixed.init_done.registry is not broken.init_done.registry
     assert fixed.kvm_addresses is not broken.kvm_addresses
+
+
+@pytest.mark.parametrize(
+    "bug", [KeyError("slot"), RecursionError("deep"), TypeError("x")]
+)
+def test_a_bug_in_a_device_model_propagates_instead_of_a_machine_failure(
+    bug: Exception,
+) -> None:
+    from virtmodel.devices.base import Device, DeviceProps
+
+    class Buggy(Device[DeviceProps]):
+        def on_realize(self) -> None:
+            raise bug
+
+    machine = Machine("buggy")
+
+    with pytest.raises(type(bug)) as excinfo:
+        machine.boot(lambda m: m.add(Buggy("buggy")))
+
+    assert excinfo.value is bug

@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 import pytest
 
+from virtmodel.devices import GicV2
 from virtmodel.devices.base import Device, DeviceProps
+from virtmodel.devices.errors import RealizeError
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
@@ -47,13 +49,14 @@ class HalfWay(Device[DeviceProps]):
 @pytest.mark.parametrize(
     ("exc", "reported_as"),
     [
-        (RuntimeError("half-way"), MachineFailedError),
+        (RealizeError("halfway", "half-way"), MachineFailedError),
         (OSError(5, "bus error"), MachineFailedError),
         # A plain bug in a model is not a machine failure: it propagates as
         # is, but the undo still happens.
         (KeyError("bug in a model"), KeyError),
+        (RuntimeError("bug in a model"), RuntimeError),
     ],
-    ids=["RuntimeError", "OSError", "KeyError"],
+    ids=["RealizeError", "OSError", "KeyError", "RuntimeError"],
 )
 def test_half_realized_device_leaves_no_region_and_no_irq(
     exc: BaseException, reported_as: type[BaseException]
@@ -61,6 +64,7 @@ def test_half_realized_device_leaves_no_region_and_no_irq(
     machine = Machine("halfway")
 
     def board(m: Machine) -> None:
+        m.add(GicV2("gic"))
         m.add(Neighbour("neighbour"))
         m.add(HalfWay("halfway", exc), after="neighbour")
 
@@ -83,6 +87,7 @@ def test_address_of_a_failed_device_can_be_used_by_the_next_one() -> None:
     machine.create_accel()
 
     def board(m: Machine) -> None:
+        m.add(GicV2("gic"))
         m.add(HalfWay("halfway", RuntimeError("x")))
 
     with pytest.raises(RuntimeError):

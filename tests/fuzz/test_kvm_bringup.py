@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from tests.fuzz.harness import TALLY, examples
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import ConfigError, MachineFailedError
 
 #: What Linux's KVM device and vCPU ioctls return on arm64.

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from tests.conftest import require_tool
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.cli.main import main
 
 MAIN_JOB = [
@@ -184,6 +184,43 @@ def test_graph_svg_renders_through_graphviz(tmp_path, capsys):
 
     assert status == 0
     assert target.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_a_failing_dot_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\necho 'syntax error in line 3' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    target = tmp_path / "g.svg"
+
+    status, _, err = run(capsys, "graph", *RC1, "--format", "svg", "-o", str(target))
+
+    assert status == 1
+    assert err == (
+        f"virtmodel: error: {fake} -Tsvg failed with status 3: syntax error in line 3\n"
+    )
+    assert not target.exists()
+
+
+def test_graph_svg_without_output_names_the_missing_option_first(capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    status, _, err = run(capsys, "graph", *RC1, "--format", "svg")
+
+    assert status == 2
+    assert err == "virtmodel: error: --format svg needs -o FILE\n"
+
+
+def test_a_bug_in_board_code_keeps_its_traceback(capsys, monkeypatch):
+    from virtmodel.machine.boards.virt import board as virt
+
+    def broken(*args, **kwargs):
+        raise KeyError("gic")
+
+    monkeypatch.setattr(virt, "create_virt", broken)
+
+    with pytest.raises(KeyError, match="gic"):
+        main(["run", *MAIN_JOB])
 
 
 def test_dtb_and_dts_match_the_builder(tmp_path, capsys):

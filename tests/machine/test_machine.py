@@ -3,9 +3,11 @@ import errno
 import pytest
 from pydantic import Field
 
-from virtmodel.devices import Device, DeviceProps, GicV3, Its
+from virtmodel.devices import Device, DeviceProps, GicV2, GicV3, Its, Pl011
+from virtmodel.devices.errors import RealizeError
 from virtmodel.machine import (
     IrqKind,
+    IrqWiringError,
     KvmAccel,
     Machine,
     MachineFailedError,
@@ -30,7 +32,7 @@ class Box(Device[BoxProps]):
         self.machine.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
         self.machine.connect_irq(self, 0, IrqKind.SPI, 3)
         if self.props.fail:
-            raise RuntimeError("box: power rail missing")
+            raise RealizeError(self.name, "box: power rail missing")
 
 
 def kvm_gic_board(its_init="realize"):
@@ -86,9 +88,10 @@ def test_failed_realize_leaves_no_region_and_no_wire():
     m = Machine("t")
     m.create()
     m.create_accel()
+    m.add(GicV2("gic"))
     box = m.add(Box("box", fail=True))
 
-    with pytest.raises(RuntimeError, match="power rail"):
+    with pytest.raises(RealizeError, match="power rail"):
         m.realize(box)
 
     assert "box" not in m.memory
@@ -103,7 +106,7 @@ def test_failed_realize_during_boot_names_the_device():
     m = Machine("t")
 
     with pytest.raises(MachineFailedError, match="realize of 'box'") as info:
-        m.boot(lambda m: m.add(Box("box", fail=True)))
+        m.boot(lambda m: (m.add(GicV2("gic")), m.add(Box("box", fail=True))))
 
     assert info.value.notifier is None
 
@@ -242,6 +245,7 @@ def test_strict_mode_refuses_reading_undeclared_device_properties():
     m = Machine("t", strict=True)
 
     def board(m):
+        m.add(GicV2("gic"))
         box = m.add(Box("box"))
         m.add_init_done("peek", lambda m: box.props.fail)
         m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
@@ -260,6 +264,7 @@ def test_strict_mode_lets_declared_readers_through():
     m = Machine("t", strict=True)
 
     def board(m):
+        m.add(GicV2("gic"))
         box = m.add(Box("box"))
         m.add_init_done("look", lambda m: box.props.fail, reads="device.box")
         m.add_init_done("survey", lambda m: box.props.fail, reads="device.*")
@@ -303,3 +308,92 @@ def test_an_unmapped_in_kernel_device_is_reported_and_the_first_run_fails():
     assert "gic-dist: region 'gic.dist' was never mapped; no address written" in notes
     assert info.value.errno == errno.ENXIO
     assert info.value.call == "KVM_RUN(vcpu0)"
+
+
+@pytest.mark.parametrize(
+    ("gic", "accel"),
+    [
+        (lambda: GicV3("gic", num_cpu=1, num_irq=128), TcgAccel),
+        (lambda: GicV2("gic", num_cpu=1, num_irq=128), TcgAccel),
+        (lambda: GicV3("gic", num_cpu=1, num_irq=128), lambda: KvmAccel("v4.8")),
+    ],
+)
+def test_wiring_made_before_the_gic_survives_its_realize(gic, accel):
+    def board(m):
+        if m.accel.in_kernel_irqchip:
+            m.accel.create_vcpu(0, 0)
+        controller = m.add(gic())
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=1))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 1)
+        m.realize(controller)
+
+    m = Machine("t", accel=accel())
+    m.create()
+    m.create_accel()
+    m.init_board(board)
+
+    assert [str(line) for line in m.irqs] == [
+        "/machine/uart0[0] -> /machine/gic SPI 1 (INTID 33)"
+    ]
+    assert m.irqs.num_spis == 128 - 32
+
+
+def test_a_gic_too_small_for_an_earlier_wire_is_refused_and_changes_nothing():
+    def board(m):
+        controller = m.add(GicV2("gic", num_cpu=1, num_irq=64))
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=100))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 100)
+        m.realize(controller)
+
+    m = Machine("t")
+    m.create()
+    m.create_accel()
+
+    with pytest.raises(IrqWiringError, match=r"out of range, the GIC has SPIs 0\.\.31"):
+        m.init_board(board)
+
+    assert [line.number for line in m.irqs] == [100]
+    assert m.irqs.num_spis == 256
+
+
+def test_a_wire_to_a_sink_that_does_not_exist_is_refused():
+    def board(m):
+        uart = m.add(Pl011("uart0", base=0x0900_0000, irq=1))
+        m.realize(uart)
+        m.connect_irq(uart, 0, IrqKind.SPI, 1, sink="/machine/gic")
+
+    m = Machine("t")
+
+    with pytest.raises(MachineFailedError, match="no such device") as excinfo:
+        m.boot(board)
+
+    assert isinstance(excinfo.value.__cause__, IrqWiringError)
+    assert excinfo.value.__cause__.sink == "/machine/gic"
+    assert list(m.irqs) == []
+
+
+def test_an_accelerator_given_as_a_string_is_a_type_error():
+    with pytest.raises(
+        TypeError, match=r"KvmAccel\('v4.8'\) or TcgAccel\(\), not str 'kvm'"
+    ):
+        Machine("b", accel="kvm")  # type: ignore[arg-type]  # the misuse under test
+
+
+def test_realize_all_twice_realizes_only_what_was_added_since():
+    m = Machine("t")
+    m.create()
+    m.create_accel()
+    first = m.add(Device[DeviceProps]("first"))
+    m.realize_all()
+    second = m.add(Device[DeviceProps]("second"), after="first")
+
+    m.realize_all()
+
+    assert first.is_realized
+    assert second.is_realized
+    assert [e.text for e in m.trace.of_kind(Kind.DEVICE)] == [
+        "realize /machine/first (Device)",
+        "realize /machine/second (Device)",
+    ]

@@ -1,6 +1,6 @@
 import errno
 
-from virtmodel.machine.matrix import format_matrix, its_matrix
+from virtmodel.machine.boards.virt.matrix import format_matrix, its_matrix
 
 
 def test_the_matrix_follows_the_kernel_rules():

@@ -4,9 +4,9 @@ import pytest
 
 from virtmodel.devices import RealizeError
 from virtmodel.machine import IrqKind, MachineFailedError
-from virtmodel.machine.boards.virt import boot_virt, create_virt
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.trace import Kind
 
 

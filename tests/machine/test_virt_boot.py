@@ -8,8 +8,9 @@ import pytest
 
 from tests.conftest import ASSETS, require_file, require_tool
 from virtmodel.devices.cpu import ArmCpu
-from virtmodel.machine.boards.virt_boot import boot_facts, cpu_properties
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.devices import cpu_properties
+from virtmodel.machine.boards.virt.psci import boot_facts
 
 
 def facts(**kw: bool) -> tuple[str, int, str]:

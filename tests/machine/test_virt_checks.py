@@ -5,10 +5,12 @@ from typing import Any
 
 import pytest
 
-from virtmodel.machine.boards.virt_checks import DEFAULT_HOST_IPA_BITS, virt_max_cpus
-from virtmodel.machine.boards.virt_config import VirtConfig
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.fields import DEFAULT_HOST_IPA_BITS
+from virtmodel.machine.boards.virt.layout import virt_max_cpus
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import GiB
+from virtmodel.machine.smp import SmpTopology
 
 
 def test_cpu_limits_per_gic_version_are_qemus() -> None:
@@ -142,7 +144,16 @@ def test_ram_that_is_not_8k_aligned_is_refused_when_built_directly() -> None:
 
 def test_inconsistent_direct_topology_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"!= maxcpus \(4\)"):
-        VirtConfig(cpus=4, max_cpus=4, cores=2)
+        VirtConfig(smp=SmpTopology(cpus=4, max_cpus=4, cores=2))
+
+
+def test_topology_is_one_value_not_six_fields() -> None:
+    config = VirtConfig(smp="8,sockets=2,cores=4")
+    assert config.smp == SmpTopology(8, 8, 2, 1, 4, 1)
+    assert (config.cpus, config.max_cpus) == (8, 8)
+    assert config.replace(gic_version=3).smp is config.smp
+    with pytest.raises(ConfigError, match="cpus"):
+        VirtConfig(cpus=4)
 
 
 def test_slots_without_room_are_refused_when_built_directly() -> None:

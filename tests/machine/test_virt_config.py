@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from virtmodel.machine.boards.virt_config import CpuTopologyId, VirtConfig
+from virtmodel.machine.boards.virt.config import CpuTopologyId, VirtConfig
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import GiB, MiB
 
@@ -47,7 +47,7 @@ def test_a_config_is_a_frozen_hashable_value() -> None:
 
 
 def test_replace_revalidates() -> None:
-    config = VirtConfig(gic_version=3, cpus=200, max_cpus=200, cores=200)
+    config = VirtConfig(gic_version=3, smp="200")
 
     with pytest.raises(
         ConfigError, match="redistributor regions hold 123 CPUs but 200"
@@ -249,7 +249,7 @@ def test_mpidr_groups_16_cpus_per_cluster_on_gicv3(
 
 
 def test_mpidr_groups_8_cpus_per_cluster_on_gicv2() -> None:
-    config = VirtConfig(gic_version=2, cpus=2, max_cpus=8, cores=8)
+    config = VirtConfig(gic_version=2, smp="2,maxcpus=8")
 
     assert config.cluster_size == 8
     assert config.mpidr(7) == 0x7
@@ -266,7 +266,7 @@ def test_topology_ids_come_from_the_smp_topology() -> None:
     assert config.topology_ids(5) == CpuTopologyId(
         socket=1, cluster=0, core=1, thread=0
     )
-    assert config.topology.sockets == 2
+    assert config.smp.sockets == 2
 
 
 def test_cpu_facts_for_the_device_tree() -> None:
@@ -319,7 +319,7 @@ def test_kvm_reports_the_hosts_psci_version() -> None:
 
 def test_memmap_is_identical_whatever_the_hash_seed() -> None:
     code = (
-        "from virtmodel.machine.boards.virt_config import VirtConfig as V;"
+        "from virtmodel.machine.boards.virt.config import VirtConfig as V;"
         "c = V.from_options('virt,gic-version=3,secure=on', smp='200', cpu='max');"
         "print(list(c.memmap.items()), c.to_qemu_args(), c.describe())"
     )

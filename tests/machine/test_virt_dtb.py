@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import cmd_dtb, cmd_dts, initrd_placement
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import cmd_dtb, cmd_dts, initrd_placement
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.fdt import Fdt
 

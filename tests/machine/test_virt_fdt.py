@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from virtmodel.devices.pl011 import Pl011
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_fdt import (
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.tree import (
     build_virt_fdt,
     seed_bytes,
     virt_peripherals,
@@ -128,8 +128,8 @@ def test_a_composed_board_gets_nodes_from_its_own_devices() -> None:
 def test_bytes_do_not_depend_on_the_hash_seed() -> None:
     code = (
         "import hashlib, sys\n"
-        "from virtmodel.machine.boards.virt_config import VirtConfig\n"
-        "from virtmodel.machine.boards.virt_fdt import build_virt_fdt\n"
+        "from virtmodel.machine.boards.virt.config import VirtConfig\n"
+        "from virtmodel.machine.boards.virt.tree import build_virt_fdt\n"
         "c = VirtConfig.from_options('virt,gic-version=3,secure=on', smp='8,sockets=2,"
         "threads=2', memory='1G,slots=1,maxmem=4G', cpu='max')\n"
         "blob = build_virt_fdt(c, seed=5).to_dtb()\n"

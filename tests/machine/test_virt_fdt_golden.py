@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_fdt import build_virt_fdt
-from virtmodel.machine.fdt import Fdt, fdt_diff
+from tests.support.fdt_diff import fdt_diff
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.tree import build_virt_fdt
+from virtmodel.machine.fdt import Fdt
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 INDEX: dict[str, Any] = json.loads((GOLDEN / "index.json").read_text())

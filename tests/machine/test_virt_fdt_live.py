@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ASSETS, require_file, require_tool
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_dtb import build_virt_dtb, initrd_placement
-from virtmodel.machine.fdt import Fdt, fdt_diff
+from tests.support.fdt_diff import fdt_diff
+from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.boards.virt.dtb import build_virt_dtb, initrd_placement
+from virtmodel.machine.fdt import Fdt
 
 pytestmark = pytest.mark.external
 

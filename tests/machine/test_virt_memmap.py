@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from virtmodel.machine.boards.virt_memmap import (
+from virtmodel.machine.boards.virt.memmap import (
     BASE_MEMMAP,
     HIGH_REGION_SIZES,
     IRQ_COUNTS,

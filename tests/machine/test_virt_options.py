@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import require_tool
-from virtmodel.machine.boards.virt_config import VirtConfig
-from virtmodel.machine.boards.virt_options import config_from_options
+from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import GiB
 

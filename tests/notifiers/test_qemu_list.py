@@ -207,3 +207,15 @@ def test_exception_from_a_callback_ends_the_walk():
         done.notify(log)
 
     assert log == []
+
+
+def test_adding_a_plain_function_is_a_type_error_that_says_how_to_wrap_it():
+    lst = NotifierList[list[str]]("machine-init-done")
+
+    def plain(log: list[str]) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"wrap it: ListNotifier\(callback, name\)"):
+        lst.add(plain)  # type: ignore[arg-type]  # the misuse under test
+
+    assert list(lst) == []

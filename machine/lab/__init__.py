@@ -1,0 +1,43 @@
+"""The lab: a real arm64 KVM (Debian's 6.1 kernel under TCG with EL2) for anyone.
+
+``virtmodel lab setup`` fetches and builds it (:func:`setup_lab`);
+:func:`run_kvm_scripts` runs KVM scripts on its /dev/kvm and
+:func:`trace_qemu` runs Debian's arm64 QEMU 7.2 on it under an ioctl tracer,
+many of each per guest boot.
+"""
+
+from virtmodel.machine.lab.batch import (
+    LabBatch,
+    run_kvm_scripts,
+    run_lab_batch,
+    trace_qemu,
+)
+from virtmodel.machine.lab.paths import LabError, LabNotReadyError, LabPaths, lab_dir
+from virtmodel.machine.lab.qemu import QemuTrace, split_configurations
+from virtmodel.machine.lab.script import (
+    KvmScriptResult,
+    ScriptCall,
+    ScriptError,
+    parse_script,
+)
+from virtmodel.machine.lab.setup import setup_lab
+from virtmodel.machine.lab.tracelog import TracedCall
+
+__all__ = [
+    "KvmScriptResult",
+    "LabBatch",
+    "LabError",
+    "LabNotReadyError",
+    "LabPaths",
+    "QemuTrace",
+    "ScriptCall",
+    "ScriptError",
+    "TracedCall",
+    "lab_dir",
+    "parse_script",
+    "run_kvm_scripts",
+    "run_lab_batch",
+    "setup_lab",
+    "split_configurations",
+    "trace_qemu",
+]

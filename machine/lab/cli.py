@@ -1,0 +1,142 @@
+"""``virtmodel lab``: its argument parser and command handlers.
+
+:func:`add_lab_parser` hangs ``lab setup``, ``lab kvm`` and ``lab
+qemu-trace`` under the main parser; :func:`cmd_lab` runs them. Handlers
+return exit statuses: 0 done, 1 the lab failed (a fetch, a guest, QEMU).
+Bad arguments raise the main CLI's UsageError (exit 2, one line); so do
+malformed scripts (ScriptError, a ValueError).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, Final
+
+from virtmodel.machine.lab.paths import LabError
+
+__all__ = ["add_lab_parser", "cmd_lab"]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+
+#: qemu-trace's own options and whether each takes a value; the first other
+#: word starts the QEMU arguments.
+_TRACE_OPTIONS: Final = {
+    "--timeout": True,
+    "--all": False,
+    "--json": False,
+    "--raw": False,
+}
+
+
+def _trace_parser_class(
+    base: type[argparse.ArgumentParser],
+) -> type[argparse.ArgumentParser]:
+    class QemuTraceParser(base):  # type: ignore[valid-type,misc]
+        """Parses its own options, then hands every later word to QEMU."""
+
+        def parse_known_args(
+            self, args: Sequence[str] | None = None, namespace: Any = None
+        ) -> tuple[argparse.Namespace, list[str]]:
+            words = list(sys.argv[1:] if args is None else args)
+            own: list[str] = []
+            while words and (
+                words[0] in _TRACE_OPTIONS or words[0] in ("-h", "--help")
+            ):
+                word = words.pop(0)
+                own.append(word)
+                if _TRACE_OPTIONS.get(word) and words:
+                    own.append(words.pop(0))
+            parsed, extra = super().parse_known_args(own, namespace)
+            parsed.qemu_args = words
+            return parsed, extra
+
+    return QemuTraceParser
+
+
+def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``lab`` and its subcommands to the main parser's subparsers *sub*."""
+    lab = sub.add_parser("lab", help="a real arm64 KVM: Debian's kernel under TCG")
+    inner = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    inner.add_parser(
+        "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
+    )
+    kvm = inner.add_parser("kvm", help="run KVM scripts on the real kernel")
+    kvm.add_argument("files", nargs="+", metavar="FILE", help="KVM script files")
+    kvm.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    # qemu-trace passes unknown words on to QEMU, so it needs its own class.
+    saved = inner._parser_class
+    inner._parser_class = _trace_parser_class(saved)
+    try:
+        trace = inner.add_parser(
+            "qemu-trace",
+            help="run Debian's arm64 QEMU 7.2 under real KVM and print its KVM calls",
+            usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
+            "[QEMU ARGS] [-- QEMU ARGS ...]",
+        )
+    finally:
+        inner._parser_class = saved
+    trace.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    trace.add_argument(
+        "--all", action="store_true", help="also print capability probes"
+    )
+    trace.add_argument("--json", action="store_true", help="print records as JSON")
+    trace.add_argument("--raw", action="store_true", help="print the tracer's log")
+
+
+def _progress(text: str) -> None:
+    print(f"lab setup: {text}", file=sys.stderr, flush=True)
+
+
+def _setup(_args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.setup import setup_lab
+
+    paths = setup_lab(progress=_progress)
+    kernel = paths.kernel_release.read_text().strip()
+    qemu = paths.qemu_version.read_text().strip()
+    print(f"lab ready in {paths.root}: kernel {kernel}, qemu-system-arm {qemu}")
+    return EXIT_OK
+
+
+def _kvm(args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.batch import run_kvm_scripts
+    from virtmodel.machine.lab.script import ScriptError, parse_script
+
+    texts = []
+    for name in args.files:
+        with open(name, encoding="utf-8") as handle:
+            texts.append(handle.read())
+        try:
+            parse_script(texts[-1])
+        except ScriptError as exc:
+            raise ScriptError(exc.line, exc.detail, f"{name}: ") from exc
+    results = run_kvm_scripts(texts, timeout=args.timeout)
+    for name, answers in zip(args.files, results, strict=True):
+        if len(args.files) > 1:
+            print(f"# {name}")
+        for answer in answers:
+            print(answer)
+    return EXIT_OK
+
+
+def _qemu_trace(args: argparse.Namespace) -> int:
+    from virtmodel.machine.lab.batch import trace_qemu
+    from virtmodel.machine.lab.qemu import print_traces, split_configurations
+
+    configs = split_configurations(args.qemu_args)
+    traces = trace_qemu(configs, timeout=args.timeout)
+    print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
+    return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """Run ``virtmodel lab SUBCOMMAND``; a lab failure is one line, exit 1."""
+    handlers = {"setup": _setup, "kvm": _kvm, "qemu-trace": _qemu_trace}
+    try:
+        return handlers[args.lab_command](args)
+    except LabError as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        print(f"virtmodel: lab: {lines[0]}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,243 @@
+"""The QEMU-trace part of a lab guest job: real QEMU 7.2 under real KVM.
+
+Each configuration runs Debian's arm64 ``qemu-system-aarch64 -accel kvm -S
+-nographic -nic none`` plus its machine arguments inside the guest, with
+``kvmtrace.so`` preloaded. With ``-S`` QEMU builds the machine, resets it
+once (the ITS reset and the vGIC state QEMU writes at reset are in the log)
+and then waits; the guest's job stops it (SIGKILL, so no shutdown-time calls
+muddle the log) once the log has not grown for two seconds, or after 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Final, TextIO
+
+from virtmodel.machine.lab.guest import shell_quote
+from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.lab.tracelog import TracedCall, parse_trace_log
+
+__all__ = [
+    "DEFAULT_CONFIGURATION",
+    "FIXED_ARGS",
+    "QemuTrace",
+    "UsageProblem",
+    "full_args",
+    "print_traces",
+    "qemu_job",
+    "qemu_results",
+    "split_configurations",
+]
+
+#: What every traced QEMU gets, before the configuration's own arguments.
+FIXED_ARGS: Final = ("-accel", "kvm", "-S", "-nographic", "-nic", "none")
+#: The configuration traced when none is given.
+DEFAULT_CONFIGURATION: Final = (
+    "-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M", "-cpu", "host",
+)  # fmt: skip
+#: Options a configuration may not give: the lab fixes them.
+_FIXED_OPTIONS: Final = frozenset(
+    {"-accel", "--accel", "-enable-kvm", "--enable-kvm", "-S", "-nographic", "-nic",
+     "-display", "-daemonize", "-monitor", "-serial", "-kernel", "-initrd"}
+)  # fmt: skip
+
+_SETTLE: Final = r"""
+export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu
+alive() { [ -e /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }
+# trace NAME ARGS...: run QEMU under the tracer until its log stops growing.
+trace() {
+    name=$1; shift
+    : >/tmp/$name.log
+    KVMTRACE_LOG=/tmp/$name.log LD_PRELOAD=/lab/kvmtrace.so \
+        /usr/bin/qemu-system-aarch64 "$@" </dev/null >/tmp/$name.out 2>&1 &
+    pid=$!
+    last=-1; same=0; waited=0
+    while alive $pid && [ $same -lt 2 ] && [ $waited -lt 60 ]; do
+        sleep 1; waited=$((waited + 1))
+        size=$(wc -c </tmp/$name.log)
+        if [ "$size" -gt 0 ] && [ "$size" = "$last" ]; then
+            same=$((same + 1))
+        else
+            same=0
+        fi
+        last=$size
+    done
+    if alive $pid; then state=running; kill -KILL $pid; else state=exited; fi
+    wait $pid
+    echo "$state $? $waited" >/tmp/$name.state
+    section $name.log cat /tmp/$name.log
+    section $name.out cat /tmp/$name.out
+    section $name.state cat /tmp/$name.state
+}
+"""
+
+
+class UsageProblem(ValueError):
+    """A configuration's QEMU arguments cannot be traced as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class QemuTrace:
+    """One configuration's run: its arguments, its KVM calls, how it ended."""
+
+    #: The QEMU arguments after the program name.
+    args: tuple[str, ...]
+    #: Every traced call, in order (probes and ONE_REG runs included).
+    calls: tuple[TracedCall, ...]
+    #: QEMU was still running (waiting under -S) when it was stopped.
+    running: bool
+    #: QEMU's exit status, or the signal's negative when it was stopped.
+    status: int
+    #: QEMU's own output (stdout and stderr).
+    output: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether QEMU got its machine up and was waiting, as -S asks."""
+        return self.running
+
+    def machine_calls(self) -> list[TracedCall]:
+        """Return the calls on the machine's VM, without the scratch VMs.
+
+        QEMU's ``-cpu host`` probes the host CPU in short-lived scratch VMs;
+        the machine's VM is the one that gets an in-kernel device (else the
+        one with the most calls).
+        """
+        with_device = [
+            call.vm
+            for call in self.calls
+            if call.ioctl == "KVM_CREATE_DEVICE" and call.ok and call.attr is None
+        ]
+        counts = Counter(call.vm for call in self.calls if call.vm is not None)
+        if not counts:
+            return []
+        vm = with_device[0] if with_device else counts.most_common(1)[0][0]
+        return [call for call in self.calls if call.vm == vm]
+
+
+def split_configurations(words: Sequence[str]) -> list[tuple[str, ...]]:
+    """Split qemu-trace's words at ``--`` into configurations, with defaults.
+
+    An empty word list is the default configuration. A configuration
+    without ``-M``/``-machine`` gets ``-M virt``; without ``-cpu``, ``-cpu
+    host`` (QEMU's default CPU for virt cannot run under KVM).
+
+    Raises:
+        UsageProblem: A configuration is empty between two ``--`` or gives an
+            option the lab fixes (``-accel``, ``-S``, ``-nic``, ...).
+    """
+    if not words:
+        return [DEFAULT_CONFIGURATION]
+    groups: list[list[str]] = [[]]
+    for word in words:
+        if word == "--":
+            groups.append([])
+        else:
+            groups[-1].append(word)
+    if groups[0] == [] and len(groups) > 1:
+        groups.pop(0)  # a leading "--" only separates qemu-trace's options
+    configs = []
+    for index, group in enumerate(groups):
+        if not group:
+            msg = f"configuration {index + 1} is empty (two '--' in a row?)"
+            raise UsageProblem(msg)
+        for previous, word in zip(["", *group], group, strict=False):
+            option = word.split("=", 1)[0]
+            machine = previous in ("-M", "-machine", "--machine")
+            if option in _FIXED_OPTIONS or (machine and "accel=" in word):
+                msg = f"configuration {index + 1}: {word!r} is fixed by the lab"
+                raise UsageProblem(msg)
+            if "\n" in word or "\0" in word:
+                msg = f"configuration {index + 1}: an argument holds a newline or NUL"
+                raise UsageProblem(msg)
+        if not {"-M", "-machine", "--machine"} & set(group):
+            group = ["-M", "virt", *group]
+        if not {"-cpu", "--cpu"} & set(group):
+            group = [*group, "-cpu", "host"]
+        configs.append(tuple(group))
+    return configs
+
+
+def full_args(config: Sequence[str]) -> tuple[str, ...]:
+    """Return the whole QEMU argument list for *config*."""
+    return (*FIXED_ARGS, *config)
+
+
+def qemu_job(configs: Sequence[Sequence[str]]) -> str:
+    """Return the job fragment that traces every configuration in turn."""
+    lines = [_SETTLE]
+    for index, config in enumerate(configs):
+        lines.append(f"trace q{index} {shell_quote(full_args(config))}\n")
+    return "".join(lines)
+
+
+def qemu_results(
+    sections: dict[str, tuple[int, list[str]]],
+    configs: Sequence[Sequence[str]],
+    console: str,
+) -> list[QemuTrace]:
+    """Return each configuration's trace from the guest's sections.
+
+    Raises:
+        LabError: A section is missing or the tracer's log is malformed.
+    """
+    traces = []
+    for index, config in enumerate(configs):
+        name = f"q{index}"
+        try:
+            log = sections[f"{name}.log"][1]
+            output = sections[f"{name}.out"][1]
+            state, status, _waited = sections[f"{name}.state"][1][0].split()
+            calls = parse_trace_log(log)
+        except (KeyError, IndexError, ValueError) as exc:
+            msg = f"configuration {index + 1}: the guest's report is incomplete ({exc})"
+            raise LabError(msg, console) from exc
+        traces.append(
+            QemuTrace(
+                args=full_args(config),
+                calls=tuple(calls),
+                running=state == "running",
+                status=int(status),
+                output=tuple(output),
+            )
+        )
+    return traces
+
+
+def print_traces(
+    traces: Sequence[QemuTrace],
+    *,
+    show_all: bool = False,
+    as_json: bool = False,
+    raw: bool = False,
+    out: TextIO | None = None,
+) -> None:
+    """Print each configuration's calls in virtmodel's trace notation."""
+    out = out or sys.stdout
+    if as_json:
+        data = [
+            {**asdict(t), "calls": [asdict(call) for call in t.calls]} for t in traces
+        ]
+        print(json.dumps(data, indent=2, sort_keys=True), file=out)
+        return
+    for trace in traces:
+        print(f"# qemu-system-aarch64 {' '.join(trace.args)}", file=out)
+        if not trace.running:
+            print(f"# QEMU exited with status {trace.status}:", file=out)
+            for line in trace.output[-5:]:
+                print(f"#   {line}", file=out)
+        vm: int | None = None
+        for call in trace.calls:
+            if call.probe and not show_all:
+                continue
+            if raw:
+                print(call.raw, file=out)
+                continue
+            if call.vm is not None and call.vm != vm:
+                vm = call.vm
+                print(f"# vm{vm}", file=out)
+            print(call, file=out)
