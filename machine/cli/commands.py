@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.cli.progress import Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_OK,
@@ -258,7 +259,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    """Run init-done under every valid order and report what differs."""
+    """Run init-done under its classes of equivalent orders; report what differs."""
     from virtmodel.machine.boards.virt.explore import init_done_builder
     from virtmodel.notifiers.explore import explore
 
@@ -271,7 +272,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
         its_init=args.its_init,
         drop_edges=_drop_edges(args),
     )
-    result = explore(build, check=check, limit=args.limit, seed=args.seed or 0)
+    reduce = not args.all_orders
+    unit = "classes" if reduce else "orders"
+    with Progress("explore", unit, quiet=args.json) as progress:
+        result = explore(
+            build,
+            check=check,
+            limit=args.limit,
+            seed=args.seed or 0,
+            reduce=reduce,
+            progress=progress,
+        )
     if args.json:
         print_json(result.as_dict())
     else:
