@@ -180,6 +180,9 @@ def cmd_boot(args: argparse.Namespace) -> int:
             raise  # refused before QEMU started: bad input, exit 2
         print(f"virtmodel: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if result.panic is not None:
+        print(f"virtmodel: guest panicked: {result.panic}", file=sys.stderr)
+        return EXIT_FAILED
     if result.timed_out:
         print(
             f"virtmodel: guest still running after {args.timeout:g} s; QEMU stopped",
