@@ -6,22 +6,54 @@
 many of each per guest boot.
 """
 
-from virtmodel.machine.lab.batch import (
-    LabBatch,
-    run_kvm_scripts,
-    run_lab_batch,
-    trace_qemu,
-)
-from virtmodel.machine.lab.paths import LabError, LabNotReadyError, LabPaths, lab_dir
-from virtmodel.machine.lab.qemu import QemuTrace, split_configurations
-from virtmodel.machine.lab.script import (
-    KvmScriptResult,
-    ScriptCall,
-    ScriptError,
-    parse_script,
-)
-from virtmodel.machine.lab.setup import setup_lab
-from virtmodel.machine.lab.tracelog import TracedCall
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from virtmodel.machine.lab.batch import (
+        LabBatch,
+        run_kvm_scripts,
+        run_lab_batch,
+        trace_qemu,
+    )
+    from virtmodel.machine.lab.paths import (
+        LabError,
+        LabNotReadyError,
+        LabPaths,
+        lab_dir,
+    )
+    from virtmodel.machine.lab.qemu import QemuTrace, split_configurations
+    from virtmodel.machine.lab.script import (
+        KvmScriptResult,
+        ScriptCall,
+        ScriptError,
+        parse_script,
+    )
+    from virtmodel.machine.lab.setup import setup_lab
+    from virtmodel.machine.lab.tracelog import TracedCall
+
+# Exported lazily (PEP 562): the command-line parser needs the lab's
+# subcommand, not its runner, setup or tracer.
+_EXPORTS = {
+    "KvmScriptResult": "virtmodel.machine.lab.script",
+    "LabBatch": "virtmodel.machine.lab.batch",
+    "LabError": "virtmodel.machine.lab.paths",
+    "LabNotReadyError": "virtmodel.machine.lab.paths",
+    "LabPaths": "virtmodel.machine.lab.paths",
+    "QemuTrace": "virtmodel.machine.lab.qemu",
+    "ScriptCall": "virtmodel.machine.lab.script",
+    "ScriptError": "virtmodel.machine.lab.script",
+    "TracedCall": "virtmodel.machine.lab.tracelog",
+    "lab_dir": "virtmodel.machine.lab.paths",
+    "parse_script": "virtmodel.machine.lab.script",
+    "run_kvm_scripts": "virtmodel.machine.lab.batch",
+    "run_lab_batch": "virtmodel.machine.lab.batch",
+    "setup_lab": "virtmodel.machine.lab.setup",
+    "split_configurations": "virtmodel.machine.lab.qemu",
+    "trace_qemu": "virtmodel.machine.lab.batch",
+}
 
 __all__ = [
     "KvmScriptResult",
@@ -41,3 +73,17 @@ __all__ = [
     "split_configurations",
     "trace_qemu",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
