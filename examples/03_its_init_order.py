@@ -1,7 +1,7 @@
 """The July 2016 ITS init-order bug, reproduced and fixed: the whole matrix.
 
-Three kernels (the ITS patch as merged for v4.8-rc1, the fixed v4.8, today's
-mainline), two ways to run init-done notifiers (QEMU's newest-first list, or
+Three kernels (the ITS patch as merged for v4.8-rc1, the fixed v4.8, and
+Debian's 6.1), two ways to run init-done notifiers (QEMU's newest-first list, or
 virtmodel's declared order) and two places for the ITS's CTRL_INIT (in
 realize, as QEMU >= 2.8 does; or in an init-done notifier declared
 ``after=`` the ITS address write, as the thread proposed). Every cell is a real

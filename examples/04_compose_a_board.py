@@ -35,7 +35,7 @@ def board(m: Machine) -> None:
     )
 
 
-machine = Machine("my-board", accel=KvmAccel("mainline"))
+machine = Machine("my-board", accel=KvmAccel("v6.1"))
 trace = machine.boot(board)
 print(trace)
 print(build_fdt(machine).to_dts())

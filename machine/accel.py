@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from virtmodel.machine.machine import Machine
 
 #: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
-SEMANTICS = ("mainline", "v4.8", "v4.8-rc1")
+SEMANTICS = kvm.SEMANTICS_NAMES
 
 
 class Accelerator:
@@ -51,7 +51,8 @@ class KvmAccel(Accelerator):
     """A simulated Linux KVM on an arm64 host.
 
     Args:
-        semantics: Which kernel answers: "mainline", "v4.8" or "v4.8-rc1".
+        semantics: Which kernel answers: "v6.1" (alias "mainline"), "v4.8"
+            or "v4.8-rc1".
         ipa_bits: The VM's IPA size; the board may set it before attach,
             as QEMU's ``virt_kvm_type`` does from the memory map.
     """
@@ -59,7 +60,7 @@ class KvmAccel(Accelerator):
     name = "kvm"
     in_kernel_irqchip = True
 
-    def __init__(self, semantics: str = "mainline", ipa_bits: int = 40) -> None:
+    def __init__(self, semantics: str = "v6.1", ipa_bits: int = 40) -> None:
         if semantics not in SEMANTICS:
             msg = (
                 f"kernel semantics {semantics!r} is not one of "

@@ -70,7 +70,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
-    if args.accel != "kvm" and args.kernel_semantics != "mainline":
+    if args.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(

@@ -36,8 +36,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
-        default="mainline",
-        choices=("mainline", "v4.8", "v4.8-rc1"),
+        default="v6.1",
+        choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(

@@ -215,11 +215,12 @@ def set_vgic_address(vm: Vm, attr: int, value: int) -> None:
     elif attr == c.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION and vm.semantics.redist_regions:
         _require_model(vm, c.KVM_DEV_TYPE_ARM_VGIC_V3, attr)
         fields = decode_redist_region(value)
+        index = fields.index & ((1 << vm.semantics.redist_index_bits) - 1)
         if fields.flags:
             refuse(errno.EINVAL, f"flags 0x{fields.flags:x} must be 0")
         if fields.count == 0:
             refuse(errno.EINVAL, "count must not be 0")
-        add_redist_region(vm, fields.index, fields.base, fields.count)
+        add_redist_region(vm, index, fields.base, fields.count)
     else:
         refuse(errno.ENXIO, _unknown(vm, attr))
 
@@ -244,6 +245,7 @@ def get_vgic_address(vm: Vm, attr: int, value: int) -> int:
     if attr == c.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION and vm.semantics.redist_regions:
         _require_model(vm, v3, attr)
         index = decode_redist_region(value).index
+        index &= (1 << vm.semantics.redist_index_bits) - 1
         for region in gic.regions:
             if region.index == index:
                 return index | region.base | (region.count << REDIST_COUNT_SHIFT)

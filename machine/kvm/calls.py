@@ -30,9 +30,14 @@ RESOURCES: Final = (
     "kvm.its.ctrl.restore_tables",
     "kvm.its.ctrl.save_tables",
     "kvm.its.regs",
+    "kvm.vcpu.attr.pmu_v3_ctrl",
+    "kvm.vcpu.attr.pvtime_ctrl",
+    "kvm.vcpu.attr.timer_ctrl",
     "kvm.vcpu.create",
+    "kvm.vcpu.init",
     "kvm.vcpu.mpidr",
     "kvm.vcpu.run",
+    "kvm.vfio.group1",
     "kvm.vgic.addr.cpu",
     "kvm.vgic.addr.dist",
     "kvm.vgic.addr.redist",
@@ -43,9 +48,10 @@ RESOURCES: Final = (
     "kvm.vgic.ctrl.save_pending_tables",
     "kvm.vgic.dist_regs",
     "kvm.vgic.level_info",
-    "kvm.vgic.maint_irq",
     "kvm.vgic.nr_irqs",
     "kvm.vgic.redist_regs",
+    "kvm.vm.memory",
+    "kvm.vm.preferred_target",
 )
 
 
@@ -123,8 +129,10 @@ class KvmCall:
 class CallLog:
     """The VM's call record and its observers."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: Callable[[], None] | None = None) -> None:
         self.calls: list[KvmCall] = []
+        #: Run before every action; refuses all calls of a dead VM.
+        self._guard = guard
         self._observers: list[tuple[Observer | None, Observer | None]] = []
 
     def add_observer(self, before: Observer | None, after: Observer | None) -> None:
@@ -143,6 +151,8 @@ class CallLog:
                 before(pending)
         error: KvmError | None = None
         try:
+            if self._guard is not None:
+                self._guard()
             done = dataclasses.replace(pending, result=action())
         except Refusal as refusal:
             done = dataclasses.replace(

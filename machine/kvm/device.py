@@ -127,6 +127,10 @@ class KvmDevice:
             resource=self._resource(group, attr),
         )
 
+    def value_bytes(self, group: int) -> int:
+        """Return how many bytes of the user value the kernel reads or writes."""
+        return self._value_bits(group) // 8
+
     # Subclass hooks -----------------------------------------------------
 
     def _value_bits(self, group: int) -> int:

@@ -4,10 +4,10 @@
   the 128 KiB frame at once; the address cannot change after init (EBUSY).
 * Era B (``v4.8``): CTRL_INIT only marks the ITS initialized; the first vCPU
   run registers it, failing EBUSY without init and ENXIO without address.
-* Era C (``mainline``): CTRL_INIT is a no-op; setting the address maps it.
+* Era C (``v6.1``): CTRL_INIT is a no-op; setting the address maps it; an
+  unknown control attribute is accepted (6.1's switch falls through).
 
-ITS register values are not modelled: GRP_ITS_REGS calls run the kernel's
-checks (alignment, ITS base set, known offset) and then answer ENXIO.
+GRP_ITS_REGS reaches the register file of :mod:`its_regs` (Linux 6.1).
 """
 
 from __future__ import annotations
@@ -19,15 +19,11 @@ from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.addresses import check_address
 from virtmodel.machine.kvm.device import KvmDevice
 from virtmodel.machine.kvm.errors import refuse
+from virtmodel.machine.kvm.its_regs import ItsRegisters, alignment, find
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.vm import Vm
 
-#: GITS register offsets the kernel knows: CTLR, IIDR, TYPER, CBASER,
-#: CWRITER, CREADR, BASER0..7.
-_ITS_REGS = (0x0, 0x4, 0x8, 0x80, 0x88, 0x90, *range(0x100, 0x140, 8))
-_GITS_TYPER = 0x8
-_GITS_PIDR4 = 0xFFD0
 _CTRL_RESOURCES = {
     c.KVM_DEV_ARM_VGIC_CTRL_INIT: "kvm.its.ctrl.init",
     c.KVM_DEV_ARM_ITS_SAVE_TABLES: "kvm.its.ctrl.save_tables",
@@ -52,6 +48,8 @@ class ItsDevice(KvmDevice):
         self.initialized = False
         #: Whether the frame is registered on the KVM MMIO bus.
         self.mapped = False
+        #: The registers userspace saves and restores.
+        self.regs = ItsRegisters()
 
     def _attr_name(self, group: int, attr: int) -> str:
         if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
@@ -101,13 +99,16 @@ class ItsDevice(KvmDevice):
                     refuse(errno.ENXIO, "the ITS address is not set")
                 self.mapped = True
             self.initialized = sem.its_era != "C"
+        elif attr == c.KVM_DEV_ARM_ITS_CTRL_RESET and sem.its_save_restore:
+            self.regs.reset()
         elif sem.its_save_restore and attr in (
             c.KVM_DEV_ARM_ITS_SAVE_TABLES,
             c.KVM_DEV_ARM_ITS_RESTORE_TABLES,
-            c.KVM_DEV_ARM_ITS_CTRL_RESET,
         ):
-            # No guest tables exist in the model (all BASERs invalid), so
-            # save and restore have nothing to walk and succeed, as in the kernel.
+            # The model keeps no guest tables (no valid BASER points at
+            # guest memory), so save and restore have nothing to walk.
+            return
+        elif sem.its_unknown_ctrl_ok:
             return
         else:
             refuse(
@@ -119,15 +120,22 @@ class ItsDevice(KvmDevice):
         # A set reads the user value first; a get writes it back last (§2.9).
         if write and value is None:
             refuse(errno.EFAULT, "NULL value pointer")
-        align = 4 if attr < _GITS_TYPER or attr >= _GITS_PIDR4 else 8
+        align = alignment(attr)
         if attr % align:
             where = f"ITS register offset 0x{attr:x} is not {align}-byte aligned"
             refuse(errno.EINVAL, where)
         if self.base == c.VGIC_ADDR_UNDEF:
             refuse(errno.ENXIO, "the ITS address is not set")
-        if attr not in _ITS_REGS:
+        if not find(attr):
             refuse(errno.ENXIO, f"no ITS register at offset 0x{attr:x}")
-        refuse(errno.ENXIO, f"ITS register 0x{attr:x} values are not modelled")
+        if write:
+            assert value is not None
+            self.regs.write(attr, value)
+            return 0
+        result = self.regs.read(attr)
+        if value is None:
+            refuse(errno.EFAULT, "NULL value pointer")
+        return result
 
     def _unknown(self, group: int) -> None:
         sem = self.vm.semantics
@@ -167,12 +175,12 @@ class ItsDevice(KvmDevice):
             if attr not in known:
                 refuse(errno.ENXIO, f"no control attribute {attr} on an ITS")
         elif group == c.KVM_DEV_ARM_VGIC_GRP_ITS_REGS and sem.its_save_restore:
-            if attr % 4:
+            if attr % alignment(attr):
                 refuse(
                     errno.EINVAL,
-                    f"ITS register offset 0x{attr:x} is not 4-byte aligned",
+                    f"ITS register offset 0x{attr:x} is misaligned",
                 )
-            if attr not in _ITS_REGS:
+            if not find(attr):
                 refuse(errno.ENXIO, f"no ITS register at offset 0x{attr:x}")
         else:
             self._unknown(group)

@@ -2,9 +2,14 @@
 
 Three kernels are selectable (kvm-vgic.md §5; DESIGN §1):
 
-* ``"mainline"``: today's kernel (eras C and D, v5.16+).
+* ``"v6.1"``: Debian bookworm's Linux 6.1 (eras C and D), read from Debian's
+  linux-source-6.1 and measured on the lab's real arm64 KVM (docs/kvm.md).
 * ``"v4.8"``: era B, c7735769 -- ITS registered at the first vCPU run.
 * ``"v4.8-rc1"``: era A, 1085fdc6 -- ITS mapped at its CTRL_INIT.
+
+``"mainline"`` is an alias of ``"v6.1"``: it used to stand for "today's
+kernel", a mix of trees that no single kernel ever was, so it now names the
+one modern kernel the model is verified against.
 
 Each flag below records one difference and cites where the fact comes from.
 """
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 #: The accepted ``semantics=`` values.
-SemanticsName = Literal["mainline", "v4.8", "v4.8-rc1"]
+SemanticsName = Literal["v6.1", "mainline", "v4.8", "v4.8-rc1"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +49,21 @@ class Semantics:
     #: ITS save/restore CTRL attrs 1 and 2, ITS_REGS, SAVE_PENDING_TABLES
     #: (v4.12 merge 36c344f3) -- §5 notes.
     its_save_restore: bool
-    #: GICD_IIDR / GICD_TYPER2 accessible before CTRL_INIT and writable
-    #: (newest kernels, §2.7); GRP_MAINT_IRQ exists (§1.2).
-    newest_registers: bool
+    #: A failed first-run vGIC mapping marks the VM dead: every later VM,
+    #: vCPU and device call answers EIO (6.1's kvm_vgic_map_resources calls
+    #: kvm_vm_dead). Otherwise the vGIC configuration is wiped (§2.8).
+    dead_after_failed_map: bool
+    #: REDIST_REGION index bits the kernel keeps: 6.1 reads the 12-bit field
+    #: into a u8, so index 256 is index 0.
+    redist_index_bits: int
+    #: An unknown ITS GRP_CTRL attribute is accepted (6.1's vgic_its_ctrl
+    #: falls through its switch and returns 0).
+    its_unknown_ctrl_ok: bool
 
 
 SEMANTICS: Final[dict[str, Semantics]] = {
-    "mainline": Semantics(
-        name="mainline",
+    "v6.1": Semantics(
+        name="v6.1",
         its_era="C",
         iorange_checks=True,
         ipa_size_type=True,
@@ -59,7 +71,9 @@ SEMANTICS: Final[dict[str, Semantics]] = {
         redist_regions=True,
         v3_register_groups=True,
         its_save_restore=True,
-        newest_registers=True,
+        dead_after_failed_map=True,
+        redist_index_bits=8,
+        its_unknown_ctrl_ok=True,
     ),
     "v4.8": Semantics(
         name="v4.8",
@@ -70,7 +84,9 @@ SEMANTICS: Final[dict[str, Semantics]] = {
         redist_regions=False,
         v3_register_groups=False,
         its_save_restore=False,
-        newest_registers=False,
+        dead_after_failed_map=False,
+        redist_index_bits=12,
+        its_unknown_ctrl_ok=False,
     ),
     "v4.8-rc1": Semantics(
         name="v4.8-rc1",
@@ -81,21 +97,29 @@ SEMANTICS: Final[dict[str, Semantics]] = {
         redist_regions=False,
         v3_register_groups=False,
         its_save_restore=False,
-        newest_registers=False,
+        dead_after_failed_map=False,
+        redist_index_bits=12,
+        its_unknown_ctrl_ok=False,
     ),
 }
 
 
+#: Other names accepted for an era.
+ALIASES: Final[dict[str, str]] = {"mainline": "v6.1"}
+#: Every accepted ``semantics=`` value, eras first, then aliases.
+SEMANTICS_NAMES: Final = (*SEMANTICS, *ALIASES)
+
+
 def get_semantics(name: str) -> Semantics:
-    """Return the :class:`Semantics` called *name*.
+    """Return the :class:`Semantics` called *name* (or an alias of it).
 
     Raises:
         ValueError: *name* is not one of the known eras.
     """
     try:
-        return SEMANTICS[name]
+        return SEMANTICS[ALIASES.get(name, name)]
     except KeyError:
-        known = ", ".join(repr(k) for k in SEMANTICS)
+        known = ", ".join(repr(k) for k in SEMANTICS_NAMES)
         msg = f"unknown kernel semantics {name!r}; choose one of {known}"
         raise ValueError(msg) from None
 
@@ -120,6 +144,31 @@ class HostCaps:
     ipa_limit: int = 48
     #: GICv4.1 with vSGI support, which lets a guest see GICD_TYPER2.nASSGIcap.
     gicv4_1_vsgi: bool = False
+    #: The host PMU KVM can give a vCPU (KVM_ARM_VCPU_PMU_V3).
+    pmu_v3: bool = True
+    #: Highest PMU event number + 1 is ``pmu_event_mask + 1`` (0x3ff for
+    #: PMUv3 of Armv8.0, 0xffff from Armv8.1).
+    pmu_event_mask: int = 0xFFFF
+    #: The perf PMU type id KVM_ARM_VCPU_PMU_V3_SET_PMU accepts.
+    pmu_id: int = 8
+    #: AArch32 at EL1 (KVM_ARM_VCPU_EL1_32BIT).
+    el1_32bit: bool = True
+    #: SVE (KVM_ARM_VCPU_SVE).
+    sve: bool = True
+    #: Address and generic pointer authentication (KVM_ARM_VCPU_PTRAUTH_*).
+    ptrauth: bool = True
+    #: Stolen-time accounting (KVM_ARM_VCPU_PVTIME_CTRL).
+    pvtime: bool = True
+    #: The host GIC CPU interface (ICH_VTR_EL2): priority bits, interrupt-ID
+    #: bits field (1: 24 bits), SEIS and A3V. QEMU's emulated GICv3 under
+    #: ``-cpu max`` has 5, 1, 0, 1.
+    ich_pri_bits: int = 5
+    #: Preemption bits: a binary point below 7 - this reads back as 7 - this
+    #: once the vCPU has been loaded on the CPU interface (a KVM_RUN).
+    ich_pre_bits: int = 5
+    ich_id_bits: int = 1
+    ich_seis: int = 0
+    ich_a3v: int = 1
 
     def __post_init__(self) -> None:
         if self.gic_version not in (2, 3):
@@ -146,3 +195,9 @@ class HostCaps:
     def max_vcpus(self) -> int:
         """KVM's default vCPU limit for a VM on this host (the vGIC's)."""
         return 512 if self.gic_version == 3 else 8
+
+
+#: The lab's host (real-kvm-lab.md): QEMU's TCG ``-cpu max`` with a GICv3
+#: and no GICV resource, so no GICv2 emulation; a 48-bit IPA limit;
+#: KVM_CAP_MAX_VCPUS 512; PMU, SVE, pointer authentication and stolen time.
+LAB_HOST: Final = HostCaps(gic_version=3, gicv2_emulation=False, ipa_limit=48)

@@ -15,6 +15,11 @@ from virtmodel.machine.kvm.constants import (
     VGIC_ADDR_UNDEF,
 )
 from virtmodel.machine.kvm.encoding import reset_mpidr
+from virtmodel.machine.kvm.irqs import IrqTable
+
+#: PROPBASER/PENDBASER reset value: inner read-allocate write-back, inner
+#: shareable.
+INITIAL_BASER = (3 << 7) | (1 << 10)
 
 
 @dataclass(slots=True)
@@ -58,6 +63,44 @@ class VcpuState:
     has_run_once: bool = False
     #: GICv2 CPU interface control register (GICC_CTLR) as userspace sees it.
     gicc_ctlr: int = 0
+    #: KVM_ARM_VCPU_INIT succeeded (the kernel's ``target >= 0``).
+    initialized: bool = True
+    #: KVM_ARM_VCPU_INIT feature bits (word 0).
+    features: int = 0
+    #: Started (or re-initialised) with KVM_ARM_VCPU_POWER_OFF.
+    power_off: bool = False
+    #: PMU overflow interrupt, None until userspace sets it.
+    pmu_irq: int | None = None
+    #: KVM_ARM_VCPU_PMU_V3_INIT done.
+    pmu_created: bool = False
+    #: Timer interrupts (the kernel keeps them per vCPU, sets them VM-wide).
+    vtimer_irq: int = 27
+    ptimer_irq: int = 30
+    #: The timer was enabled by the first run; its interrupts are fixed.
+    timer_enabled: bool = False
+    #: Stolen-time structure address (all ones: none).
+    steal_base: int = (1 << 64) - 1
+
+    #: GICR_CTLR.EnableLPIs.
+    lpis_enabled: bool = False
+    #: GICR_PENDBASER.
+    pendbaser: int = INITIAL_BASER
+    #: CPU interface state (ICH_VMCR fields and active priorities).
+    vmcr_pmr: int = 0
+    vmcr_bpr: int = 0
+    vmcr_abpr: int = 0
+    vmcr_cbpr: bool = False
+    vmcr_eoim: bool = False
+    vmcr_grpen0: bool = False
+    vmcr_grpen1: bool = False
+    #: Priority and interrupt-ID bits the CPU interface reports (host's).
+    pri_bits: int = 5
+    id_bits: int = 1
+    apr: list[list[int]] = field(default_factory=lambda: [[0] * 4, [0] * 4])
+
+    def has_feature(self, bit: int) -> bool:
+        """Whether KVM_ARM_VCPU_INIT feature *bit* is set."""
+        return bool(self.features >> bit & 1)
 
     def __post_init__(self) -> None:
         if self.mpidr < 0:
@@ -86,8 +129,10 @@ class VgicState:
     nassgicap: bool = False
     #: GICD_CTLR group-1 enable.
     enabled: bool = False
-    #: GRP_MAINT_IRQ: the PPI for maintenance interrupts (0 = none).
-    maint_irq: int = 0
+    #: GICR_PROPBASER (VM-wide; an ITS's creation resets it).
+    propbaser: int = 0
+    #: Per-interrupt state the register groups reach.
+    irqs: IrqTable = field(default_factory=IrqTable)
 
     @property
     def in_kernel(self) -> bool:
@@ -105,6 +150,7 @@ class VgicState:
         self.nr_spis = 0
         self.initialized = False
         self.ready = False
+        self.irqs.clear()
         for vcpu in vcpus:
             vcpu.rdreg = None
             vcpu.rdreg_index = 0

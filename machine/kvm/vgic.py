@@ -1,9 +1,10 @@
 """The VGIC_V2 / VGIC_V3 device: which group does what, per kernel era.
 
-Groups and their rules are kvm-vgic.md §2.4-§2.7. Groups a kernel did not
-have yet answer ENXIO, as that kernel's dispatcher would: REDIST_REGION
-(v4.18), the v3 register groups (v4.11), SAVE_PENDING_TABLES (v4.12) and
-GRP_MAINT_IRQ (newest) are unknown to the 2016 eras.
+Groups and their rules are kvm-vgic.md §2.4-§2.7, as Linux 6.1 has them.
+Groups a kernel did not have yet answer ENXIO, as that kernel's dispatcher
+would: REDIST_REGION (v4.18), the v3 register groups (v4.11) and
+SAVE_PENDING_TABLES (v4.12) are unknown to the 2016 eras; GRP_MAINT_IRQ
+(after 6.1) is unknown to all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ _REG_GROUPS_V3 = (
     c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
     c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
     c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
+    c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+)
+#: Groups whose user value is a u32 (CPU_SYSREGS and addresses are u64).
+_U32_GROUPS = (
+    c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
+    c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
+    c.KVM_DEV_ARM_VGIC_GRP_CPU_REGS,
+    c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+    c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
 )
 _ADDR_RESOURCES = {
     c.KVM_VGIC_V2_ADDR_TYPE_DIST: "kvm.vgic.addr.dist",
@@ -45,7 +55,6 @@ _GROUP_RESOURCES = {
     c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS: "kvm.vgic.redist_regs",
     c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS: "kvm.vgic.cpu_sysregs",
     c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO: "kvm.vgic.level_info",
-    c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ: "kvm.vgic.maint_irq",
 }
 
 
@@ -67,41 +76,16 @@ class VgicDevice(KvmDevice):
             return _REG_GROUPS_V2
         return _REG_GROUPS_V3 if self.vm.semantics.v3_register_groups else ()
 
-    def _is_cpu_sysregs(self, group: int) -> bool:
-        # A GICv3 group since v4.11 (the 2016 eras do not know it).
-        return (
-            group == c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
-            and self.v3
-            and self.vm.semantics.v3_register_groups
-        )
-
-    def _is_maint_irq(self, group: int) -> bool:
-        # A GICv3 group of the newest kernels (nested virtualisation).
-        return (
-            group == c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
-            and self.v3
-            and self.vm.semantics.newest_registers
-        )
-
     def _value_bits(self, group: int) -> int:
-        # The kernel reads a u32 for these groups and a u64 for addresses;
-        # other groups are refused before the value is read.
-        u32_groups = (
-            c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
-            c.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ,
-            *_REG_GROUPS_V2,
-            *_REG_GROUPS_V3,
-        )
-        return 32 if group in u32_groups else 64
+        # The kernel reads a u32 for these groups and a u64 for the others.
+        return 32 if group in _U32_GROUPS else 64
 
     def _attr_name(self, group: int, attr: int) -> str:
         if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
             return c.ADDR_NAMES.get(attr, str(attr))
         if group == c.KVM_DEV_ARM_VGIC_GRP_CTRL:
             return c.CTRL_NAMES.get(attr, str(attr))
-        if group in _REG_GROUPS_V2 + _REG_GROUPS_V3 + (
-            c.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
-        ):
+        if group in _REG_GROUPS_V2 + _REG_GROUPS_V3:
             return register_attr_name(self.v3, group, attr)
         return str(attr)
 
@@ -141,21 +125,6 @@ class VgicDevice(KvmDevice):
             self._ctrl(attr)
         elif group in self._reg_groups():
             access_register(vm, group, attr, value, write=True)
-        elif self._is_cpu_sysregs(group):
-            refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        elif self._is_maint_irq(group):
-            if value is None:
-                refuse(errno.EFAULT, "NULL value pointer")
-            if gic.initialized:
-                refuse(
-                    errno.EBUSY,
-                    "the maintenance interrupt cannot change after CTRL_INIT",
-                )
-            if not 16 <= value < 32:
-                refuse(
-                    errno.EINVAL, f"maintenance interrupt {value} is not a PPI (16..31)"
-                )
-            gic.maint_irq = value
         else:
             self._unknown_group(group)
 
@@ -182,21 +151,21 @@ class VgicDevice(KvmDevice):
     def _get(self, group: int, attr: int, value: int | None) -> int:
         vm, gic = self.vm, self.vm.vgic
         if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
+            # Only REDIST_REGION reads its input (the index) first; the
+            # others find the address, then write it back (EFAULT last).
+            region_attr = c.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION
+            if value is None and attr == region_attr and vm.semantics.redist_regions:
+                refuse(errno.EFAULT, "NULL value pointer")
+            result = get_vgic_address(vm, attr, value or 0)
             if value is None:
                 refuse(errno.EFAULT, "NULL value pointer")
-            return get_vgic_address(vm, attr, value)
+            return result
         if group == c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS:
             if value is None:
                 refuse(errno.EFAULT, "NULL value pointer")
             return gic.nr_spis + c.VGIC_NR_PRIVATE_IRQS
         if group in self._reg_groups():
             return access_register(vm, group, attr, value, write=False)
-        if self._is_cpu_sysregs(group):
-            refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        if self._is_maint_irq(group):
-            if value is None:
-                refuse(errno.EFAULT, "NULL value pointer")
-            return gic.maint_irq
         if group == c.KVM_DEV_ARM_VGIC_GRP_CTRL:
             refuse(errno.ENXIO, "control attributes cannot be read")
         self._unknown_group(group)
@@ -217,9 +186,5 @@ class VgicDevice(KvmDevice):
                 refuse(errno.ENXIO, f"no control attribute {attr} on {self.label}")
         elif group in self._reg_groups():
             has_register(vm, group, attr)
-        elif self._is_cpu_sysregs(group):
-            refuse(errno.ENXIO, "CPU_SYSREGS is not modelled by virtmodel")
-        elif self._is_maint_irq(group):
-            return
         else:
             self._unknown_group(group)

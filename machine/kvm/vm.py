@@ -14,9 +14,11 @@ Example:
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.addresses import base_problem, free_slot
 from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
 from virtmodel.machine.kvm.device import KvmDevice, check_int
@@ -24,23 +26,27 @@ from virtmodel.machine.kvm.errors import KvmError, Refusal, refuse
 from virtmodel.machine.kvm.first_run import map_resources
 from virtmodel.machine.kvm.its import ItsDevice
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
-from virtmodel.machine.kvm.state import VcpuState, VgicState
+from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
+from virtmodel.machine.kvm.vcpu import Vcpu
+from virtmodel.machine.kvm.vcpu_attrs import timer_irqs_valid
+from virtmodel.machine.kvm.vfio import VfioDevice
 from virtmodel.machine.kvm.vgic import VgicDevice
 
 
 def create_vm(
     ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
-    semantics: str = "mainline",
+    semantics: str = "v6.1",
     host: HostCaps | None = None,
 ) -> Vm:
     """KVM_CREATE_VM: a VM with *ipa_bits* of guest physical address space.
 
-    ``semantics`` picks the kernel ("mainline", "v4.8", "v4.8-rc1"). The
+    ``semantics`` picks the kernel ("v6.1", alias "mainline"; "v4.8",
+    "v4.8-rc1"). The
     2016 kernels predate KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make
     40-bit VMs.
 
     Raises:
-        KvmError: EINVAL when *ipa_bits* is outside 32..host limit (mainline)
+        KvmError: EINVAL when *ipa_bits* is outside 32..host limit (v6.1)
             or is not 40 (2016 kernels).
         ValueError: *semantics* is unknown.
     """
@@ -81,13 +87,26 @@ class Vm:
         self.devices: list[KvmDevice] = []
         #: The VM-wide vGIC state.
         self.vgic = VgicState()
-        #: LEVEL_INFO line levels by (vcpu id or -1 for SPIs, INTID).
-        self.line_levels: dict[tuple[int, int], bool] = {}
         #: Whether any vCPU completed a first run.
         self.has_ran_once = False
         #: The call record and its observers.
-        self.log = CallLog()
+        self.log = CallLog(self._check_alive)
         self._max_vcpus = host.max_vcpus
+        #: Killed by a failed first-run vGIC mapping (6.1): every call is EIO.
+        self.dead = False
+        #: The register width the first initialised vCPU fixed (None: not yet).
+        self.el1_32bit: bool | None = None
+        #: A PMU event filter was set.
+        self.pmu_filtered = False
+        #: Guest memory slots: slot number -> (guest physical base, size).
+        self.memslots: dict[int, tuple[int, int]] = {}
+        #: Whether the calling process has file descriptor *fd* open (the
+        #: VFIO device looks descriptors up); none by default.
+        self.open_file: Callable[[int], bool] = lambda fd: False
+
+    def _check_alive(self) -> None:
+        if self.dead:
+            refuse(errno.EIO, "the VM is dead: an earlier first run failed")
 
     def __repr__(self) -> str:
         sem, vcpus = self.semantics.name, len(self.vcpus)
@@ -126,10 +145,16 @@ class Vm:
             return
         if not self.vgic.nr_spis:
             self.vgic.nr_spis = c.VGIC_NR_IRQS_LEGACY - c.VGIC_NR_PRIVATE_IRQS
+        for vcpu in self.vcpus:  # vgic_v3_enable: the CPU interface's limits
+            vcpu.state.pri_bits = self.host.ich_pri_bits
+            vcpu.state.id_bits = self.host.ich_id_bits
         self.vgic.initialized = True
 
-    def create_vcpu(self, vcpu_id: int) -> Vcpu:
+    def create_vcpu(self, vcpu_id: int, *, init: bool = True) -> Vcpu:
         """KVM_CREATE_VCPU followed by KVM_ARM_VCPU_INIT, as QEMU issues them.
+
+        With ``init=False`` the vCPU is left uninitialised (MPIDR 0, KVM_RUN
+        answers ENOEXEC) until :meth:`Vcpu.init`, the separate call.
 
         Raises:
             KvmError: EINVAL (id or count beyond the limit, or the new
@@ -150,13 +175,13 @@ class Vm:
         created: list[Vcpu] = []
 
         def action() -> int:
-            created.append(self._create_vcpu(vcpu_id))
+            created.append(self._create_vcpu(vcpu_id, init))
             return 0
 
         self.log.invoke(pending, action)
         return created[0]
 
-    def _create_vcpu(self, vcpu_id: int) -> Vcpu:
+    def _create_vcpu(self, vcpu_id: int, init: bool) -> Vcpu:
         # Generic checks, then kvm_arch_vcpu_precreate, then the vGIC's
         # per-vCPU init, then the duplicate id (§2.3).
         if vcpu_id >= c.KVM_MAX_VCPU_IDS:
@@ -180,8 +205,18 @@ class Vm:
             if problem is not None:
                 refuse(errno.EINVAL, f"vcpu {vcpu_id}: {problem}")
         if any(v.vcpu_id == vcpu_id for v in self.vcpus):
+            if region is not None:
+                # The frame was handed out before the duplicate id was
+                # noticed, and destroying the vCPU does not give it back.
+                region.free_index += 1
             refuse(errno.EEXIST, f"vcpu {vcpu_id} already exists")
-        vcpu = Vcpu(self, VcpuState(vcpu_id=vcpu_id, index=len(self.vcpus)))
+        state = VcpuState(
+            vcpu_id=vcpu_id,
+            index=len(self.vcpus),
+            initialized=init,
+            mpidr=-1 if init else 0,
+        )
+        vcpu = Vcpu(self, state)
         if region is not None:
             vcpu.state.rdreg, vcpu.state.rdreg_index = region, region.free_index
             region.free_index += 1
@@ -235,6 +270,8 @@ class Vm:
         if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
             count = len(self.its_devices)
             return f"its{count}" if count else "its"
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            return "vfio"
         return f"device-type-{type_id}"
 
     def _create_device(self, type_id: int, test: bool, label: str) -> KvmDevice | None:
@@ -242,14 +279,22 @@ class Vm:
             c.KVM_DEV_TYPE_ARM_VGIC_V2: self.host.can_emulate_v2,
             c.KVM_DEV_TYPE_ARM_VGIC_V3: self.host.can_emulate_v3,
             c.KVM_DEV_TYPE_ARM_VGIC_ITS: self.host.can_emulate_v3,
+            c.KVM_DEV_TYPE_VFIO: True,  # virt/kvm/vfio.c, on every host
         }
         if not registered.get(type_id, False):
             name = c.DEVICE_TYPE_NAMES.get(type_id, f"device type {type_id}")
             refuse(errno.ENODEV, f"{name} is not available on this host")
         if test:
             return None
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            if any(isinstance(d, VfioDevice) for d in self.devices):
+                refuse(errno.EBUSY, "the VM already has a VFIO device")
+            vfio = VfioDevice(self, label)
+            self.devices.append(vfio)
+            return vfio
         if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
             its = ItsDevice(self, label)
+            self.vgic.propbaser = INITIAL_BASER
             self.devices.append(its)
             return its
         gic = self.vgic
@@ -268,23 +313,126 @@ class Vm:
                 errno.E2BIG,
                 f"{len(self.vcpus)} vcpus exceed the {label} limit of {limit}",
             )
-        self.vgic = VgicState(model=type_id, nassgicap=self.host.gicv4_1_vsgi)
+        # kvm_vgic_create leaves PROPBASER (which an ITS may have set) alone.
+        self.vgic = VgicState(
+            model=type_id,
+            nassgicap=self.host.gicv4_1_vsgi,
+            propbaser=self.vgic.propbaser,
+        )
         self._max_vcpus = limit
         device = VgicDevice(self, type_id, label)
         self.devices.append(device)
         return device
 
-    def _first_run(self, vcpu: Vcpu) -> None:
+    def first_run(self, vcpu: Vcpu) -> None:
+        """Run kvm_arch_vcpu_run_pid_change for *vcpu*'s first KVM_RUN.
+
+        The vGIC is mapped once per VM; then the vCPU's timer and PMU are
+        enabled. Only a failed vGIC mapping is fatal (6.1: the VM dies; the
+        2016 kernels wipe the vGIC); the others fail this run only.
+
+        Raises:
+            Refusal: ENXIO, EINVAL or EBUSY.
+        """
         if self.vgic.in_kernel and not self.vgic.ready:
             try:
                 map_resources(self)
             except Refusal:
-                self.vgic.wipe([v.state for v in self.vcpus])
-                self.line_levels.clear()
+                if self.semantics.dead_after_failed_map:
+                    self.dead = True
+                else:
+                    self.vgic.wipe([v.state for v in self.vcpus])
                 raise
             self.vgic.ready = True
-        vcpu.state.has_run_once = True
+        state = vcpu.state
+        in_kernel = self.vgic.in_kernel
+        if in_kernel and not state.timer_enabled and not timer_irqs_valid(vcpu):
+            refuse(errno.EINVAL, "the timer interrupts are not usable")
+        state.timer_enabled = True
+        if state.has_feature(u.KVM_ARM_VCPU_PMU_V3):
+            if not state.pmu_created:
+                refuse(errno.EINVAL, "the vcpu's PMU is not initialized")
+            irq = state.pmu_irq
+            if self.vgic.in_kernel:
+                spis = self.vgic.nr_spis + c.VGIC_NR_PRIVATE_IRQS
+                if irq is None or not (16 <= irq < 32 or 32 <= irq < spis):
+                    refuse(errno.EINVAL, f"PMU interrupt {irq} is not usable")
+            elif irq is not None:
+                refuse(errno.EINVAL, "a PMU interrupt needs an in-kernel irqchip")
+        state.has_run_once = True
         self.has_ran_once = True
+
+    def preferred_target(self) -> int:
+        """KVM_ARM_PREFERRED_TARGET: the target KVM_ARM_VCPU_INIT wants.
+
+        Raises:
+            KvmError: EIO on a dead VM.
+        """
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_ARM_PREFERRED_TARGET",
+            device="vm",
+            group=None,
+            attr=None,
+            value=None,
+            resource="kvm.vm.preferred_target",
+        )
+        return self.log.invoke(pending, lambda: u.KVM_ARM_TARGET_GENERIC_V8)
+
+    def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
+        """KVM_SET_USER_MEMORY_REGION: back [base, base+size) with memory.
+
+        Raises:
+            KvmError: EINVAL for a slot beyond the IPA space or unaligned;
+                EIO on a dead VM.
+            ValueError: An argument is not an unsigned 64-bit integer.
+        """
+        for name, number in (("slot", slot), ("base", base), ("size", size)):
+            check_int(name, number, 64)
+
+        def action() -> int:
+            if base % 4096 or size % 4096 or base + size > self.ipa_size:
+                refuse(errno.EINVAL, f"memory {span(base, size)} is not usable")
+            self.memslots[slot] = (base, size)
+            return 0
+
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_SET_USER_MEMORY_REGION",
+            device="vm",
+            group=None,
+            attr=None,
+            value=base,
+            resource="kvm.vm.memory",
+        )
+        self.log.invoke(pending, action)
+
+    def in_memslot(self, ipa: int) -> bool:
+        """Whether guest physical address *ipa* is backed by a memory slot."""
+        return any(b <= ipa < b + n for b, n in self.memslots.values())
+
+    def mmio_claimed(self, ipa: int) -> bool:
+        """Whether a guest access to *ipa* is handled by an in-kernel device.
+
+        Registered frames: each vCPU's redistributor (when it got one), the
+        distributor (once mapped by the first run) and every ITS with an
+        address (6.1 registers it at once).
+        """
+        gic = self.vgic
+        frames: list[tuple[int, int]] = []
+        for vcpu in self.vcpus:
+            region = vcpu.state.rdreg
+            if region is not None:
+                base = region.base + vcpu.state.rdreg_index * c.KVM_VGIC_V3_REDIST_SIZE
+                frames.append((base, c.KVM_VGIC_V3_REDIST_SIZE))
+        if gic.ready and gic.dist_base != c.VGIC_ADDR_UNDEF:
+            v3 = gic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3
+            size = c.KVM_VGIC_V3_DIST_SIZE if v3 else c.KVM_VGIC_V2_DIST_SIZE
+            frames.append((gic.dist_base, size))
+        for its in self.its_devices:
+            if its.mapped:
+                frames.append((its.base, c.KVM_VGIC_V3_ITS_SIZE))
+        return any(base <= ipa < base + size for base, size in frames)
 
 
 def _create_resource(type_id: int) -> str:
@@ -293,81 +441,3 @@ def _create_resource(type_id: int) -> str:
     if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
         return "kvm.its.create"
     return "kvm.device.create"
-
-
-@final
-class Vcpu:
-    """A vCPU created with :meth:`Vm.create_vcpu`.
-
-    Raises:
-        KvmError: From :meth:`run` when the first run's checks fail.
-    """
-
-    def __init__(self, vm: Vm, state: VcpuState) -> None:
-        #: The VM.
-        self.vm = vm
-        #: The kernel-side state the vGIC model reads.
-        self.state = state
-
-    def __repr__(self) -> str:
-        return f"<Vcpu {self.vcpu_id} mpidr=0x{self.mpidr:08x}>"
-
-    @property
-    def vcpu_id(self) -> int:
-        """The KVM_CREATE_VCPU id."""
-        return self.state.vcpu_id
-
-    @property
-    def label(self) -> str:
-        """Trace name, ``vcpu<id>``."""
-        return f"vcpu{self.vcpu_id}"
-
-    @property
-    def mpidr(self) -> int:
-        """MPIDR_EL1: the kernel's reset value unless userspace wrote one."""
-        return self.state.mpidr
-
-    @mpidr.setter
-    def mpidr(self, value: int) -> None:
-        check_int("mpidr", value, 64)
-        pending = KvmCall(
-            seq=-1,
-            ioctl="KVM_SET_ONE_REG",
-            device=self.label,
-            group=None,
-            attr="MPIDR_EL1",
-            value=value,
-            resource="kvm.vcpu.mpidr",
-        )
-
-        def action() -> int:
-            self.state.mpidr = value
-            return 0
-
-        self.vm.log.invoke(pending, action)
-
-    def run(self) -> int:
-        """KVM_RUN; the VM's first run maps the vGIC resources.
-
-        A failed first run destroys the whole vGIC configuration (addresses,
-        regions, NR_IRQS, init), as the kernel does; the model stays.
-
-        Raises:
-            KvmError: ENXIO, EINVAL or EBUSY from the first-run checks.
-        """
-        pending = KvmCall(
-            seq=-1,
-            ioctl="KVM_RUN",
-            device=self.label,
-            group=None,
-            attr=None,
-            value=None,
-            resource="kvm.vcpu.run",
-        )
-
-        def action() -> int:
-            if not self.state.has_run_once:
-                self.vm._first_run(self)
-            return 0
-
-        return self.vm.log.invoke(pending, action)

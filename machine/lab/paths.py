@@ -12,10 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from virtmodel.machine.errors import MachineError
+
 __all__ = ["LabError", "LabNotReadyError", "LabPaths", "lab_dir"]
 
 
-class LabError(RuntimeError):
+class LabError(MachineError, RuntimeError):
     """The lab failed: a fetch, a build, or a guest that did not finish.
 
     The message is one line. ``.console`` holds what the guest printed, when

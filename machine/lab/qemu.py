@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Final, TextIO
 
+from virtmodel.machine.errors import MachineError
 from virtmodel.machine.lab.guest import shell_quote
 from virtmodel.machine.lab.paths import LabError
 from virtmodel.machine.lab.tracelog import TracedCall, parse_trace_log
@@ -76,7 +77,7 @@ trace() {
 """
 
 
-class UsageProblem(ValueError):
+class UsageProblem(MachineError, ValueError):
     """A configuration's QEMU arguments cannot be traced as given."""
 
 

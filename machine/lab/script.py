@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from virtmodel.machine.errors import MachineError
+
 __all__ = [
     "OPERATIONS",
     "KvmScriptResult",
@@ -58,7 +60,7 @@ _U64: Final = (1 << 64) - 1
 _MAX_LINE: Final = 4000  # kvmexec reads lines of up to 4095 bytes
 
 
-class ScriptError(ValueError):
+class ScriptError(MachineError, ValueError):
     """A KVM script line is malformed; the message names the line."""
 
     def __init__(self, line: int, message: str, where: str = "") -> None:

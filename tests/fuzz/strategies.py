@@ -108,7 +108,7 @@ def machine_argv(draw: st.DrawFn) -> list[str]:
     if draw(st.booleans()):
         argv += ["-accel", draw(st.sampled_from(("tcg", "kvm", "kvm", "hvf")))]
     if draw(st.booleans()):
-        era = draw(st.sampled_from(("mainline", "v4.8", "v4.8-rc1")))
+        era = draw(st.sampled_from(("v6.1", "v4.8", "v4.8-rc1")))
         argv += ["--kernel-semantics", era]
     if draw(st.booleans()):
         argv += ["--notifiers", draw(st.sampled_from(("ordered", "qemu-lifo")))]

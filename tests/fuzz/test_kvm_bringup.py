@@ -54,7 +54,7 @@ def bringups(draw: st.DrawFn) -> dict[str, object]:
         "smp": draw(st.sampled_from(("1", "2", "4", "1", "2", "4", "8", "9", "64", "124", "4,maxcpus=8"))),
         "memory": draw(st.sampled_from(("128M", "1G", "4G", "128M", "1G", "300G"))),
         "cpu": draw(st.sampled_from(("host", "max", "cortex-a57", "host", "max", "cortex-a53", "cortex-a15"))),
-        "era": draw(st.sampled_from(("mainline", "v4.8", "v4.8-rc1"))),
+        "era": draw(st.sampled_from(("v6.1", "v4.8", "v4.8-rc1"))),
         "notifiers": draw(st.sampled_from(("ordered", "qemu-lifo"))),
         "its_init": draw(st.sampled_from(("realize", "init-done"))),
         "strict": draw(st.booleans()),

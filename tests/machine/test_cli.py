@@ -116,7 +116,7 @@ def test_check_reports_hazards_only_when_an_edge_is_missing(capsys):
         "run",
         *MAIN_JOB,
         "--kernel-semantics",
-        "mainline",
+        "v6.1",
         "--its-init",
         "init-done",
         "--check",

@@ -133,7 +133,7 @@ def test_unknown_device_suggests_the_closest_name():
 
 
 def test_kvm_calls_are_nested_under_the_notifier_that_made_them():
-    m = Machine("t", accel=KvmAccel("mainline"))
+    m = Machine("t", accel=KvmAccel("v6.1"))
 
     m.boot(kvm_gic_board())
 
@@ -186,7 +186,7 @@ def test_late_init_done_notifier_runs_at_once_in_both_modes():
 
 
 def test_strict_mode_refuses_an_undeclared_kvm_attribute():
-    m = Machine("t", accel=KvmAccel("mainline"), strict=True)
+    m = Machine("t", accel=KvmAccel("v6.1"), strict=True)
 
     def board(m):
         kvm_gic_board()(m)
@@ -217,7 +217,7 @@ def test_strict_mode_accepts_declared_attributes():
 def test_dropped_edges_are_reported_and_unused_ones_are_kept():
     m = Machine(
         "t",
-        accel=KvmAccel("mainline"),
+        accel=KvmAccel("v6.1"),
         drop_edges=[("its-ctrl-init", "kvm-set-addr:its"), ("nobody", "x")],
     )
 
@@ -278,7 +278,7 @@ def test_strict_mode_lets_declared_readers_through():
 
 
 def test_vcpu_pre_run_notifiers_run_once_before_the_first_vcpu_run():
-    m = Machine("t", accel=KvmAccel("mainline"))
+    m = Machine("t", accel=KvmAccel("v6.1"))
     seen = []
     m.vcpu_pre_run.add(
         "last-word", lambda m: seen.append(len(m.trace.of_kind(Kind.KVM)))
@@ -292,7 +292,7 @@ def test_vcpu_pre_run_notifiers_run_once_before_the_first_vcpu_run():
 
 
 def test_an_unmapped_in_kernel_device_is_reported_and_the_first_run_fails():
-    m = Machine("t", accel=KvmAccel("mainline"))
+    m = Machine("t", accel=KvmAccel("v6.1"))
 
     def board(m):
         m.accel.create_vcpu(0, 0)

@@ -28,7 +28,7 @@ def address_writes(machine):
         (
             "virt,gic-version=3,its=on",
             "4",
-            "mainline",
+            "v6.1",
             [
                 "its:VGIC_ITS_ADDR_TYPE",
                 "vgic-v3:VGIC_V3_ADDR_TYPE_REDIST_REGION",
@@ -38,7 +38,7 @@ def address_writes(machine):
         (
             "virt,gic-version=3,its=on",
             "200",
-            "mainline",
+            "v6.1",
             [
                 "its:VGIC_ITS_ADDR_TYPE",
                 "vgic-v3:VGIC_V3_ADDR_TYPE_REDIST_REGION",
@@ -59,7 +59,7 @@ def address_writes(machine):
         (
             "virt,gic-version=2",
             "2",
-            "mainline",
+            "v6.1",
             ["vgic-v2:VGIC_V2_ADDR_TYPE_CPU", "vgic-v2:VGIC_V2_ADDR_TYPE_DIST"],
         ),
     ],

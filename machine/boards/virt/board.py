@@ -55,7 +55,7 @@ def kvm_ipa_bits(config: VirtConfig) -> int:
 def create_virt(
     config: VirtConfig,
     *,
-    kernel_semantics: str = "mainline",
+    kernel_semantics: str = "v6.1",
     notifiers: str = "ordered",
     its_init: str = "realize",
     strict: bool = False,

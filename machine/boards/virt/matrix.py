@@ -15,7 +15,7 @@ from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 
-ERAS = ("v4.8-rc1", "v4.8", "mainline")
+ERAS = ("v4.8-rc1", "v4.8", "v6.1")
 MODES = ("qemu-lifo", "ordered")
 PLACEMENTS = ("realize", "init-done")
 

@@ -9,7 +9,7 @@ import pytest
 
 from virtmodel.machine import kvm
 
-ERAS = ("mainline", "v4.8", "v4.8-rc1")
+ERAS = ("v6.1", "v4.8", "v4.8-rc1")
 OLD_ERAS = ("v4.8", "v4.8-rc1")
 ADDR = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
 CTRL = kvm.KVM_DEV_ARM_VGIC_GRP_CTRL

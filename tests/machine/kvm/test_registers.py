@@ -103,9 +103,11 @@ def test_registers_find_vcpus_by_the_mpidr_userspace_wrote() -> None:
     assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(0x100, kvm.GICR_TYPER)) == 0
 
 
-def test_gicd_iidr_is_readable_before_init_and_only_its_revision_changes() -> None:
+def test_gicd_iidr_needs_init_and_only_its_revision_changes() -> None:
     _, gic = v3_vm()
 
+    fails(errno.EBUSY, gic.get_attr, DIST_REGS, kvm.GICD_IIDR)
+    gic.set_attr(CTRL, INIT)
     assert gic.get_attr(DIST_REGS, kvm.GICD_IIDR) == 0x4B00343B
     gic.set_attr(DIST_REGS, kvm.GICD_IIDR, 0x4B00243B)
     assert gic.get_attr(DIST_REGS, kvm.GICD_IIDR) == 0x4B00243B
@@ -119,29 +121,15 @@ def test_distributor_registers_need_vcpu_zero() -> None:
     fails(errno.EINVAL, gic.get_attr, DIST_REGS, kvm.GICD_IIDR)
 
 
-def test_gicd_typer2_nassgicap_needs_host_support() -> None:
-    _, gic = v3_vm()
-
-    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == 0
-    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)
-    fails(
-        errno.EINVAL,
-        gic.set_attr,
-        DIST_REGS,
-        kvm.GICD_TYPER2,
-        kvm.GICD_TYPER2_NASSGICAP,
-    )
-    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, 1)
-
-
-def test_gicd_typer2_nassgicap_cannot_change_after_init() -> None:
-    _, gic = v3_vm(host=kvm.HostCaps(gicv4_1_vsgi=True))
-    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == 0x100
-    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)
+@pytest.mark.parametrize(("vsgi", "typer2"), [(False, 0), (True, 0x100)])
+def test_gicd_typer2_is_read_only_on_6_1(vsgi: bool, typer2: int) -> None:
+    _, gic = v3_vm(host=kvm.HostCaps(gicv4_1_vsgi=vsgi))
     gic.set_attr(CTRL, INIT)
 
-    fails(errno.EBUSY, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, 0x100)
-    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, 0)  # unchanged value is accepted
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER2) == typer2
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER2, typer2)  # the same value is accepted
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, typer2 ^ 0x100)
+    fails(errno.EINVAL, gic.set_attr, DIST_REGS, kvm.GICD_TYPER2, typer2 | 1)
 
 
 def test_other_distributor_registers_need_init() -> None:
@@ -170,17 +158,44 @@ def test_set_with_null_pointer_is_efault_before_the_init_check() -> None:
     fails(errno.EBUSY, gic.get_attr, DIST_REGS, kvm.GICD_CTLR, None)
 
 
-def test_unmodelled_register_offsets_answer_enxio() -> None:
+def test_offsets_that_are_no_register_read_as_zero_but_has_attr_says_enxio() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)  # 256 interrupts: GICD_ISENABLER0..7
+
+    for offset in (0x2, 0x20, 0x120):  # misaligned, a hole, beyond nr_irqs
+        gic.set_attr(DIST_REGS, offset, 0xFFFFFFFF)
+        assert gic.get_attr(DIST_REGS, offset) == 0
+        fails(errno.ENXIO, gic.has_attr, DIST_REGS, offset)
+    gic.has_attr(DIST_REGS, 0x11C)
+    gic.has_attr(DIST_REGS, kvm.GICD_CTLR)
+    gic.has_attr(REDIST_REGS, kvm.v3_reg_attr(kvm.reset_mpidr(0), kvm.GICR_TYPER))
+
+
+def test_spi_registers_hold_what_userspace_writes() -> None:
     _, gic = v3_vm()
     gic.set_attr(CTRL, INIT)
 
-    error = fails(errno.ENXIO, gic.get_attr, DIST_REGS, 0x100)
-    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0x100)
-    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0x2)
+    assert gic.get_attr(DIST_REGS, 0x84) == 0xFFFFFFFF  # IGROUPR1: group 1
+    gic.set_attr(DIST_REGS, 0x104, 0x5)  # ISENABLER1
+    gic.set_attr(DIST_REGS, 0x184, 0x1)  # ICENABLER1 clears SPI 32
+    assert gic.get_attr(DIST_REGS, 0x104) == 0x4
+    gic.set_attr(DIST_REGS, 0x420, 0xFFFFFFFF)  # IPRIORITYR8: five bits kept
+    assert gic.get_attr(DIST_REGS, 0x420) == 0xF8F8F8F8
+    gic.set_attr(DIST_REGS, 0x6100, 0xFFFFFFFF)  # IROUTER32: Aff2..Aff0
+    assert gic.get_attr(DIST_REGS, 0x6100) == 0xFFFFFF
+    assert gic.get_attr(DIST_REGS, 0x80) == 0  # private interrupts read as zero
 
-    assert "not modelled" in str(error)
-    gic.has_attr(DIST_REGS, kvm.GICD_CTLR)
-    gic.has_attr(REDIST_REGS, kvm.GICR_TYPER)
+
+def test_sgi_frame_registers_of_each_redistributor() -> None:
+    _, gic = v3_vm(vcpus=2)
+    gic.set_attr(CTRL, INIT)
+    vcpu1 = kvm.reset_mpidr(1)
+
+    assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(vcpu1, 0x10100)) == 0xFFFF
+    assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(vcpu1, 0x10C00)) == 0xAAAAAAAA
+    gic.set_attr(REDIST_REGS, kvm.v3_reg_attr(vcpu1, 0x10C04), 0xFFFFFFFF)
+    assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(vcpu1, 0x10C04)) == 0xAAAAAAAA
+    assert gic.get_attr(REDIST_REGS, kvm.v3_reg_attr(kvm.reset_mpidr(0), 0x10C04)) == 0
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
@@ -225,7 +240,11 @@ def test_level_info_round_trips_spi_line_levels() -> None:
     gic.set_attr(LEVEL_INFO, 32, 0xFFFFFFFF)
     gic.set_attr(LEVEL_INFO, 0, 0xFFFFFFFF)
 
+    assert gic.get_attr(LEVEL_INFO, 32) == 0  # SPIs start edge-triggered
+    gic.set_attr(DIST_REGS, 0xC08, 0)  # GICD_ICFGR2/3: SPIs 32..63 level
+    gic.set_attr(DIST_REGS, 0xC0C, 0)
     assert gic.get_attr(LEVEL_INFO, 32) == 0xFFFFFFFF
+    assert gic.get_attr(DIST_REGS, 0x204) == 0xFFFFFFFF  # ISPENDR1: lines high
     assert gic.get_attr(LEVEL_INFO, 0) == 0xFFFF0000  # SGIs have no line level
     assert gic.get_attr(LEVEL_INFO, 64) == 0  # beyond nr_irqs
     gic.has_attr(LEVEL_INFO, 0)

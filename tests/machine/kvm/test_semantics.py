@@ -8,17 +8,35 @@ from virtmodel.machine import kvm
 def test_three_kernel_eras_are_known_with_their_its_behaviour() -> None:
     eras = {name: sem.its_era for name, sem in kvm.SEMANTICS.items()}
 
-    assert eras == {"mainline": "C", "v4.8": "B", "v4.8-rc1": "A"}
+    assert eras == {"v6.1": "C", "v4.8": "B", "v4.8-rc1": "A"}
 
 
-def test_only_mainline_uses_the_5_16_check_order_and_region_attribute() -> None:
+def test_mainline_is_an_alias_of_v6_1() -> None:
+    vm = kvm.create_vm(semantics="mainline")
+
+    assert vm.semantics is kvm.SEMANTICS["v6.1"]
+    with pytest.raises(ValueError, match=r"'v6\.1', 'v4\.8', 'v4\.8-rc1', 'mainline'"):
+        kvm.create_vm(semantics="v5.0")
+
+
+def test_only_v6_1_uses_the_5_16_check_order_and_region_attribute() -> None:
     flags = {n: (s.iorange_checks, s.redist_regions) for n, s in kvm.SEMANTICS.items()}
 
     assert flags == {
-        "mainline": (True, True),
+        "v6.1": (True, True),
         "v4.8": (False, False),
         "v4.8-rc1": (False, False),
     }
+
+
+def test_lab_host_has_no_gicv2_emulation() -> None:
+    vm = kvm.create_vm(host=kvm.LAB_HOST)
+
+    assert (kvm.LAB_HOST.can_emulate_v2, kvm.LAB_HOST.ipa_limit) == (False, 48)
+    assert kvm.LAB_HOST.max_vcpus == 512
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3, test=True)
+    with pytest.raises(kvm.KvmError, match="ENODEV"):
+        vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2, test=True)
 
 
 def test_default_host_is_gicv3_with_v2_compatibility_and_48_ipa_bits() -> None:

@@ -1,0 +1,155 @@
+"""The KVM ioctl ABI beyond the device attributes: request numbers, vCPU attrs.
+
+A real backend (the lab's executor, a future ``ioctl`` driver) needs the
+request numbers; the simulator needs the vCPU attribute groups and feature
+bits QEMU uses. The request numbers are computed here with the generic
+``_IOC`` layout (8-bit number, 8-bit type, 14-bit size, 2-bit direction,
+lowest to highest) from the size of the argument structure on arm64 (LP64).
+tests/machine/kvm/test_uapi_headers.py checks every number in this module
+and in :mod:`constants` against Debian's 6.1 ``linux/kvm.h`` and
+``asm/kvm.h``, parsed from the files.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_IOC_NRSHIFT: Final = 0
+_IOC_TYPESHIFT: Final = 8
+_IOC_SIZESHIFT: Final = 16
+_IOC_DIRSHIFT: Final = 30
+_IOC_NONE: Final = 0
+_IOC_WRITE: Final = 1
+_IOC_READ: Final = 2
+
+#: The ioctl type byte of every KVM request.
+KVMIO: Final = 0xAE
+
+
+def ioc(direction: int, nr: int, size: int) -> int:
+    """Encode a KVM ioctl request number (type :data:`KVMIO`)."""
+    return (
+        direction << _IOC_DIRSHIFT
+        | KVMIO << _IOC_TYPESHIFT
+        | nr << _IOC_NRSHIFT
+        | size << _IOC_SIZESHIFT
+    )
+
+
+# Sizes in bytes of the ioctl argument structures on arm64.
+#: struct kvm_userspace_memory_region: slot, flags, gpa, size, uaddr.
+SIZEOF_KVM_USERSPACE_MEMORY_REGION: Final = 32
+#: struct kvm_vcpu_init: target and seven feature words.
+SIZEOF_KVM_VCPU_INIT: Final = 32
+#: struct kvm_create_device: type, fd, flags.
+SIZEOF_KVM_CREATE_DEVICE: Final = 12
+#: struct kvm_device_attr: flags, group, attr, addr.
+SIZEOF_KVM_DEVICE_ATTR: Final = 24
+#: struct kvm_one_reg: id, addr.
+SIZEOF_KVM_ONE_REG: Final = 16
+#: struct kvm_irq_routing: nr, flags (the entries follow it).
+SIZEOF_KVM_IRQ_ROUTING: Final = 8
+#: struct kvm_irq_level: irq, level.
+SIZEOF_KVM_IRQ_LEVEL: Final = 8
+#: struct kvm_irqfd: fd, gsi, flags, resamplefd, 16 bytes of padding.
+SIZEOF_KVM_IRQFD: Final = 32
+#: struct kvm_msi: address_lo/hi, data, flags, devid, 12 bytes of padding.
+SIZEOF_KVM_MSI: Final = 32
+
+# /dev/kvm requests.
+KVM_GET_API_VERSION: Final = ioc(_IOC_NONE, 0x00, 0)
+KVM_CREATE_VM: Final = ioc(_IOC_NONE, 0x01, 0)
+KVM_CHECK_EXTENSION: Final = ioc(_IOC_NONE, 0x03, 0)
+KVM_GET_VCPU_MMAP_SIZE: Final = ioc(_IOC_NONE, 0x04, 0)
+# VM requests.
+KVM_CREATE_VCPU: Final = ioc(_IOC_NONE, 0x41, 0)
+KVM_SET_USER_MEMORY_REGION: Final = ioc(
+    _IOC_WRITE, 0x46, SIZEOF_KVM_USERSPACE_MEMORY_REGION
+)
+KVM_IRQ_LINE: Final = ioc(_IOC_WRITE, 0x61, SIZEOF_KVM_IRQ_LEVEL)
+KVM_SET_GSI_ROUTING: Final = ioc(_IOC_WRITE, 0x6A, SIZEOF_KVM_IRQ_ROUTING)
+KVM_IRQFD: Final = ioc(_IOC_WRITE, 0x76, SIZEOF_KVM_IRQFD)
+KVM_SIGNAL_MSI: Final = ioc(_IOC_WRITE, 0xA5, SIZEOF_KVM_MSI)
+KVM_ARM_PREFERRED_TARGET: Final = ioc(_IOC_READ, 0xAF, SIZEOF_KVM_VCPU_INIT)
+KVM_CREATE_DEVICE: Final = ioc(_IOC_READ | _IOC_WRITE, 0xE0, SIZEOF_KVM_CREATE_DEVICE)
+# vCPU requests.
+KVM_RUN: Final = ioc(_IOC_NONE, 0x80, 0)
+KVM_GET_ONE_REG: Final = ioc(_IOC_WRITE, 0xAB, SIZEOF_KVM_ONE_REG)
+KVM_SET_ONE_REG: Final = ioc(_IOC_WRITE, 0xAC, SIZEOF_KVM_ONE_REG)
+KVM_ARM_VCPU_INIT: Final = ioc(_IOC_WRITE, 0xAE, SIZEOF_KVM_VCPU_INIT)
+# Device requests (also answered by a vCPU fd for the vCPU attributes).
+KVM_SET_DEVICE_ATTR: Final = ioc(_IOC_WRITE, 0xE1, SIZEOF_KVM_DEVICE_ATTR)
+KVM_GET_DEVICE_ATTR: Final = ioc(_IOC_WRITE, 0xE2, SIZEOF_KVM_DEVICE_ATTR)
+KVM_HAS_DEVICE_ATTR: Final = ioc(_IOC_WRITE, 0xE3, SIZEOF_KVM_DEVICE_ATTR)
+
+_REQUESTS: Final = (
+    ("KVM_GET_API_VERSION", KVM_GET_API_VERSION),
+    ("KVM_CREATE_VM", KVM_CREATE_VM),
+    ("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION),
+    ("KVM_GET_VCPU_MMAP_SIZE", KVM_GET_VCPU_MMAP_SIZE),
+    ("KVM_CREATE_VCPU", KVM_CREATE_VCPU),
+    ("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION),
+    ("KVM_IRQ_LINE", KVM_IRQ_LINE),
+    ("KVM_SET_GSI_ROUTING", KVM_SET_GSI_ROUTING),
+    ("KVM_IRQFD", KVM_IRQFD),
+    ("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI),
+    ("KVM_ARM_PREFERRED_TARGET", KVM_ARM_PREFERRED_TARGET),
+    ("KVM_CREATE_DEVICE", KVM_CREATE_DEVICE),
+    ("KVM_RUN", KVM_RUN),
+    ("KVM_GET_ONE_REG", KVM_GET_ONE_REG),
+    ("KVM_SET_ONE_REG", KVM_SET_ONE_REG),
+    ("KVM_ARM_VCPU_INIT", KVM_ARM_VCPU_INIT),
+    ("KVM_SET_DEVICE_ATTR", KVM_SET_DEVICE_ATTR),
+    ("KVM_GET_DEVICE_ATTR", KVM_GET_DEVICE_ATTR),
+    ("KVM_HAS_DEVICE_ATTR", KVM_HAS_DEVICE_ATTR),
+)
+#: The request names, by number (a trace prints names, not numbers).
+IOCTL_NAMES: Final[dict[int, str]] = {number: name for name, number in _REQUESTS}
+
+# KVM_CREATE_VM type: the IPA size in bits 7..0 (0 means the default 40).
+KVM_VM_TYPE_ARM_IPA_SIZE_MASK: Final = 0xFF
+
+# Capabilities asked with KVM_CHECK_EXTENSION.
+KVM_CAP_IRQ_ROUTING: Final = 25
+KVM_CAP_MAX_VCPUS: Final = 66
+KVM_CAP_DEVICE_CTRL: Final = 89
+KVM_CAP_ARM_PMU_V3: Final = 126
+KVM_CAP_VCPU_ATTRIBUTES: Final = 127
+KVM_CAP_MAX_VCPU_ID: Final = 128
+KVM_CAP_ARM_VM_IPA_SIZE: Final = 165
+KVM_CAP_STEAL_TIME: Final = 187
+
+# kvm_run exit reasons a first run ends with.
+KVM_EXIT_MMIO: Final = 6
+KVM_EXIT_INTR: Final = 10
+
+#: The only vCPU target a 6.1 kernel offers through KVM_ARM_PREFERRED_TARGET.
+KVM_ARM_TARGET_GENERIC_V8: Final = 5
+
+# KVM_ARM_VCPU_INIT feature bits (word 0).
+KVM_ARM_VCPU_POWER_OFF: Final = 0
+KVM_ARM_VCPU_EL1_32BIT: Final = 1
+KVM_ARM_VCPU_PSCI_0_2: Final = 2
+KVM_ARM_VCPU_PMU_V3: Final = 3
+KVM_ARM_VCPU_SVE: Final = 4
+KVM_ARM_VCPU_PTRAUTH_ADDRESS: Final = 5
+KVM_ARM_VCPU_PTRAUTH_GENERIC: Final = 6
+
+# vCPU attribute groups and attributes (KVM_SET/GET/HAS_DEVICE_ATTR on a vCPU).
+KVM_ARM_VCPU_PMU_V3_CTRL: Final = 0
+KVM_ARM_VCPU_PMU_V3_IRQ: Final = 0
+KVM_ARM_VCPU_PMU_V3_INIT: Final = 1
+KVM_ARM_VCPU_PMU_V3_FILTER: Final = 2
+KVM_ARM_VCPU_PMU_V3_SET_PMU: Final = 3
+KVM_ARM_VCPU_TIMER_CTRL: Final = 1
+KVM_ARM_VCPU_TIMER_IRQ_VTIMER: Final = 0
+KVM_ARM_VCPU_TIMER_IRQ_PTIMER: Final = 1
+KVM_ARM_VCPU_PVTIME_CTRL: Final = 2
+KVM_ARM_VCPU_PVTIME_IPA: Final = 0
+
+#: vCPU attribute group names, for traces.
+VCPU_GROUP_NAMES: Final[dict[int, str]] = {
+    0: "PMU_V3_CTRL",
+    1: "TIMER_CTRL",
+    2: "PVTIME_CTRL",
+}
