@@ -16,7 +16,7 @@ import difflib
 import gc
 import itertools
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import final
+from typing import NoReturn, final
 
 import networkx as nx
 
@@ -81,19 +81,6 @@ def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
     return declared_edge(notifiers[u], notifiers[v])
 
 
-def check_targets(event: str, notifiers: Mapping[str, Notifier]) -> None:
-    """Check every hard ``after``/``before`` names a registered notifier.
-
-    Raises:
-        UnknownNotifierError: One does not (the first in registration order).
-    """
-    records = notifiers.values()
-    if not all(o in notifiers for r in records for o in r.after) or not all(
-        o in notifiers for r in records for o in r.before
-    ):
-        _raise_first_unknown(event, notifiers)
-
-
 def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
     """Yield the effective edges of checked *notifiers*, grouped by keyword.
 
@@ -130,12 +117,14 @@ def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
     return tuple(dropped)
 
 
-def _raise_first_unknown(event: str, notifiers: Mapping[str, Notifier]) -> None:
+def _raise_first_unknown(event: str, notifiers: Mapping[str, Notifier]) -> NoReturn:
+    """Raise for the first hard target, in registration order, not registered."""
     for record in notifiers.values():  # pragma: no branch - one is unknown
         for keyword in ("after", "before"):
             for other in getattr(record, keyword):
                 if other not in notifiers:
                     raise unknown(event, other, notifiers, record, keyword)
+    raise AssertionError  # pragma: no cover - called only when one is unknown
 
 
 @final
@@ -227,10 +216,13 @@ def build_graph(
     Raises:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
     """
-    check_targets(event, notifiers)
     graph: nx.DiGraph[str] = nx.DiGraph()
-    with gc_paused():
-        _fill(graph, notifiers)
+    try:
+        with gc_paused():
+            _fill(graph, notifiers)
+    except KeyError:
+        # A hard target is not registered: name the first one, with a hint.
+        _raise_first_unknown(event, notifiers)
     return graph, dropped_edges(notifiers)
 
 
@@ -243,6 +235,10 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
     attribute dict per edge. Skipping the per-edge generality of
     ``add_edges_from`` (tuple length checks, attribute merging) is what lets
     ``order()`` beat building the graph by hand.
+
+    Raises:
+        KeyError: A hard ``after``/``before`` names an absent notifier (the
+            caller names it properly: this is the bulk check, for free).
     """
     # DiGraph keeps nodes, successors and predecessors in the dicts its
     # "Subclasses" notes document (_node, _succ, _pred); a test checks the
