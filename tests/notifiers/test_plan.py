@@ -66,7 +66,9 @@ def test_graph_build_equals_networkx_add_edges_from_edge_order_included():
     assert list(built.edges(data=True)) == list(reference.edges(data=True))
     assert list(built.in_edges) == list(reference.in_edges)
     for u, v in built.edges:
-        assert built.succ[u][v] is built.pred[v][u]  # one attribute dict per edge
+        assert built.succ[u][v] is built.pred[v][u]  # one attribute mapping
+    with pytest.raises(TypeError):  # shared and read-only: a write cannot leak
+        built.edges["a", "b"]["weight"] = 1
 
 
 @pytest.mark.parametrize("enabled", [True, False])
