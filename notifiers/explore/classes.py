@@ -32,9 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import final
+from typing import Final, final
 
 from virtmodel.notifiers.explore.orders import Closure, Order, Poset
+
+#: Pairs and names looked at while counting classes before giving up
+#: (a fraction of a second).
+COUNT_BUDGET: Final = 300_000
 
 
 @final
@@ -115,16 +119,33 @@ class ClassTree:
         return self.poset.lexicographic(leaf.edges)
 
 
-def _next_leaf(stack: list[_Node]) -> Leaf | None:
-    """Pop nodes off *stack*, pushing both branches, until a leaf comes up."""
+class _TooCostly(Exception):
+    """Counting classes went past its budget."""
+
+
+def _next_leaf(stack: list[_Node], work: list[int] | None = None) -> Leaf | None:
+    """Pop nodes off *stack*, pushing both branches, until a leaf comes up.
+
+    *work*, if given, is [spent, budget]: spent grows by the pairs looked at
+    and, for each branching, the names whose closure it updates.
+
+    Raises:
+        _TooCostly: *spent* went past *budget*.
+    """
     while stack:
         node = stack.pop()
         pairs, closure = node.pairs, node.closure
-        index = node.index
+        index = start = node.index
         while index < len(pairs) and closure.ordered(*pairs[index]):
             index += 1
+        if work is not None:
+            work[0] += index - start + 1
+            if work[0] > work[1]:
+                raise _TooCostly
         if index == len(pairs):
             return Leaf(node.edges, closure, node.refined)
+        if work is not None:
+            work[0] += 2 * len(node.closure)
         a, b = pairs[index]
         other = closure.copy()
         other.add(b, a)
@@ -148,12 +169,25 @@ def orient(
 
 
 def count(
-    poset: Poset, reference: Order, pairs: Iterable[tuple[str, str]], limit: int
+    poset: Poset,
+    reference: Order,
+    pairs: Iterable[tuple[str, str]],
+    limit: int,
+    budget: int = COUNT_BUDGET,
 ) -> int:
-    """Return how many classes *pairs* make, counting no further than limit + 1."""
+    """Return how many classes *pairs* make, counting no further than limit + 1.
+
+    Counting walks the tree without running anything, but each leaf costs a
+    look at every dependent pair: past *budget* looks the answer is
+    limit + 1 (too many to tell cheaply), and explore samples instead.
+    """
     tree = ClassTree(poset, reference, pairs)
-    while tree.found <= limit and tree.next() is not None:
-        pass
+    work = [0, budget]
+    try:
+        while tree.found <= limit and _next_leaf(tree._stack, work) is not None:
+            tree.found += 1
+    except _TooCostly:
+        return limit + 1
     return tree.found
 
 

@@ -193,6 +193,9 @@ class Closure:
         for name in poset._members(gained_below):
             above[name] |= gained_above
 
+    def __len__(self) -> int:
+        return len(self._below)
+
     def copy(self) -> Closure:
         """Return an independent copy."""
         return Closure(self._poset, dict(self._below), dict(self._above))

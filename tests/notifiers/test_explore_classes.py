@@ -163,6 +163,7 @@ def test_class_tree_leaves_are_the_classes_and_the_first_is_the_reference() -> N
     assert len(leaves) == len(set(leaves)) == 4 == tree.found
     assert count(poset, reference, pairs, limit=10) == 4
     assert count(poset, reference, pairs, limit=2) == 3  # stops past the limit
+    assert count(poset, reference, pairs, limit=10, budget=2) == 11  # too costly
     swapped = ("its-init", "dist", "its-addr")
     assert canonical(poset, swapped, pairs) == swapped
     assert canonical(poset, ("dist", "its-addr", "its-init"), []) == reference
