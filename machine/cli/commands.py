@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from virtmodel.machine.boards.virt.config import VirtConfig
-from virtmodel.machine.cli.progress import Progress
+from virtmodel.machine.cli.progress import ClearingStream, Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_OK,
@@ -164,17 +164,21 @@ def cmd_boot(args: argparse.Namespace) -> int:
         args, kernel=args.kernel, initrd=args.initrd, append=args.append
     )
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
+    waiting = Progress("boot: guest running", "s")
+    console = ClearingStream(sys.stdout, waiting)
     try:
-        result = boot(
-            config,
-            dtb=dtb,
-            kernel=Path(args.kernel),
-            append=args.append,
-            initrd=Path(args.initrd) if args.initrd else None,
-            timeout=args.timeout,
-            console=sys.stdout,
-            qemu=args.qemu,
-        )
+        with waiting:
+            result = boot(
+                config,
+                dtb=dtb,
+                kernel=Path(args.kernel),
+                append=args.append,
+                initrd=Path(args.initrd) if args.initrd else None,
+                timeout=args.timeout,
+                console=console,  # type: ignore[arg-type]  # writes and flushes
+                qemu=args.qemu,
+                tick=lambda elapsed: waiting(round(elapsed), args.timeout),
+            )
     except BootError as exc:
         if exc.qemu_status is None:
             raise  # refused before QEMU started: bad input, exit 2

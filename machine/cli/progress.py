@@ -47,11 +47,16 @@ class Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Wipe the line, if one is drawn (before other output, and at the end)."""
         if self._drawn:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
+            self._drawn = False
 
-    def __call__(self, done: int, total: int | None = None) -> None:
+    def __call__(self, done: float, total: float | None = None) -> None:
         """Redraw the line for *done* of *total* (None: unknown) if it is time."""
         if not self._on:
             return
@@ -60,8 +65,29 @@ class Progress:
         if elapsed < QUIET_FOR or now - self._last < EVERY:
             return
         self._last = now
-        count = f"{done}/{total}" if total is not None else f"{done}"
+        count = f"{done:g}/{total:g}" if total is not None else f"{done:g}"
         line = f"{self._what}: {count} {self._unit}, {elapsed:.1f} s"
         self._stream.write(f"\r\x1b[K{line}")
         self._stream.flush()
         self._drawn = True
+
+
+class ClearingStream:
+    """A text stream that wipes a progress line before each write to it.
+
+    For output that shares the terminal with the line, e.g. a guest's
+    console while ``boot`` shows how long it has been waiting.
+    """
+
+    def __init__(self, stream: TextIO, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def write(self, text: str) -> int:
+        """Clear the progress line, then write *text*."""
+        self._progress.clear()
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        """Flush the underlying stream."""
+        self._stream.flush()

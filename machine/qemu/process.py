@@ -15,6 +15,7 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Final, TextIO
 
@@ -144,6 +145,7 @@ def run_console(
     timeout: float,
     console: TextIO | None = None,
     expect: str | None = None,
+    tick: Callable[[float], object] | None = None,
 ) -> BootResult:
     """Run *command*, streaming its stdout to *console*, until it ends.
 
@@ -151,12 +153,14 @@ def run_console(
     the guest panics ("Kernel panic - not syncing", the line is kept in
     ``panic``), or after *timeout* seconds; in the last three cases its
     process group is stopped (SIGTERM, then SIGKILL). Exceptions from
-    *console* propagate after the group is killed.
+    *console* propagate after the group is killed. *tick*, if given, is
+    told the seconds elapsed at least four times a second while it runs.
 
     Raises:
         OSError: *command* cannot be started.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     watcher = _Console(console, expect)
     err = bytearray()
     timed_out = False
@@ -183,6 +187,8 @@ def run_console(
                     if time.monotonic() - panic_seen > _PANIC_LINE_GRACE:
                         watcher.panic = partial
                         break
+                if tick is not None:
+                    tick(time.monotonic() - started)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     timed_out = True

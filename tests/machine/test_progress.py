@@ -51,3 +51,22 @@ def test_quick_work_draws_nothing():
         progress(1, 2)
 
     assert stream.getvalue() == ""
+
+
+def test_output_sharing_the_terminal_wipes_the_line_first(at_once):
+    from virtmodel.machine.cli.progress import ClearingStream
+
+    terminal = Terminal()
+    console = io.StringIO()
+    progress = Progress("boot: guest running", "s", stream=terminal)
+    shared = ClearingStream(console, progress)
+
+    progress(3, 60)
+    shared.write("Booting Linux\n")
+    shared.flush()
+    progress.clear()  # nothing drawn since: nothing to wipe
+
+    assert terminal.getvalue().startswith("\r\x1b[Kboot: guest running: 3/60 s, ")
+    assert terminal.getvalue().endswith("\r\x1b[K")
+    assert terminal.getvalue().count("\r\x1b[K") == 2
+    assert console.getvalue() == "Booting Linux\n"

@@ -214,3 +214,15 @@ def test_a_panic_line_cut_off_before_its_newline_is_taken_as_printed(
 
     assert result.panic == "Kernel panic - not syncing: Attempted to kill init"
     assert not result.timed_out
+
+
+def test_tick_hears_the_elapsed_time_while_the_guest_runs(tmp_path: Path) -> None:
+    command = script(tmp_path, "sleep 1\necho done\n")
+    heard: list[float] = []
+
+    result = run_console(command, timeout=10, tick=heard.append)
+
+    assert result.exit_status == 0
+    assert len(heard) >= 2
+    assert heard == sorted(heard)
+    assert 0 <= heard[0] < heard[-1] < 10
