@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from virtmodel.notifiers.conflicts import (
     Conflict,
+    Touch,
     dependent_pairs,
     touches,
     unordered_conflicts,
@@ -116,7 +117,7 @@ def explore(
 
 
 def _dependent(
-    notifiers: dict[str, Notifier], touched: list[Any]
+    notifiers: dict[str, Notifier], touched: list[Touch]
 ) -> list[tuple[str, str]] | None:
     """Return the dependent pairs, or None if nothing declares a resource.
 
