@@ -31,14 +31,19 @@ def reject_two_cycle(
         CycleError: The loop, starting and ending at *record*.
     """
     name = record.name
+    get = notifiers.get
     for target in (*record.before, *record.before_optional):
-        other = notifiers.get(target)
-        if other is not None and name in (*other.before, *other.before_optional):
+        other = get(target)
+        if other is None:
+            continue
+        if name in other.before or name in other.before_optional:
             edges = [declared_edge(record, other), declared_edge(other, record)]
             raise CycleError(event, edges)
     for target in (*record.after, *record.after_optional):
-        other = notifiers.get(target)
-        if other is not None and name in (*other.after, *other.after_optional):
+        other = get(target)
+        if other is None:
+            continue
+        if name in other.after or name in other.after_optional:
             edges = [declared_edge(record, other), declared_edge(other, record)]
             raise CycleError(event, edges)
 
