@@ -7,6 +7,7 @@ options, 1 for a machine that fails to come up; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -55,6 +56,10 @@ def _notifier_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    # pydantic looks for plugins in every installed distribution when the
+    # first model is built; the command line uses none, so it skips the
+    # scan unless the user asked for plugins explicitly.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         args = build_parser().parse_args(argv)
         return _commands()[args.command](args)
