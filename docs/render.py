@@ -1,6 +1,9 @@
-"""Regenerate the pictures in docs/ from the real machine: ``python docs/render.py``.
+"""Regenerate what docs show from the real machine: ``python docs/render.py``.
 
-The graph is drawn from the virt machine's own init-done registry (GICv3+ITS
+Two things are generated, never typed: the console transcripts in README.md
+and docs/*.md (every ``console`` block is re-run, see ``docs/transcripts.py``,
+so file:line references and trace numbers stay true), and the pictures. The
+graph is drawn from the virt machine's own init-done registry (GICv3+ITS
 under the simulated KVM, ITS init in its own notifier), once as declared and once
 with the ITS init's after= dropped, as DOT text and as SVG through Graphviz. The test
 suite checks that the checked-in DOT files are what this script writes today.
@@ -42,6 +45,11 @@ def render(names: dict[str, list[str]] = PICTURES) -> list[Path]:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(DOCS))
+    from transcripts import refresh_files
+
     for path in render():
         print(path.relative_to(DOCS.parent))
+    for name in refresh_files():
+        print(name)
     sys.exit(0)

@@ -40,13 +40,20 @@ def its_phase(*, fixed: bool) -> Built:
     return init_done, (kernel,)
 
 
+def state(k: Kernel) -> dict[str, str | int]:
+    """Return the kernel's state as explore reports it: addresses in hex."""
+    return {
+        name: f"0x{v:08x}" if name.endswith(".addr") else v for name, v in k.items()
+    }
+
+
 if __name__ == "__main__":
     print("1. The phase as written: every valid order, each on a fresh kernel.\n")
-    result = explore(lambda: its_phase(fixed=False), check=lambda k: k)
+    result = explore(lambda: its_phase(fixed=False), check=state)
     print(result)
 
     culprit = result.culprits[0]
     print(f"\nexplore blames {culprit.pair} and suggests:\n  {culprit.fix}\n")
 
     print("2. The same phase with that after= declared:\n")
-    print(explore(lambda: its_phase(fixed=True), check=lambda k: k))
+    print(explore(lambda: its_phase(fixed=True), check=state))

@@ -55,4 +55,4 @@ if __name__ == "__main__":
     print("hazards:", fixed.hazards(), "tie-break pairs:", tie_break_pairs(fixed))
     kernel: Kernel = {}
     fixed.notify(kernel)
-    print("and it runs:", kernel)
+    print("and it runs:", {name: f"0x{value:08x}" for name, value in kernel.items()})

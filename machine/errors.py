@@ -12,6 +12,8 @@ Every error is one line that names the culprit. The tree::
     ├── UndeclaredAccessError(MachineError, PermissionError)  .notifier .resource
     └── MachineFailedError(MachineError, RuntimeError)    .notifier .call .errno
 
+    HelpRequested(Exception)                              .text  (not an error)
+
 ``devices.DeviceError`` is a separate tree: ``Machine`` lets a device's error
 propagate unchanged, so ``except devices.DeviceError`` still works around it.
 """
@@ -127,3 +129,15 @@ class MachineFailedError(MachineError, RuntimeError):
             parts.append(_errno.errorcode.get(errno, str(errno)))
         parts.append(problem)
         super().__init__(": ".join(parts))
+
+
+class HelpRequested(Exception):
+    """A ``help`` value was given (``-M help``, ``-cpu help``): print and stop.
+
+    Not a :class:`MachineError`: the command line prints :attr:`text` on
+    standard output and exits 0, as QEMU does.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(text)

@@ -7,11 +7,15 @@ decides the order at run time:
 
 - ``ordered``: the registry, in dependency order (virtmodel's cure);
 - ``qemu-lifo``: a faithful QEMU ``NotifierList`` (newest first), which
-  cannot honour a declaration; the registry keeps them as optional edges for
-  the graph and the trace flags every ``after=`` the list broke.
+  cannot honour a declaration; the registry keeps the declarations for the
+  views, and the trace flags every ``after=``/``before=`` the list breaks.
 
 Each callback is wrapped so the machine trace shows the notifier, its
 declarations, and the KVM calls it makes nested under it.
+
+Every view of the event (:meth:`InitDone.explain`, :meth:`InitDone.hazards`,
+the graph exports) describes the order that actually runs: in ``qemu-lifo``
+mode that is the list's, and the declarations it breaks are named.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from virtmodel.notifiers import ListNotifier, NotifierList, NotifierRegistry
 
 if TYPE_CHECKING:
     from virtmodel.machine.machine import Machine
+    from virtmodel.notifiers import Edge, Explanation, Hazard
+
+#: What decides the order in qemu-lifo mode, as the views name it.
+QEMU_LIST = "QEMU's newest-first list"
 
 Names = str | Iterable[str]
 Callback = Callable[["Machine"], None]
@@ -84,6 +92,7 @@ class InitDone:
         )
         self._declared: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._ran: list[str] = []
+        self._started: list[str] = []
 
     def add(
         self,
@@ -103,28 +112,21 @@ class InitDone:
         where = declaration_site()
         resources = frozenset(names(reads)) | frozenset(names(writes))
         wrapped = self._traced(name, callback, resources)
-        if self._list is None:
-            self.registry.add(
-                name,
-                wrapped,
-                after=after,
-                before=before,
-                after_optional=after_optional,
-                before_optional=before_optional,
-                reads=reads,
-                writes=writes,
-                location=where,
-            )
-            return
+        # Both modes declare the same edges; in qemu-lifo mode the registry
+        # is never notified, it only answers the views.
         self.registry.add(
             name,
             wrapped,
-            after_optional=after + names(after_optional),
-            before_optional=before + names(before_optional),
+            after=after,
+            before=before,
+            after_optional=after_optional,
+            before_optional=before_optional,
             reads=reads,
             writes=writes,
             location=where,
         )
+        if self._list is None:
+            return
         self._list.add(ListNotifier(wrapped, name))
         if self.machine.phase.reached(Phase.MACHINE_READY):
             # qemu_add_machine_init_done_notifier runs a late notifier at once.
@@ -177,6 +179,8 @@ class InitDone:
             machine.trace.add(
                 Kind.NOTIFIER, f"notifier {name}{self._spec(name)}", notifier=name
             )
+            self._started.append(name)
+            self._flag_broken_declarations(name)
             machine.trace.enter()
             saved = self.running, self.running_resources
             self.running, self.running_resources = name, resources
@@ -192,7 +196,6 @@ class InitDone:
                 self.running, self.running_resources = saved
                 machine.trace.leave()
             self._ran.append(name)
-            self._flag_broken_declarations(name)
 
         run.__name__ = name
         return run
@@ -209,13 +212,24 @@ class InitDone:
     def _flag_broken_declarations(self, name: str) -> None:
         if self._list is None:
             return
-        after, _ = self._declared.get(name, ((), ()))
+        after, before = self._declared.get(name, ((), ()))
         for target in after:
-            if target not in self._ran:
+            if target not in self._started:
                 self.machine.trace.add(
                     Kind.NOTE,
-                    f"{name} declared after={target}, but QEMU's list ran it first",
+                    f"{name} declared after={target}, but QEMU's list runs it "
+                    f"first ({target} has not run)",
                     ok=False,
+                    violated=[target, name],
+                )
+        for target in before:
+            if target in self._started:
+                self.machine.trace.add(
+                    Kind.NOTE,
+                    f"{name} declared before={target}, but QEMU's list ran "
+                    f"{target} first",
+                    ok=False,
+                    violated=[name, target],
                 )
 
     def notify(self) -> None:
@@ -230,7 +244,68 @@ class InitDone:
         return [n for n in self.order() if n not in self._ran]
 
     def order(self) -> list[str]:
-        """Return the names in the order they will run in this mode."""
+        """Return the names in the order they run (ran, then will run) here."""
         if self._list is None:
             return list(self.registry.order())
-        return self._list.names()
+        # A late notifier runs at once, though the list puts it at its head.
+        started = list(self._started)
+        return started + [n for n in self._list.names() if n not in started]
+
+    def imposed_order(self) -> list[str] | None:
+        """Return the order QEMU's list imposes, or None when declarations rule."""
+        return None if self._list is None else self.order()
+
+    def explain(self, first: str, second: str) -> Explanation:
+        """Return why *first* and *second* run in the order they do here.
+
+        Raises:
+            UnknownNotifierError: Either name is not declared.
+            InvalidNotifierError: The same name twice.
+        """
+        return self.registry.explain(
+            first, second, order=self.imposed_order(), imposed_by=QEMU_LIST
+        )
+
+    def hazards(self) -> list[Hazard]:
+        """Return the reads/writes hazards of the order that runs here."""
+        return self.registry.hazards(order=self.imposed_order())
+
+    def violated_edges(self) -> list[Edge]:
+        """Return the declared edges the order that runs breaks (none if ordered)."""
+        imposed = self.imposed_order()
+        return [] if imposed is None else self.registry.violated_edges(imposed)
+
+    def to_dot(self) -> str:
+        """Return the graph as DOT, numbered in the order that runs here."""
+        return self.registry.to_dot(order=self.imposed_order())
+
+    def statuses(self) -> dict[str, str]:
+        """Return each notifier's fate so far: "ran", "failed" or "not-run".
+
+        Empty until the event fired (nothing has had its chance yet).
+        """
+        if not self._started:
+            return {}
+        ran = set(self._ran)
+        return {
+            name: "ran"
+            if name in ran
+            else "failed"
+            if name in self._started
+            else "not-run"
+            for name in self.order()
+        }
+
+    def to_svg(self) -> str:
+        """Return the graph as SVG: numbered as it runs, coloured by status."""
+        return self.registry.to_svg(order=self.imposed_order(), status=self.statuses())
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, str]:
+        # Jupyter: the graph of the order that runs (machine.display).
+        return {"image/svg+xml": self.to_svg(), "text/plain": ", ".join(self.order())}
+
+    def to_mermaid(self) -> str:
+        """Return the graph as Mermaid, numbered in the order that runs here."""
+        return self.registry.to_mermaid(order=self.imposed_order())

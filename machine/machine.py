@@ -462,6 +462,12 @@ class Machine:
         phase = self.phase.current.name
         return f"<Machine {self.name!r} {phase} {len(self._devices)} devices>"
 
+    def _repr_html_(self) -> str:
+        # Jupyter: configuration, init-done graph and trace (machine.display).
+        from virtmodel.machine.display import machine_html
+
+        return machine_html(self)
+
 
 def _realize_in(device: Device[Any], machine: Machine) -> None:
     if device.state.name == "CREATED":  # not realized, not unplugged

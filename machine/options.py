@@ -5,8 +5,8 @@ Everything here follows QEMU 7.2's parsers (``keyval``/``QemuOpts``,
 command line QEMU accepts is accepted here with the same meaning, and each
 rejection is one :class:`~machine.errors.ConfigError` naming the option and the
 bad value. Two deliberate differences, both so that nothing a user typed is
-silently dropped: a key given twice is an error (QEMU keeps the last one), and
-a negative count is an error (QEMU wraps it around to a huge unsigned number).
+silently dropped: a negative count is an error (QEMU wraps it around to a huge
+unsigned number). A key given twice keeps its last value, as in QEMU.
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ def parse_keyval(text: str, *, option: str, implied_key: str) -> dict[str, str]:
     ``-M``, ``cpus`` for ``-smp``, ``size`` for ``-m``). A literal comma inside a
     value is written ``,,`` as in QEMU.
 
+    A key given twice keeps its last value, as QEMU's option parser does.
+
     Raises:
-        ConfigError: An element lacks ``=``, a key is empty, or a key repeats.
+        ConfigError: An element lacks ``=`` or a key is empty.
     """
     parts: list[str] = []
     current: list[str] = []
@@ -99,9 +101,7 @@ def parse_keyval(text: str, *, option: str, implied_key: str) -> dict[str, str]:
         if not key:
             msg = f"empty key in {text!r}"
             raise ConfigError(option, text, msg)
-        if key in result:
-            msg = f"key {key!r} is given twice in {text!r}; keep one"
-            raise ConfigError(option, text, msg)
+        result.pop(key, None)  # the last one counts, in its own place
         result[key] = value
     return result
 
@@ -245,7 +245,15 @@ def parse_memory(text: str | None) -> MemoryOptions:
     """
     if text is None or text == "":
         return resolve_memory(None)
-    fields = parse_keyval(text, option="m", implied_key="size")
+    return memory_from_fields(parse_keyval(text, option="m", implied_key="size"))
+
+
+def memory_from_fields(fields: dict[str, str]) -> MemoryOptions:
+    """Resolve ``-m`` from its keys (``size``, ``slots``, ``maxmem``), merged.
+
+    Raises:
+        ConfigError: As :func:`parse_memory`.
+    """
     for key in fields:
         if key not in ("size", "slots", "maxmem"):
             msg = f"unknown key {key!r}{suggest(key, ('size', 'slots', 'maxmem'))}"

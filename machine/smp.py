@@ -103,8 +103,12 @@ def resolve_smp(
     threads: int | None = None,
     machine_max_cpus: int = VIRT_MAX_CPUS,
     machine_name: str = VIRT_MACHINE_NAME,
+    prefer_sockets: bool = False,
 ) -> SmpTopology:
     """Fill in a topology from the values given (``None`` = not given).
+
+    *prefer_sockets* is the rule of machine types before QEMU 6.2: a missing
+    socket count is filled before a missing core count.
 
     Raises:
         ConfigError: ``dies`` > 1 (the board has no dies), the hierarchy's
@@ -135,8 +139,15 @@ def resolve_smp(
         s, co, t = s or 1, co or 1, t or 1
     else:
         mx = mx or c
+        if prefer_sockets:
+            if s == 0:
+                co, t = co or 1, t or 1
+                s = mx // (cl * co * t)
+            elif co == 0:
+                t = t or 1
+                co = mx // (s * cl * t)
         # QEMU >= 6.2 prefers cores over sockets when both are missing.
-        if co == 0:
+        elif co == 0:
             s, t = s or 1, t or 1
             co = mx // (s * cl * t)
         elif s == 0:
@@ -186,6 +197,25 @@ def parse_smp(
     if text is None or text == "":
         return SmpTopology()
     fields = parse_keyval(text, option="smp", implied_key="cpus")
+    return smp_from_fields(
+        fields, machine_max_cpus=machine_max_cpus, machine_name=machine_name
+    )
+
+
+def smp_from_fields(
+    fields: dict[str, str],
+    *,
+    machine_max_cpus: int = VIRT_MAX_CPUS,
+    machine_name: str = VIRT_MACHINE_NAME,
+    prefer_sockets: bool = False,
+) -> SmpTopology:
+    """Resolve ``-smp`` from its keys as text (repeated ``-smp`` merged first).
+
+    Raises:
+        ConfigError: As :func:`parse_smp`.
+    """
+    if not fields:
+        return SmpTopology()
     values: dict[str, int] = {}
     for key, raw in fields.items():
         if key not in SMP_KEYS:
@@ -193,5 +223,8 @@ def parse_smp(
             raise ConfigError(option=f"smp.{key}", value=raw, problem=msg)
         values[key] = parse_int(f"smp.{key}", raw)
     return resolve_smp(
-        **values, machine_max_cpus=machine_max_cpus, machine_name=machine_name
+        **values,
+        machine_max_cpus=machine_max_cpus,
+        machine_name=machine_name,
+        prefer_sockets=prefer_sockets,
     )

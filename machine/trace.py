@@ -2,15 +2,17 @@
 
 Entries are appended as things happen, so a KVM call made by a notifier sits
 between that notifier's start and end lines. ``str()`` gives the table the
-CLI prints; :meth:`MachineTrace.as_dicts` gives the same data for JSON.
+CLI prints, with runs of alike device lines (the 32 virtio-mmio transports)
+folded into one; :meth:`MachineTrace.as_dicts` gives every entry for JSON.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, final
+from typing import Any, Final, final
 
 
 class Kind(enum.Enum):
@@ -81,5 +83,90 @@ class MachineTrace:
             out.append(d)
         return out
 
+    def groups(self, *, fold: bool = True) -> list[list[TraceEntry]]:
+        """Return the entries in runs: alike device lines together, others alone.
+
+        A run is at least :data:`FOLD_AT` successful device entries at one
+        depth whose texts differ only in one number (``virtio-mmio0`` ..
+        ``virtio-mmio31``), with nothing nested between them.
+        """
+        if not fold:
+            return [[e] for e in self._entries]
+        out: list[list[TraceEntry]] = []
+        run: list[TraceEntry] = []
+        for entry in self._entries:
+            if run and _alike(run, entry):
+                run.append(entry)
+                continue
+            out.extend(_settle(run))
+            run = [entry] if _foldable(entry) else []
+            if not run:
+                out.append([entry])
+        out.extend(_settle(run))
+        return out
+
+    def format(self, *, fold: bool = True) -> str:
+        """Return the trace as text; ``fold=False`` prints every entry."""
+        return "\n".join(
+            str(group[0]) if len(group) == 1 else folded(group)
+            for group in self.groups(fold=fold)
+        )
+
     def __str__(self) -> str:
-        return "\n".join(str(e) for e in self._entries)
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        # Jupyter: a table, failures highlighted (machine.display).
+        from virtmodel.machine.display import trace_html
+
+        return trace_html(self)
+
+
+#: How many alike device lines in a row are folded into one.
+FOLD_AT: Final = 4
+_NUMBER = re.compile(r"(\d+)")
+
+
+def _foldable(entry: TraceEntry) -> bool:
+    return entry.kind is Kind.DEVICE and entry.ok
+
+
+def _alike(run: list[TraceEntry], entry: TraceEntry) -> bool:
+    last = run[-1]
+    if not _foldable(entry) or entry.depth != last.depth:
+        return False
+    parts = _NUMBER.split(entry.text)
+    last_parts = _NUMBER.split(last.text)
+    first_parts = _NUMBER.split(run[0].text)
+    if not len(parts) == len(last_parts) == len(first_parts):
+        return False
+    step = _differ(last_parts, parts)
+    # One number (odd indexes of the split) differs from the last entry, the
+    # same one that differs from the first, and it counts up by one: so
+    # "{first..last}" names exactly the entries folded.
+    return (
+        len(step) == 1
+        and step[0] % 2 == 1
+        and _differ(first_parts, parts) == step
+        and int(parts[step[0]]) == int(last_parts[step[0]]) + 1
+    )
+
+
+def _differ(a: list[str], b: list[str]) -> list[int]:
+    return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+
+def _settle(run: list[TraceEntry]) -> list[list[TraceEntry]]:
+    if len(run) >= FOLD_AT:
+        return [run]
+    return [[entry] for entry in run]
+
+
+def folded(group: Sequence[TraceEntry]) -> str:
+    """Return one line standing for *group*: the varying number as a range."""
+    first, last = group[0], group[-1]
+    a, b = _NUMBER.split(first.text), _NUMBER.split(last.text)
+    index = _differ(a, b)[0]
+    a[index] = f"{{{a[index]}..{b[index]}}}"
+    text = "".join(a) + f"  [{len(group)} alike: #{first.seq}-#{last.seq}]"
+    return str(TraceEntry(first.seq, first.kind, text, first.depth))

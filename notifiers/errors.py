@@ -59,7 +59,11 @@ class DuplicateNotifierError(NotifierError, ValueError):
     """A notifier name is already registered for the event."""
 
     def __init__(self, event: str, name: str, location: str) -> None:
-        msg = f"notifier {name!r} is already registered for {event!r} (at {location})"
+        msg = (
+            f"notifier {name!r} is already registered for {event!r} (at {location}); "
+            f"use another name, remove({name!r}) first, or build a fresh registry "
+            "(re-running a notebook cell? create the registry in that same cell)"
+        )
         super().__init__(msg)
         #: The event (registry) name.
         self.event = event
@@ -177,7 +181,11 @@ class AlreadyNotifiedError(NotifierError, RuntimeError):
         if notifying:
             msg = f"one-shot event {event!r} is being notified; wait for notify()"
         else:
-            msg = f"one-shot event {event!r} was already notified; call rearm() first"
+            msg = (
+                f"one-shot event {event!r} was already notified; call rearm() to "
+                "notify it again, or build a fresh registry (re-running a notebook "
+                "cell? create the registry in that same cell)"
+            )
         super().__init__(msg)
         #: The event (registry) name.
         self.event = event

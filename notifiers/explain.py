@@ -4,6 +4,10 @@ If declared edges order the two, the answer is the shortest chain of them,
 each with who declared it and where. Otherwise nothing but the tie-break
 (registration order among notifiers that are ready) decides, and the answer
 says so, including why a notifier registered earlier may still run later.
+
+When something else decides the order (QEMU's newest-first list; see
+:mod:`notifiers.imposed`), the answer describes the order that runs: which
+of the two runs first, and the declared chain that run breaks, if any.
 """
 
 from __future__ import annotations
@@ -35,14 +39,23 @@ class Explanation:
     chain: tuple[Edge, ...]
     #: The explanation as one paragraph (``str()`` adds the chain lines).
     summary: str
+    #: Whether the order that runs breaks ``chain``: the declarations put
+    #: ``later`` first, but something else (QEMU's list) decided the order.
+    violated: bool = False
 
     @property
     def ordered(self) -> bool:
         """Return whether declared edges (not the tie-break) fix the order."""
-        return bool(self.chain)
+        return bool(self.chain) and not self.violated
 
     def __str__(self) -> str:
         return "\n".join([self.summary, *(f"  {edge}" for edge in self.chain)])
+
+    def _repr_html_(self) -> str:
+        # Jupyter: the summary and the chain (notifiers.display).
+        from virtmodel.notifiers.display import explanation_html
+
+        return explanation_html(self)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the explanation as a JSON-serialisable dict."""
@@ -52,11 +65,17 @@ class Explanation:
             "later": self.later,
             "chain": [edge.as_dict() for edge in self.chain],
             "summary": self.summary,
+            "violated": self.violated,
         }
 
 
-def explain(plan: Plan, first: str, second: str) -> Explanation:
+def explain(
+    plan: Plan, first: str, second: str, imposed_by: str | None = None
+) -> Explanation:
     """Explain the relative order of *first* and *second* in *plan*.
+
+    *imposed_by* names what decided ``plan.order`` when it is not the
+    registry's own order (e.g. "QEMU's newest-first list").
 
     Raises:
         UnknownNotifierError: Either name is not registered.
@@ -74,11 +93,30 @@ def explain(plan: Plan, first: str, second: str) -> Explanation:
         path = nx.shortest_path(plan.graph, earlier, later)
         chain = tuple(plan.edge(u, v) for u, v in itertools.pairwise(path))
         count = "1 declared edge" if len(chain) == 1 else f"{len(chain)} declared edges"
-        summary = f"{earlier!r} runs before {later!r} {where} because of {count}:"
+        if imposed_by is None:
+            summary = f"{earlier!r} runs before {later!r} {where} because of {count}:"
+        else:
+            summary = (
+                f"{earlier!r} runs before {later!r} {where}: {imposed_by} decides, "
+                f"and here it happens to agree with {count}:"
+            )
         return Explanation(plan.event, earlier, later, chain, summary)
-    summary = f"nothing orders {earlier!r} and {later!r} {where}; " + _tie_break(
-        plan, earlier, later
-    )
+    if nx.has_path(plan.graph, later, earlier):
+        path = nx.shortest_path(plan.graph, later, earlier)
+        chain = tuple(plan.edge(u, v) for u, v in itertools.pairwise(path))
+        count = "1 declared edge" if len(chain) == 1 else f"{len(chain)} declared edges"
+        put = "puts" if len(chain) == 1 else "put"
+        summary = (
+            f"{earlier!r} runs before {later!r} {where}: "
+            f"{imposed_by or 'the order that runs'} ignores the declarations, "
+            f"breaking {count} that {put} {later!r} first:"
+        )
+        return Explanation(plan.event, earlier, later, chain, summary, violated=True)
+    if imposed_by is not None:
+        why = f"{imposed_by} runs {earlier!r} first"
+    else:
+        why = _tie_break(plan, earlier, later)
+    summary = f"nothing orders {earlier!r} and {later!r} {where}; {why}"
     return Explanation(plan.event, earlier, later, (), summary)
 
 

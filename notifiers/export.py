@@ -6,12 +6,21 @@ listed in that order; each declared edge is labelled with the notifier whose
 optional edges are dashed. Optional edges dropped because their target is
 absent are not drawn: each is listed as a comment instead, so nothing is
 silently lost. The text depends only on the registry, never on hashing.
+
+For an imposed order (QEMU's list, see :mod:`notifiers.imposed`) the numbers
+are the order that runs, and every declared edge that order breaks is drawn
+red and bold and labelled "violated", so a picture never shows a promise the
+run does not keep.
 """
 
 from __future__ import annotations
 
 from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.imposed import violated_edges
 from virtmodel.notifiers.plan import Plan
+
+#: The label suffix of an edge the order that runs breaks.
+VIOLATED = "violated"
 
 
 def _flat(edge: DroppedEdge) -> str:
@@ -40,12 +49,18 @@ def to_dot(plan: Plan) -> str:
         lines.append(
             f"  {_dot_quote(name)} [label={_dot_quote(f'{position}. {name}')}];"
         )
+    broken = set(violated_edges(plan))
     for edge in plan.edges():
+        label = edge.declared_by
+        if edge in broken:
+            label += f" ({VIOLATED})"
         attrs = [
-            f"label={_dot_quote(edge.declared_by)}",
+            f"label={_dot_quote(label)}",
             f"tooltip={_dot_quote(f'{edge.keyword} at {edge.location}')}",
         ]
-        if edge.optional:
+        if edge in broken:
+            attrs += ["color=red", "fontcolor=red", "style=bold"]
+        elif edge.optional:
             attrs.append("style=dashed")
         lines.append(
             f"  {_dot_quote(edge.source)} -> {_dot_quote(edge.target)}"
@@ -66,9 +81,17 @@ def to_mermaid(plan: Plan) -> str:
     ]
     for position, name in enumerate(plan.order, 1):
         lines.append(f"  {ids[name]}[{_mermaid_quote(f'{position}. {name}')}]")
-    for edge in plan.edges():
-        arrow = "-.->" if edge.optional else "-->"
-        label = _mermaid_quote(edge.declared_by)
+    broken = set(violated_edges(plan))
+    styles = []
+    for index, edge in enumerate(plan.edges()):
+        if edge in broken:
+            arrow = "==>"
+            label = _mermaid_quote(f"{edge.declared_by} ({VIOLATED})")
+            styles.append(f"  linkStyle {index} stroke:red,color:red")
+        else:
+            arrow = "-.->" if edge.optional else "-->"
+            label = _mermaid_quote(edge.declared_by)
         lines.append(f"  {ids[edge.source]} {arrow}|{label}| {ids[edge.target]}")
+    lines.extend(styles)
     lines.extend(f"  %% dropped optional edge: {_flat(edge)}" for edge in plan.dropped)
     return "\n".join(lines) + "\n"

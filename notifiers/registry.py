@@ -18,22 +18,24 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Generic, ParamSpec, final
 
 import networkx as nx
 
 from virtmodel.notifiers import runner
 from virtmodel.notifiers.admission import check_late, reject_two_cycle
-from virtmodel.notifiers.edges import DroppedEdge
+from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
     DuplicateNotifierError,
+    NotifierError,
     NotifierFailedError,
 )
 from virtmodel.notifiers.explain import Explanation, explain
 from virtmodel.notifiers.export import to_dot, to_mermaid
 from virtmodel.notifiers.hazards import Hazard, find_hazards
+from virtmodel.notifiers.imposed import imposed_plan, violated_edges
 from virtmodel.notifiers.notifier import (
     Declared,
     Names,
@@ -247,45 +249,120 @@ class NotifierRegistry(Generic[P]):
             notifiers = dict(self._notifiers)
         return build_graph(self.event, notifiers)[1]
 
-    def explain(self, first: str, second: str) -> Explanation:
+    def explain(
+        self,
+        first: str,
+        second: str,
+        *,
+        order: Sequence[str] | None = None,
+        imposed_by: str = "the order that runs",
+    ) -> Explanation:
         """Return why *first* and *second* run in the order they do.
 
         ``str()`` of the result is the shortest chain of declared edges
         between them, each with its declarer and file:line, or a statement
-        that nothing orders them and the tie-break decides.
+        that nothing orders them and the tie-break decides. Give *order* when
+        something else decides what runs (QEMU's list; *imposed_by* names
+        it): the answer then describes that order and names any declared
+        chain it breaks.
 
         Raises:
             UnknownNotifierError: Either name is not registered.
             CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
         """
-        return explain(self._current_plan(), first, second)
+        if order is None:
+            return explain(self._current_plan(), first, second)
+        return explain(self._plan_running(order), first, second, imposed_by)
 
-    def hazards(self) -> list[Hazard]:
-        """Return every reads/writes conflict the declared order leaves open.
+    def hazards(self, *, order: Sequence[str] | None = None) -> list[Hazard]:
+        """Return every reads/writes conflict the order leaves open.
+
+        With *order* (the order that actually runs, if something else
+        decides it), a reader declared after its writer but run before it is
+        reported too ("runs-before-write").
 
         Raises:
             UnknownNotifierError: A hard constraint names an absent notifier.
             CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
         """
-        return find_hazards(self._current_plan())
+        return find_hazards(self._plan_running(order))
 
-    def to_dot(self) -> str:
+    def violated_edges(self, order: Sequence[str]) -> list[Edge]:
+        """Return the declared edges *order* breaks (target runs before source).
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
+        """
+        return violated_edges(self._plan_running(order))
+
+    def to_dot(self, *, order: Sequence[str] | None = None) -> str:
         """Return the order as Graphviz DOT text (see :mod:`notifiers.export`).
 
+        With *order*, nodes are numbered in that order and the declared edges
+        it breaks are drawn as violated.
+
         Raises:
             UnknownNotifierError: A hard constraint names an absent notifier.
             CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
         """
-        return to_dot(self._current_plan())
+        return to_dot(self._plan_running(order))
 
-    def to_mermaid(self) -> str:
+    def to_mermaid(self, *, order: Sequence[str] | None = None) -> str:
         """Return the order as a Mermaid flowchart (see :mod:`notifiers.export`).
 
+        With *order*, as for :meth:`to_dot`.
+
         Raises:
             UnknownNotifierError: A hard constraint names an absent notifier.
             CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
         """
-        return to_mermaid(self._current_plan())
+        return to_mermaid(self._plan_running(order))
+
+    def to_svg(
+        self,
+        *,
+        order: Sequence[str] | None = None,
+        status: Mapping[str, str] | None = None,
+        graphviz: bool = False,
+    ) -> str:
+        """Return the graph as SVG, drawn in pure Python (see :mod:`notifiers.svg`).
+
+        Boxes are numbered in the order that runs (*order*, if given) and
+        coloured by *status* (name -> "ran", "failed", ...), if given.
+        ``graphviz=True`` draws it with Graphviz's ``dot`` instead when that
+        is installed (nicer for large graphs; *status* is then not shown).
+
+        Raises:
+            UnknownNotifierError: A hard constraint names an absent notifier.
+            CycleError: The constraints form a loop.
+            InvalidOrderError: *order* is not a permutation of the notifiers.
+        """
+        from virtmodel.notifiers.svg import graph_svg, plan_svg
+
+        plan = self._plan_running(order)
+        return graph_svg(plan, graphviz=True) if graphviz else plan_svg(plan, status)
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, Any]:
+        # Jupyter: the graph, numbered in run order (notifiers.display).
+        from virtmodel.notifiers.display import registry_bundle
+
+        try:
+            plan = self._current_plan()
+        except NotifierError as error:
+            return registry_bundle(error, repr(self))
+        return registry_bundle(plan, repr(self))
+
+    def _plan_running(self, order: Sequence[str] | None) -> Plan:
+        plan = self._current_plan()
+        return plan if order is None else imposed_plan(plan, order)
 
     @property
     def last_trace(self) -> Trace | None:

@@ -160,6 +160,12 @@ class Trace:
     def __repr__(self) -> str:
         return f"<Trace {self.event!r} {len(self.steps)} steps>"
 
+    def _repr_html_(self) -> str:
+        # Jupyter: a table with failures highlighted (notifiers.display).
+        from virtmodel.notifiers.display import trace_html
+
+        return trace_html(self)
+
     def __str__(self) -> str:
         rows = [("#", "notifier", "status", "time", "constraints", "error")]
         for position, step in enumerate(self.steps, 1):

@@ -44,6 +44,11 @@ def test_the_wheel_installs_one_top_level_name_and_the_licence(dist: Path) -> No
     assert {"virtmodel/machine/cli/main.py", "virtmodel/devices/its.py"} <= set(names)
     assert "virtmodel/notifiers/registry.py" in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    # The classroom page ships with the package (virtmodel serve works offline).
+    assert {
+        "virtmodel/machine/serve/static/index.html",
+        "virtmodel/machine/serve/static/app.js",
+    } <= set(names)
 
 
 def test_the_wheel_declares_the_spdx_licence(dist: Path) -> None:

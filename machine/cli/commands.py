@@ -7,12 +7,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from virtmodel.machine.boards.virt.cmdline import (
+    config_from_command_line,
+    read_command_line,
+)
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.cli.progress import ClearingStream, Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
+    EXIT_HAZARDS,
     EXIT_OK,
     CommandFailedError,
     UsageError,
@@ -23,29 +28,27 @@ from virtmodel.machine.errors import ConfigError, MachineFailedError
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
     # and networkx; dtb and dts import just the device-tree path.
+    from virtmodel.machine.init_done import InitDone
     from virtmodel.machine.machine import Machine
     from virtmodel.notifiers import NotifierRegistry
 
 
-def config_from(args: argparse.Namespace, **extra: object) -> VirtConfig:
-    """Return the VirtConfig the machine options in *args* describe.
+def config_from(
+    args: argparse.Namespace, *, images: bool = True, **extra: Any
+) -> VirtConfig:
+    """Return the VirtConfig the QEMU options in *args* describe, merged as QEMU does.
 
     Raises:
         ConfigError: An option is unknown, malformed or beyond a limit.
+        HelpRequested: A ``help`` value (``-M help``, ``-cpu help``).
     """
-    machine = args.machine
-    if not machine.strip():
+    line = read_command_line(getattr(args, "qemu_args", ()))
+    machine_type = line.machine.get("type", "virt")
+    if not machine_type.strip():
         option, problem = "machine", "no machine type given; use -M virt"
-        raise ConfigError(option, machine, problem)
-    config = VirtConfig.from_options(
-        machine,
-        smp=args.smp,
-        memory=args.memory,
-        cpu=args.cpu,
-        accel=args.accel,
-        **extra,
-    )
-    for warning in config.warnings:
+        raise ConfigError(option, machine_type, problem)
+    config = config_from_command_line(line, images=images, **extra)
+    for warning in (*line.warnings, *config.warnings):
         print(f"virtmodel: warning: {warning}", file=sys.stderr)
     return config
 
@@ -70,11 +73,13 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
-    if args.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
+    if config is None:
+        config = config_from(args)
+    if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(
-        config if config is not None else config_from(args),
+        config,
         kernel_semantics=args.kernel_semantics,
         notifiers=args.notifiers,
         its_init=args.its_init,
@@ -96,7 +101,13 @@ def _check_drops_used(machine: Machine) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Bring the machine up to its first vCPU run and print the trace."""
+    """Bring the machine up to its first vCPU run and print the trace.
+
+    With ``--json`` stdout is one JSON document (the trace, the init-done
+    order that ran, the declared edges it broke and, with ``--check``, the
+    hazards). Exit status: 1 if the machine failed to come up, else 3 if
+    ``--check`` found hazards, else 0.
+    """
     from virtmodel.machine.boards.virt.board import boot_virt
 
     machine = machine_from(args)
@@ -106,31 +117,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MachineFailedError as exc:
         failure = exc
     _check_drops_used(machine)
-    hazards = machine.init_done.registry.hazards() if args.check else []
-    if args.check:
-        for hazard in hazards:
-            print(f"hazard: {hazard}")
-        if not hazards:
-            print("hazards: none: every reader is ordered after every writer")
+    init_done = machine.init_done
+    hazards = init_done.hazards() if args.check else []
     if args.json:
-        print_json(
-            {
-                "trace": machine.trace.as_dicts(),
-                "failed": str(failure) if failure else None,
-            }
-        )
+        document: dict[str, object] = {
+            "trace": machine.trace.as_dicts(),
+            "failed": str(failure) if failure else None,
+            "init_done_order": init_done.order(),
+            "violated_edges": [e.as_dict() for e in init_done.violated_edges()],
+        }
+        if args.check:
+            document["hazards"] = [hazard.as_dict() for hazard in hazards]
+        print_json(document)
     else:
+        kvm = machine.board.config.accel == "kvm"
         print(f"# virtmodel run: {machine.board.config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={args.kernel_semantics if args.accel == 'kvm' else '-'}"
+            f"kernel={args.kernel_semantics if kvm else '-'}"
         )
         print(machine.trace)
         if args.mtree:
-            print(machine.memory.dump())
+            sys.stdout.write(_mtree(machine))
+        if args.check:
+            for hazard in hazards:
+                print(f"hazard: {hazard}")
+            if not hazards:
+                print("hazards: none: every reader runs after every writer")
     if failure is not None:
         raise failure
-    return EXIT_FAILED if hazards else EXIT_OK
+    return EXIT_HAZARDS if hazards else EXIT_OK
+
+
+def _mtree(machine: Machine) -> str:
+    """Return ``info mtree`` for the machine (TCG), else its flat region list.
+
+    Under TCG this is QEMU's view built from the same config the devices were
+    placed with; under KVM QEMU's GIC regions are the kernel's, which the
+    monitor view does not model, so the devices' own map is printed.
+    """
+    from virtmodel.machine.boards.virt.memtree import virt_address_spaces
+    from virtmodel.machine.mtree import format_mtree
+
+    config = machine.board.config
+    if config.accel == "kvm":
+        return machine.memory.dump() + "\n"
+    return format_mtree(virt_address_spaces(config))
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:
@@ -157,12 +189,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from virtmodel.machine.boards.virt.dtb import build_virt_dtb
     from virtmodel.machine.qemu.boot import BootError, boot
 
-    if args.accel != "tcg":
+    config = config_from(args, images=False)
+    if config.accel != "tcg":
         msg = "boot runs QEMU with TCG here (no /dev/kvm); drop -accel kvm"
         raise UsageError(msg)
-    config = config_from(
-        args, kernel=args.kernel, initrd=args.initrd, append=args.append
-    )
+    if config.kernel is None:
+        msg = "boot needs -kernel IMAGE"
+        raise UsageError(msg)
+    # The images are checked by qemu.boot, which names the one it cannot read.
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
     waiting = Progress("boot: guest running", "s")
     console = ClearingStream(sys.stdout, waiting)
@@ -171,9 +205,9 @@ def cmd_boot(args: argparse.Namespace) -> int:
             result = boot(
                 config,
                 dtb=dtb,
-                kernel=Path(args.kernel),
-                append=args.append,
-                initrd=Path(args.initrd) if args.initrd else None,
+                kernel=Path(config.kernel),
+                append=config.append,
+                initrd=Path(config.initrd) if config.initrd else None,
                 timeout=args.timeout,
                 console=console,  # type: ignore[arg-type]  # writes and flushes
                 qemu=args.qemu,
@@ -219,14 +253,11 @@ def _registry(machine: Machine, phase: str) -> NotifierRegistry[Machine]:
 def cmd_graph(args: argparse.Namespace) -> int:
     """Print or render the phase's notifier graph."""
     machine = _initialized(args)
-    registry = _registry(machine, args.phase)
-    text = registry.to_mermaid() if args.format == "mermaid" else registry.to_dot()
-    if args.phase == "init-done" and args.notifiers == "qemu-lifo":
-        # The numbers are the declared order; QEMU's list ignores it.
-        lifo = ", ".join(machine.init_done.order())
-        mark = "%%" if args.format == "mermaid" else "//"
-        first, _, rest = text.partition("\n")
-        text = f"{first}\n  {mark} qemu-lifo: QEMU's list runs them {lifo}\n{rest}"
+    view: NotifierRegistry[Machine] | InitDone = _registry(machine, args.phase)
+    if args.phase == "init-done":
+        # Numbered in the order that runs; edges QEMU's list breaks drawn so.
+        view = machine.init_done
+    text = view.to_mermaid() if args.format == "mermaid" else view.to_dot()
     if args.format in ("svg", "png"):
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
@@ -260,8 +291,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain why notifier A runs before B on this machine."""
-    registry = _registry(_initialized(args), "init-done")
-    print(registry.explain(args.first, args.second))
+    explanation = _initialized(args).init_done.explain(args.first, args.second)
+    if getattr(args, "json", False):
+        print_json(explanation.as_dict())
+    else:
+        print(explanation)
     return EXIT_OK
 
 

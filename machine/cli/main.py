@@ -14,17 +14,22 @@ from collections.abc import Callable, Sequence
 from virtmodel.machine.cli.parser import build_parser
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_USAGE,
     CommandFailedError,
     UsageError,
     one_line,
 )
-from virtmodel.machine.errors import MachineError, MachineFailedError
+from virtmodel.machine.errors import HelpRequested, MachineError, MachineFailedError
+
+#: 128 + SIGPIPE: what a shell reports for a writer whose reader left.
+EXIT_BROKEN_PIPE = 141
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
     # Imported late: the commands pull in the whole board.
-    from virtmodel.machine.cli import commands
+    from virtmodel.machine.cli import commands, info
+    from virtmodel.machine.serve.command import cmd_serve
 
     return {
         "run": commands.cmd_run,
@@ -34,7 +39,9 @@ def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
         "graph": commands.cmd_graph,
         "explain": commands.cmd_explain,
         "explore": commands.cmd_explore,
+        "info": info.cmd_info,
         "lab": _cmd_lab,
+        "serve": cmd_serve,
     }
 
 
@@ -54,6 +61,18 @@ def _notifier_errors() -> tuple[type[Exception], ...]:
     return () if errors is None else (errors.NotifierError,)
 
 
+def _quiet_broken_pipe() -> int:
+    """End quietly when the reader went away (``virtmodel run ... | head -1``).
+
+    Standard output is pointed at /dev/null so the interpreter's final flush
+    does not fail a second time; the status is the shell's for SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     # pydantic looks for plugins in every installed distribution when the
@@ -63,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return _commands()[args.command](args)
+    except HelpRequested as exc:
+        sys.stdout.write(exc.text)
+        return EXIT_OK
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except UsageError as exc:
         print(f"virtmodel: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,32 +7,141 @@ Machine options use QEMU's spelling (``-M``, ``-smp``, ``-m``, ``-cpu``,
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from virtmodel.machine.cli.status import UsageError
+from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
 
 #: The one-line summary ``virtmodel --help`` starts with.
 DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit 2."""
+    """An ArgumentParser whose errors are one line and exit 2, never abbreviating.
+
+    argparse's ``allow_abbrev=False`` stops only ``--long`` prefixes; a single
+    dash still matches by prefix (``-c`` would mean ``-cpu``) and glues values
+    on (``-m1G``). QEMU does neither, so neither is done here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
+    def _get_option_tuples(self, option_string: str) -> list[Any]:
+        return []
+
+
+class _QemuOption(argparse.Action):
+    """Collect a QEMU option, in command-line order, into ``args.qemu_args``.
+
+    QEMU merges some repeated options and replaces others
+    (``boards.virt.cmdline``), so the order of all of them is kept.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = list(getattr(namespace, "qemu_args", None) or [])
+        items.append((self.option_strings[0], values if self.nargs != 0 else None))
+        namespace.qemu_args = items
+
+
+def _qemu(g: Any, *names: str, metavar: str | None = None, help: str) -> None:
+    flag = metavar is None
+    g.add_argument(
+        *names,
+        action=_QemuOption,
+        dest="qemu_args",
+        nargs=0 if flag else None,
+        default=argparse.SUPPRESS,
+        metavar=metavar,
+        help=help,
+    )
+
 
 def _machine_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("machine options (QEMU spelling)")
-    g.add_argument(
-        "-M", "-machine", dest="machine", default="virt", metavar="virt[,k=v...]"
+    g = p.add_argument_group(
+        "machine options (QEMU spelling; repeated options merge as in QEMU)"
     )
-    g.add_argument("-smp", dest="smp", default=None, metavar="N[,sockets=..]")
-    g.add_argument(
-        "-m", dest="memory", default=None, metavar="SIZE[,slots=..,maxmem=..]"
+    _qemu(
+        g,
+        "-M",
+        "-machine",
+        metavar="virt[,k=v...]",
+        help="machine type and properties (default: virt); -M help lists them",
     )
-    g.add_argument("-cpu", dest="cpu", default=None, metavar="MODEL")
-    g.add_argument("-accel", dest="accel", default="tcg", choices=("tcg", "kvm"))
+    _qemu(g, "-smp", metavar="N[,sockets=..]", help="CPU topology (default: 1)")
+    _qemu(g, "-m", metavar="SIZE[,slots=..,maxmem=..]", help="RAM size (default: 128M)")
+    _qemu(
+        g,
+        "-cpu",
+        metavar="MODEL[,prop=on|off]",
+        help="CPU model (default: cortex-a15); -cpu help lists them",
+    )
+    _qemu(
+        g,
+        "-accel",
+        metavar="tcg|kvm[,prop=..]",
+        help="accelerator, tried in order (default: tcg)",
+    )
+    _qemu(g, "-enable-kvm", help="same as -M accel=kvm")
+    _qemu(
+        g,
+        "-kernel",
+        "--kernel",
+        metavar="IMAGE",
+        help="kernel image: /chosen gets its boot arguments (default: none)",
+    )
+    _qemu(
+        g,
+        "-initrd",
+        "--initrd",
+        metavar="FILE",
+        help="initial ramdisk: /chosen gets its range (default: none)",
+    )
+    _qemu(
+        g,
+        "-append",
+        "--append",
+        metavar="ARGS",
+        help="kernel command line (default: none)",
+    )
+    _qemu(g, "-bios", metavar="FILE", help="firmware image (default: none)")
+    _qemu(
+        g,
+        "-device",
+        metavar="TYPE[,k=v]",
+        help="add a device (default: none); -device help lists the modelled ones",
+    )
+    _qemu(
+        g,
+        "-object",
+        metavar="memory-backend-ram,id=ID,size=SIZE",
+        help="memory for a NUMA node (default: none)",
+    )
+    _qemu(
+        g,
+        "-numa",
+        metavar="node[,nodeid=N,cpus=A-B,memdev=ID]|dist,src=A,dst=B,val=D",
+        help="a NUMA node or distance (default: no NUMA)",
+    )
+    o = p.add_argument_group("accepted QEMU options that change no device tree")
+    _qemu(o, "-nographic", help="no graphics (sets -M graphics=off)")
+    _qemu(o, "-nodefaults", help="no default devices")
+    for name in ("-display", "-serial", "-monitor"):
+        _qemu(o, name, metavar="SPEC", help=f"{name[1:]} backend (default: QEMU's)")
+    for name in ("-nic", "-net"):
+        _qemu(
+            o, name, metavar="none", help="only none: no network device (default: none)"
+        )
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
@@ -44,7 +153,7 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         "--notifiers",
         default="ordered",
         choices=("ordered", "qemu-lifo"),
-        help="declared order (default) or QEMU's newest-first list",
+        help="declared order or QEMU's newest-first list",
     )
     v.add_argument(
         "--its-init",
@@ -72,6 +181,13 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def exit_statuses() -> str:
+    """Return the exit statuses as the help's epilog lists them."""
+    lines = ["exit status:"]
+    lines += [f"  {code}  {meaning}" for code, meaning in EXIT_STATUSES]
+    return "\n".join(lines)
+
+
 def _version() -> str:
     from virtmodel import __version__
 
@@ -80,19 +196,30 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
-    parser = _Parser(prog="virtmodel", description=DESCRIPTION, allow_abbrev=False)
+    parser = _Parser(
+        prog="virtmodel",
+        description=DESCRIPTION,
+        epilog=exit_statuses(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     parser.add_argument(
         "--version", action="version", version=f"virtmodel {_version()}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
-        "run", help="bring the machine up to its first vCPU run; print the trace"
+        "run",
+        help="bring the machine up to its first vCPU run; print the trace",
+        epilog=exit_statuses(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _machine_options(run)
     run.add_argument("--json", action="store_true", help="print the trace as JSON")
     run.add_argument(
-        "--check", action="store_true", help="report notifier hazards first"
+        "--check",
+        action="store_true",
+        help="also report notifier hazards of the order that runs (exit 3 if any)",
     )
     run.add_argument(
         "--mtree", action="store_true", help="also print the memory map (info mtree)"
@@ -100,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dtb = sub.add_parser("dtb", help="write the device tree blob QEMU's dumpdtb writes")
     _machine_options(dtb)
-    dtb.add_argument("-o", "--output", required=True, metavar="FILE")
+    dtb.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="where to write it"
+    )
 
     dts = sub.add_parser("dts", help="print the device tree source")
     _machine_options(dts)
@@ -109,26 +238,56 @@ def build_parser() -> argparse.ArgumentParser:
         "boot", help="boot a kernel under qemu-system-aarch64 on our DTB"
     )
     _machine_options(boot)
-    boot.add_argument("--kernel", required=True, metavar="IMAGE")
-    boot.add_argument("--append", default=None, metavar="ARGS")
-    boot.add_argument("--initrd", default=None, metavar="FILE")
-    boot.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
-    boot.add_argument("--qemu", default="qemu-system-aarch64", metavar="PROGRAM")
+    boot.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop the guest after this long",
+    )
+    boot.add_argument(
+        "--qemu",
+        default="qemu-system-aarch64",
+        metavar="PROGRAM",
+        help="the QEMU to run",
+    )
 
     graph = sub.add_parser("graph", help="draw a phase's notifiers and their order")
     _machine_options(graph)
     graph.add_argument(
-        "--phase", default="init-done", choices=("init-done", "realize", "reset")
+        "--phase",
+        default="init-done",
+        choices=("init-done", "realize", "reset"),
+        help="which phase's notifiers",
     )
     graph.add_argument(
-        "--format", default="dot", choices=("dot", "mermaid", "svg", "png")
+        "--format",
+        default="dot",
+        choices=("dot", "mermaid", "svg", "png"),
+        help="output format (svg/png need Graphviz and -o)",
     )
-    graph.add_argument("-o", "--output", default=None, metavar="FILE")
+    graph.add_argument(
+        "-o", "--output", default=None, metavar="FILE", help="write here, not stdout"
+    )
 
     explain = sub.add_parser("explain", help="say why notifier A runs before B")
     _machine_options(explain)
-    explain.add_argument("first", metavar="A")
-    explain.add_argument("second", metavar="B")
+    explain.add_argument("first", metavar="A", help="a notifier's name")
+    explain.add_argument("second", metavar="B", help="another notifier's name")
+    explain.add_argument(
+        "--json", action="store_true", help="print the explanation as JSON"
+    )
+
+    info = sub.add_parser(
+        "info", help="print what QEMU's monitor prints: info mtree [-f], info qtree"
+    )
+    _machine_options(info)
+    info.add_argument(
+        "what", choices=("mtree", "qtree"), help="memory regions or device buses"
+    )
+    info.add_argument(
+        "-f", dest="flat", action="store_true", help="mtree: the flattened views"
+    )
 
     explore = sub.add_parser(
         "explore", help="run init-done under one order per class of equivalent orders"
@@ -145,8 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run every valid order, not one per class of equivalent orders",
     )
-    explore.add_argument("--json", action="store_true")
+    explore.add_argument("--json", action="store_true", help="print JSON")
     from virtmodel.machine.lab.cli import add_lab_parser
 
     add_lab_parser(sub)
+
+    serve = sub.add_parser(
+        "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
+    )
+    _machine_options(serve)
+    # Unset options start the page on the 2016 story (boards.virt.lesson.STORY).
+    serve.set_defaults(kernel_semantics=None, notifiers=None, its_init=None)
+    serve.add_argument(
+        "--port", type=int, default=8016, help="0 picks a free port (default 8016)"
+    )
     return parser

@@ -15,6 +15,19 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 #: Bad usage: an unknown option, a malformed value, an unusable file.
 EXIT_USAGE: Final = 2
+#: The machine came up, but ``run --check`` found notifier hazards.
+EXIT_HAZARDS: Final = 3
+
+#: The exit statuses as ``--help`` and the README list them.
+EXIT_STATUSES: Final = (
+    (EXIT_OK, "the machine came up (or the command did what it was asked)"),
+    (
+        EXIT_FAILED,
+        "the machine failed to come up (explore: the order decides the outcome)",
+    ),
+    (EXIT_USAGE, "bad input: an unknown option, a malformed value, an unusable file"),
+    (EXIT_HAZARDS, "run --check: the machine came up, but notifier hazards were found"),
+)
 
 
 class UsageError(Exception):

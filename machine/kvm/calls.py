@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final, final
 
 from virtmodel.machine.kvm.constants import errno_name
+from virtmodel.machine.kvm.encoding import decode_redist_region
 from virtmodel.machine.kvm.errors import KvmError, Refusal
 
 #: Observer callback type.
@@ -104,7 +105,7 @@ class KvmCall:
     def __str__(self) -> str:
         args = self.head()[:-1]
         if self.value is not None:
-            args += f", {self._show(self.value)}"
+            args += f", {self._show(self.value)}{self._decoded(self.value)}"
         elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
             args += ", NULL"
         line = f"{args})"
@@ -115,6 +116,17 @@ class KvmCall:
         if self.ioctl != "KVM_GET_DEVICE_ATTR":
             return f"{line} = {self.result}"
         return f"{line} = {self._show(self.result)}"
+
+    def _decoded(self, value: int) -> str:
+        # A REDIST_REGION value packs four fields; show them next to it.
+        if self.attr != "VGIC_V3_ADDR_TYPE_REDIST_REGION":
+            return ""
+        region = decode_redist_region(value)
+        flags = f", flags={region.flags:#x}" if region.flags else ""
+        return (
+            f" {{base=0x{region.base:08x}, count={region.count}"
+            f"{flags}, index={region.index}}}"
+        )
 
     def _show(self, number: int) -> str:
         # Addresses, register contents and MPIDRs read best in hex.

@@ -28,7 +28,25 @@ from virtmodel.machine.kvm.encoding import redist_region_attr, reset_mpidr, v3_r
 
 _GRP_ADDR, _GRP_CTRL = c.KVM_DEV_ARM_VGIC_GRP_ADDR, c.KVM_DEV_ARM_VGIC_GRP_CTRL
 _IPA_CHOICES: Final = (0, 0, 0, 32, 36, 40, 44, 48, 48, 31, 49, 52, 0x120)
-_FEATURES: Final = (0, 0, 0, 4, 4, 8, 8, 1, 0x60, 0x20, 0x40, 0x10, 0x80, 0x100, 0xC)
+_FEATURES: Final = (
+    0,
+    0,
+    0,
+    4,
+    4,
+    8,
+    8,
+    1,
+    0x60,
+    0x20,
+    0x40,
+    0x10,
+    0x80,
+    0x100,
+    0xC,
+    0x88,
+    0x5,
+)
 _DEVICE_TYPES: Final = (7, 7, 7, 8, 8, 8, 5, 0, 4, 9, 10, 11, 1000)
 _NR_IRQS: Final = (64, 96, 128, 256, 992, 32, 100, 1023, 1024, 0)
 _VCPU_IDS: Final = (0, 0, 1, 1, 2, 3, 4, 15, 16, 17, 255, 511, 512, 0x10000)

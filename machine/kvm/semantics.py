@@ -163,8 +163,9 @@ class HostCaps:
     #: bits field (1: 24 bits), SEIS and A3V. QEMU's emulated GICv3 under
     #: ``-cpu max`` has 5, 1, 0, 1.
     ich_pri_bits: int = 5
-    #: Preemption bits: a binary point below 7 - this reads back as 7 - this
-    #: once the vCPU has been loaded on the CPU interface (a KVM_RUN).
+    #: Preemption bits: once the vCPU has been loaded on the CPU interface (a
+    #: KVM_RUN), a group-0 binary point below 7 - this reads back as 7 - this,
+    #: a group-1 one as one more.
     ich_pre_bits: int = 5
     ich_id_bits: int = 1
     ich_seis: int = 0

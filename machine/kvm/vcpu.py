@@ -232,9 +232,9 @@ class Vcpu:
         # it back: the GIC raises binary points below its minimum to it.
         vgic, state = self.vm.vgic, self.state
         if vgic.initialized and vgic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3:
-            lowest = 7 - self.vm.host.ich_pre_bits
+            lowest = 7 - self.vm.host.ich_pre_bits  # group 0; group 1 is one more
             state.vmcr_bpr = max(state.vmcr_bpr, lowest)
-            state.vmcr_abpr = max(state.vmcr_abpr, lowest)
+            state.vmcr_abpr = max(state.vmcr_abpr, lowest + 1)
 
     def _invoke(
         self,

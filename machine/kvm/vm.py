@@ -22,13 +22,12 @@ from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.addresses import base_problem, free_slot
 from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
 from virtmodel.machine.kvm.device import KvmDevice, check_int
-from virtmodel.machine.kvm.errors import KvmError, Refusal, refuse
-from virtmodel.machine.kvm.first_run import map_resources
+from virtmodel.machine.kvm.errors import KvmError, refuse
+from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
 from virtmodel.machine.kvm.vcpu import Vcpu
-from virtmodel.machine.kvm.vcpu_attrs import timer_irqs_valid
 from virtmodel.machine.kvm.vfio import VfioDevice
 from virtmodel.machine.kvm.vgic import VgicDevice
 
@@ -327,40 +326,10 @@ class Vm:
     def first_run(self, vcpu: Vcpu) -> None:
         """Run kvm_arch_vcpu_run_pid_change for *vcpu*'s first KVM_RUN.
 
-        The vGIC is mapped once per VM; then the vCPU's timer and PMU are
-        enabled. Only a failed vGIC mapping is fatal (6.1: the VM dies; the
-        2016 kernels wipe the vGIC); the others fail this run only.
-
         Raises:
-            Refusal: ENXIO, EINVAL or EBUSY.
+            Refusal: ENXIO, EINVAL or EBUSY (see :func:`first_run.vcpu_first_run`).
         """
-        if self.vgic.in_kernel and not self.vgic.ready:
-            try:
-                map_resources(self)
-            except Refusal:
-                if self.semantics.dead_after_failed_map:
-                    self.dead = True
-                else:
-                    self.vgic.wipe([v.state for v in self.vcpus])
-                raise
-            self.vgic.ready = True
-        state = vcpu.state
-        in_kernel = self.vgic.in_kernel
-        if in_kernel and not state.timer_enabled and not timer_irqs_valid(vcpu):
-            refuse(errno.EINVAL, "the timer interrupts are not usable")
-        state.timer_enabled = True
-        if state.has_feature(u.KVM_ARM_VCPU_PMU_V3):
-            if not state.pmu_created:
-                refuse(errno.EINVAL, "the vcpu's PMU is not initialized")
-            irq = state.pmu_irq
-            if self.vgic.in_kernel:
-                spis = self.vgic.nr_spis + c.VGIC_NR_PRIVATE_IRQS
-                if irq is None or not (16 <= irq < 32 or 32 <= irq < spis):
-                    refuse(errno.EINVAL, f"PMU interrupt {irq} is not usable")
-            elif irq is not None:
-                refuse(errno.EINVAL, "a PMU interrupt needs an in-kernel irqchip")
-        state.has_run_once = True
-        self.has_ran_once = True
+        vcpu_first_run(self, vcpu)
 
     def preferred_target(self) -> int:
         """KVM_ARM_PREFERRED_TARGET: the target KVM_ARM_VCPU_INIT wants.
@@ -412,27 +381,8 @@ class Vm:
         return any(b <= ipa < b + n for b, n in self.memslots.values())
 
     def mmio_claimed(self, ipa: int) -> bool:
-        """Whether a guest access to *ipa* is handled by an in-kernel device.
-
-        Registered frames: each vCPU's redistributor (when it got one), the
-        distributor (once mapped by the first run) and every ITS with an
-        address (6.1 registers it at once).
-        """
-        gic = self.vgic
-        frames: list[tuple[int, int]] = []
-        for vcpu in self.vcpus:
-            region = vcpu.state.rdreg
-            if region is not None:
-                base = region.base + vcpu.state.rdreg_index * c.KVM_VGIC_V3_REDIST_SIZE
-                frames.append((base, c.KVM_VGIC_V3_REDIST_SIZE))
-        if gic.ready and gic.dist_base != c.VGIC_ADDR_UNDEF:
-            v3 = gic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3
-            size = c.KVM_VGIC_V3_DIST_SIZE if v3 else c.KVM_VGIC_V2_DIST_SIZE
-            frames.append((gic.dist_base, size))
-        for its in self.its_devices:
-            if its.mapped:
-                frames.append((its.base, c.KVM_VGIC_V3_ITS_SIZE))
-        return any(base <= ipa < base + size for base, size in frames)
+        """Whether a guest access to *ipa* is handled by an in-kernel device."""
+        return mmio_claimed(self, ipa)
 
 
 def _create_resource(type_id: int) -> str:

@@ -9,7 +9,7 @@ many of each per guest boot.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from virtmodel.machine.lab.batch import (
@@ -34,26 +34,35 @@ if TYPE_CHECKING:
     from virtmodel.machine.lab.setup import setup_lab
     from virtmodel.machine.lab.tracelog import TracedCall
 
-# Exported lazily (PEP 562): the command-line parser needs the lab's
-# subcommand, not its runner, setup or tracer.
-_EXPORTS = {
-    "KvmScriptResult": "virtmodel.machine.lab.script",
-    "LabBatch": "virtmodel.machine.lab.batch",
-    "LabError": "virtmodel.machine.lab.paths",
-    "LabNotReadyError": "virtmodel.machine.lab.paths",
-    "LabPaths": "virtmodel.machine.lab.paths",
-    "QemuTrace": "virtmodel.machine.lab.qemu",
-    "ScriptCall": "virtmodel.machine.lab.script",
-    "ScriptError": "virtmodel.machine.lab.script",
-    "TracedCall": "virtmodel.machine.lab.tracelog",
-    "lab_dir": "virtmodel.machine.lab.paths",
-    "parse_script": "virtmodel.machine.lab.script",
-    "run_kvm_scripts": "virtmodel.machine.lab.batch",
-    "run_lab_batch": "virtmodel.machine.lab.batch",
-    "setup_lab": "virtmodel.machine.lab.setup",
-    "split_configurations": "virtmodel.machine.lab.qemu",
-    "trace_qemu": "virtmodel.machine.lab.batch",
+#: Public name -> the module that defines it. Loaded on first use, so the
+#: main CLI can build its ``lab`` parser without importing the lab's runner.
+_HOMES = {
+    "LabBatch": "batch",
+    "run_kvm_scripts": "batch",
+    "run_lab_batch": "batch",
+    "trace_qemu": "batch",
+    "LabError": "paths",
+    "LabNotReadyError": "paths",
+    "LabPaths": "paths",
+    "lab_dir": "paths",
+    "QemuTrace": "qemu",
+    "split_configurations": "qemu",
+    "KvmScriptResult": "script",
+    "ScriptCall": "script",
+    "ScriptError": "script",
+    "parse_script": "script",
+    "setup_lab": "setup",
+    "TracedCall": "tracelog",
 }
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "KvmScriptResult",
@@ -73,17 +82,3 @@ __all__ = [
     "split_configurations",
     "trace_qemu",
 ]
-
-
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})

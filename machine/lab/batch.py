@@ -58,13 +58,15 @@ def run_lab_batch(
     timeout: float | None = None,
     paths: LabPaths | None = None,
     console: TextIO | None = None,
+    reset: bool = False,
 ) -> LabBatch:
     """Run KVM *scripts* and trace QEMU *configurations* in ONE guest boot.
 
     Each configuration is QEMU's machine arguments (``-M ... -smp ...``);
     the lab adds ``-accel kvm -S -nographic -nic none`` (see
     :func:`virtmodel.machine.lab.qemu.split_configurations` for the
-    defaults the CLI applies).
+    defaults the CLI applies). With *reset*, each QEMU also gets a
+    ``system_reset`` from its monitor once started (``QemuTrace.reset_at``).
 
     Raises:
         ScriptError: A script is malformed.
@@ -78,7 +80,7 @@ def run_lab_batch(
         fragment, files, plan = kvm_job(scripts)
         fragments.append(fragment)
     if configurations:
-        fragments.append(qemu_job(configurations))
+        fragments.append(qemu_job(configurations, reset=reset))
     if timeout is None:
         calls = sum(len(text.splitlines()) for text in scripts)
         timeout = default_timeout(len(scripts), calls, len(configurations))
@@ -126,9 +128,14 @@ def trace_qemu(
     timeout: float | None = None,
     paths: LabPaths | None = None,
     console: TextIO | None = None,
+    reset: bool = False,
 ) -> list[QemuTrace]:
     """Trace real QEMU's KVM calls for every configuration in ONE boot."""
     batch = run_lab_batch(
-        configurations=configurations, timeout=timeout, paths=paths, console=console
+        configurations=configurations,
+        timeout=timeout,
+        paths=paths,
+        console=console,
+        reset=reset,
     )
     return batch.traces

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.lab.qemu import DEFAULT_CONFIGURATION
 
 __all__ = ["add_lab_parser", "cmd_lab"]
 
@@ -28,6 +29,7 @@ _TRACE_OPTIONS: Final = {
     "--all": False,
     "--json": False,
     "--raw": False,
+    "--reset": False,
 }
 
 
@@ -63,7 +65,13 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     inner.add_parser(
         "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
     )
-    kvm = inner.add_parser("kvm", help="run KVM scripts on the real kernel")
+    kvm = inner.add_parser(
+        "kvm",
+        help="run KVM scripts on the real kernel",
+        description="Run each FILE (a KVM script: one call per line, see "
+        "docs/lab.md) on the lab's /dev/kvm, all in one guest boot, and print "
+        "'<line> <ret> <errno> <value-or-->  # <call>' per call.",
+    )
     kvm.add_argument("files", nargs="+", metavar="FILE", help="KVM script files")
     kvm.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     # qemu-trace passes unknown words on to QEMU, so it needs its own class.
@@ -73,8 +81,12 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         trace = inner.add_parser(
             "qemu-trace",
             help="run Debian's arm64 QEMU 7.2 under real KVM and print its KVM calls",
+            description="Each group of QEMU ARGS (groups separated by --) is "
+            "one configuration, run in one guest boot after -accel kvm -S "
+            "-nographic -nic none; -M virt and -cpu host are added when "
+            "missing. Without ARGS: " + " ".join(DEFAULT_CONFIGURATION) + ".",
             usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
-            "[QEMU ARGS] [-- QEMU ARGS ...]",
+            "[--reset] [QEMU ARGS] [-- QEMU ARGS ...]",
         )
     finally:
         inner._parser_class = saved
@@ -84,6 +96,11 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     trace.add_argument("--json", action="store_true", help="print records as JSON")
     trace.add_argument("--raw", action="store_true", help="print the tracer's log")
+    trace.add_argument(
+        "--reset",
+        action="store_true",
+        help="also send system_reset on QEMU's monitor once it has started",
+    )
 
 
 def _progress(text: str) -> None:
@@ -126,7 +143,7 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.qemu import print_traces, split_configurations
 
     configs = split_configurations(args.qemu_args)
-    traces = trace_qemu(configs, timeout=args.timeout)
+    traces = trace_qemu(configs, timeout=args.timeout, reset=args.reset)
     print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 

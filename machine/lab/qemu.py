@@ -15,12 +15,15 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from virtmodel.machine.errors import MachineError
-from virtmodel.machine.lab.guest import shell_quote
 from virtmodel.machine.lab.paths import LabError
-from virtmodel.machine.lab.tracelog import TracedCall, parse_trace_log
+
+if TYPE_CHECKING:
+    # Imported where used, so that the CLI's parser (which reads this
+    # module's constants) does not pull in the KVM model and the runner.
+    from virtmodel.machine.lab.tracelog import TracedCall
 
 __all__ = [
     "DEFAULT_CONFIGURATION",
@@ -40,6 +43,8 @@ FIXED_ARGS: Final = ("-accel", "kvm", "-S", "-nographic", "-nic", "none")
 DEFAULT_CONFIGURATION: Final = (
     "-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M", "-cpu", "host",
 )  # fmt: skip
+#: The line the guest's job writes into the log before ``system_reset``.
+RESET_MARKER: Final = "# system_reset"
 #: Options a configuration may not give: the lab fixes them.
 _FIXED_OPTIONS: Final = frozenset(
     {"-accel", "--accel", "-enable-kvm", "--enable-kvm", "-S", "-nographic", "-nic",
@@ -48,18 +53,16 @@ _FIXED_OPTIONS: Final = frozenset(
 
 _SETTLE: Final = r"""
 export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu
+# A traced QEMU may be given more RAM than the guest has (-m 8G in a 2G
+# guest): with -S it touches little of it, so let the mmap succeed.
+echo 1 >/proc/sys/vm/overcommit_memory
 alive() { [ -e /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }
-# trace NAME ARGS...: run QEMU under the tracer until its log stops growing.
-trace() {
-    name=$1; shift
-    : >/tmp/$name.log
-    KVMTRACE_LOG=/tmp/$name.log LD_PRELOAD=/lab/kvmtrace.so \
-        /usr/bin/qemu-system-aarch64 "$@" </dev/null >/tmp/$name.out 2>&1 &
-    pid=$!
+# settle PID LOG: wait until LOG has stopped growing (2 s), PID ended, or 60 s.
+settle() {
     last=-1; same=0; waited=0
-    while alive $pid && [ $same -lt 2 ] && [ $waited -lt 60 ]; do
+    while alive $1 && [ $same -lt 2 ] && [ $waited -lt 60 ]; do
         sleep 1; waited=$((waited + 1))
-        size=$(wc -c </tmp/$name.log)
+        size=$(wc -c <$2)
         if [ "$size" -gt 0 ] && [ "$size" = "$last" ]; then
             same=$((same + 1))
         else
@@ -67,10 +70,34 @@ trace() {
         fi
         last=$size
     done
+}
+# trace NAME RESET ARGS...: run QEMU under the tracer until its log stops
+# growing; with RESET=1, then send system_reset on its monitor and wait again.
+trace() {
+    name=$1; reset=$2; shift 2
+    log=/tmp/$name.log
+    : >$log
+    if [ "$reset" = 1 ]; then
+        mkfifo /tmp/$name.mon.in /tmp/$name.mon.out
+        set -- "$@" -monitor pipe:/tmp/$name.mon
+    fi
+    KVMTRACE_LOG=$log LD_PRELOAD=/lab/kvmtrace.so \
+        /usr/bin/qemu-system-aarch64 "$@" </dev/null >/tmp/$name.out 2>&1 &
+    pid=$!
+    settle $pid $log
+    if [ "$reset" = 1 ] && alive $pid; then
+        echo "# system_reset" >>$log
+        # In the background: opening the FIFO would block for ever if QEMU
+        # never opened its end.
+        echo system_reset >/tmp/$name.mon.in &
+        writer=$!
+        settle $pid $log
+        kill $writer 2>/dev/null
+    fi
     if alive $pid; then state=running; kill -KILL $pid; else state=exited; fi
     wait $pid
     echo "$state $? $waited" >/tmp/$name.state
-    section $name.log cat /tmp/$name.log
+    section $name.log cat $log
     section $name.out cat /tmp/$name.out
     section $name.state cat /tmp/$name.state
 }
@@ -95,6 +122,8 @@ class QemuTrace:
     status: int
     #: QEMU's own output (stdout and stderr).
     output: tuple[str, ...]
+    #: With a monitor ``system_reset``: how many calls came before it.
+    reset_at: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,11 +197,18 @@ def full_args(config: Sequence[str]) -> tuple[str, ...]:
     return (*FIXED_ARGS, *config)
 
 
-def qemu_job(configs: Sequence[Sequence[str]]) -> str:
-    """Return the job fragment that traces every configuration in turn."""
+def qemu_job(configs: Sequence[Sequence[str]], *, reset: bool = False) -> str:
+    """Return the job fragment that traces every configuration in turn.
+
+    With *reset*, each QEMU also gets ``system_reset`` on a monitor pipe once
+    its start-up calls are over, and the log records where that happened.
+    """
+    from virtmodel.machine.lab.guest import shell_quote
+
     lines = [_SETTLE]
     for index, config in enumerate(configs):
-        lines.append(f"trace q{index} {shell_quote(full_args(config))}\n")
+        words = shell_quote(full_args(config))
+        lines.append(f"trace q{index} {int(reset)} {words}\n")
     return "".join(lines)
 
 
@@ -186,6 +222,8 @@ def qemu_results(
     Raises:
         LabError: A section is missing or the tracer's log is malformed.
     """
+    from virtmodel.machine.lab.tracelog import parse_trace_log
+
     traces = []
     for index, config in enumerate(configs):
         name = f"q{index}"
@@ -194,6 +232,7 @@ def qemu_results(
             output = sections[f"{name}.out"][1]
             state, status, _waited = sections[f"{name}.state"][1][0].split()
             calls = parse_trace_log(log)
+            reset_at = _reset_position(log)
         except (KeyError, IndexError, ValueError) as exc:
             msg = f"configuration {index + 1}: the guest's report is incomplete ({exc})"
             raise LabError(msg, console) from exc
@@ -204,9 +243,20 @@ def qemu_results(
                 running=state == "running",
                 status=int(status),
                 output=tuple(output),
+                reset_at=reset_at,
             )
         )
     return traces
+
+
+def _reset_position(log: list[str]) -> int | None:
+    """Return how many calls came before the ``# system_reset`` marker."""
+    calls = 0
+    for line in log:
+        if line.strip() == RESET_MARKER:
+            return calls
+        calls += bool(line.strip()) and not line.startswith("#")
+    return None
 
 
 def print_traces(
@@ -232,7 +282,9 @@ def print_traces(
             for line in trace.output[-5:]:
                 print(f"#   {line}", file=out)
         vm: int | None = None
-        for call in trace.calls:
+        for index, call in enumerate(trace.calls):
+            if index == trace.reset_at:
+                print("# system_reset (monitor)", file=out)
             if call.probe and not show_all:
                 continue
             if raw:

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+from urllib.parse import unquote
 
 from virtmodel.machine.lab.apt import Arm64Apt, require_tool
 from virtmodel.machine.lab.paths import LabError, LabPaths
@@ -66,7 +67,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _fetch_kernel(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
-    if paths.image.exists() and paths.busybox.exists():
+    if _have(paths.image, paths.busybox, paths.kernel_release):
         say(f"kernel and busybox: already in {paths.root}")
         return
     kernel = next(
@@ -96,6 +97,10 @@ def _fetch_kernel(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
         _write(paths.kernel_release, f"{images[0].name}\n".encode())
         _write(paths.image, data)
     say(f"kernel and busybox: {images[0].name}")
+
+
+def _have(*paths: Path) -> bool:
+    return all(path.exists() for path in paths)
 
 
 def _stamp(source: Path, flags: list[str]) -> str:
@@ -195,7 +200,7 @@ def _qemu_entries(tree: Path, readelf: str) -> list[CpioEntry]:
 
 
 def _fetch_qemu(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
-    if paths.qemu_cpio.exists():
+    if _have(paths.qemu_cpio, paths.qemu_version):
         say(f"arm64 QEMU: already in {paths.qemu_cpio}")
         return
     readelf = require_tool(_READELF, "binutils-aarch64-linux-gnu")
@@ -209,8 +214,10 @@ def _fetch_qemu(paths: LabPaths, apt: Arm64Apt, say: Progress) -> None:
         say(f"arm64 QEMU: unpacking {len(debs)} packages")
         apt.unpack(debs, tree)
         entries = _qemu_entries(tree, readelf)
-        version = next(d.name for d in debs if d.name.startswith("qemu-system-arm_"))
-        _write(paths.qemu_version, f"{version.split('_')[1]}\n".encode())
+        deb = next(d.name for d in debs if d.name.startswith("qemu-system-arm_"))
+        # apt-get download names files with the epoch's colon as "%3a".
+        version = unquote(deb.split("_")[1])
+        _write(paths.qemu_version, f"{version}\n".encode())
         _write(paths.qemu_cpio, newc_archive(entries))
     size = paths.qemu_cpio.stat().st_size
     libraries = sum(e.path.startswith(f"{_LIBDIR}/") for e in entries)
@@ -231,9 +238,8 @@ def setup_lab(
     paths.root.mkdir(parents=True, exist_ok=True)
     _build_helpers(paths, say)
     apt: Arm64Apt | None = None
-    if not (
-        paths.image.exists() and paths.busybox.exists() and paths.qemu_cpio.exists()
-    ):
+    fetched = (paths.image, paths.busybox, paths.kernel_release)
+    if not _have(*fetched, paths.qemu_cpio, paths.qemu_version):
         apt = Arm64Apt(paths.apt)
         say("apt: updating the arm64 package lists")
         apt.update()

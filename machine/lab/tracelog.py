@@ -308,6 +308,7 @@ def parse_trace_log(lines: list[str]) -> list[TracedCall]:
     """
     reader = _Reader()
     for text in lines:
-        if text.strip():
+        # '#' lines are the guest job's markers, not calls.
+        if text.strip() and not text.startswith("#"):
             reader.line(text.strip())
     return reader.calls

@@ -168,6 +168,12 @@ class Exploration:
                 )
         return notes
 
+    def _repr_html_(self) -> str:
+        # Jupyter: outcomes and culprits as tables (notifiers.display).
+        from virtmodel.notifiers.display import exploration_html
+
+        return exploration_html(self)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the exploration as a JSON-serialisable dict."""
         return {

@@ -1,4 +1,5 @@
 import errno
+import re
 
 import pytest
 
@@ -79,14 +80,22 @@ def test_redistributor_regions_are_written_in_index_order_in_both_modes():
         m = create_virt(config(smp="200"), notifiers=mode)
         boot_virt(m)
 
-        values = [
-            int(e.text.rsplit(", ", 1)[1].split(")")[0], 16)
+        lines = [
+            e.text
             for e in m.trace.of_kind(Kind.KVM)
             if "REDIST_REGION, 0x" in e.text and "SET" in e.text
         ]
+        raw = [re.search(r"REDIST_REGION, (0x[0-9a-f]+)", t) for t in lines]
+        values = [int(match[1], 16) for match in raw if match is not None]
 
         assert [v & 0xFFF for v in values] == [0, 1], mode
         assert [v >> 52 for v in values] == [123, 77], mode
+        # The raw value is shown decoded next to it.
+        assert "{base=0x080a0000, count=123, index=0}" in lines[0], mode
+        assert (
+            f"{{base=0x{values[1] & ((1 << 52) - 0x10000):08x}, count=77, index=1}}"
+            in lines[1]
+        )
 
 
 def test_ordered_mode_declares_the_kernel_s_region_order():

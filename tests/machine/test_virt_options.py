@@ -90,7 +90,8 @@ def test_gic_version_is_resolved_like_finalize_gic_version(
         ),
         ({"machine": "virt,gic-versio=3"}, "gic-versio", "did you mean 'gic-version'"),
         ({"machine": "virt,foo=1"}, "foo", "unknown machine option 'foo'"),
-        ({"machine": "virt,usb=on"}, "usb", "QEMU option 'usb' is not modelled"),
+        ({"machine": "virt,nvdimm=on"}, "nvdimm", "QEMU option 'nvdimm' is not"),
+        ({"machine": "virt,usb=maybe"}, "usb", "'maybe' is not a boolean"),
         (
             {"machine": "virt,gic-version=5"},
             "gic-version",
@@ -490,7 +491,7 @@ def test_topology_ids_match_qemus_cpu_map(tmp_path: Path, smp: str) -> None:
     ("machine", "option", "remedy"),
     [
         ("virt,dumpdtb=/tmp/x.dtb", "dumpdtb", "use 'virtmodel dtb -o FILE'"),
-        ("virt,accel=kvm", "accel", "use -accel tcg|kvm"),
+        ("virt,hmat=on", "hmat", "leave it out"),
         ("virt,kernel-irqchip=off", "kernel-irqchip", "leave it out"),
     ],
 )

@@ -147,7 +147,9 @@ def test_duplicate_name_is_rejected_with_the_first_location(registry):
     assert info.value.location == first.location
     assert str(info.value) == (
         "notifier 'x' is already registered for 'machine-init-done' "
-        f"(at {first.location})"
+        f"(at {first.location}); use another name, remove('x') first, or build a "
+        "fresh registry (re-running a notebook cell? create the registry in that "
+        "same cell)"
     )
 
 

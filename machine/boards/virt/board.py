@@ -31,6 +31,7 @@ from virtmodel.machine.boards.virt.dtb import initrd_placement
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
+from virtmodel.machine.memory import MemoryMap
 
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.
@@ -99,6 +100,22 @@ class VirtBoard:
         self.peripherals: VirtPeripherals = virt_peripherals(config)
         #: The device tree, once virt-machine-done has built it.
         self.dtb: bytes | None = None
+        #: With ``secure=on``: the regions only the secure world sees (flash0,
+        #: the secure UART, GPIO and RAM). QEMU maps them into the CPUs' secure
+        #: address space, never into the normal map (``machine.memory``).
+        self.secure_memory: MemoryMap | None = (
+            MemoryMap("secure-memory") if config.secure else None
+        )
+        p = self.peripherals
+        self._secure_only: tuple[Device[Any], ...] = (
+            tuple(
+                d
+                for d in (p.flash[0], p.secure_ram, p.secure_uart, p.secure_gpio)
+                if d is not None
+            )
+            if config.secure
+            else ()
+        )
 
     def init(self, machine: Machine) -> None:
         """Create and realize the board's devices, as ``machvirt_init`` does."""
@@ -153,7 +170,12 @@ class VirtBoard:
         machine.realize(machine.add(dev, after="gic" if wired else ()))
         props = dev.props
         if isinstance(props, MmioProps):
-            machine.map_mmio(dev, dev.name, props.base, props.size)
+            if self.secure_memory is not None and any(
+                dev is d for d in self._secure_only
+            ):
+                self.secure_memory.add(dev.name, props.base, props.size, owner=dev.path)
+            else:
+                machine.map_mmio(dev, dev.name, props.base, props.size)
         if isinstance(props, SpiProps) and not getattr(props, "secure", False):
             machine.connect_irq(dev, 0, IrqKind.SPI, props.irq)
 

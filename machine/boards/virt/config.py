@@ -36,6 +36,7 @@ from virtmodel.machine.boards.virt.psci import (
     Conduit,
     boot_facts,
 )
+from virtmodel.machine.boards.virt.versions import VirtCompat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import format_size
 from virtmodel.machine.smp import SmpTopology
@@ -102,10 +103,10 @@ class VirtConfig(VirtFields):
     @classmethod
     def from_options(
         cls,
-        machine: str | None = None,
+        machine: str | Mapping[str, str] | None = None,
         *,
-        smp: str | None = None,
-        memory: str | None = None,
+        smp: str | Mapping[str, str] | None = None,
+        memory: str | Mapping[str, str] | None = None,
         cpu: str | None = None,
         accel: str | None = None,
         **extra: Any,
@@ -135,9 +136,7 @@ class VirtConfig(VirtFields):
 
     def describe(self) -> str:
         """Return a one-line summary (``virt-7.2 tcg cortex-a57 gicv3+its ...``)."""
-        gic = f"gicv{self.gic_version}" + (
-            "+its" if self.its and self.gic_version >= 3 else ""
-        )
+        gic = f"gicv{self.gic_version}" + ("+its" if self.has_its else "")
         extras = [
             name
             for name in ("secure", "virtualization", "mte", "ras")
@@ -148,7 +147,7 @@ class VirtConfig(VirtFields):
         if self.iommu != "none":
             extras.append(self.iommu)
         parts = [
-            "virt-7.2",
+            self.machine_type,
             self.accel,
             self.cpu_type,
             gic,
@@ -160,6 +159,23 @@ class VirtConfig(VirtFields):
             *extras,
         ]
         return " ".join(parts)
+
+    # -- machine type -----------------------------------------------------------
+
+    @property
+    def compat(self) -> VirtCompat:
+        """Return the flags of the machine type (``virt-6.1`` has no cpu-map, ...)."""
+        return self._derived.compat
+
+    @property
+    def has_its(self) -> bool:
+        """Whether an ITS exists: ``its=on``, GICv3+, and the type gives one."""
+        return self.gic_version >= 3 and self._derived.has_its
+
+    @property
+    def has_secure_gpio(self) -> bool:
+        """Whether ``secure=on`` brought the secure PL061 (virt-6.0 and later)."""
+        return "secure_gpio" in self._derived.memmap
 
     # -- CPU ------------------------------------------------------------------
 
@@ -175,8 +191,12 @@ class VirtConfig(VirtFields):
 
     @property
     def has_pmu(self) -> bool:
-        """Whether a ``/pmu`` node exists (empty for an ARMv7 PMU)."""
-        return self._derived.cpu.pmu != "none"
+        """Whether a ``/pmu`` node exists (empty for an ARMv7 PMU; ``pmu=off``: no)."""
+        return (
+            self._derived.compat.pmu
+            and self._derived.cpu.pmu != "none"
+            and dict(self.cpu_props).get("pmu", True)
+        )
 
     @property
     def dtb_compatible(self) -> str:
@@ -198,6 +218,8 @@ class VirtConfig(VirtFields):
     @property
     def cluster_size(self) -> int:
         """Return CPUs per MPIDR Aff1 group: 16 for GICv3/4, 8 for GICv2."""
+        if not self._derived.compat.affinity_clusters:
+            return 8  # virt-2.6 kept QEMU's default cluster of 8
         return 8 if self.gic_version == 2 else 16
 
     def mpidr(self, index: int) -> int:
@@ -279,7 +301,8 @@ class VirtConfig(VirtFields):
     @property
     def numa_auto(self) -> bool:
         """Whether QEMU creates one NUMA node by itself (memory hot-plug configured)."""
-        return self.ram_slots > 0 or self.maxram_size > self.ram_size
+        hotplug = self.ram_slots > 0 or self.maxram_size > self.ram_size
+        return hotplug and self._derived.compat.auto_numa
 
     # -- GIC --------------------------------------------------------------------
 
@@ -313,7 +336,7 @@ class VirtConfig(VirtFields):
     @property
     def uses_acpi_ged(self) -> bool:
         """Whether an ACPI GED replaces the PL061 GPIO and ``gpio-keys``."""
-        return self.acpi != "off" and self.has_firmware and self.is_armv8
+        return "acpi_ged" in self._derived.memmap
 
     @property
     def boot(self) -> BootFacts:
@@ -339,10 +362,10 @@ class VirtConfig(VirtFields):
 
 
 def config_from_options(
-    machine: str | None = None,
+    machine: str | Mapping[str, str] | None = None,
     *,
-    smp: str | None = None,
-    memory: str | None = None,
+    smp: str | Mapping[str, str] | None = None,
+    memory: str | Mapping[str, str] | None = None,
     cpu: str | None = None,
     accel: str | None = None,
     **extra: Any,

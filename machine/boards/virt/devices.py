@@ -106,7 +106,12 @@ def _peripherals(config: VirtConfig) -> VirtPeripherals:
     gic, msi = virt_gic(config)
     return VirtPeripherals(
         flash=flash,
-        timer=ArmTimer("timer", armv8=config.is_armv8, gicv2_cpus=v2_cpus),
+        timer=ArmTimer(
+            "timer",
+            armv8=config.is_armv8,
+            gicv2_cpus=v2_cpus,
+            edge=config.compat.edge_timers,
+        ),
         pmu=(
             ArmPmu(
                 "pmu", kind="armv8" if config.is_armv8 else "armv7", gicv2_cpus=v2_cpus
@@ -171,10 +176,10 @@ def _peripherals(config: VirtConfig) -> VirtPeripherals:
                 secure=True,
                 label="secure-gpio",
             )
-            if secure
+            if config.has_secure_gpio
             else None
         ),
-        gpio_pwr=GpioPwr("gpio-pwr") if secure else None,
+        gpio_pwr=GpioPwr("gpio-pwr") if config.has_secure_gpio else None,
         virtio=tuple(
             VirtioMmio(
                 f"virtio-mmio{i}",

@@ -29,6 +29,8 @@ _PAGE: Final = 0x1000
 def initrd_placement(config: VirtConfig) -> tuple[int, int] | None:
     """Return ``(start, size)`` of the config's initrd as QEMU places it, or None.
 
+    None without an initrd, and with firmware (``-bios``), which loads it.
+
     QEMU loads it at RAM base + min(RAM / 2, 128 MiB), page-aligned, and moves
     it past the kernel when they would overlap; this model leaves that last
     step out (it matters only for kernels larger than that offset).
@@ -43,6 +45,10 @@ def initrd_placement(config: VirtConfig) -> tuple[int, int] | None:
     except OSError as exc:
         option, msg = "initrd", f"cannot read {config.initrd!r}: {exc.strerror}"
         raise ConfigError(option, config.initrd, msg) from exc
+    if config.has_firmware:
+        # With -bios the firmware gets the initrd through fw_cfg; QEMU writes
+        # no initrd range into /chosen (the boot arguments it still writes).
+        return None
     start = config.memmap["mem"].base + min(config.ram_size // 2, 128 * _MiB)
     start = -(-start // _PAGE) * _PAGE
     return start, size

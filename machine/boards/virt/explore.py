@@ -86,7 +86,7 @@ def check_bring_up(machine: Machine) -> object:
     accepted = (
         sorted(
             {
-                f"{c.resource}={c.value:#x}"
+                f"{c.resource}={_hex_if_address(c.resource, c.value)}"
                 for c in vm.calls
                 if c.ok and c.ioctl == "KVM_SET_DEVICE_ATTR"
             }
@@ -95,3 +95,8 @@ def check_bring_up(machine: Machine) -> object:
         else []
     )
     return (ended, tuple(accepted))
+
+
+def _hex_if_address(resource: str, value: int) -> str:
+    # Addresses read as the memory map prints them; counts stay decimal.
+    return f"0x{value:08x}" if ".addr" in resource else str(value)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from virtmodel.devices.cpu import DEFAULT_CPU
+from virtmodel.machine.boards.virt.devopts import GuestLoader
+from virtmodel.machine.boards.virt.numa import NumaConfig
 from virtmodel.machine.boards.virt.psci import DEFAULT_HOST_PSCI_VERSION
 from virtmodel.machine.options import DEFAULT_RAM_SIZE
 from virtmodel.machine.smp import SmpTopology, parse_smp
@@ -28,8 +30,12 @@ class VirtFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    machine_type: str = Field(default="virt-7.2", description="-M type, versioned")
     accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
     cpu_type: str = Field(default=DEFAULT_CPU, description="-cpu model")
+    cpu_props: tuple[tuple[str, bool], ...] = Field(
+        default=(), description="-cpu model,prop=on|off... in order"
+    )
     gic_version: Literal[2, 3, 4] = Field(default=2, description="resolved GIC version")
     its: bool = Field(default=True, description="ITS with GICv3/4 (ignored for GICv2)")
     highmem: bool = Field(default=True, description="use addresses above 4 GiB")
@@ -54,6 +60,13 @@ class VirtFields(BaseModel):
     ram_size: int = Field(default=DEFAULT_RAM_SIZE, ge=1, description="-m size, bytes")
     ram_slots: int = Field(default=0, ge=0, description="-m slots")
     maxram_size: int = Field(default=0, ge=0, description="-m maxmem; 0 = ram_size")
+    virtio_iommu: int | None = Field(
+        default=None, ge=1, lt=256, description="-device virtio-iommu-pci devfn"
+    )
+    guest_loaders: tuple[GuestLoader, ...] = Field(
+        default=(), description="-device guest-loader blobs, in order"
+    )
+    numa: NumaConfig | None = Field(default=None, description="-numa nodes, distances")
     kernel: str | None = Field(default=None, description="-kernel image")
     initrd: str | None = Field(default=None, description="-initrd image")
     append: str | None = Field(default=None, description="-append command line")

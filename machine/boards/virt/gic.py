@@ -47,10 +47,10 @@ def virt_gic(config: VirtConfig) -> tuple[GicV2 | GicV3, Its | V2m | None]:
         revision=config.gic_version,
         redist_region_count=config.redist_region_counts,
         has_security_extensions=config.secure,
-        has_lpi=config.its and config.accel == "tcg",
+        has_lpi=config.has_its and config.accel == "tcg",
         dist_base=mm["gic_dist"].base,
         redist_windows=tuple(windows),
         maintenance_irq=config.virtualization,
     )
-    its = Its("its", base=mm["gic_its"].base) if config.its else None
+    its = Its("its", base=mm["gic_its"].base) if config.has_its else None
     return gic3, its

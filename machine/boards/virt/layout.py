@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from virtmodel.devices.cpu import CpuModel, cpu_model
+from virtmodel.machine.boards.virt.cpuprops import check_cpu_props
 from virtmodel.machine.boards.virt.fields import VirtFields
 from virtmodel.machine.boards.virt.memmap import (
     BASE_MEMMAP,
@@ -24,6 +25,8 @@ from virtmodel.machine.boards.virt.memmap import (
     MapEntry,
     place_high_regions,
 )
+from virtmodel.machine.boards.virt.numa import check_numa
+from virtmodel.machine.boards.virt.versions import VirtCompat, machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import resolve_memory
 from virtmodel.machine.smp import check_machine_limit
@@ -40,6 +43,8 @@ class Derived:
     """What a valid config implies: computed once, read through ``VirtFields``."""
 
     cpu: CpuModel
+    compat: VirtCompat
+    has_its: bool
     high: HighMemmap
     highmem_ecam: bool
     redist_counts: tuple[int, ...]
@@ -62,6 +67,7 @@ def virt_max_cpus(gic_version: int) -> int:
 
 def _check_cpu(config: VirtFields) -> CpuModel:
     model = cpu_model(config.cpu_type)
+    check_cpu_props(model.name, config.cpu_props)
     if model.kvm_only and config.accel != "kvm":
         msg = f"CPU model {model.name!r} needs KVM; add -accel kvm or use -cpu max"
         raise ConfigError(option="cpu", value=model.name, problem=msg)
@@ -140,6 +146,8 @@ def _memmap(
     highmem_ecam: bool,
     redist_counts: tuple[int, ...],
     uses_ged: bool,
+    has_its: bool,
+    secure_gpio: bool,
 ) -> Mapping[str, MapEntry]:
     v2 = config.gic_version == 2
     wanted = {
@@ -149,7 +157,7 @@ def _memmap(
         "gic_v2m": v2,
         "gic_hyp": v2 and config.virtualization,
         "gic_vcpu": v2 and config.virtualization,
-        "gic_its": not v2 and config.its,
+        "gic_its": not v2 and has_its,
         "gic_redist": not v2,
         "uart": True,
         "rtc": True,
@@ -158,7 +166,7 @@ def _memmap(
         "secure_uart": config.secure,
         "smmu": config.iommu == "smmuv3",
         "acpi_ged": uses_ged,
-        "secure_gpio": config.secure,
+        "secure_gpio": secure_gpio,
         "mmio": True,
         "platform_bus": True,
         "secure_mem": config.secure,
@@ -185,9 +193,12 @@ def derive(config: VirtFields) -> Derived:
     Raises:
         ConfigError: The first rule broken, in the order QEMU checks them.
     """
+    compat = machine_compat(config.machine_type)
     model = _check_cpu(config)
     check_machine_limit(config.smp)
     _check_memory(config)
+    if config.numa is not None:
+        check_numa(config.numa, config.smp, config.ram_size)
     high = place_high_regions(
         config.ram_size, config.maxram_size, config.ram_slots, _pa_bits(config, model)
     )
@@ -205,15 +216,33 @@ def derive(config: VirtFields) -> Derived:
     if config.ram_size > LEGACY_RAMLIMIT:
         msg = f"RAM size 0x{config.ram_size:08x} is above the board's 255 GiB limit"
         raise ConfigError(option="m", value=config.ram_size, problem=msg)
+    if config.virtio_iommu is not None and config.iommu != "none":
+        msg = "virt has room for one IOMMU: drop iommu=smmuv3 or virtio-iommu-pci"
+        raise ConfigError(option="device", value="virtio-iommu-pci", problem=msg)
+    addrs = [loader.addr for loader in config.guest_loaders]
+    for addr in addrs:
+        if addrs.count(addr) > 1:
+            msg = f"two guest-loader blobs at 0x{addr:x}; each needs its own addr"
+            raise ConfigError(option="device.addr", value=addr, problem=msg)
     for name in ("initrd", "append"):
         if getattr(config, name) is not None and config.kernel is None:
             msg = f"-{name} is only allowed together with -kernel"
             raise ConfigError(name, getattr(config, name), msg)
     # A 32-bit CPU cannot reach the high ECAM when firmware sets up PCI.
-    highmem_ecam = high.fits["high_pcie_ecam"] and (
-        config.bios is None or model.aarch64
+    highmem_ecam = (
+        compat.highmem_ecam
+        and high.fits["high_pcie_ecam"]
+        and (config.bios is None or model.aarch64)
     )
     counts = _redist_counts(config, high.fits["high_gic_redist2"])
-    uses_ged = config.acpi != "off" and config.bios is not None and model.aarch64
-    memmap = _memmap(config, high, highmem_ecam, counts, uses_ged)
-    return Derived(model, high, highmem_ecam, counts, memmap)
+    uses_ged = (
+        compat.acpi_ged
+        and config.acpi != "off"
+        and config.bios is not None
+        and model.aarch64
+    )
+    kvm = config.accel == "kvm"
+    has_its = config.its and (compat.kvm_its if kvm else compat.tcg_its)
+    secure_gpio = config.secure and compat.secure_gpio
+    memmap = _memmap(config, high, highmem_ecam, counts, uses_ged, has_its, secure_gpio)
+    return Derived(model, compat, has_its, high, highmem_ecam, counts, memmap)

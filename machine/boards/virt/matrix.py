@@ -60,17 +60,30 @@ def _stage(message: str) -> str:
     return "bring-up"
 
 
-def its_matrix(config: VirtConfig | None = None) -> list[Cell]:
+class Matrix(list[Cell]):
+    """The cells of :func:`its_matrix`: a list that prints as a table."""
+
+    def __str__(self) -> str:
+        return format_matrix(self)
+
+    def _repr_html_(self) -> str:
+        # Jupyter: one row per cell, failures highlighted (machine.display).
+        from virtmodel.machine.display import matrix_html
+
+        return matrix_html(self)
+
+
+def its_matrix(config: VirtConfig | None = None) -> Matrix:
     """Return every cell for a GICv3+ITS KVM machine (4 CPUs by default)."""
     cfg = config or VirtConfig.from_options(
         "virt,gic-version=3,its=on", smp="4", memory="1G", cpu="cortex-a57", accel="kvm"
     )
-    return [
+    return Matrix(
         its_cell(cfg, era, mode, placement)
         for era in ERAS
         for mode in MODES
         for placement in PLACEMENTS
-    ]
+    )
 
 
 def format_matrix(cells: list[Cell]) -> str:

@@ -17,19 +17,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from virtmodel.devices.cpu import DEFAULT_CPU
+from virtmodel.machine.boards.virt.cpuprops import format_cpu, parse_cpu
+from virtmodel.machine.boards.virt.devopts import format_iommu, format_loader
+from virtmodel.machine.boards.virt.numa import numa_args
+from virtmodel.machine.boards.virt.versions import machine_compat
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import (
     format_size,
+    memory_from_fields,
     parse_bool,
     parse_int,
     parse_keyval,
-    parse_memory,
     suggest,
 )
-from virtmodel.machine.smp import SmpTopology, parse_smp
-
-#: Machine type names accepted for ``-M`` (``virt`` is QEMU's alias of ``virt-7.2``).
-MACHINE_TYPES: Final = ("virt", "virt-7.2")
+from virtmodel.machine.smp import SmpTopology, smp_from_fields
 
 #: ``-M`` boolean keys and the VirtConfig field each sets.
 _BOOL_KEYS: Final = {
@@ -49,27 +50,51 @@ _CHOICE_KEYS: Final = {
     "acpi": ("on", "off", "auto"),
 }
 _INT_KEYS: Final = {"phandle-start": "phandle_start"}
-MACHINE_KEYS: Final = ("type", *_BOOL_KEYS, *_CHOICE_KEYS, *_INT_KEYS)
+MACHINE_KEYS: Final = (
+    "type",
+    "accel",
+    *_BOOL_KEYS,
+    *_CHOICE_KEYS,
+    *_INT_KEYS,
+    "graphics",
+    "usb",
+    "mem-merge",
+    "dump-guest-core",
+    "suppress-vmdesc",
+    "dt-compatible",
+    "kernel",
+    "initrd",
+    "append",
+    "firmware",
+)
+
+#: Keys QEMU 7.2 accepts on ``-M virt`` that leave the device tree as it is:
+#: accepted, their values checked as QEMU checks them, and otherwise ignored.
+IGNORED_BOOL_KEYS: Final = (
+    "graphics",
+    "usb",
+    "mem-merge",
+    "dump-guest-core",
+    "suppress-vmdesc",
+)
+IGNORED_TEXT_KEYS: Final = ("dt-compatible",)
+#: Boot images, as ``-M`` keys (``-kernel`` and friends write these) -> field.
+BOOT_KEYS: Final = {
+    "kernel": "kernel",
+    "initrd": "initrd",
+    "append": "append",
+    "firmware": "bios",
+}
 
 #: Keys QEMU 7.2 accepts on ``-M virt`` that virtmodel does not model, each
 #: with what to do instead.
 UNMODELLED_KEYS: Final[dict[str, str]] = {
-    "accel": "use -accel tcg|kvm",
-    "kernel": "use --kernel",
-    "initrd": "use --initrd",
-    "append": "use --append",
     "dtb": "virtmodel builds the device tree itself; leave it out",
     "dumpdtb": "use 'virtmodel dtb -o FILE'",
     **dict.fromkeys(
         (
             "kernel-irqchip",
             "kvm-shadow-mem",
-            "dump-guest-core",
-            "mem-merge",
-            "usb",
-            "graphics",
-            "firmware",
-            "suppress-vmdesc",
             "memory-encryption",
             "confidential-guest-support",
             "memory-backend",
@@ -78,13 +103,15 @@ UNMODELLED_KEYS: Final[dict[str, str]] = {
             "x-oem-id",
             "x-oem-table-id",
             "hmat",
-            "dt-compatible",
         ),
         "leave it out",
     ),
 }
 ACCELERATORS: Final = ("tcg", "kvm")
 _EXTRA_KEYS: Final = (
+    "numa",
+    "virtio_iommu",
+    "guest_loaders",
     "kernel",
     "initrd",
     "append",
@@ -94,19 +121,15 @@ _EXTRA_KEYS: Final = (
 )
 
 
-def _machine_fields(text: str) -> dict[str, Any]:
-    fields = parse_keyval(text, option="machine", implied_key="type")
-    machine_type = fields.pop("type", "virt")
-    if machine_type not in MACHINE_TYPES:
-        hint = suggest(machine_type, MACHINE_TYPES)
-        msg = f"machine type {machine_type!r} is not modelled{hint}"
-        raise ConfigError(option="machine", value=machine_type, problem=msg)
+def _machine_fields(given: Mapping[str, str]) -> dict[str, Any]:
+    fields = dict(given)
+    compat = machine_compat(fields.pop("type", "virt"))
     if "dtb-randomness" in fields and "dtb-kaslr-seed" in fields:
         msg = "dtb-kaslr-seed is an alias of dtb-randomness; give only one"
         raise ConfigError(
             option="dtb-kaslr-seed", value=fields["dtb-kaslr-seed"], problem=msg
         )
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"machine_type": compat.name}
     for key, raw in fields.items():
         if key in _BOOL_KEYS:
             values[_BOOL_KEYS[key]] = parse_bool(key, raw)
@@ -118,6 +141,12 @@ def _machine_fields(text: str) -> dict[str, Any]:
             values[key] = raw
         elif key in _INT_KEYS:
             values[_INT_KEYS[key]] = parse_int(key, raw, maximum=0xFFFF_FFFF)
+        elif key in IGNORED_BOOL_KEYS:
+            parse_bool(key, raw)  # checked as QEMU does; no effect on the tree
+        elif key in IGNORED_TEXT_KEYS:
+            pass
+        elif key in BOOT_KEYS:
+            values[BOOT_KEYS[key]] = raw
         elif key in UNMODELLED_KEYS:
             msg = f"QEMU option {key!r} is not modelled; {UNMODELLED_KEYS[key]}"
             raise ConfigError(key, raw, msg)
@@ -157,16 +186,49 @@ class ParsedOptions:
     its_given: bool
 
 
+def _fields(
+    text: str | Mapping[str, str] | None, option: str, implied: str
+) -> dict[str, str]:
+    if text is None:
+        return {}
+    if isinstance(text, str):
+        return parse_keyval(text, option=option, implied_key=implied) if text else {}
+    return dict(text)
+
+
+def _accelerator(accel: str | None, machine: dict[str, str]) -> str:
+    """Pick the accelerator: ``-accel``, else ``-M accel=a:b`` (first modelled)."""
+    legacy = machine.pop("accel", None)
+    if legacy is not None and accel is not None:
+        msg = 'the -accel and "-machine accel=" options are incompatible; use one'
+        raise ConfigError(option="accel", value=legacy, problem=msg)
+    if accel is not None:
+        names = [accel]
+    elif legacy is not None:
+        names = legacy.split(":")
+    else:
+        return "tcg"
+    for name in names:
+        if name in ACCELERATORS:
+            return name
+    hint = suggest(names[-1], ACCELERATORS)
+    msg = f"accelerator {names[-1]!r} is not modelled{hint}"
+    raise ConfigError(option="accel", value=names[-1], problem=msg)
+
+
 def parse_options(
-    machine: str | None = None,
+    machine: str | Mapping[str, str] | None = None,
     *,
-    smp: str | None = None,
-    memory: str | None = None,
+    smp: str | Mapping[str, str] | None = None,
+    memory: str | Mapping[str, str] | None = None,
     cpu: str | None = None,
     accel: str | None = None,
     **extra: Any,
 ) -> ParsedOptions:
-    """Read QEMU option strings (``None`` = QEMU's default) into field values.
+    """Read QEMU options (``None`` = QEMU's default) into field values.
+
+    Each of *machine*, *smp* and *memory* is the option's text or its keys
+    already merged from repeated options (:mod:`.cmdline`).
 
     Raises:
         ConfigError: An option is unknown or malformed.
@@ -175,14 +237,16 @@ def parse_options(
         if key not in _EXTRA_KEYS:
             msg = f"unknown keyword {key!r}{suggest(key, _EXTRA_KEYS)}"
             raise ConfigError(key, extra[key], msg)
-    accel_name = accel if accel is not None else "tcg"
-    if accel_name not in ACCELERATORS:
-        hint = suggest(accel_name, ACCELERATORS)
-        msg = f"accelerator {accel_name!r} is not modelled{hint}"
-        raise ConfigError(option="accel", value=accel_name, problem=msg)
-    values = _machine_fields(machine) if machine else {}
-    mem = parse_memory(memory)
-    topo = parse_smp(smp)
+    machine_keys = _fields(machine, "machine", "type")
+    accel_name = _accelerator(accel, machine_keys)
+    values = _machine_fields(machine_keys)
+    mem = memory_from_fields(_fields(memory, "m", "size"))
+    compat = machine_compat(values["machine_type"])
+    topo = smp_from_fields(
+        _fields(smp, "smp", "cpus"),
+        machine_name=compat.name,
+        prefer_sockets=compat.smp_prefer_sockets,
+    )
     raw_gic = values.pop("gic-version", None)
     values["gic_version"] = _gic_version(
         raw_gic,
@@ -190,9 +254,11 @@ def parse_options(
         virtualization=bool(values.get("virtualization", False)),
         max_cpus=topo.max_cpus,
     )
+    cpu_type, cpu_props = parse_cpu(cpu) if cpu is not None else (DEFAULT_CPU, ())
     fields = {
         "accel": accel_name,
-        "cpu_type": cpu if cpu is not None else DEFAULT_CPU,
+        "cpu_type": cpu_type,
+        "cpu_props": cpu_props,
         "smp": topo,
         "ram_size": mem.ram_size,
         "ram_slots": mem.ram_slots,
@@ -203,15 +269,22 @@ def parse_options(
     return ParsedOptions(fields, topo.warnings, "its" in values)
 
 
-def _smp_arg(topo: SmpTopology) -> str | None:
+def _smp_arg(topo: SmpTopology, prefer_sockets: bool) -> str | None:
     if topo == SmpTopology():
         return None
-    plain = SmpTopology(topo.cpus, topo.cpus, 1, 1, topo.cpus, 1)
+    n = topo.cpus
+    plain = (
+        SmpTopology(n, n, n, 1, 1, 1)
+        if prefer_sockets
+        else SmpTopology(n, n, 1, 1, n, 1)
+    )
     return str(topo.cpus) if topo == plain else topo.to_option()
 
 
 def _machine_arg(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
-    parts = ["virt", f"gic-version={fields['gic_version']}"]
+    # The newest type is spelt by its alias, as users write it.
+    name = "virt" if fields["machine_type"] == "virt-7.2" else fields["machine_type"]
+    parts = [name, f"gic-version={fields['gic_version']}"]
     for key, field in _BOOL_KEYS.items():
         if key == "dtb-kaslr-seed":
             continue
@@ -234,8 +307,9 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
     contains ``dumpdtb``.
     """
     args = ["-M", _machine_arg(fields, defaults), "-accel", fields["accel"]]
-    args += ["-cpu", fields["cpu_type"]]
-    smp = _smp_arg(fields["smp"])
+    args += ["-cpu", format_cpu(fields["cpu_type"], fields["cpu_props"])]
+    prefer = machine_compat(fields["machine_type"]).smp_prefer_sockets
+    smp = _smp_arg(fields["smp"], prefer)
     if smp is not None:
         args += ["-smp", smp]
     memory = format_size(fields["ram_size"])
@@ -247,4 +321,10 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
         value = fields[name]
         if value is not None:
             args += [f"-{name}", value]
+    if fields["numa"] is not None:
+        args += numa_args(fields["numa"])
+    if fields["virtio_iommu"] is not None:
+        args += ["-device", format_iommu(fields["virtio_iommu"])]
+    for loader in fields["guest_loaders"]:
+        args += ["-device", format_loader(loader)]
     return args

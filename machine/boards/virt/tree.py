@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Final
 from virtmodel.devices.base import FdtContext
 from virtmodel.devices.cfi_flash import combined_flash_node
 from virtmodel.machine.boards.virt.devices import VirtPeripherals, virt_peripherals
+from virtmodel.machine.boards.virt.numa import cpu_nodes, distance_matrix
 from virtmodel.machine.fdt import Fdt
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.devopts import GuestLoader
 
 __all__ = [
     "VirtPeripherals",
@@ -84,10 +86,24 @@ def _create_fdt(
     fdt.setprop_cells("/apb-pclk", "clock-frequency", 24_000_000)
     fdt.setprop_string("/apb-pclk", "clock-output-names", "clk24mhz")
     fdt.setprop_cells("/apb-pclk", "phandle", clk)
+    matrix = distance_matrix(config.numa) if config.numa is not None else None
+    if matrix is not None:
+        cells = [
+            value
+            for src, row in enumerate(matrix)
+            for dst, distance in enumerate(row)
+            for value in (src, dst, distance)
+        ]
+        fdt.add_subnode("/distance-map")
+        fdt.setprop_string("/distance-map", "compatible", "numa-distance-map-v1")
+        fdt.setprop_cells("/distance-map", "distance-matrix", *cells)
 
 
-def _numa_node(config: VirtConfig) -> int | None:
-    return 0 if config.numa_auto else None
+def _cpu_numa_nodes(config: VirtConfig) -> list[int | None]:
+    """Return each CPU's NUMA node (None: no NUMA, so no ``numa-node-id``)."""
+    if config.numa is not None:
+        return list(cpu_nodes(config.numa, config.smp)[0])
+    return [0 if config.numa_auto else None] * config.max_cpus
 
 
 def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
@@ -100,7 +116,7 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
     fdt.setprop_cells("/cpus", "#size-cells", 0)
     compatible = config.dtb_compatible
     enable = config.boot.board_conduit != "disabled" and n > 1
-    numa = _numa_node(config)
+    numa_of = _cpu_numa_nodes(config)
     for cpu in range(n - 1, -1, -1):
         node = f"/cpus/cpu@{cpu}"
         fdt.add_subnode(node)
@@ -112,11 +128,16 @@ def fdt_add_cpu_nodes(fdt: Fdt, ctx: FdtContext, config: VirtConfig) -> None:
             fdt.setprop_u64(node, "reg", mpidrs[cpu])
         else:
             fdt.setprop_cells(node, "reg", mpidrs[cpu])
+        numa = numa_of[cpu]
         if numa is not None:
             fdt.setprop_cells(node, "numa-node-id", numa)
+        if not config.compat.cpu_topology:
+            continue  # before virt-6.2: no cpu-map, so no CPU phandles
         phandle = fdt.alloc_phandle()
         fdt.setprop_cells(node, "phandle", phandle)
         ctx.phandles[f"cpu{cpu}"] = phandle
+    if not config.compat.cpu_topology:
+        return
     fdt.add_subnode("/cpus/cpu-map")
     threads = config.smp.threads
     for cpu in range(n - 1, -1, -1):
@@ -139,13 +160,26 @@ def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, dev: VirtPeripherals) -> None:
 
 
 def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
-    """Write ``/memory@...`` for the initial RAM (``numa-node-id`` 0 with auto NUMA)."""
+    """Write ``/memory@...``: one per NUMA node with memory, else one for all RAM.
+
+    Without ``-numa`` the node carries ``numa-node-id`` 0 only when QEMU makes
+    a node by itself (memory hot-plug).
+    """
     base, size = config.memmap["mem"]
+    if config.numa is None:
+        _memory_node(fdt, base, size, 0 if config.numa_auto else None)
+        return
+    for numa_node in config.numa.nodes:
+        if numa_node.mem:
+            _memory_node(fdt, base, numa_node.mem, numa_node.nodeid)
+            base += numa_node.mem
+
+
+def _memory_node(fdt: Fdt, base: int, size: int, numa: int | None) -> None:
     node = f"/memory@{base:x}"
     fdt.add_subnode(node)
     fdt.setprop_string(node, "device_type", "memory")
     fdt.setprop_sized_cells(node, "reg", (2, base), (2, size))
-    numa = _numa_node(config)
     if numa is not None:
         fdt.setprop_cells(node, "numa-node-id", numa)
 
@@ -195,6 +229,11 @@ def build_virt_fdt(
     _write(fdt, ctx, dev.gpio, dev.gpio_keys, dev.secure_gpio, dev.gpio_pwr)
     _write(fdt, ctx, *reversed(dev.virtio))
     dev.fw_cfg.fdt_node(fdt, ctx)
+    # -device: each plugged after the board, before machine-init-done.
+    if config.virtio_iommu is not None:
+        _virtio_iommu(fdt, config, dev.pcie.node_path, config.virtio_iommu)
+    for loader in config.guest_loaders:
+        _guest_loader(fdt, loader)
     # machine-init-done: virt_machine_done, then arm_load_dtb.
     dev.platform_bus.fdt_node(fdt, ctx)
     fdt_add_memory_nodes(fdt, config)
@@ -208,6 +247,43 @@ def build_virt_fdt(
     if dev.psci is not None:
         dev.psci.fdt_node(fdt, ctx)
     return fdt
+
+
+def _virtio_iommu(fdt: Fdt, config: VirtConfig, pcie: str, devfn: int) -> None:
+    """Describe a virtio-iommu-pci and route the root bus through it."""
+    phandle = fdt.alloc_phandle()
+    node = f"{pcie}/virtio_iommu@{devfn >> 3:x},{devfn & 7:x}"
+    fdt.add_subnode(node)
+    fdt.setprop_stringlist(node, "compatible", ("virtio,pci-iommu", "pci1af4,1057"))
+    fdt.setprop_sized_cells(node, "reg", (1, devfn << 8), (1, 0), (1, 0), (2, 0))
+    fdt.setprop_cells(node, "#iommu-cells", 1)
+    fdt.setprop_cells(node, "phandle", phandle)
+    if not config.default_bus_bypass_iommu:
+        # Every requester ID but the IOMMU's own goes through it.
+        fdt.setprop_cells(
+            pcie,
+            "iommu-map",
+            0,
+            phandle,
+            0,
+            devfn,
+            devfn + 1,
+            phandle,
+            devfn + 1,
+            0xFFFF - devfn,
+        )
+
+
+def _guest_loader(fdt: Fdt, loader: GuestLoader) -> None:
+    """Write ``/chosen/module@0x<addr>`` for one guest-loader blob."""
+    node = f"/chosen/module@0x{loader.addr:08x}"
+    fdt.add_subnode(node)
+    fdt.setprop_sized_cells(node, "reg", (2, loader.addr), (2, loader.size))
+    fdt.setprop_stringlist(
+        node, "compatible", ("multiboot,module", f"multiboot,{loader.kind}")
+    )
+    if loader.bootargs is not None:
+        fdt.setprop_string(node, "bootargs", loader.bootargs)
 
 
 def _write(fdt: Fdt, ctx: FdtContext, *devices: _HasFdtNode | None) -> None:

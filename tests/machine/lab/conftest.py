@@ -63,4 +63,4 @@ def real_lab() -> LabPaths:
 
 def guest_timeout() -> float:
     """Seconds one batch boot may take; generous, a loaded CI machine is slow."""
-    return float(os.environ.get("VIRTMODEL_LAB_TIMEOUT", "600"))
+    return float(os.environ.get("VIRTMODEL_LAB_TIMEOUT", "900"))

@@ -93,7 +93,8 @@ def main() -> int:
             if name == missing:
                 print(f"E: Unable to locate package {name}", file=sys.stderr)
                 return 100
-            Path(f"{name}_1:7.2+dfsg-7_arm64.deb").write_bytes(b"!<arch>")
+            # As apt names them: the epoch's colon URL-encoded.
+            Path(f"{name}_1%3a7.2+dfsg-7_arm64.deb").write_bytes(b"!<arch>")
         return 0
     if tool == "dpkg" and args[0] == "-x":
         unpack(args[1], Path(args[2]))

@@ -98,7 +98,8 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
 def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
     seen = []
 
-    def fake(configs, *, timeout):
+    def fake(configs, *, timeout, reset):
+        assert reset is False
         seen.extend(configs)
         calls = parse_trace_log(["sys KVM_CREATE_VM type=0x0 ret=9 errno=0"])
         return [
@@ -122,7 +123,7 @@ def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
 
 
 def test_a_guest_failure_is_one_line_exit_1(capsys, monkeypatch, tmp_path):
-    def fail(configs, *, timeout):
+    def fail(configs, *, timeout, reset):
         raise LabError(
             "lab guest ended during its job: qemu exited with status 1", "console\ntext"
         )

@@ -140,11 +140,11 @@ def test_the_qemu_job_runs_each_configuration_under_the_tracer():
     )
     assert "LD_PRELOAD=/lab/kvmtrace.so" in job
     assert (
-        "trace q0 '-accel' 'kvm' '-S' '-nographic' '-nic' 'none' '-M' 'virt' '-smp' '2'\n"
+        "trace q0 0 '-accel' 'kvm' '-S' '-nographic' '-nic' 'none' '-M' 'virt' '-smp' '2'\n"
         in job
     )
     assert (
-        "trace q1 '-accel' 'kvm' '-S' '-nographic' '-nic' 'none' '-M' 'virt,its=off'\n"
+        "trace q1 0 '-accel' 'kvm' '-S' '-nographic' '-nic' 'none' '-M' 'virt,its=off'\n"
         in job
     )
 
@@ -259,3 +259,27 @@ def test_no_vm_means_no_machine_calls():
         _sections(["sys KVM_GET_API_VERSION ret=12 errno=0"]), [("-M", "virt")], ""
     )
     assert trace.machine_calls() == []
+
+
+def test_with_reset_the_job_asks_for_it_and_the_marker_splits_the_trace():
+    job = qemu_job([("-M", "virt")], reset=True)
+    assert "trace q0 1 '-accel'" in job
+    assert "-monitor pipe:/tmp/$name.mon" in job
+    assert 'echo "# system_reset" >>$log' in job
+    log = [
+        "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
+        "vm0 KVM_CREATE_DEVICE type=8 flags=0 fd=10 ret=0 errno=0",
+        "# system_reset",
+        "vm0.its KVM_SET_DEVICE_ATTR flags=0 group=4 attr=0x4 addr=NULL ret=0 errno=0",
+    ]
+    (trace,) = qemu_results(_sections(log), [("-M", "virt")], "")
+    assert trace.reset_at == 2
+    assert len(trace.calls) == 3
+    out = io.StringIO()
+    print_traces([trace], out=out)
+    assert out.getvalue().splitlines()[-2:] == [
+        "# system_reset (monitor)",
+        "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, ITS_CTRL_RESET, NULL) = 0",
+    ]
+    (plain,) = qemu_results(_sections(log[:2]), [("-M", "virt")], "")
+    assert plain.reset_at is None

@@ -59,6 +59,8 @@ set_attr d0 0 2 0x08000000
 run 0
 vcpu_init 0 0
 """,
+    # A vCPU initialized powered off sleeps in KVM_RUN until the timer.
+    "poweroff": "create_vm 0\ncreate_vcpu 0\nvcpu_init 0 1\nrun 0\n",
 }
 REPEATS = 300
 REPEATED = (
@@ -66,8 +68,9 @@ REPEATED = (
 )
 CONFIGS = [
     ("-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M", "-cpu", "host"),
-    ("-M", "virt,gic-version=3,its=off", "-smp", "1", "-m", "256M", "-cpu", "host"),
-    ("-M", "virt,gic-version=3", "-m", "3G", "-cpu", "host"),  # too big for the guest
+    # More RAM than the 2G guest has: fine under -S (the job allows overcommit).
+    ("-M", "virt,gic-version=3,its=off", "-smp", "1", "-m", "5G", "-cpu", "host"),
+    ("-M", "virt", "-smp", "600", "-cpu", "host"),  # beyond virt's 512
 ]
 
 
@@ -80,6 +83,7 @@ def lab_batch() -> LabBatch:
         CONFIGS,
         timeout=guest_timeout(),
         paths=paths,
+        reset=True,
     )
 
 
@@ -122,6 +126,10 @@ def test_a_vgic_v3_its_bringup_and_first_run(lab_batch):
 def test_after_a_failed_first_run_the_vm_answers_eio(lab_batch):
     got = answers(lab_batch, "eio")
     assert got[-2:] == [(False, errno.ENXIO, None), (False, errno.EIO, None)]
+
+
+def test_a_powered_off_vcpu_run_ends_in_eintr(lab_batch):
+    assert answers(lab_batch, "poweroff")[-1] == (False, errno.EINTR, None)
 
 
 def test_hundreds_of_scripts_in_one_boot_answer_alike(lab_batch):
@@ -170,16 +178,30 @@ def test_real_qemu_its_machine_calls(lab_batch):
     assert len(vms) >= 2
 
 
-def test_real_qemu_without_its_and_one_vcpu(lab_batch):
+def test_real_qemu_without_its_one_vcpu_and_5g(lab_batch):
     trace = lab_batch.traces[1]
     assert trace.ok, trace.output
     calls = trace.machine_calls()
+    text = [str(c) for c in calls]
     assert not [c for c in calls if c.device.startswith("its")]
     assert {c.device for c in calls if c.ioctl == "KVM_CREATE_VCPU"} == {"vcpu0"}
+    ram = "KVM_SET_USER_MEMORY_REGION(vm0, slot=2, flags=0, gpa=0x40000000, size=0x140000000) = 0"
+    assert ram in text
 
 
 def test_a_qemu_that_cannot_start_is_reported_not_hung(lab_batch):
     trace = lab_batch.traces[2]
     assert not trace.ok
-    assert trace.status != 0
-    assert any("memory" in line for line in trace.output)
+    assert trace.status == 1
+    assert any("Invalid SMP CPUs 600" in line for line in trace.output)
+
+
+def test_a_monitor_system_reset_resets_the_its_again(lab_batch):
+    trace = lab_batch.traces[0]
+    assert trace.reset_at is not None
+    before = [str(c) for c in trace.calls[: trace.reset_at]]
+    after = [str(c) for c in trace.calls[trace.reset_at :]]
+    reset = "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, ITS_CTRL_RESET, NULL) = 0"
+    assert reset in before  # QEMU's own reset at start-up
+    assert reset in after  # and again for system_reset
+    assert not [line for line in after if "KVM_CREATE" in line]  # nothing rebuilt

@@ -116,3 +116,17 @@ def test_lab_setup_on_the_command_line(archive, tmp_path, monkeypatch, capsys):
         "virtmodel: lab: apt-cache depends linux-image-arm64"
     )
     assert not err.splitlines()[-1].startswith("virtmodel: lab: lab")
+
+
+def test_a_partial_lab_fetches_only_what_is_missing(archive, tmp_path):
+    paths = LabPaths(tmp_path / "lab")
+    lab_setup.setup_lab(paths)
+    paths.qemu_version.unlink()
+    archive.write_text("")
+    said: list[str] = []
+    lab_setup.setup_lab(paths, progress=said.append)
+    assert paths.qemu_version.read_text() == "1:7.2+dfsg-7\n"
+    assert f"kernel and busybox: already in {paths.root}" in said
+    calls = archive.read_text()
+    assert "download qemu-system-arm:arm64" in calls
+    assert "busybox-static" not in calls

@@ -1,0 +1,57 @@
+"""The device models and ``info mtree`` place the board from the same data.
+
+Every region a device model maps starts where QEMU's tree has a region, in the
+same address space: with ``secure=on`` flash0 and the secure UART, GPIO and
+RAM are in the secure map only, never in the normal one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.machine.qemu_cmdline import virtmodel_config
+from virtmodel.machine.boards.virt.board import VirtBoard, boot_virt, create_virt
+from virtmodel.machine.boards.virt.memtree import virt_address_spaces
+from virtmodel.machine.cli.main import main
+from virtmodel.machine.mtree import regions_in
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-M virt",
+        "-M virt,secure=on,virtualization=on -cpu max -smp 2",
+        "-M virt,gic-version=3,secure=on,iommu=smmuv3 -cpu max -smp 4",
+        "-M virt,gic-version=3 -smp 200 -m 2G,slots=1,maxmem=8G",
+    ],
+)
+def test_device_regions_start_where_qemus_tree_has_regions(text: str) -> None:
+    config = virtmodel_config(text.split())
+    machine = boot_virt(create_virt(config))
+    board = machine.board
+    assert isinstance(board, VirtBoard)
+    spaces = {s.name: s.root for s in virt_address_spaces(config)}
+    normal = {start for start, _ in regions_in(spaces["memory"])}
+
+    assert {r.base for r in machine.memory} <= normal
+    if config.secure:
+        secure_root = spaces["cpu-secure-memory-0"]
+        secure_only = {
+            secure_root.addr + mr.addr
+            for mr in secure_root.subregions
+            if mr.name != "system"
+        }
+        assert board.secure_memory is not None
+        mapped = {r.base for r in board.secure_memory}
+        assert mapped == secure_only
+        assert not mapped & {r.base for r in machine.memory}
+    else:
+        assert board.secure_memory is None
+
+
+def test_run_mtree_prints_qemus_view(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--mtree", "-M", "virt,secure=on", "-cpu", "max"]) == 0
+    out = capsys.readouterr().out
+
+    assert "address-space: cpu-secure-memory-0" in out
+    assert "(prio -1, i/o): system" in out
