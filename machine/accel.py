@@ -8,6 +8,7 @@ trace as it happens.
 
 from __future__ import annotations
 
+import platform
 from typing import TYPE_CHECKING, Any
 
 from virtmodel.machine import kvm
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 #: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
 SEMANTICS = kvm.SEMANTICS_NAMES
+#: Who answers the KVM calls: the simulator or this host's /dev/kvm.
+BACKENDS = ("sim", "host")
 
 
 class Accelerator:
@@ -48,19 +51,37 @@ class TcgAccel(Accelerator):
 
 
 class KvmAccel(Accelerator):
-    """A simulated Linux KVM on an arm64 host.
+    """Linux KVM on an arm64 host: simulated, or this host's real one.
 
     Args:
         semantics: Which kernel answers: "v6.1" (alias "mainline"), "v4.8"
             or "v4.8-rc1".
         ipa_bits: The VM's IPA size; the board may set it before attach,
             as QEMU's ``virt_kvm_type`` does from the memory map.
+        backend: "sim" (default) or "host": the real /dev/kvm (raises
+            :class:`~virtmodel.machine.kvm.host.KvmUnavailable` at once when
+            this host cannot do it).
     """
 
     name = "kvm"
     in_kernel_irqchip = True
 
-    def __init__(self, semantics: str = "v6.1", ipa_bits: int = 40) -> None:
+    def __init__(
+        self, semantics: str = "v6.1", ipa_bits: int = 40, backend: str = "sim"
+    ) -> None:
+        if backend not in BACKENDS:
+            msg = f"KVM backend {backend!r} is not 'sim' or 'host'"
+            raise ValueError(msg)
+        if backend == "host":
+            if semantics not in ("v6.1", "mainline"):
+                msg = (
+                    f"kernel semantics {semantics!r} is the simulator's; "
+                    "with the host backend the host's own kernel answers"
+                )
+                raise ValueError(msg)
+            from virtmodel.machine.kvm.host import check_available
+
+            check_available()  # one line and nothing open when it cannot work
         if semantics not in SEMANTICS:
             msg = (
                 f"kernel semantics {semantics!r} is not one of "
@@ -69,12 +90,17 @@ class KvmAccel(Accelerator):
             raise ValueError(msg)
         self.semantics = semantics
         self.ipa_bits = ipa_bits
+        #: "sim" (the simulated kernel) or "host" (this host's /dev/kvm).
+        self.backend = backend
         self.vm: Any = None
         self.vcpus: dict[int, Any] = {}
 
     def attach(self, machine: Machine) -> None:
         """Create the VM and route every ioctl into the machine trace."""
-        self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, semantics=self.semantics)
+        if self.backend == "host":
+            self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, backend="host")
+        else:
+            self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, semantics=self.semantics)
         self.vm.add_observer(before=machine.on_kvm_call, after=machine.on_kvm_result)
 
     def create_vcpu(self, index: int, mpidr: int) -> None:
@@ -86,6 +112,14 @@ class KvmAccel(Accelerator):
         for index in sorted(self.vcpus):
             self.vcpus[index].run()
 
+    def close(self) -> None:
+        """Release the VM: the host backend's fds and mappings (idempotent)."""
+        close = getattr(self.vm, "close", None)
+        if close is not None:
+            close()
+
     def describe(self) -> str:
         """Return e.g. ``kvm (kernel v4.8-rc1, 40-bit IPA)``."""
+        if self.backend == "host":
+            return f"kvm (host kernel {platform.release()}, {self.ipa_bits}-bit IPA)"
         return f"kvm (kernel {self.semantics}, {self.ipa_bits}-bit IPA)"

@@ -73,10 +73,17 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
+    backend = getattr(args, "kvm_backend", "sim")
+    if backend != "sim" and args.kernel_semantics not in ("v6.1", "mainline"):
+        msg = "--kernel-semantics picks the simulator's kernel; --kvm host has its own"
+        raise UsageError(msg)
     if config is None:
         config = config_from(args)
     if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
+        raise UsageError(msg)
+    if backend != "sim" and config.accel != "kvm":
+        msg = f"--kvm {backend} needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     return create_virt(
         config,
@@ -86,6 +93,7 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
         strict=args.strict,
         drop_edges=_drop_edges(args),
         seed=args.seed,
+        kvm_backend=backend,
     )
 
 
@@ -116,6 +124,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         boot_virt(machine)
     except MachineFailedError as exc:
         failure = exc
+    finally:
+        close = getattr(machine.accel, "close", None)
+        if close is not None:
+            close()  # the host backend's fds and mappings
     _check_drops_used(machine)
     init_done = machine.init_done
     hazards = init_done.hazards() if args.check else []
@@ -134,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"# virtmodel run: {machine.board.config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={args.kernel_semantics if kvm else '-'}"
+            f"kernel={_kernel_label(args) if kvm else '-'}"
         )
         print(machine.trace)
         if args.mtree:
@@ -153,16 +165,26 @@ def _mtree(machine: Machine) -> str:
     """Return ``info mtree`` for the machine (TCG), else its flat region list.
 
     Under TCG this is QEMU's view built from the same config the devices were
-    placed with; under KVM QEMU's GIC regions are the kernel's, which the
-    monitor view does not model, so the devices' own map is printed.
+    placed with. Where the monitor view is not modelled (KVM, whose GIC
+    regions are the kernel's; ``-device``; ``-numa``) the devices' own map is
+    printed instead.
     """
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
     config = machine.board.config
-    if config.accel == "kvm":
+    modelled = not (config.numa or config.virtio_iommu or config.guest_loaders)
+    if config.accel == "kvm" or not modelled:
         return machine.memory.dump() + "\n"
     return format_mtree(virt_address_spaces(config))
+
+
+def _kernel_label(args: argparse.Namespace) -> str:
+    if getattr(args, "kvm_backend", "sim") == "host":
+        import platform
+
+        return f"host ({platform.release()})"
+    return str(args.kernel_semantics)
 
 
 def cmd_dtb(args: argparse.Namespace) -> int:

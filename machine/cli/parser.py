@@ -123,6 +123,12 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     )
     _qemu(
         g,
+        "-dtb",
+        metavar="FILE",
+        help="not modelled: refused with the reason (default: none)",
+    )
+    _qemu(
+        g,
         "-object",
         metavar="memory-backend-ram,id=ID,size=SIZE",
         help="memory for a NUMA node (default: none)",
@@ -148,6 +154,14 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         default="v6.1",
         choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
         help="which Linux KVM answers the ioctls (with -accel kvm)",
+    )
+    v.add_argument(
+        "--kvm",
+        dest="kvm_backend",
+        default="sim",
+        choices=("sim", "host"),
+        help="who answers the KVM calls (with -accel kvm): the simulator "
+        "(default) or this arm64 host's /dev/kvm",
     )
     v.add_argument(
         "--notifiers",

@@ -120,7 +120,7 @@ def _compare(
     return None
 
 
-def shrink(script: str, run_real: RealRunner, rounds: int = 12) -> Mismatch | None:
+def shrink(script: str, run_real: RealRunner, rounds: int = 8) -> Mismatch | None:
     """Return a smallest-found script on which the two sides still disagree.
 
     Each round runs every one-line deletion of the current script on the

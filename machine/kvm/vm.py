@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import Literal, final, overload
+from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
@@ -31,12 +31,33 @@ from virtmodel.machine.kvm.vcpu import Vcpu
 from virtmodel.machine.kvm.vfio import VfioDevice
 from virtmodel.machine.kvm.vgic import VgicDevice
 
+if TYPE_CHECKING:
+    from virtmodel.machine.kvm.host import HostVm
+
+
+@overload
+def create_vm(
+    ipa_bits: int = ...,
+    semantics: str = ...,
+    host: HostCaps | None = ...,
+    backend: Literal["sim"] = ...,
+) -> Vm: ...
+@overload
+def create_vm(
+    ipa_bits: int = ...,
+    semantics: str = ...,
+    host: HostCaps | None = ...,
+    *,
+    backend: Literal["host"],
+) -> HostVm: ...
+
 
 def create_vm(
     ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
     semantics: str = "v6.1",
     host: HostCaps | None = None,
-) -> Vm:
+    backend: str = "sim",
+) -> Vm | HostVm:
     """KVM_CREATE_VM: a VM with *ipa_bits* of guest physical address space.
 
     ``semantics`` picks the kernel ("v6.1", alias "mainline"; "v4.8",
@@ -44,11 +65,27 @@ def create_vm(
     2016 kernels predate KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make
     40-bit VMs.
 
+    ``backend="host"`` issues the real ioctls on this host's /dev/kvm
+    instead (:mod:`virtmodel.machine.kvm.host`); the host's kernel answers,
+    so *semantics* and *host* must stay at their defaults.
+
     Raises:
         KvmError: EINVAL when *ipa_bits* is outside 32..host limit (v6.1)
-            or is not 40 (2016 kernels).
-        ValueError: *semantics* is unknown.
+            or is not 40 (2016 kernels); the host kernel's errno.
+        KvmUnavailable: ``backend="host"`` on a host without usable KVM.
+        ValueError: *semantics* or *backend* is unknown, or *semantics* or
+            *host* is given with ``backend="host"``.
     """
+    if backend == "host":
+        if semantics not in ("v6.1", "mainline") or host is not None:
+            msg = "backend='host': the host's own kernel answers; drop semantics/host"
+            raise ValueError(msg)
+        from virtmodel.machine.kvm.host import create_host_vm
+
+        return create_host_vm(ipa_bits)
+    if backend != "sim":
+        msg = f"KVM backend {backend!r} is not 'sim' or 'host'"
+        raise ValueError(msg)
     sem = get_semantics(semantics)
     host = host if host is not None else HostCaps()
     head = f"KVM_CREATE_VM(ipa_bits={ipa_bits})"

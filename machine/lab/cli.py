@@ -62,8 +62,14 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``lab`` and its subcommands to the main parser's subparsers *sub*."""
     lab = sub.add_parser("lab", help="a real arm64 KVM: Debian's kernel under TCG")
     inner = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
-    inner.add_parser(
+    setup = inner.add_parser(
         "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
+    )
+    setup.add_argument(
+        "--python",
+        action="store_true",
+        help="also pack Debian's arm64 Python and the wheels 'lab run' needs "
+        "(else the first 'lab run' does it)",
     )
     kvm = inner.add_parser(
         "kvm",
@@ -90,6 +96,13 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         )
     finally:
         inner._parser_class = saved
+    run = inner.add_parser(
+        "run",
+        help="run virtmodel itself in the guest, against its real KVM",
+        usage="virtmodel lab run [--timeout S] -- VIRTMODEL ARGS",
+    )
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="VIRTMODEL ARGS")
     trace.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     trace.add_argument(
         "--all", action="store_true", help="also print capability probes"
@@ -107,13 +120,17 @@ def _progress(text: str) -> None:
     print(f"lab setup: {text}", file=sys.stderr, flush=True)
 
 
-def _setup(_args: argparse.Namespace) -> int:
+def _setup(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.setup import setup_lab
 
     paths = setup_lab(progress=_progress)
     kernel = paths.kernel_release.read_text().strip()
     qemu = paths.qemu_version.read_text().strip()
     print(f"lab ready in {paths.root}: kernel {kernel}, qemu-system-arm {qemu}")
+    if getattr(args, "python", False):
+        from virtmodel.machine.lab.python import python_archive
+
+        print(f"lab python ready: {python_archive(paths, _progress)}")
     return EXIT_OK
 
 
@@ -148,9 +165,27 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 
 
+def _run(args: argparse.Namespace) -> int:
+    from virtmodel.machine.cli.status import UsageError
+    from virtmodel.machine.lab.run import run_virtmodel
+
+    words = list(args.words)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if not words:
+        msg = "lab run needs virtmodel's arguments, e.g.: lab run -- run -accel kvm"
+        raise UsageError(msg)
+    return run_virtmodel(words, timeout=args.timeout)
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Run ``virtmodel lab SUBCOMMAND``; a lab failure is one line, exit 1."""
-    handlers = {"setup": _setup, "kvm": _kvm, "qemu-trace": _qemu_trace}
+    handlers = {
+        "setup": _setup,
+        "kvm": _kvm,
+        "qemu-trace": _qemu_trace,
+        "run": _run,
+    }
     try:
         return handlers[args.lab_command](args)
     except LabError as exc:

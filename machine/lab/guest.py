@@ -90,6 +90,9 @@ class GuestJob:
     files: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     #: Add the arm64 QEMU closure (about 55 MB) to the initramfs.
     with_qemu: bool = False
+    #: More newc archives for the initramfs, unpacked before the job's own
+    #: (a file on the host, or the archive's bytes).
+    archives: tuple[Path | bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +205,12 @@ def boot_guest(
             if job.with_qemu:
                 with paths.qemu_cpio.open("rb") as closure:
                     shutil.copyfileobj(closure, out)
+            for archive in job.archives:
+                if isinstance(archive, bytes):
+                    out.write(archive)
+                    continue
+                with archive.open("rb") as extra:
+                    shutil.copyfileobj(extra, out)
             out.write(_job_archive(paths, job, nonce))
         try:
             result = run_console(

@@ -55,3 +55,14 @@ def test_run_mtree_prints_qemus_view(capsys: pytest.CaptureFixture[str]) -> None
 
     assert "address-space: cpu-secure-memory-0" in out
     assert "(prio -1, i/o): system" in out
+
+
+def test_run_mtree_falls_back_to_the_device_map_where_not_modelled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["run", "--mtree", "-M", "virt", "-device", "virtio-iommu-pci"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+
+    assert "address-space: system" in out
+    assert "address-space: cpu-memory-0" not in out

@@ -62,15 +62,20 @@ def create_virt(
     strict: bool = False,
     drop_edges: Iterable[tuple[str, str]] = (),
     seed: int | None = None,
+    kvm_backend: str = "sim",
 ) -> Machine:
     """Return a ``virt`` machine for *config*, ready for :meth:`Machine.boot`.
+
+    ``kvm_backend="host"`` runs the KVM calls on this host's /dev/kvm.
 
     Raises:
         ValueError: An unknown kernel era or notifier mode.
     """
     accel: Accelerator
     if config.accel == "kvm":
-        accel = KvmAccel(kernel_semantics, ipa_bits=kvm_ipa_bits(config))
+        accel = KvmAccel(
+            kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
+        )
     else:
         accel = TcgAccel()
     machine = Machine(

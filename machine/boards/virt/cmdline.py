@@ -90,6 +90,7 @@ VALUE_OPTIONS: Final = (
     "-device",
     "-object",
     "-numa",
+    "-dtb",
 )
 
 #: ``-accel`` properties per accelerator, each with a checker of its value.
@@ -269,6 +270,12 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             _read_net(option, value, line)
         elif option == "-device":
             _read_device(value, line)
+        elif option == "-dtb":
+            msg = (
+                "-dtb (a device tree of your own) is not modelled: virtmodel "
+                "builds the tree QEMU builds; leave -dtb out"
+            )
+            raise ConfigError(option="dtb", value=value, problem=msg)
         elif option == "-object":
             name, size = parse_backend(_keyval(option, value, "qom-type"))
             if name in line.backends:

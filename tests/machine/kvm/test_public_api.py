@@ -16,6 +16,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "encoding",
         "errors",
         "first_run",
+        "host",
         "gicv3_regs",
         "gicv3_sysregs",
         "irqs",

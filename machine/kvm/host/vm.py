@@ -1,0 +1,384 @@
+"""A VM on the host's real KVM, with the simulator's API and call record.
+
+:func:`create_host_vm` opens ``/dev/kvm`` and issues KVM_CREATE_VM with the
+IPA size as the VM type. The VM then answers ``create_vcpu``,
+``create_device``, ``preferred_target`` and ``set_user_memory_region`` like
+:class:`virtmodel.machine.kvm.Vm`: each is one :class:`KvmCall` in
+``vm.calls``, with the kernel's result or errno, seen by the same observers.
+What the backend needs besides (the guest's memory slot and registers, the
+kvm_run mapping) is listed in ``vm.plumbing`` and is not a call of the API.
+
+Every fd and mapping is closed by :meth:`HostVm.close`, by leaving a
+``with`` block, or when the VM is garbage-collected, also after a failure.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final, Literal, TypeVar, final, overload
+
+from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm import uapi as u
+from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.device import check_int
+from virtmodel.machine.kvm.errors import KvmError, Refusal
+from virtmodel.machine.kvm.host.abi import (
+    CREATE_DEVICE,
+    GUEST_CODE,
+    MEMORY_REGION,
+    VCPU_INIT,
+)
+from virtmodel.machine.kvm.host.access import DEV_KVM, check_host, open_kvm
+from virtmodel.machine.kvm.host.device import HostDevice
+from virtmodel.machine.kvm.host.guest import GuestWindow, choose_window, claimed_range
+from virtmodel.machine.kvm.host.resources import Resources
+from virtmodel.machine.kvm.host.syscalls import Syscalls, kernel_reason
+from virtmodel.machine.kvm.host.vcpu import HostVcpu
+from virtmodel.machine.kvm.vm import _create_resource  # the simulator's names
+
+__all__ = ["DEFAULT_RUN_SECONDS", "HostVm", "create_host_vm"]
+
+_T = TypeVar("_T")
+
+#: How long one KVM_RUN may take before SIGALRM interrupts it (EINTR).
+DEFAULT_RUN_SECONDS: Final = 5.0
+
+
+def create_host_vm(
+    ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
+    *,
+    path: str = DEV_KVM,
+    syscalls: Syscalls | None = None,
+    run_seconds: float = DEFAULT_RUN_SECONDS,
+    check_arch: bool = True,
+) -> HostVm:
+    """KVM_CREATE_VM on the host: a real VM with *ipa_bits* of IPA space.
+
+    ``check_arch=False`` skips the arm64 check (for a stand-in *syscalls*).
+
+    Raises:
+        KvmUnavailable: No arm64 host, no *path*, or no permission to open it.
+        KvmError: The kernel refused KVM_CREATE_VM (its errno).
+        ValueError: *ipa_bits* is not a small unsigned integer.
+    """
+    check_int("ipa_bits", ipa_bits, 8)
+    if check_arch:
+        check_host()
+    syscalls = syscalls if syscalls is not None else Syscalls()
+    kvm = open_kvm(syscalls, path)
+    try:
+        vm_fd = syscalls.ioctl(kvm, u.KVM_CREATE_VM, ipa_bits)
+    except OSError as exc:
+        syscalls.close(kvm)
+        code = exc.errno or errno.EIO
+        head = f"KVM_CREATE_VM(ipa_bits={ipa_bits})"
+        raise KvmError(code, head, kernel_reason(code)) from None
+    return HostVm(syscalls, kvm, vm_fd, ipa_bits, run_seconds)
+
+
+@final
+class HostVm:
+    """A VM on the host's KVM; create it with :func:`create_host_vm`.
+
+    Raises:
+        KvmError: From every call the kernel refuses.
+    """
+
+    #: What answers the calls (the simulator's VM says its era here).
+    backend = "host"
+
+    def __init__(
+        self, syscalls: Syscalls, kvm_fd: int, vm_fd: int, ipa_bits: int, run_s: float
+    ) -> None:
+        self.syscalls = syscalls
+        self._resources = Resources(syscalls)
+        self._resources.fd(kvm_fd)
+        self._resources.fd(vm_fd)
+        self._finalizer = weakref.finalize(self, self._resources.close)
+        #: The /dev/kvm fd and the VM fd.
+        self.kvm_fd, self.fd = kvm_fd, vm_fd
+        #: Guest physical address bits (the KVM_CREATE_VM type).
+        self.ipa_bits = ipa_bits
+        #: Seconds each KVM_RUN may take.
+        self.run_seconds = run_s
+        #: vCPUs in creation order.
+        self.vcpus: list[HostVcpu] = []
+        #: Devices in creation order.
+        self.devices: list[HostDevice] = []
+        #: The call record and its observers, as the simulator's.
+        self.log = CallLog()
+        #: The backend's own calls (guest memory, registers), one line each.
+        self.plumbing: list[str] = []
+        self._claimed: list[tuple[int, int]] = []
+        self._slots: dict[int, tuple[int, int]] = {}
+        self._window: GuestWindow | None = None
+        self._target: int | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self.fd}"
+        return f"<HostVm ipa_bits={self.ipa_bits} vcpus={len(self.vcpus)} {state}>"
+
+    def __enter__(self) -> HostVm:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unmap and close everything the VM holds; later calls do nothing."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran (or the finalizer did)."""
+        return self._resources.closed
+
+    @property
+    def open_fds(self) -> list[int]:
+        """The fds the VM still holds (/dev/kvm, VM, vCPUs, devices)."""
+        return self._resources.open_fds
+
+    @property
+    def ipa_size(self) -> int:
+        """Bytes of guest physical address space."""
+        return 1 << self.ipa_bits
+
+    @property
+    def calls(self) -> list[KvmCall]:
+        """Every call this VM received, in order."""
+        return self.log.calls
+
+    @property
+    def its_devices(self) -> list[HostDevice]:
+        """The ITS devices, in creation order."""
+        return [d for d in self.devices if d.type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS]
+
+    def add_observer(self, before: Observer | None, after: Observer | None) -> None:
+        """Watch every call, as :meth:`virtmodel.machine.kvm.Vm.add_observer`."""
+        self.log.add_observer(before, after)
+
+    # -- the kernel -------------------------------------------------------------
+
+    def kernel_call(self, call: Callable[[], _T], what: str = "") -> _T:
+        """Run *call*; turn its OSError into the refusal the record keeps.
+
+        Raises:
+            Refusal: The kernel's errno (recorded by the CallLog).
+            RuntimeError: The VM is closed (a programming error).
+        """
+        if self.closed:
+            msg = "the host VM is closed"
+            raise RuntimeError(msg)
+        try:
+            return call()
+        except OSError as exc:
+            code = exc.errno or errno.EIO
+            reason = kernel_reason(code)
+            raise Refusal(code, f"{what}: {reason}" if what else reason) from None
+
+    def raw(self, line: str, call: Callable[[], int]) -> int:
+        """Issue a plumbing call: note it in ``plumbing``; OSError propagates."""
+        try:
+            result = call()
+        except OSError as exc:
+            self.plumbing.append(f"{line} -> {c.errno_name(exc.errno or 0)}")
+            raise
+        self.plumbing.append(f"{line} = {result}")
+        return result
+
+    def note_address(self, type_id: int, attr: int, value: int | None) -> None:
+        """Remember the frame a successful GRP_ADDR write claimed."""
+        if value is not None:
+            self._claimed.append(claimed_range(type_id, attr, value))
+
+    # -- API calls ----------------------------------------------------------------
+
+    def _invoke(
+        self, ioctl: str, device: str, value: int | None, resource: str,
+        action: Callable[[], int], attr: str | None = None,
+    ) -> int:  # fmt: skip
+        pending = KvmCall(
+            seq=-1, ioctl=ioctl, device=device, group=None, attr=attr,
+            value=value, resource=resource,
+        )  # fmt: skip
+        return self.log.invoke(pending, action)
+
+    def create_vcpu(self, vcpu_id: int, *, init: bool = True) -> HostVcpu:
+        """KVM_CREATE_VCPU, then (unless ``init=False``) KVM_ARM_VCPU_INIT.
+
+        One record, as the simulator's; the init uses the host's preferred
+        target and no features, as QEMU's ``-cpu host`` does.
+
+        Raises:
+            KvmError: The kernel's errno for either call.
+            ValueError: *vcpu_id* is not an unsigned 32-bit integer.
+        """
+        check_int("vcpu_id", vcpu_id, 32)
+        created: list[HostVcpu] = []
+
+        def action() -> int:
+            fd = self.kernel_call(
+                lambda: self.syscalls.ioctl(self.fd, u.KVM_CREATE_VCPU, vcpu_id)
+            )
+            vcpu = HostVcpu(self, vcpu_id, self._resources.fd(fd))
+            self.vcpus.append(vcpu)
+            created.append(vcpu)
+            if init:
+                target = self.kernel_call(self._preferred, "KVM_ARM_PREFERRED_TARGET")
+                self.kernel_call(
+                    lambda: vcpu.init_ioctl(0, target), "KVM_ARM_VCPU_INIT"
+                )
+            return 0
+
+        self._invoke(
+            "KVM_CREATE_VCPU", f"vcpu{vcpu_id}", vcpu_id, "kvm.vcpu.create", action
+        )
+        return created[0]
+
+    def _preferred(self) -> int:
+        if self._target is None:
+            buffer = bytearray(VCPU_INIT.size)
+            self.syscalls.ioctl(self.fd, u.KVM_ARM_PREFERRED_TARGET, buffer)
+            self._target = VCPU_INIT.unpack(buffer)[0]
+        return self._target
+
+    def preferred_target(self) -> int:
+        """KVM_ARM_PREFERRED_TARGET: the target KVM_ARM_VCPU_INIT wants.
+
+        Raises:
+            KvmError: The kernel's errno (EIO on a dead VM).
+        """
+
+        def action() -> int:
+            self._target = None
+            return self.kernel_call(self._preferred)
+
+        return self._invoke(
+            "KVM_ARM_PREFERRED_TARGET", "vm", None, "kvm.vm.preferred_target", action
+        )
+
+    @overload
+    def create_device(
+        self, type_id: int, test: Literal[False] = False
+    ) -> HostDevice: ...
+    @overload
+    def create_device(self, type_id: int, test: Literal[True]) -> None: ...
+    @overload
+    def create_device(self, type_id: int, test: bool) -> HostDevice | None: ...
+
+    def create_device(self, type_id: int, test: bool = False) -> HostDevice | None:
+        """KVM_CREATE_DEVICE; ``test=True`` (KVM_CREATE_DEVICE_TEST) only probes.
+
+        Raises:
+            KvmError: The kernel's errno (ENODEV, EEXIST, EBUSY, E2BIG...).
+            ValueError: *type_id* is not an unsigned 32-bit integer.
+        """
+        check_int("type", type_id, 32)
+        label = self._new_label(type_id)
+        created: list[HostDevice] = []
+        flags = c.KVM_CREATE_DEVICE_TEST if test else 0
+
+        def action() -> int:
+            arg = bytearray(CREATE_DEVICE.pack(type_id, 0, flags))
+            self.kernel_call(
+                lambda: self.syscalls.ioctl(self.fd, u.KVM_CREATE_DEVICE, arg)
+            )
+            if not test:
+                fd = self._resources.fd(CREATE_DEVICE.unpack(arg)[1])
+                created.append(HostDevice(self, type_id, label, fd))
+                self.devices.append(created[0])
+            return 0
+
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_CREATE_DEVICE",
+            device=label,
+            group=None,
+            attr="KVM_CREATE_DEVICE_TEST" if test else None,
+            value=type_id,
+            resource=_create_resource(type_id),
+        )
+        self.log.invoke(pending, action)
+        return created[0] if created else None
+
+    def _new_label(self, type_id: int) -> str:
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2:
+            return "vgic-v2"
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V3:
+            return "vgic-v3"
+        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
+            count = len(self.its_devices)
+            return f"its{count}" if count else "its"
+        if type_id == c.KVM_DEV_TYPE_VFIO:
+            return "vfio"
+        return f"device-type-{type_id}"
+
+    def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
+        """KVM_SET_USER_MEMORY_REGION with fresh anonymous memory of *size*.
+
+        Raises:
+            KvmError: The kernel's errno (EINVAL for a bad slot or range).
+            ValueError: An argument is not an unsigned 64-bit integer.
+        """
+        for name, number in (("slot", slot), ("base", base), ("size", size)):
+            check_int(name, number, 64)
+
+        def action() -> int:
+            self.kernel_call(lambda: self._map_memory(slot, base, size, b""))
+            self._claimed.append((base, base + size))
+            return 0
+
+        self._invoke("KVM_SET_USER_MEMORY_REGION", "vm", base, "kvm.vm.memory", action)
+
+    def _map_memory(self, slot: int, base: int, size: int, code: bytes) -> int:
+        area = self._resources.memory(self.syscalls.map_anonymous(max(size, 1)))
+        area[: len(code)] = code
+        address = _address_of(area)
+        region = bytearray(MEMORY_REGION.pack(slot, 0, base, size, address))
+        line = f"KVM_SET_USER_MEMORY_REGION(vm, slot {slot}, 0x{base:x}+0x{size:x})"
+        self.raw(
+            line,
+            lambda: self.syscalls.ioctl(self.fd, u.KVM_SET_USER_MEMORY_REGION, region),
+        )
+        self._slots[slot] = (base, size)
+        return 0
+
+    def guest_window(self) -> GuestWindow:
+        """Return the guest's code page, mapping it on first use.
+
+        Raises:
+            OSError: The kernel refused the memory slot.
+        """
+        if self._window is None:
+            window = choose_window(self.ipa_size, mmap.PAGESIZE, self._claimed)
+            slot = next(n for n in range(len(self._slots) + 1) if n not in self._slots)
+            self._map_memory(slot, window.code, window.size, GUEST_CODE)
+            self._window = window
+        return self._window
+
+    def run_area(self, vcpu_fd: int) -> mmap.mmap:
+        """Map *vcpu_fd*'s kvm_run area (KVM_GET_VCPU_MMAP_SIZE bytes).
+
+        Raises:
+            OSError: The kernel refused the size query or the mapping.
+        """
+        size = self.raw(
+            "KVM_GET_VCPU_MMAP_SIZE(kvm)",
+            lambda: self.syscalls.ioctl(self.kvm_fd, u.KVM_GET_VCPU_MMAP_SIZE, 0),
+        )
+        return self._resources.run_map(self.syscalls.map_shared(vcpu_fd, size))
+
+
+def _address_of(area: mmap.mmap) -> int:
+    # The temporary view is released at once, so the map can still close.
+    return ctypes.addressof(ctypes.c_char.from_buffer(area))
