@@ -16,7 +16,6 @@ from pydantic import Field, model_validator
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
-from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import KvmDeviceHandle
@@ -138,6 +137,8 @@ class GicV3(Device[GicV3Props]):
         self.machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
     def _create_in_kernel(self) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         p = self.props
         if p.revision != 3:
             raise RealizeError(
@@ -163,6 +164,8 @@ class GicV3(Device[GicV3Props]):
         self.kvm_device = dev  # only a fully set-up device is kept
 
     def _queue_addresses(self, dev: Any, multi: bool) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         queue = self.owner.kvm_addresses
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         queue.register(

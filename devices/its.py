@@ -16,7 +16,6 @@ from pydantic import Field
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import msi_node
-from virtmodel.machine import kvm
 from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
 
 if TYPE_CHECKING:
@@ -60,6 +59,8 @@ class Its(Device[ItsProps]):
 
     def on_realize(self) -> None:
         """Create the in-kernel ITS and queue (or place) its initialisation."""
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         machine = self.machine
         if machine is None or not machine.accel.in_kernel_irqchip:
             return
@@ -91,4 +92,6 @@ class Its(Device[ItsProps]):
 
     @staticmethod
     def _ctrl_init(dev: Any) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
