@@ -153,3 +153,13 @@ VCPU_GROUP_NAMES: Final[dict[int, str]] = {
     1: "TIMER_CTRL",
     2: "PVTIME_CTRL",
 }
+#: vCPU attribute names by (group, attr).
+VCPU_ATTR_NAMES: Final[dict[tuple[int, int], str]] = {
+    (0, 0): "PMU_V3_IRQ",
+    (0, 1): "PMU_V3_INIT",
+    (0, 2): "PMU_V3_FILTER",
+    (0, 3): "PMU_V3_SET_PMU",
+    (1, 0): "TIMER_IRQ_VTIMER",
+    (1, 1): "TIMER_IRQ_PTIMER",
+    (2, 0): "PVTIME_IPA",
+}

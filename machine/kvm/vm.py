@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
@@ -25,6 +25,7 @@ from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.routing import Route, check_routes, summarize_routes
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
 from virtmodel.machine.kvm.vcpu import Vcpu
@@ -134,6 +135,8 @@ class Vm:
         self.el1_32bit: bool | None = None
         #: A PMU event filter was set.
         self.pmu_filtered = False
+        #: The GSI routing table (KVM_SET_GSI_ROUTING).
+        self.routes: tuple[Route, ...] = ()
         #: Guest memory slots: slot number -> (guest physical base, size).
         self.memslots: dict[int, tuple[int, int]] = {}
         #: Whether the calling process has file descriptor *fd* open (the
@@ -410,6 +413,53 @@ class Vm:
             attr=None,
             value=base,
             resource="kvm.vm.memory",
+        )
+        self.log.invoke(pending, action)
+
+    def record_creation(self) -> None:
+        """Record the KVM_CREATE_VM that made this VM (its type: the IPA size).
+
+        :func:`create_vm` runs before anyone can observe the VM; an owner that
+        wants the creation in its trace calls this once it has added its
+        observers.
+        """
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_CREATE_VM",
+            device="vm",
+            group=None,
+            attr=None,
+            value=self.ipa_bits,
+            resource="kvm.vm.create",
+        )
+        self.log.invoke(pending, lambda: 0)
+
+    def set_gsi_routing(self, routes: Sequence[Route], flags: int = 0) -> None:
+        """KVM_SET_GSI_ROUTING: replace the VM's routing table with *routes*.
+
+        Raises:
+            KvmError: EINVAL for a table 6.1 refuses (:func:`check_routes`);
+                EIO on a dead VM.
+        """
+        check_int("flags", flags, 32)
+        for route in routes:
+            for name, number in (("gsi", route.gsi), ("chip", route.chip)):
+                check_int(name, number, 32)
+            check_int("pin", route.pin, 32)
+
+        def action() -> int:
+            check_routes(routes, flags)
+            self.routes = tuple(routes)
+            return 0
+
+        pending = KvmCall(
+            seq=-1,
+            ioctl="KVM_SET_GSI_ROUTING",
+            device="vm",
+            group=None,
+            attr=summarize_routes(routes),
+            value=None,
+            resource="kvm.vm.gsi_routing",
         )
         self.log.invoke(pending, action)
 
