@@ -248,6 +248,8 @@ def parse_options(
         prefer_sockets=compat.smp_prefer_sockets,
     )
     raw_gic = values.pop("gic-version", None)
+    # Under KVM QEMU lets the host's vGIC probe settle an unchosen version.
+    values["gic_auto"] = raw_gic is None and accel_name == "kvm"
     values["gic_version"] = _gic_version(
         raw_gic,
         accel=accel_name,
