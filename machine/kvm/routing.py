@@ -12,15 +12,21 @@ from __future__ import annotations
 import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from virtmodel.machine.kvm.calls import KvmCall
+from virtmodel.machine.kvm.device import check_int
 from virtmodel.machine.kvm.errors import refuse
+
+if TYPE_CHECKING:
+    from virtmodel.machine.kvm.vm import Vm
 
 __all__ = [
     "KVM_IRQCHIP_NUM_PINS",
     "KVM_MAX_IRQ_ROUTES",
     "Route",
     "check_routes",
+    "set_gsi_routing",
     "summarize_routes",
 ]
 
@@ -107,3 +113,31 @@ def summarize_routes(routes: Sequence[Route]) -> str:
     close()
     parts += [f"{count} {kind}" for kind, count in sorted(others.items())]
     return f"{len(routes)} entries: " + ", ".join(parts)
+
+
+def set_gsi_routing(vm: Vm, routes: Sequence[Route], flags: int = 0) -> None:
+    """Run KVM_SET_GSI_ROUTING on *vm* (see :meth:`Vm.set_gsi_routing`)."""
+    check_int("flags", flags, 32)
+    for route in routes:
+        for name, number in (
+            ("gsi", route.gsi),
+            ("chip", route.chip),
+            ("pin", route.pin),
+        ):
+            check_int(name, number, 32)
+
+    def action() -> int:
+        check_routes(routes, flags)
+        vm.routes = tuple(routes)
+        return 0
+
+    pending = KvmCall(
+        seq=-1,
+        ioctl="KVM_SET_GSI_ROUTING",
+        device="vm",
+        group=None,
+        attr=summarize_routes(routes),
+        value=None,
+        resource="kvm.vm.gsi_routing",
+    )
+    vm.log.invoke(pending, action)

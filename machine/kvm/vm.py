@@ -25,7 +25,7 @@ from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
-from virtmodel.machine.kvm.routing import Route, check_routes, summarize_routes
+from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
 from virtmodel.machine.kvm.vcpu import Vcpu
@@ -417,22 +417,16 @@ class Vm:
         self.log.invoke(pending, action)
 
     def record_creation(self) -> None:
-        """Record the KVM_CREATE_VM that made this VM (its type: the IPA size).
+        """Record the KVM_CREATE_VM that made this VM, its type the IPA size.
 
-        :func:`create_vm` runs before anyone can observe the VM; an owner that
-        wants the creation in its trace calls this once it has added its
+        :func:`create_vm` runs before anyone can observe the VM; an owner
+        that wants the creation in its trace calls this after adding its
         observers.
         """
-        pending = KvmCall(
-            seq=-1,
-            ioctl="KVM_CREATE_VM",
-            device="vm",
-            group=None,
-            attr=None,
-            value=self.ipa_bits,
-            resource="kvm.vm.create",
+        call = KvmCall(
+            -1, "KVM_CREATE_VM", "vm", None, None, self.ipa_bits, "kvm.vm.create"
         )
-        self.log.invoke(pending, lambda: 0)
+        self.log.invoke(call, lambda: 0)
 
     def set_gsi_routing(self, routes: Sequence[Route], flags: int = 0) -> None:
         """KVM_SET_GSI_ROUTING: replace the VM's routing table with *routes*.
@@ -440,28 +434,9 @@ class Vm:
         Raises:
             KvmError: EINVAL for a table 6.1 refuses (:func:`check_routes`);
                 EIO on a dead VM.
+            ValueError: A number is not an unsigned 32-bit integer.
         """
-        check_int("flags", flags, 32)
-        for route in routes:
-            for name, number in (("gsi", route.gsi), ("chip", route.chip)):
-                check_int(name, number, 32)
-            check_int("pin", route.pin, 32)
-
-        def action() -> int:
-            check_routes(routes, flags)
-            self.routes = tuple(routes)
-            return 0
-
-        pending = KvmCall(
-            seq=-1,
-            ioctl="KVM_SET_GSI_ROUTING",
-            device="vm",
-            group=None,
-            attr=summarize_routes(routes),
-            value=None,
-            resource="kvm.vm.gsi_routing",
-        )
-        self.log.invoke(pending, action)
+        set_gsi_routing(self, routes, flags)
 
     def in_memslot(self, ipa: int) -> bool:
         """Whether guest physical address *ipa* is backed by a memory slot."""

@@ -80,7 +80,8 @@ def create_virt(
         if unsettled and kvm_backend == "sim":
             if not KvmAccel(kernel_semantics).host.can_emulate_v2:
                 # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
-                config = VirtConfig(**{**config.model_dump(), "gic_version": 3})
+                settled = {"gic_version": 3, "gic_auto": False}
+                config = VirtConfig(**{**config.model_dump(), **settled})
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )
