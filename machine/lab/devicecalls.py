@@ -108,18 +108,21 @@ def from_traced_calls(calls: Iterable[TracedCall]) -> list[str]:
             value = int(extra["features"], 16)
         elif call.ioctl == "KVM_ARM_VCPU_FINALIZE":
             value = int(extra["what"])
-        attr = call.attr
-        if call.ioctl == "KVM_CREATE_DEVICE":
-            group, attr = None, call.attr
-        elif call.ioctl == "KVM_SET_GSI_ROUTING":
-            attr = extra[""]
-        group = call.group
+        # The create's TEST flag becomes the argument; the routing summary
+        # stands where the simulator keeps it, in the attr.
+        attr = {"KVM_CREATE_DEVICE": None, "KVM_SET_GSI_ROUTING": extra.get("")}.get(
+            call.ioctl, call.attr
+        )
         argument = _argument(call.ioctl, value, call.attr)
-        if call.ioctl == "KVM_CREATE_DEVICE":
-            attr = None
         lines.append(
             _line(
-                call.ioctl, call.device, group, attr, argument, call.result, call.errno
+                call.ioctl,
+                call.device,
+                call.group,
+                attr,
+                argument,
+                call.result,
+                call.errno,
             )
         )
     return lines

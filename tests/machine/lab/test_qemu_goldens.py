@@ -23,9 +23,11 @@ from virtmodel.machine.cli.main import main
 from virtmodel.machine.lab.devicecalls import (
     DEVICE_IOCTLS,
     from_kvm_calls,
+    from_traced_calls,
     line_diff,
     virtmodel_device_calls,
 )
+from virtmodel.machine.lab.tracelog import parse_trace_log
 
 #: Diff lines shown on a failure: enough to see where and how it went wrong.
 SHOWN = 60
@@ -138,4 +140,39 @@ def test_kvm_calls_become_lines_without_the_get_input() -> None:
         "KVM_CREATE_VCPU(vcpu0) = 0",
         "KVM_CREATE_DEVICE(vgic-v3) = 0",
         "KVM_GET_DEVICE_ATTR(vgic-v3, GRP_NR_IRQS, 0) = 0x20",
+    ]
+
+
+def test_tracer_lines_become_the_same_spelling() -> None:
+    log = [
+        "sys KVM_CREATE_VM type=0x28 ret=9 errno=0",
+        "vm0 KVM_CREATE_DEVICE type=5 flags=1 ret=-1 errno=19",
+        "sys KVM_CREATE_VM type=0x30 ret=11 errno=0",  # a -cpu host scratch VM
+        "vm1 KVM_CREATE_VCPU arg=0 ret=12 errno=0",
+        "vm0 KVM_CREATE_VCPU arg=0 ret=10 errno=0",
+        "vm0.vcpu0 KVM_ARM_VCPU_INIT target=5 features=0x7c ret=0 errno=0",
+        "vm0.vcpu0 ONE_REG dir=set count=1 failed=0",
+        "vm0.vcpu0 KVM_ARM_VCPU_FINALIZE what=4 ret=0 errno=0",
+        "vm0 KVM_CREATE_DEVICE type=7 flags=0 fd=12 ret=0 errno=0",
+        "vm0 KVM_SET_GSI_ROUTING nr=2 flags=0 entries=0:irqchip:0:0,1:irqchip:0:1"
+        " ret=0 errno=0",
+        "vm0.vgic-v3 KVM_SET_DEVICE_ATTR flags=0 group=4 attr=0x0 addr=NULL ret=0 errno=0",
+        "vm0.vgic-v3 KVM_GET_DEVICE_ATTR flags=0 group=1 attr=0x4 value=0xaaaa"
+        " read=0x7a0008 ret=0 errno=0",
+        "vm0.vcpu0 KVM_SET_DEVICE_ATTR flags=0 group=0 attr=0x0 value=0x17 ret=0 errno=0",
+    ]
+    calls = [c for c in parse_trace_log(log) if c.vm == 0]
+
+    assert from_traced_calls(calls) == [
+        "KVM_CREATE_VM(vm, type=40) = 0",
+        "KVM_CREATE_DEVICE(vgic-v2, TEST) -> ENODEV",
+        "KVM_CREATE_VCPU(vcpu0) = 0",
+        "KVM_ARM_VCPU_INIT(vcpu0, features=0x7c) = 0",
+        "KVM_ARM_VCPU_FINALIZE(vcpu0, what=4) = 0",
+        "KVM_CREATE_DEVICE(vgic-v3) = 0",
+        "KVM_SET_GSI_ROUTING(vm, 2 entries: gsi 0-1 irqchip 0 pin 0-1) = 0",
+        "KVM_SET_DEVICE_ATTR(vgic-v3, GRP_CTRL, CTRL_INIT, NULL) = 0",
+        "KVM_GET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS, GICD_TYPER(mpidr=0x00000000))"
+        " = 0x7a0008",
+        "KVM_SET_DEVICE_ATTR(vcpu0, PMU_V3_CTRL, PMU_V3_IRQ, 0x17) = 0",
     ]
