@@ -176,3 +176,19 @@ def test_tracer_lines_become_the_same_spelling() -> None:
         " = 0x7a0008",
         "KVM_SET_DEVICE_ATTR(vcpu0, PMU_V3_CTRL, PMU_V3_IRQ, 0x17) = 0",
     ]
+
+
+@pytest.mark.parametrize(("pri_bits", "per_group"), [(5, 1), (6, 2), (7, 4)])
+def test_the_put_writes_one_active_priority_register_per_32_levels(
+    pri_bits: int, per_group: int
+) -> None:
+    from virtmodel.devices.gicv3_kvm import ICC_CTLR_EL1, put_writes
+    from virtmodel.machine import kvm
+
+    ctlr = (pri_bits - 1) << 8
+    writes = list(put_writes([0], 64, {0: ctlr}, lpis=False))
+    sysregs = [w for w in writes if w.group == kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS]
+
+    assert len(sysregs) == 7 + 2 * per_group
+    assert sysregs[1].attr & 0xFFFF == ICC_CTLR_EL1
+    assert sysregs[1].value == ctlr
