@@ -19,9 +19,10 @@ from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
+from virtmodel.machine.accel import KvmAccel
 
 if TYPE_CHECKING:
-    from virtmodel.machine.accel import KvmDeviceHandle
+    from virtmodel.machine.accel import KvmDeviceHandle, KvmVcpu
     from virtmodel.machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
@@ -175,12 +176,16 @@ class GicV3(Device[GicV3Props]):
             cpu.reset_hooks.append(self._icc_reset)
 
     def _cpus(self) -> list[ArmCpu]:
-        cpus = [d for d in self.machine.devices() if isinstance(d, ArmCpu)]
+        cpus = [d for d in self.owner.devices() if isinstance(d, ArmCpu)]
         return sorted(cpus, key=lambda cpu: cpu.props.index)[: self.props.num_cpu]
+
+    def _vcpus(self) -> dict[int, KvmVcpu]:
+        accel = self.owner.accel
+        return accel.vcpus if isinstance(accel, KvmAccel) else {}
 
     def _mpidr(self, index: int) -> int:
         # Under KVM, QEMU takes each CPU's affinity from the kernel's MPIDR.
-        return int(self.machine.accel.vcpus[index].mpidr)
+        return int(self._vcpus()[index].mpidr)
 
     def _icc_reset(self, cpu: ArmCpu) -> None:
         """A CPU reset: QEMU's CPU-interface reset reads ICC_CTLR_EL1 back."""
@@ -192,7 +197,7 @@ class GicV3(Device[GicV3Props]):
         """Write QEMU's reset state into the in-kernel vGIC (nothing under TCG)."""
         if self.kvm_device is None or not self.kvm_state:
             return
-        vcpus = self.machine.accel.vcpus
+        vcpus = self._vcpus()
         mpidrs = [int(vcpus[i].mpidr) for i in sorted(vcpus)[: self.props.num_cpu]]
         for mpidr in mpidrs:
             if mpidr not in self.icc_ctlr:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from virtmodel.machine import kvm
@@ -119,9 +120,9 @@ class KvmAccel(Accelerator):
         #: What the host offers. Simulated 6.1 answers as the lab's host
         #: (GICv3 without GICv2 emulation), where it was measured; the 2016
         #: kernels' host has none of stolen time, SVE and pointer
-        #: authentication, which KVM gained later. With the host backend
-        #: nothing optional is asked for (its capabilities are not probed).
-        self.host = host or _default_host(era.name, backend)
+        #: authentication, which KVM gained later. With the host backend the
+        #: kernel is asked at attach (KVM_CHECK_EXTENSION), as QEMU asks it.
+        self.host = host or _default_host(era.name)
         #: The VM, once :meth:`attach` created it.
         self.vm: KvmVm | None = None
         self.vcpus: dict[int, KvmVcpu] = {}
@@ -131,7 +132,9 @@ class KvmAccel(Accelerator):
     def attach(self, machine: Machine) -> None:
         """Create the VM and route every ioctl into the machine trace."""
         if self.backend == "host":
-            self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, backend="host")
+            vm = kvm.create_vm(ipa_bits=self.ipa_bits, backend="host")
+            self.vm = vm
+            self.host = _probed_host(vm.check_extension)
         else:
             self.vm = kvm.create_vm(
                 ipa_bits=self.ipa_bits, semantics=self.semantics, host=self.host
@@ -229,9 +232,18 @@ class KvmAccel(Accelerator):
         return f"kvm (kernel {self.semantics}, {self.ipa_bits}-bit IPA)"
 
 
-def _default_host(era: str, backend: str) -> kvm.HostCaps:
-    if backend == "host":
-        return kvm.HostCaps(pmu_v3=False, sve=False, ptrauth=False, pvtime=False)
+def _default_host(era: str) -> kvm.HostCaps:
     if era == "v6.1":
         return kvm.LAB_HOST
     return dataclasses.replace(kvm.HostCaps(), pvtime=False, sve=False, ptrauth=False)
+
+
+def _probed_host(check: Callable[[int], int]) -> kvm.HostCaps:
+    """The optional vCPU features this host's KVM offers, as QEMU probes them."""
+    return kvm.HostCaps(
+        pmu_v3=check(uapi.KVM_CAP_ARM_PMU_V3) > 0,
+        sve=check(uapi.KVM_CAP_ARM_SVE) > 0,
+        ptrauth=check(uapi.KVM_CAP_ARM_PTRAUTH_ADDRESS) > 0
+        and check(uapi.KVM_CAP_ARM_PTRAUTH_GENERIC) > 0,
+        pvtime=check(uapi.KVM_CAP_STEAL_TIME) > 0,
+    )

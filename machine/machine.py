@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
 from virtmodel.machine.device import Board, Device, State
@@ -194,7 +194,7 @@ class Machine:
             device.reset()
         self._guard("machine-reset", lambda: self.reset_notifiers.notify(self))
 
-    def reset_order(self) -> list[Device[Any]]:
+    def reset_order(self) -> list[Device]:
         """Return the realized devices in the order a system reset visits them.
 
         As in QEMU 7.2: first the devices with a reset handler of their own

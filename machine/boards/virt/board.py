@@ -77,11 +77,15 @@ def create_virt(
     accel: Accelerator
     if config.accel == "kvm":
         unsettled = config.gic_auto and config.gic_version == 2
-        if unsettled and kvm_backend == "sim":
-            if not KvmAccel(kernel_semantics).host.can_emulate_v2:
-                # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
-                settled = {"gic_version": 3, "gic_auto": False}
-                config = VirtConfig(**{**config.model_dump(), **settled})
+        simulated = kvm_backend == "sim"
+        if (
+            unsettled
+            and simulated
+            and not KvmAccel(kernel_semantics).host.can_emulate_v2
+        ):
+            # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
+            settled = {"gic_version": 3, "gic_auto": False}
+            config = VirtConfig(**{**config.model_dump(), **settled})
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )

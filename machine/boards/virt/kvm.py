@@ -25,12 +25,15 @@ from virtmodel.machine.kvm import uapi
 
 if TYPE_CHECKING:
     from virtmodel.devices.cpu import ArmCpu
+    from virtmodel.machine.accel import KvmVcpu
     from virtmodel.machine.boards.virt.config import VirtConfig
-    from virtmodel.machine.kvm.vcpu import Vcpu
     from virtmodel.machine.machine import Machine
 
 #: Bytes of stolen-time record per CPU (QEMU's PVTIME_SIZE_PER_CPU).
 PVTIME_SIZE_PER_CPU: Final = 64
+#: The memory slot QEMU 7.2's virt gives the pvtime region (after the two
+#: flash banks and the RAM).
+PVTIME_SLOT: Final = 3
 #: The host page size the pvtime region is rounded up to.
 HOST_PAGE: Final = 0x1000
 #: First PPI interrupt ID: a PPI's number on the GIC is 16 + its index.
@@ -72,7 +75,7 @@ def cpu_post_init(
         # 64 bytes a possible CPU, whole host pages: at most 512 CPUs, so it
         # always fits the 64 KiB region.
         pvtime = -(-config.max_cpus * PVTIME_SIZE_PER_CPU // HOST_PAGE) * HOST_PAGE
-        accel.vm.set_user_memory_region(len(accel.vm.memslots), base, pvtime)
+        accel.attached_vm.set_user_memory_region(PVTIME_SLOT, base, pvtime)
     for n, cpu in enumerate(cpus):
         vcpu = accel.vcpus[cpu.props.index]
         if accel.features[cpu.props.index] >> uapi.KVM_ARM_VCPU_PMU_V3 & 1:
@@ -86,7 +89,7 @@ def cpu_post_init(
                  base + n * PVTIME_SIZE_PER_CPU)  # fmt: skip
 
 
-def _set(vcpu: Vcpu, group: int, attr: int, value: int | None) -> None:
+def _set(vcpu: KvmVcpu, group: int, attr: int, value: int | None) -> None:
     # QEMU's kvm_arm_set_device_attr: probe, then set.
     vcpu.has_attr(group, attr)
     vcpu.set_attr(group, attr, value)
