@@ -109,6 +109,10 @@ class Device(Generic[PropsT]):
     props_model: ClassVar[type[DeviceProps]] = DeviceProps
     #: QOM-style type name shown in traces; defaults to the class name.
     type_name: ClassVar[str] = ""
+    #: Reset by a reset handler of its own, before the device tree (QEMU
+    #: registers one per CPU at board init); other devices reset with the
+    #: tree, newest first.
+    reset_handler: ClassVar[bool] = False
 
     def __init__(self, name: str, **props: Any) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # type: ignore[redundant-expr]  # callers may pass anything at runtime

@@ -95,7 +95,9 @@ class GicV2(Device[GicV2Props]):
         assert machine is not None
         dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
-        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
+        dev.set_attr(
+            kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
+        )
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         queue = machine.kvm_addresses
         queue.register(

@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm import uapi
 from virtmodel.machine.kvm.calls import KvmCall
 from virtmodel.machine.kvm.registers import register_attr_name
+from virtmodel.machine.kvm.routing import Route, summarize_routes
 
 __all__ = ["PROBES", "TracedCall", "parse_trace_log"]
 
@@ -43,16 +45,6 @@ __all__ = ["PROBES", "TracedCall", "parse_trace_log"]
 PROBES: Final = frozenset(
     {"KVM_CHECK_EXTENSION", "KVM_GET_API_VERSION", "KVM_GET_VCPU_MMAP_SIZE"}
 )
-_VCPU_GROUPS: Final = {0: "PMU_V3_CTRL", 1: "TIMER_CTRL", 2: "PVTIME_CTRL"}
-_VCPU_ATTRS: Final = {
-    (0, 0): "PMU_V3_IRQ",
-    (0, 1): "PMU_V3_INIT",
-    (0, 2): "PMU_V3_FILTER",
-    (0, 3): "PMU_V3_SET_PMU",
-    (1, 0): "TIMER_IRQ_VTIMER",
-    (1, 1): "TIMER_IRQ_PTIMER",
-    (2, 0): "PVTIME_IPA",
-}
 _ROLE: Final = re.compile(r"^(sys|fd|vm(\d+)(?:\.(.+))?)$")
 _REG_GROUPS: Final = frozenset({1, 2, 5, 6, 7})
 
@@ -150,8 +142,8 @@ def _device_label(type_id: int, its_seen: int) -> str:
 def _attr_names(device: str, group: int, attr: int) -> tuple[str, str]:
     if device.startswith("vcpu"):
         return (
-            _VCPU_GROUPS.get(group, f"group {group}"),
-            _VCPU_ATTRS.get((group, attr), str(attr)),
+            uapi.VCPU_GROUP_NAMES.get(group, f"group {group}"),
+            uapi.VCPU_ATTR_NAMES.get((group, attr), str(attr)),
         )
     name = c.group_name(group)
     if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
@@ -168,34 +160,17 @@ def _attr_names(device: str, group: int, attr: int) -> tuple[str, str]:
 
 
 def _routing(entries: str) -> str:
-    """Summarize routing entries: runs of consecutive irqchip pins, others counted."""
-    if not entries:
-        return "0 entries"
-    parts: list[str] = []
-    run: list[tuple[int, int, int]] = []  # (gsi, chip, pin)
-    others: dict[str, int] = {}  # "msi" or "typeN" -> how many
-
-    def close() -> None:
-        if run:
-            (g0, chip, p0), (g1, _, p1) = run[0], run[-1]
-            gsis = f"{g0}" if g0 == g1 else f"{g0}-{g1}"
-            pins = f"{p0}" if p0 == p1 else f"{p0}-{p1}"
-            parts.append(f"gsi {gsis} irqchip {chip} pin {pins}")
-            run.clear()
-
-    items = entries.split(",")
-    for item in items:
+    """Summarize the tracer's routing entries as :func:`summarize_routes` does."""
+    routes = []
+    for item in entries.split(",") if entries else ():
         fields = item.split(":")
-        if fields[1] != "irqchip":
-            others[fields[1]] = others.get(fields[1], 0) + 1
-            continue
-        gsi, chip, pin = int(fields[0]), int(fields[2]), int(fields[3])
-        if run and (run[-1][0] + 1, run[-1][1], run[-1][2] + 1) != (gsi, chip, pin):
-            close()
-        run.append((gsi, chip, pin))
-    close()
-    parts += [f"{count} {kind}" for kind, count in sorted(others.items())]
-    return f"{len(items)} entries: " + ", ".join(parts)
+        if fields[1] == "irqchip":
+            routes.append(
+                Route(int(fields[0]), "irqchip", int(fields[2]), int(fields[3]))
+            )
+        else:
+            routes.append(Route(int(fields[0]), fields[1]))
+    return summarize_routes(routes)
 
 
 class _Reader:
