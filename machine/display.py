@@ -63,16 +63,17 @@ def trace_html(trace: MachineTrace) -> str:
 
 def machine_html(machine: Machine) -> str:
     """Return a machine as HTML: what it is, its init-done graph, its trace."""
-    config = machine.board.config.describe() if machine.board is not None else ""
+    config = machine.board.describe() if machine.board is not None else ""
     head = (
         f"<p><b>{escape(machine.name)}</b> {escape(config)}<br>"
         f"phase {escape(machine.phase.current.name)}; init-done notifiers: "
         f"{escape(machine.notifier_mode)}</p>"
     )
     failure = ""
-    if machine.failed_notifier is not None or machine.failed_device is not None:
-        where = machine.failed_notifier or machine.failed_device
-        failure = f'<p style="color:#c00">failed in {escape(str(where))}</p>'
+    if machine.failure is not None:
+        failed = machine.failure
+        where = failed.notifier or failed.device or failed.stage
+        failure = f'<p style="color:#c00">failed in {escape(where)}</p>'
     graph = ""
     if len(machine.init_done.registry):
         try:

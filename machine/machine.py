@@ -18,12 +18,15 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from virtmodel.machine.accel import Accelerator, TcgAccel
+from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
+from virtmodel.machine.device import Board, Device, State
 from virtmodel.machine.errors import (
+    ConfigError,
     IrqWiringError,
     MachineError,
     MachineFailedError,
     PhaseError,
+    RealizeFailedError,
     UnknownDeviceError,
 )
 from virtmodel.machine.init_done import InitDone, declaration_site
@@ -35,10 +38,11 @@ from virtmodel.machine.trace import Kind, MachineTrace
 from virtmodel.notifiers import NotifierError, NotifierFailedError, NotifierRegistry
 
 if TYPE_CHECKING:
-    from virtmodel.devices.base import Device
+    from virtmodel.machine.accel import KvmVm
+    from virtmodel.machine.kvm import KvmCall
 
 Names = str | Iterable[str]
-D = TypeVar("D", bound="Device[Any]")
+D = TypeVar("D", bound=Device)
 
 #: The two ways init-done notifiers can run (DESIGN.md §5).
 NOTIFIER_MODES = ("ordered", "qemu-lifo")
@@ -93,7 +97,7 @@ class Machine:
         self.phase.add_listener(self._on_phase)
         self.memory = MemoryMap()
         self.irqs = IrqMap()
-        self._devices: dict[str, Device[Any]] = {}
+        self._devices: dict[str, Device] = {}
         # Notified by every realize_all(); each callback realizes its device
         # if it is still CREATED, so a later call realizes only what is new.
         self._realize_order: NotifierRegistry[Machine] = NotifierRegistry(
@@ -110,11 +114,11 @@ class Machine:
         #: Run once, just before the first vCPU run (e.g. a last KVM setting).
         self.vcpu_pre_run: NotifierRegistry[Machine] = NotifierRegistry("vcpu-pre-run")
         #: What the last failure was in: KVM call, notifier, device.
-        self.failed_call: Any = None
-        self.failed_notifier: str | None = None
-        self.failed_device: str | None = None
+        #: How the bring-up failed, once it did (the error ``boot`` raised).
+        self.failure: MachineFailedError | None = None
         #: Free-form per-board state (e.g. the virt board's configuration).
-        self.board: Any = None
+        #: The board that populated the machine (``create_virt`` sets it).
+        self.board: Board | None = None
 
     # -- phases ---------------------------------------------------------------
 
@@ -174,7 +178,7 @@ class Machine:
         self.phase.advance(Phase.MACHINE_READY)
 
     def reset(self) -> None:
-        """Reset every realized device, then run the reset notifiers.
+        """Reset every realized device (:meth:`reset_order`), then the reset notifiers.
 
         Raises:
             PhaseError: The machine is not ready yet.
@@ -186,10 +190,21 @@ class Machine:
                 operation, Phase.MACHINE_READY.name, self.phase.current.name
             )
         self.trace.add(Kind.NOTE, "system reset")
-        for device in self._devices.values():
-            if device.is_realized:
-                device.reset()
+        for device in self.reset_order():
+            device.reset()
         self._guard("machine-reset", lambda: self.reset_notifiers.notify(self))
+
+    def reset_order(self) -> list[Device]:
+        """Return the realized devices in the order a system reset visits them.
+
+        As in QEMU 7.2: first the devices with a reset handler of their own
+        (the CPUs), in creation order; then the device tree, whose buses
+        hold their children newest first (so an ITS resets before its GIC).
+        """
+        realized = [d for d in self._devices.values() if d.is_realized]
+        handlers = [d for d in realized if d.reset_handler]
+        tree = [d for d in realized if not d.reset_handler]
+        return handlers + tree[::-1]
 
     def start(self) -> None:
         """Run every vCPU for the first time (the kernel maps the vGIC here).
@@ -217,52 +232,45 @@ class Machine:
         self.start()
         return self.trace
 
-    def _guard(self, where: str, step: Callable[[], object]) -> None:
-        """Run *step*; turn a KVM or notifier failure into MachineFailedError."""
-        self.failed_call = None
-        self.failed_notifier = None
-        self.failed_device = None
+    def _guard(self, stage: str, step: Callable[[], object]) -> None:
+        """Run *step*; the project's and the kernel's errors fail the machine."""
         try:
             step()
-        except NotifierFailedError as exc:
-            if self.failed_notifier is None:
-                self.failed_notifier = exc.name  # e.g. a reset notifier
-            raise self._failure(where, exc.__cause__ or exc) from exc
         except (MachineError, NotifierError, OSError) as exc:
             # The project's own errors (a device's RealizeError is a
             # MachineError) and the kernel's (KvmError is an OSError). Anything
             # else is a bug in a model or a board: it propagates as it is.
-            raise self._failure(where, exc) from exc
-
-    def _failure(self, where: str, cause: BaseException) -> MachineFailedError:
-        code = cause.errno if isinstance(cause, OSError) else None
-        call = self.failed_call
-        if self.failed_device is not None:
-            where = f"realize of {self.failed_device!r}"
-        if call is not None and call.errno is not None:
-            problem = f"{where}: {call.reason}"
-        else:
-            problem = f"{where}: {cause}"
-        self.trace.add(Kind.NOTE, f"FAILED in {where}", ok=False)
-        if where == "machine-init-done":
-            left = [n for n in self.init_done.not_run() if n != self.failed_notifier]
-            never = ", ".join(left) or "-"
-            self.trace.add(Kind.NOTE, f"never ran: {never}", ok=False)
-        return MachineFailedError(
-            problem,
-            notifier=self.failed_notifier,
-            call=call.head() if call is not None else None,
-            errno=code if code is not None else (call.errno if call else None),
-        )
+            failure = MachineFailedError(stage, exc)
+            self.trace.add(Kind.NOTE, f"FAILED in {failure.where}", ok=False)
+            if stage == "machine-init-done":
+                left = [n for n in self.init_done.not_run() if n != failure.notifier]
+                self.trace.add(
+                    Kind.NOTE, f"never ran: {', '.join(left) or '-'}", ok=False
+                )
+            self.failure = failure
+            raise failure from exc
 
     # -- KVM observation --------------------------------------------------------
 
-    def on_kvm_call(self, call: Any) -> None:
+    def on_kvm_call(self, call: KvmCall) -> None:
         """Check a pending KVM call against the running notifier's declarations."""
         if self.strict:
             self.init_done.check_access(call.resource, f"made {call.head()} on")
 
-    def check_property_access(self, device: Device[Any]) -> None:
+    @property
+    def kvm_vm(self) -> KvmVm:
+        """The KVM VM in-kernel devices create their KVM devices in.
+
+        Raises:
+            ConfigError: The machine's accelerator is not KVM.
+            PhaseError: The accelerator is not created yet.
+        """
+        if not isinstance(self.accel, KvmAccel):
+            option, problem = "accel", "in-kernel devices need -accel kvm"
+            raise ConfigError(option, self.accel.name, problem)
+        return self.accel.attached_vm
+
+    def check_property_access(self, device: Device) -> None:
         """Strict mode: refuse a notifier reading props it did not declare.
 
         A notifier declares ``reads="device.<name>"`` for one device, or
@@ -276,12 +284,14 @@ class Machine:
                 f"device.{device.name}", "read the properties of"
             )
 
-    def on_kvm_result(self, call: Any) -> None:
+    def on_kvm_result(self, call: KvmCall) -> None:
         """Record a finished KVM call in the trace."""
-        # A failed KVM_HAS_DEVICE_ATTR is a probe's "no", not a failure.
-        ok = call.errno is None or call.ioctl == "KVM_HAS_DEVICE_ATTR"
-        if not ok:
-            self.failed_call = call
+        # A failed KVM_HAS_DEVICE_ATTR or TEST create is a probe's "no", not a
+        # failure.
+        probe = call.ioctl == "KVM_HAS_DEVICE_ATTR" or (
+            call.ioctl == "KVM_CREATE_DEVICE" and call.attr == "KVM_CREATE_DEVICE_TEST"
+        )
+        ok = call.errno is None or probe
         self.trace.add(
             Kind.KVM, str(call), ok=ok, resource=getattr(call, "resource", "")
         )
@@ -313,7 +323,7 @@ class Machine:
         )
         return device
 
-    def device(self, name: str) -> Device[Any]:
+    def device(self, name: str) -> Device:
         """Return the device called *name* (or with that path).
 
         Raises:
@@ -329,16 +339,17 @@ class Machine:
         )
         raise UnknownDeviceError(name, hint[0] if hint else None)
 
-    def devices(self) -> Iterator[Device[Any]]:
+    def devices(self) -> Iterator[Device]:
         """Iterate over the devices in the order they were added."""
         return iter(list(self._devices.values()))
 
-    def realize(self, device: Device[Any]) -> None:
+    def realize(self, device: Device) -> None:
         """Realize one device; a failure undoes its mappings and wiring.
 
         Raises:
-            devices.DeviceError: The device refused (propagated unchanged).
-            OSError: A KVM call failed (the KvmError, propagated unchanged).
+            RealizeFailedError: The device refused, or a KVM call failed;
+                ``device`` names it and the device's own error is chained.
+            Exception: Anything else (a bug in the model), unchanged.
         """
         self.trace.add(Kind.DEVICE, f"realize {device.path} ({type(device).__name__})")
         self.trace.enter()
@@ -346,24 +357,33 @@ class Machine:
         kvm_before = len(vm.devices) if vm is not None else 0
         try:
             device.realize()
+        except (MachineError, NotifierError, OSError) as exc:
+            self._undo_realize(
+                device, vm.devices[kvm_before:] if vm is not None else []
+            )
+            raise RealizeFailedError(device.name, exc) from exc
         except BaseException:
-            self.failed_device = device.name
-            # KVM has no call that destroys one device, only the whole VM:
-            # say what the failed realize left behind in the kernel.
-            for left in vm.devices[kvm_before:] if vm is not None else ():
-                self.trace.add(
-                    Kind.NOTE,
-                    f"{left.label} left in the VM half-configured (KVM cannot "
-                    "destroy a device; tear the machine down and build it again)",
-                    ok=False,
-                )
-            for region in self.memory.remove_owned_by(device.path):
-                self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
-            for line in self.irqs.disconnect_source(device.path):
-                self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
+            self._undo_realize(
+                device, vm.devices[kvm_before:] if vm is not None else []
+            )
             raise
         finally:
             self.trace.leave()
+
+    def _undo_realize(self, device: Device, left_in_vm: list[Any]) -> None:
+        # KVM has no call that destroys one device, only the whole VM:
+        # say what the failed realize left behind in the kernel.
+        for left in left_in_vm:
+            self.trace.add(
+                Kind.NOTE,
+                f"{left.label} left in the VM half-configured (KVM cannot "
+                "destroy a device; tear the machine down and build it again)",
+                ok=False,
+            )
+        for region in self.memory.remove_owned_by(device.path):
+            self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
+        for line in self.irqs.disconnect_source(device.path):
+            self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
 
     @property
     def realize_registry(self) -> NotifierRegistry[Machine]:
@@ -374,19 +394,20 @@ class Machine:
         """Realize every added, still-created device in declared dependency order.
 
         Raises:
-            Exception: What the failing device's realize raised (as
-                :meth:`realize` does), after the devices before it realized.
+            RealizeFailedError: As :meth:`realize` raises it, after the
+                devices before the failing one realized.
+            Exception: A bug in a model, unchanged.
         """
         try:
             self._realize_order.notify(self)
         except NotifierFailedError as exc:
-            # Report the device's own error, exactly as realize() would.
+            # Report what realize() raised, not the registry's wrapper.
             cause = exc.__cause__
             assert cause is not None  # the registry chains what the callback raised
-            raise cause.with_traceback(cause.__traceback__) from None
+            raise cause from cause.__cause__
 
     def map_mmio(
-        self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
+        self, device: Device, name: str, base: int, size: int, *, align: int = 1
     ) -> Region:
         """Map a region of *device* at *base* (QEMU's ``sysbus_mmio_map``).
 
@@ -398,7 +419,7 @@ class Machine:
 
     def connect_irq(
         self,
-        device: Device[Any],
+        device: Device,
         output: int,
         kind: IrqKind,
         number: int,
@@ -469,6 +490,6 @@ class Machine:
         return machine_html(self)
 
 
-def _realize_in(device: Device[Any], machine: Machine) -> None:
-    if device.state.name == "CREATED":  # not realized, not unplugged
+def _realize_in(device: Device, machine: Machine) -> None:
+    if device.state is State.CREATED:  # not realized, not unplugged
         machine.realize(device)

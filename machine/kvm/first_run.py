@@ -130,7 +130,7 @@ def vcpu_first_run(vm: Vm, vcpu: Vcpu) -> None:
         elif irq is not None:
             refuse(errno.EINVAL, "a PMU interrupt needs an in-kernel irqchip")
     state.has_run_once = True
-    vm.has_ran_once = True
+    vm.any_vcpu_has_run = True
 
 
 def mmio_claimed(vm: Vm, ipa: int) -> bool:

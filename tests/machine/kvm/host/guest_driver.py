@@ -18,7 +18,7 @@ from typing import Any
 
 from virtmodel.devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
 from virtmodel.machine import IrqKind, KvmAccel, Machine
-from virtmodel.machine.boards.virt.board import create_virt
+from virtmodel.machine.boards.virt.board import create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.matrix import MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineFailedError
@@ -35,7 +35,9 @@ def matrix_cases() -> list[str]:
 def _composed(map_redist: bool) -> Any:
     def board(m: Machine) -> None:
         for i in range(2):
-            m.realize(m.add(ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i)))
+            # No PMU: a board that gives a vCPU one must initialise it.
+            cpu = ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i, pmu=False)
+            m.realize(m.add(cpu))
         m.realize(m.add(Ram("ram", base=0x8000_0000, size=256 << 20)))
         gic = m.add(GicV3("gic", num_cpu=2, redist_region_count=(2,)))
         its = m.add(Its("its"), after="gic")
@@ -84,7 +86,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         machine = create_virt(
             config, notifiers=mode, its_init=placement, seed=0, kvm_backend=backend
         )
-        board_init = machine.board.init
+        board_init = virt_board(machine).init
     else:
         machine = Machine("my-board", accel=KvmAccel("v6.1", backend=backend))
         board_init = _composed(map_redist=case == "composed")
@@ -95,6 +97,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         failed = exc
     accel = machine.accel
     assert isinstance(accel, KvmAccel)
+    assert accel.vm is not None
     calls = [
         {k: v for k, v in dataclasses.asdict(c).items() if k != "reason"}
         for c in accel.vm.calls
@@ -102,7 +105,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
     # How each vCPU's last run ended (the host backend says; None otherwise).
     exits = [getattr(v, "exit_reason", None) for v in accel.vcpus.values()]
     accel.close()
-    call = machine.failed_call
+    call = machine.failure.kvm_call if machine.failure else None
     return {
         "case": case,
         "exits": exits,
