@@ -16,10 +16,10 @@ import networkx as nx
 import pytest
 
 from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status, explore
-from virtmodel.notifiers.culprit import shrink
+from virtmodel.notifiers.explore.culprit import shrink
+from virtmodel.notifiers.explore.orders import Poset, apply_swaps, swap_path
+from virtmodel.notifiers.explore.outcome import Failure, Outcome, canonical, observe
 from virtmodel.notifiers.notifier import Notifier
-from virtmodel.notifiers.orders import Poset, apply_swaps, swap_path
-from virtmodel.notifiers.outcome import Failure, Outcome, canonical, observe
 from virtmodel.notifiers.plan import Plan
 
 
