@@ -422,3 +422,17 @@ def test_create_device_type_is_checked_as_a_u32_at_the_boundary() -> None:
     assert error.reason == "device type 4294967295 is not available on this host"
     with pytest.raises(ValueError, match=r"^type 4294967296 is not a 32-bit unsigned"):
         vm.create_device(1 << 32)
+
+
+# ICC_CTLR_EL1 writes: SEIS (bit 14) and A3V (bit 15) must match the host's
+# (the lab host: SEIS 0, A3V 1); CBPR and EOImode are kept.
+@pytest.mark.parametrize("value", [0x0C00, 0xCC00])
+def test_icc_ctlr_write_must_keep_the_hosts_seis_and_a3v(value: int) -> None:
+    _, gic = v3_vm("v6.1")
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    group = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
+
+    error = fails(errno.EINVAL, gic.set_attr, group, sysregs.ICC_CTLR_EL1, value)
+    assert error.reason == "SEIS and A3V must match the host's"
+    gic.set_attr(group, sysregs.ICC_CTLR_EL1, 0x8C03)
+    assert gic.get_attr(group, sysregs.ICC_CTLR_EL1) == 0x8C03
