@@ -305,9 +305,7 @@ def test_shrinking_keeps_one_line_when_only_its_deletion_keeps_the_mismatch() ->
     assert found.script == "create_vm 0\ncreate_vcpu 3\nend\n"
 
 
-def test_shrinking_falls_back_to_one_cut_when_cutting_all_loses_the_mismatch() -> (
-    None
-):
+def test_shrinking_falls_back_to_one_cut_when_cutting_all_loses_the_mismatch() -> None:
     # Either vCPU line alone keeps the disagreement; deleting both loses it.
     script = "create_vm 0\ncreate_vcpu 2\ncreate_vcpu 3\nend\n"
 

@@ -135,3 +135,25 @@ def test_a_pmu_vcpu_needs_its_pmu_initialised_to_run() -> None:
     vcpu.set_attr(PMU, INIT)  # without an irqchip, INIT needs no interrupt
     assert vcpu.run() == 0
     assert not vm.dead  # only a vGIC failure kills the VM
+
+
+def test_a_pmu_initialised_before_the_vgic_existed_cannot_run_with_one() -> None:
+    # PMU INIT without an irqchip needs no interrupt; a vGIC created later
+    # leaves the PMU with none, which the first run refuses.
+    vm = lab_vm()
+    vcpu = vm.create_vcpu(0, init=False)
+    vcpu.init(1 << u.KVM_ARM_VCPU_PMU_V3)
+    vcpu.set_attr(PMU, INIT)
+    gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_DIST, 0x8000000
+    )
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x80A0000
+    )
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+
+    error = fails(errno.EINVAL, vcpu.run)
+
+    assert "PMU interrupt None is not usable" in str(error)
+    assert vm.vgic.ready  # the vGIC mapped fine; only the PMU check failed
