@@ -304,3 +304,25 @@ def test_lpi_tables_are_sanitised_and_frozen_once_lpis_are_enabled() -> None:
     gic.set_attr(REDIST_REGS, redist_attr(GICR_PENDBASER), 0x56780000)
     assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PROPBASER)) == 0x12340580
     assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PENDBASER)) == 0x12340580
+
+
+def test_gicv2_has_attr_knows_aligned_registers_only() -> None:
+    _, gic = v2_vm(vcpus=1)
+
+    gic.has_attr(CPU_REGS, kvm.GICC_CTLR)
+    gic.has_attr(DIST_REGS, kvm.GICD_CTLR)
+    gic.has_attr(DIST_REGS, kvm.GICD_TYPER)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, kvm.GICD_TYPER + 1)  # misaligned
+    fails(errno.ENXIO, gic.has_attr, CPU_REGS, 0x100)  # no register there
+    fails(errno.ENXIO, gic.get_attr, CPU_REGS, 0x100)
+
+
+def test_gicv2_distributor_enable_round_trips_and_typer_ignores_writes() -> None:
+    _, gic = v2_vm(vcpus=2)
+
+    gic.set_attr(DIST_REGS, kvm.GICD_CTLR, 1)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_CTLR) == 1
+    gic.set_attr(DIST_REGS, kvm.GICD_CTLR, 0)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_CTLR) == 0
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER, 0xFFFF)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER) == 0x27  # 2 vcpus, 256 lines
