@@ -208,9 +208,7 @@ def test_icc_ctlr_beyond_the_cpu_interface_is_einval(value: int, culprit: str) -
     assert gic.get_attr(SYSREGS, ICC_CTLR) == 0x8C00
 
 
-def test_icc_ctlr_keeps_the_priority_bits_written_before_a_refused_id_width() -> (
-    None
-):
+def test_icc_ctlr_keeps_the_priority_bits_written_before_a_refused_id_width() -> None:
     # 6.1 stores each field as it checks it: fewer priority bits stick even
     # though the interrupt-ID width (32 bits here, the host has 24) fails.
     _, gic = v3_vm()
