@@ -244,3 +244,19 @@ def test_pmu_init_refuses_an_spi_beyond_the_vgics_interrupts() -> None:
 
     assert "beyond the vGIC's SPIs" in str(error)
     assert not vcpu.state.pmu_created
+
+
+def test_a_pmu_with_its_interrupt_set_runs_on_an_in_kernel_vgic() -> None:
+    vm, (vcpu,), gic = pmu_vcpus(1)
+    vcpu.set_attr(PMU, IRQ, 23)
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_DIST, 0x8000000
+    )
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x80A0000
+    )
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    vcpu.set_attr(PMU, INIT)
+
+    assert vcpu.run() == 0
+    assert vm.has_ran_once
