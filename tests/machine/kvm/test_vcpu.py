@@ -162,15 +162,15 @@ def test_a_pmu_initialised_before_the_vgic_existed_cannot_run_with_one() -> None
 @pytest.mark.parametrize(
     ("caps", "feature", "culprit"),
     [
-        ({"el1_32bit": False}, u.KVM_ARM_VCPU_EL1_32BIT, "no AArch32 EL1"),
-        ({"sve": False}, u.KVM_ARM_VCPU_SVE, "no SVE"),
-        ({"pmu_v3": False}, u.KVM_ARM_VCPU_PMU_V3, "no PMU for KVM"),
+        (kvm.HostCaps(el1_32bit=False), u.KVM_ARM_VCPU_EL1_32BIT, "no AArch32 EL1"),
+        (kvm.HostCaps(sve=False), u.KVM_ARM_VCPU_SVE, "no SVE"),
+        (kvm.HostCaps(pmu_v3=False), u.KVM_ARM_VCPU_PMU_V3, "no PMU for KVM"),
     ],
 )
 def test_init_refuses_a_feature_the_host_lacks(
-    caps: dict[str, bool], feature: int, culprit: str
+    caps: kvm.HostCaps, feature: int, culprit: str
 ) -> None:
-    vm = kvm.create_vm(host=kvm.HostCaps(**caps))
+    vm = kvm.create_vm(host=caps)
     vcpu = vm.create_vcpu(0, init=False)
 
     error = fails(errno.EINVAL, vcpu.init, 1 << feature)
@@ -215,9 +215,10 @@ def test_pmu_event_filter_and_host_pmu_choice_are_checked() -> None:
     too_far = 2 << 16 | host.pmu_event_mask  # events mask..mask+1: one too many
     fails(errno.EINVAL, vcpu.set_attr, PMU, FILTER, too_far)
     fails(errno.EINVAL, vcpu.set_attr, PMU, FILTER, 2 << 32)  # action 2
-    assert not vm.pmu_filtered
+    filtered = [vm.pmu_filtered]
     vcpu.set_attr(PMU, FILTER, 1 << 32 | 4 << 16 | 8)  # allow events 8..11
-    assert vm.pmu_filtered
+    filtered.append(vm.pmu_filtered)
+    assert filtered == [False, True]
     error = fails(errno.ENXIO, vcpu.set_attr, PMU, SET_PMU, host.pmu_id + 1)
     assert f"no host PMU with id {host.pmu_id + 1}" in str(error)
     vcpu.set_attr(PMU, SET_PMU, host.pmu_id)
