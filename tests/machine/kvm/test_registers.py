@@ -315,6 +315,8 @@ def test_gicv2_has_attr_knows_aligned_registers_only() -> None:
     fails(errno.ENXIO, gic.has_attr, DIST_REGS, kvm.GICD_TYPER + 1)  # misaligned
     fails(errno.ENXIO, gic.has_attr, CPU_REGS, 0x100)  # no register there
     fails(errno.ENXIO, gic.get_attr, CPU_REGS, 0x100)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0xF30)  # past GICD_SPENDSGIR
+    fails(errno.ENXIO, gic.get_attr, DIST_REGS, 0xF30)
 
 
 def test_gicv2_distributor_enable_round_trips_and_typer_ignores_writes() -> None:
