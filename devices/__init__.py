@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtmodel.devices.base import Device, DeviceProps, FdtContext, State
+from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.cfi_flash import CfiFlash
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import (
@@ -29,6 +29,7 @@ from virtmodel.devices.smmuv3 import Smmuv3
 from virtmodel.devices.timer import ArmTimer
 from virtmodel.devices.v2m import V2m
 from virtmodel.devices.virtio_mmio import VirtioMmio
+from virtmodel.machine.device import State
 
 __all__ = [
     "ArmCpu",

@@ -10,16 +10,17 @@ realize never leaves a half-realized device behind.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from virtmodel.devices.errors import LifecycleError, PropertyError
+from virtmodel.machine.device import State
 
 if TYPE_CHECKING:
     from virtmodel.machine.fdt import Fdt
+    from virtmodel.machine.machine import Machine
 
 
 class DeviceProps(BaseModel):
@@ -33,14 +34,6 @@ class DeviceProps(BaseModel):
 
 
 PropsT = TypeVar("PropsT", bound=DeviceProps)
-
-
-class State(enum.Enum):
-    """Where a device is in its lifecycle."""
-
-    CREATED = "created"
-    REALIZED = "realized"
-    UNREALIZED = "unrealized"
 
 
 class FdtContext:
@@ -103,8 +96,20 @@ class Device(Generic[PropsT]):
         #: Canonical QOM path; the machine sets it when the device is added.
         self.path = f"/unattached/{name}"
         #: The machine this device belongs to, if any (set by ``Machine.add``).
-        self.machine: Any = None
+        self.machine: Machine | None = None
         self._props: PropsT = self._validate(props)
+
+    @property
+    def owner(self) -> Machine:
+        """The machine this device was added to.
+
+        Raises:
+            LifecycleError: The device belongs to no machine (``Machine.add``).
+        """
+        if self.machine is None:
+            state, remedy = "in no machine", "add it with Machine.add first"
+            raise LifecycleError(self.name, state, remedy)
+        return self.machine
 
     # -- properties -------------------------------------------------------
 

@@ -17,6 +17,7 @@ from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
+    from virtmodel.machine.accel import KvmDeviceHandle
     from virtmodel.machine.fdt import Fdt
 
 #: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
@@ -50,7 +51,8 @@ class GicV2(Device[GicV2Props]):
 
     def __init__(self, name: str = "gic", **props: Any) -> None:
         super().__init__(name, **props)
-        self.kvm_device: Any = None
+        #: The in-kernel device, once realize set it up completely.
+        self.kvm_device: KvmDeviceHandle | None = None
 
     def regions(self) -> dict[str, tuple[int, int]]:
         """Return the MMIO regions to map, by name: ``(base, size)``."""
@@ -90,7 +92,7 @@ class GicV2(Device[GicV2Props]):
         p = self.props
         machine = self.machine
         assert machine is not None
-        dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
+        dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR

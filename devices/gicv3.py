@@ -19,6 +19,7 @@ from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
+    from virtmodel.machine.accel import KvmDeviceHandle
     from virtmodel.machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
@@ -91,7 +92,8 @@ class GicV3(Device[GicV3Props]):
 
     def __init__(self, name: str = "gic", **props: Any) -> None:
         super().__init__(name, **props)
-        self.kvm_device: Any = None
+        #: The in-kernel device, once realize set it up completely.
+        self.kvm_device: KvmDeviceHandle | None = None
 
     def regions(self) -> dict[str, tuple[int, int]]:
         """Return the MMIO regions to map, by name: ``(base, size)``.
@@ -143,7 +145,7 @@ class GicV3(Device[GicV3Props]):
             )
         if p.has_security_extensions:
             raise RealizeError(self.name, "KVM cannot emulate the security extensions")
-        vm = self.machine.accel.vm
+        vm = self.owner.kvm_vm
         dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
         multi = dev.check_attr(
             kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION
@@ -161,7 +163,7 @@ class GicV3(Device[GicV3Props]):
         self.kvm_device = dev  # only a fully set-up device is kept
 
     def _queue_addresses(self, dev: Any, multi: bool) -> None:
-        queue = self.machine.kvm_addresses
+        queue = self.owner.kvm_addresses
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         queue.register(
             f"{self.name}-dist",

@@ -20,6 +20,7 @@ from virtmodel.machine import kvm
 from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
 
 if TYPE_CHECKING:
+    from virtmodel.machine.accel import KvmDeviceHandle
     from virtmodel.machine.fdt import Fdt
 
 #: Size of the ITS control and translation frames.
@@ -45,7 +46,8 @@ class Its(Device[ItsProps]):
 
     def __init__(self, name: str = "its", **props: Any) -> None:
         super().__init__(name, **props)
-        self.kvm_device: Any = None
+        #: The in-kernel device, once realize set it up completely.
+        self.kvm_device: KvmDeviceHandle | None = None
 
     def regions(self) -> dict[str, tuple[int, int]]:
         """Return the MMIO region to map: ``(base, size)`` by name."""
@@ -61,7 +63,7 @@ class Its(Device[ItsProps]):
         machine = self.machine
         if machine is None or not machine.accel.in_kernel_irqchip:
             return
-        dev = machine.accel.vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+        dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
         if self.props.its_init == "realize":
             self._ctrl_init(dev)  # may fail: then we keep no handle to dev
         machine.kvm_addresses.register(

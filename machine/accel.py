@@ -9,12 +9,22 @@ trace as it happens.
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from virtmodel.machine import kvm
+from virtmodel.machine.errors import PhaseError
 
 if TYPE_CHECKING:
+    from virtmodel.machine.kvm.host.device import HostDevice
+    from virtmodel.machine.kvm.host.vcpu import HostVcpu
+    from virtmodel.machine.kvm.host.vm import HostVm
     from virtmodel.machine.machine import Machine
+
+    #: A KVM VM: the simulator's or this host's real one (the same API).
+    KvmVm = kvm.Vm | HostVm
+    KvmVcpu = kvm.Vcpu | HostVcpu
+    #: A KVM device (vGIC, ITS) made by either VM.
+    KvmDeviceHandle = kvm.KvmDevice | HostDevice
 
 #: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
 SEMANTICS = kvm.SEMANTICS_NAMES
@@ -92,8 +102,9 @@ class KvmAccel(Accelerator):
         self.ipa_bits = ipa_bits
         #: "sim" (the simulated kernel) or "host" (this host's /dev/kvm).
         self.backend = backend
-        self.vm: Any = None
-        self.vcpus: dict[int, Any] = {}
+        #: The VM, once :meth:`attach` created it.
+        self.vm: KvmVm | None = None
+        self.vcpus: dict[int, KvmVcpu] = {}
 
     def attach(self, machine: Machine) -> None:
         """Create the VM and route every ioctl into the machine trace."""
@@ -103,9 +114,21 @@ class KvmAccel(Accelerator):
             self.vm = kvm.create_vm(ipa_bits=self.ipa_bits, semantics=self.semantics)
         self.vm.add_observer(before=machine.on_kvm_call, after=machine.on_kvm_result)
 
+    @property
+    def attached_vm(self) -> KvmVm:
+        """The VM; a KVM device is only realized after :meth:`attach`.
+
+        Raises:
+            PhaseError: The accelerator is not attached yet.
+        """
+        if self.vm is None:
+            operation, needed, current = "a KVM call", "ACCEL_CREATED", "NO_MACHINE"
+            raise PhaseError(operation, needed, current)
+        return self.vm
+
     def create_vcpu(self, index: int, mpidr: int) -> None:
         """Issue ``KVM_CREATE_VCPU`` for CPU *index*."""
-        self.vcpus[index] = self.vm.create_vcpu(index)
+        self.vcpus[index] = self.attached_vm.create_vcpu(index)
 
     def run_vcpus(self) -> None:
         """Issue the first ``KVM_RUN`` on every vCPU, lowest index first."""

@@ -63,7 +63,7 @@ def trace_html(trace: MachineTrace) -> str:
 
 def machine_html(machine: Machine) -> str:
     """Return a machine as HTML: what it is, its init-done graph, its trace."""
-    config = machine.board.config.describe() if machine.board is not None else ""
+    config = machine.board.describe() if machine.board is not None else ""
     head = (
         f"<p><b>{escape(machine.name)}</b> {escape(config)}<br>"
         f"phase {escape(machine.phase.current.name)}; init-done notifiers: "

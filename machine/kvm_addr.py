@@ -19,12 +19,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from virtmodel.machine.memory import Region
 from virtmodel.machine.trace import Kind
 
 if TYPE_CHECKING:
+    from virtmodel.machine.accel import KvmDeviceHandle
     from virtmodel.machine.machine import Machine
 
 #: Name of QEMU's single address notifier in qemu-lifo mode.
@@ -42,7 +43,7 @@ class QueuedAddress:
 
     label: str
     region: str
-    device: Any
+    device: KvmDeviceHandle
     group: int
     attr: int
     ormask: int
@@ -68,7 +69,7 @@ class KvmAddressQueue:
         self,
         label: str,
         region: str,
-        device: Any,
+        device: KvmDeviceHandle,
         group: int,
         attr: int,
         *,

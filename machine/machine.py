@@ -18,8 +18,10 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from virtmodel.machine.accel import Accelerator, TcgAccel
+from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
+from virtmodel.machine.device import Board, Device, State
 from virtmodel.machine.errors import (
+    ConfigError,
     IrqWiringError,
     MachineError,
     MachineFailedError,
@@ -35,10 +37,11 @@ from virtmodel.machine.trace import Kind, MachineTrace
 from virtmodel.notifiers import NotifierError, NotifierFailedError, NotifierRegistry
 
 if TYPE_CHECKING:
-    from virtmodel.devices.base import Device
+    from virtmodel.machine.accel import KvmVm
+    from virtmodel.machine.kvm import KvmCall
 
 Names = str | Iterable[str]
-D = TypeVar("D", bound="Device[Any]")
+D = TypeVar("D", bound=Device)
 
 #: The two ways init-done notifiers can run (DESIGN.md §5).
 NOTIFIER_MODES = ("ordered", "qemu-lifo")
@@ -93,7 +96,7 @@ class Machine:
         self.phase.add_listener(self._on_phase)
         self.memory = MemoryMap()
         self.irqs = IrqMap()
-        self._devices: dict[str, Device[Any]] = {}
+        self._devices: dict[str, Device] = {}
         # Notified by every realize_all(); each callback realizes its device
         # if it is still CREATED, so a later call realizes only what is new.
         self._realize_order: NotifierRegistry[Machine] = NotifierRegistry(
@@ -110,11 +113,12 @@ class Machine:
         #: Run once, just before the first vCPU run (e.g. a last KVM setting).
         self.vcpu_pre_run: NotifierRegistry[Machine] = NotifierRegistry("vcpu-pre-run")
         #: What the last failure was in: KVM call, notifier, device.
-        self.failed_call: Any = None
+        self.failed_call: KvmCall | None = None
         self.failed_notifier: str | None = None
         self.failed_device: str | None = None
         #: Free-form per-board state (e.g. the virt board's configuration).
-        self.board: Any = None
+        #: The board that populated the machine (``create_virt`` sets it).
+        self.board: Board | None = None
 
     # -- phases ---------------------------------------------------------------
 
@@ -257,12 +261,25 @@ class Machine:
 
     # -- KVM observation --------------------------------------------------------
 
-    def on_kvm_call(self, call: Any) -> None:
+    def on_kvm_call(self, call: KvmCall) -> None:
         """Check a pending KVM call against the running notifier's declarations."""
         if self.strict:
             self.init_done.check_access(call.resource, f"made {call.head()} on")
 
-    def check_property_access(self, device: Device[Any]) -> None:
+    @property
+    def kvm_vm(self) -> KvmVm:
+        """The KVM VM in-kernel devices create their KVM devices in.
+
+        Raises:
+            ConfigError: The machine's accelerator is not KVM.
+            PhaseError: The accelerator is not created yet.
+        """
+        if not isinstance(self.accel, KvmAccel):
+            option, problem = "accel", "in-kernel devices need -accel kvm"
+            raise ConfigError(option, self.accel.name, problem)
+        return self.accel.attached_vm
+
+    def check_property_access(self, device: Device) -> None:
         """Strict mode: refuse a notifier reading props it did not declare.
 
         A notifier declares ``reads="device.<name>"`` for one device, or
@@ -276,7 +293,7 @@ class Machine:
                 f"device.{device.name}", "read the properties of"
             )
 
-    def on_kvm_result(self, call: Any) -> None:
+    def on_kvm_result(self, call: KvmCall) -> None:
         """Record a finished KVM call in the trace."""
         # A failed KVM_HAS_DEVICE_ATTR is a probe's "no", not a failure.
         ok = call.errno is None or call.ioctl == "KVM_HAS_DEVICE_ATTR"
@@ -313,7 +330,7 @@ class Machine:
         )
         return device
 
-    def device(self, name: str) -> Device[Any]:
+    def device(self, name: str) -> Device:
         """Return the device called *name* (or with that path).
 
         Raises:
@@ -329,11 +346,11 @@ class Machine:
         )
         raise UnknownDeviceError(name, hint[0] if hint else None)
 
-    def devices(self) -> Iterator[Device[Any]]:
+    def devices(self) -> Iterator[Device]:
         """Iterate over the devices in the order they were added."""
         return iter(list(self._devices.values()))
 
-    def realize(self, device: Device[Any]) -> None:
+    def realize(self, device: Device) -> None:
         """Realize one device; a failure undoes its mappings and wiring.
 
         Raises:
@@ -386,7 +403,7 @@ class Machine:
             raise cause.with_traceback(cause.__traceback__) from None
 
     def map_mmio(
-        self, device: Device[Any], name: str, base: int, size: int, *, align: int = 1
+        self, device: Device, name: str, base: int, size: int, *, align: int = 1
     ) -> Region:
         """Map a region of *device* at *base* (QEMU's ``sysbus_mmio_map``).
 
@@ -398,7 +415,7 @@ class Machine:
 
     def connect_irq(
         self,
-        device: Device[Any],
+        device: Device,
         output: int,
         kind: IrqKind,
         number: int,
@@ -469,6 +486,6 @@ class Machine:
         return machine_html(self)
 
 
-def _realize_in(device: Device[Any], machine: Machine) -> None:
-    if device.state.name == "CREATED":  # not realized, not unplugged
+def _realize_in(device: Device, machine: Machine) -> None:
+    if device.state is State.CREATED:  # not realized, not unplugged
         machine.realize(device)

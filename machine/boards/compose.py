@@ -9,6 +9,7 @@ the order it was added, and the RAM last (as ``arm_load_dtb`` adds memory).
 
 from __future__ import annotations
 
+from virtmodel.devices.base import Device as Model
 from virtmodel.devices.base import FdtContext
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.ram import Ram
@@ -45,7 +46,7 @@ def build_fdt(machine: Machine, *, model: str = "virtmodel,composed") -> Fdt:
     if cpus:
         _cpus_node(fdt, cpus)
     for dev in devices:
-        if not isinstance(dev, ArmCpu | Ram):
+        if isinstance(dev, Model) and not isinstance(dev, ArmCpu | Ram):
             dev.fdt_node(fdt, ctx)
     for dev in devices:
         if isinstance(dev, Ram):

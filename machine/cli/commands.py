@@ -27,6 +27,7 @@ from virtmodel.machine.errors import ConfigError, MachineFailedError
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
     # and networkx; dtb and dts import just the device-tree path.
+    from virtmodel.machine.boards.virt.board import VirtBoard
     from virtmodel.machine.init_done import InitDone
     from virtmodel.machine.machine import Machine
     from virtmodel.notifiers import NotifierRegistry
@@ -141,8 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             document["hazards"] = [hazard.as_dict() for hazard in hazards]
         print_json(document)
     else:
-        kvm = machine.board.config.accel == "kvm"
-        print(f"# virtmodel run: {machine.board.config.describe()}")
+        kvm = _board(machine).config.accel == "kvm"
+        print(f"# virtmodel run: {_board(machine).config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
             f"kernel={_kernel_label(args) if kvm else '-'}"
@@ -171,7 +172,7 @@ def _mtree(machine: Machine) -> str:
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
-    config = machine.board.config
+    config = _board(machine).config
     modelled = not (config.numa or config.virtio_iommu or config.guest_loaders)
     if config.accel == "kvm" or not modelled:
         return machine.memory.dump() + "\n"
@@ -244,12 +245,18 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _board(machine: Machine) -> VirtBoard:
+    from virtmodel.machine.boards.virt.board import virt_board
+
+    return virt_board(machine)
+
+
 def _initialized(args: argparse.Namespace) -> Machine:
     """Return the machine brought to MACHINE_INITIALIZED: every notifier declared."""
     machine = machine_from(args)
     machine.create()
     machine.create_accel()
-    machine.init_board(machine.board.init)
+    machine.init_board(_board(machine).init)
     _check_drops_used(machine)
     return machine
 

@@ -127,7 +127,7 @@ def vcpu_first_run(vm: Vm, vcpu: Vcpu) -> None:
             if irq is None or not (16 <= irq < 32 or 32 <= irq < spis):
                 refuse(errno.EINVAL, f"PMU interrupt {irq} is not usable")
     state.has_run_once = True
-    vm.has_ran_once = True
+    vm.any_vcpu_has_run = True
 
 
 def mmio_claimed(vm: Vm, ipa: int) -> bool:

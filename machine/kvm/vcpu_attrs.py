@@ -164,14 +164,14 @@ def _pmu_set(vcpu: Vcpu, attr: int, value: int | None) -> None:
         base, count, action = raw & 0xFFFF, (raw >> 16) & 0xFFFF, (raw >> 32) & 0xFF
         if base + count > vm.host.pmu_event_mask + 1 or action not in (0, 1):
             refuse(errno.EINVAL, f"bad PMU event filter {base}+{count} action {action}")
-        if vm.has_ran_once:
+        if vm.any_vcpu_has_run:
             refuse(errno.EBUSY, "a vcpu has already run")
         vm.pmu_filtered = True
     elif attr == u.KVM_ARM_VCPU_PMU_V3_SET_PMU:
         pmu_id = _int32(_need(value))
         if pmu_id != vm.host.pmu_id:
             refuse(errno.ENXIO, f"no host PMU with id {pmu_id}")
-        if vm.has_ran_once:
+        if vm.any_vcpu_has_run:
             refuse(errno.EBUSY, "a vcpu has already run")
     elif attr == u.KVM_ARM_VCPU_PMU_V3_INIT:
         if vm.vgic.in_kernel:

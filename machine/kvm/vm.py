@@ -124,7 +124,7 @@ class Vm:
         #: The VM-wide vGIC state.
         self.vgic = VgicState()
         #: Whether any vCPU completed a first run.
-        self.has_ran_once = False
+        self.any_vcpu_has_run = False
         #: The call record and its observers.
         self.log = CallLog(self._check_alive)
         self._max_vcpus = host.max_vcpus

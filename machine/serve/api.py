@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from virtmodel.machine.boards.virt.board import virt_board
 from virtmodel.machine.boards.virt.lesson import STORY, bring_up, fresh_virt
 from virtmodel.machine.boards.virt.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineError
@@ -164,7 +165,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "failure": None if failure is None else str(failure),
         "errno": result.errno_name,
         "failed_notifier": machine.failed_notifier,
-        "describe": machine.board.config.describe(),
+        "describe": virt_board(machine).describe(),
         "steps": [_step(entry) for entry in machine.trace.as_dicts()],
         "statuses": init_done.statuses(),
         "order": [],
@@ -231,7 +232,7 @@ def _initialized(settings: Settings) -> Machine:
     try:
         machine.create()
         machine.create_accel()
-        machine.init_board(machine.board.init)
+        machine.init_board(virt_board(machine).init)
     except (MachineError, OSError) as error:  # a KVM call failed in realize
         reason = _refused(error).reason
         raise ApiError(
@@ -259,7 +260,7 @@ def explore(settings: Settings) -> dict[str, Any]:
     probe = _initialized(settings)
     _check_drops(probe)
     build, check = init_done_builder(
-        probe.board.config,
+        virt_board(probe).config,
         kernel_semantics=settings.kernel,
         its_init=settings.its_init,
         drop_edges=settings.drop,

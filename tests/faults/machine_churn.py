@@ -12,6 +12,7 @@ import weakref
 from collections import Counter
 from typing import Any, Final
 
+from virtmodel.machine import kvm
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
@@ -67,7 +68,9 @@ def refs_of(machine: Machine) -> list[weakref.ref[Any]]:
         *machine.devices(),
     ]
     if isinstance(machine.accel, KvmAccel):
-        objects += [machine.accel.vm, *machine.accel.vm.devices]
+        vm = machine.accel.vm
+        assert isinstance(vm, kvm.Vm)
+        objects += [vm, *vm.devices]
     return [weakref.ref(o) for o in objects]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from virtmodel.machine import kvm
 from virtmodel.machine.errors import MachineFailedError, PhaseError
 from virtmodel.machine.machine import Machine
 from virtmodel.notifiers import NotifierFailedError
@@ -166,7 +167,8 @@ def test_a_virt_machine_after_a_failed_virt_machine_boots_with_fresh_state() -> 
     assert isinstance(fixed.accel, KvmAccel)
     assert isinstance(broken.accel, KvmAccel)
     assert fixed.accel.vm is not broken.accel.vm
-    assert fixed.accel.vm.has_ran_once
+    assert isinstance(fixed.accel.vm, kvm.Vm)
+    assert fixed.accel.vm.any_vcpu_has_run
     assert fixed.init_done.registry is not broken.init_done.registry
     assert fixed.kvm_addresses is not broken.kvm_addresses
 

@@ -14,6 +14,7 @@ import pytest
 from virtmodel.devices import GicV2
 from virtmodel.devices.base import Device, DeviceProps
 from virtmodel.devices.errors import RealizeError
+from virtmodel.machine import kvm
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
@@ -28,8 +29,8 @@ class Neighbour(Device[DeviceProps]):
     """A device that realizes fine: one region and one interrupt."""
 
     def on_realize(self) -> None:
-        self.machine.map_mmio(self, "neighbour", 0x0A000000, 0x1000)
-        self.machine.connect_irq(self, 0, IrqKind.SPI, 4)
+        self.owner.map_mmio(self, "neighbour", 0x0A000000, 0x1000)
+        self.owner.connect_irq(self, 0, IrqKind.SPI, 4)
 
 
 class HalfWay(Device[DeviceProps]):
@@ -40,9 +41,9 @@ class HalfWay(Device[DeviceProps]):
         self.exc = exc
 
     def on_realize(self) -> None:
-        self.machine.map_mmio(self, "halfway", UART_BASE, 0x1000)
-        self.machine.connect_irq(self, 0, IrqKind.SPI, 1)
-        self.machine.connect_irq(self, 1, IrqKind.PPI, 14, cpu=0)
+        self.owner.map_mmio(self, "halfway", UART_BASE, 0x1000)
+        self.owner.connect_irq(self, 0, IrqKind.SPI, 1)
+        self.owner.connect_irq(self, 1, IrqKind.PPI, 14, cpu=0)
         raise self.exc
 
 
@@ -132,11 +133,12 @@ def test_kvm_gicv3_failure_leaves_an_uninitialised_vgic_in_the_vm() -> None:
 
     assert isinstance(machine.accel, KvmAccel)
     vm = machine.accel.vm
+    assert isinstance(vm, kvm.Vm)
 
     assert [type(d).__name__ for d in vm.devices] == ["VgicDevice"]
     assert not vm.vgic.initialized
     assert vm.vgic.nr_spis == 0
-    assert not vm.has_ran_once
+    assert not vm.any_vcpu_has_run
 
 
 def _its_failure() -> Machine:
@@ -156,6 +158,7 @@ def test_kvm_its_failing_ctrl_init_leaves_an_unconfigured_its_in_the_vm() -> Non
     machine = _its_failure()
 
     assert isinstance(machine.accel, KvmAccel)
+    assert isinstance(machine.accel.vm, kvm.Vm)
     its_devices = machine.accel.vm.its_devices
 
     assert [d.label for d in its_devices] == ["its"]

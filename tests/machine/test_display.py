@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from virtmodel.machine.boards.virt.board import virt_board
 from virtmodel.machine.boards.virt.lesson import bring_up, fresh_virt
 from virtmodel.machine.boards.virt.matrix import Matrix, its_matrix
 from virtmodel.notifiers import (
@@ -62,7 +63,7 @@ def test_a_machine_before_init_done_shows_a_plain_graph_and_its_trace():
     assert "<table" in machine._repr_html_()  # nothing declared yet: no graph
     machine.create()
     machine.create_accel()
-    machine.init_board(machine.board.init)
+    machine.init_board(virt_board(machine).init)
     html = machine._repr_html_()
     assert "<svg" in html
     assert 'data-status="' not in html  # nothing has run yet
@@ -74,7 +75,7 @@ def test_a_machine_whose_init_done_cannot_be_ordered_says_so():
     machine = fresh_virt(accel="tcg")
     machine.create()
     machine.create_accel()
-    machine.init_board(machine.board.init)
+    machine.init_board(virt_board(machine).init)
     machine.add_init_done("lonely", lambda m: None, after="nobody")
     assert "init-done cannot be ordered" in machine._repr_html_()
 

@@ -29,8 +29,8 @@ class Box(Device[BoxProps]):
     props_model = BoxProps
 
     def on_realize(self):
-        self.machine.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
-        self.machine.connect_irq(self, 0, IrqKind.SPI, 3)
+        self.owner.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
+        self.owner.connect_irq(self, 0, IrqKind.SPI, 3)
         if self.props.fail:
             raise RealizeError(self.name, "box: power rail missing")
 

@@ -1,6 +1,6 @@
 """The printed machine trace reads like a story: alike lines folded, values decoded."""
 
-from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.explore import check_bring_up
 from virtmodel.machine.trace import Kind, MachineTrace
@@ -60,7 +60,7 @@ def test_explore_state_shows_addresses_in_hex():
     machine = create_virt(config, its_init="init-done", seed=0)
     machine.create()
     machine.create_accel()
-    machine.init_board(machine.board.init)
+    machine.init_board(virt_board(machine).init)
     machine.enter_ready()
     machine.init_done.notify()
 

@@ -5,7 +5,7 @@ import pytest
 
 from virtmodel.devices import RealizeError
 from virtmodel.machine import IrqKind, MachineFailedError
-from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+from virtmodel.machine.boards.virt.board import boot_virt, create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.trace import Kind
@@ -125,7 +125,7 @@ def test_machine_done_builds_the_same_dtb_as_virtmodel_dtb():
 
     boot_virt(m)
 
-    assert m.board.dtb == build_virt_dtb(cfg, seed=7).to_dtb()
+    assert virt_board(m).dtb == build_virt_dtb(cfg, seed=7).to_dtb()
 
 
 def test_board_maps_qemu_addresses_and_wires_qemu_irqs():
@@ -164,7 +164,7 @@ def test_dropping_the_its_edge_is_a_reported_hazard():
     )
     m.create()
     m.create_accel()
-    m.init_board(m.board.init)
+    m.init_board(virt_board(m).init)
 
     hazards = m.init_done.registry.hazards()
 
@@ -176,7 +176,7 @@ def test_v4_8_fails_at_first_run_without_its_init():
     m = create_virt(config(), kernel_semantics="v4.8", its_init="init-done")
     m.create()
     m.create_accel()
-    m.init_board(m.board.init)
+    m.init_board(virt_board(m).init)
     m.enter_ready()
     # Run every notifier but the ITS init: the v4.8 kernel refuses the first run.
     for name in m.init_done.registry.order():

@@ -91,8 +91,21 @@ def boot_virt(machine: Machine) -> Machine:
     Raises:
         MachineFailedError: A step failed; ``machine.trace`` shows what ran.
     """
-    machine.boot(machine.board.init)
+    machine.boot(virt_board(machine).init)
     return machine
+
+
+def virt_board(machine: Machine) -> VirtBoard:
+    """Return *machine*'s board, which ``create_virt`` made a :class:`VirtBoard`.
+
+    Raises:
+        TypeError: The machine was not made by ``create_virt``.
+    """
+    board = machine.board
+    if not isinstance(board, VirtBoard):
+        msg = f"machine {machine.name!r} has no virt board (got {board!r})"
+        raise TypeError(msg)
+    return board
 
 
 class VirtBoard:
@@ -121,6 +134,10 @@ class VirtBoard:
             if config.secure
             else ()
         )
+
+    def describe(self) -> str:
+        """Return the configuration in one line (``-M virt,... -smp 4 ...``)."""
+        return self.config.describe()
 
     def init(self, machine: Machine) -> None:
         """Create and realize the board's devices, as ``machvirt_init`` does."""

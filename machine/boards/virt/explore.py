@@ -13,7 +13,7 @@ import errno as errno_mod
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from virtmodel.machine.boards.virt.board import create_virt
+from virtmodel.machine.boards.virt.board import create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
 from virtmodel.machine.machine import Machine
@@ -54,7 +54,7 @@ def init_done_builder(
         )
         machine.create()
         machine.create_accel()
-        machine.init_board(machine.board.init)
+        machine.init_board(virt_board(machine).init)
         machine.enter_ready()
         return machine.init_done.registry, (machine,)
 

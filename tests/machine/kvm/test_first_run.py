@@ -33,7 +33,7 @@ def test_configured_gicv3_runs_and_becomes_ready(era: str) -> None:
     assert vm.vcpus[0].run() == 0
 
     assert vm.vgic.ready
-    assert vm.has_ran_once
+    assert vm.any_vcpu_has_run
     assert vm.vcpus[1].run() == 0
 
 

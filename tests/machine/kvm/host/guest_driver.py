@@ -18,7 +18,7 @@ from typing import Any
 
 from virtmodel.devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
 from virtmodel.machine import IrqKind, KvmAccel, Machine
-from virtmodel.machine.boards.virt.board import create_virt
+from virtmodel.machine.boards.virt.board import create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.matrix import MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineFailedError
@@ -84,7 +84,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         machine = create_virt(
             config, notifiers=mode, its_init=placement, seed=0, kvm_backend=backend
         )
-        board_init = machine.board.init
+        board_init = virt_board(machine).init
     else:
         machine = Machine("my-board", accel=KvmAccel("v6.1", backend=backend))
         board_init = _composed(map_redist=case == "composed")
@@ -95,6 +95,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         failed = exc
     accel = machine.accel
     assert isinstance(accel, KvmAccel)
+    assert accel.vm is not None
     calls = [
         {k: v for k, v in dataclasses.asdict(c).items() if k != "reason"}
         for c in accel.vm.calls
