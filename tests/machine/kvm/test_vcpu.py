@@ -260,4 +260,4 @@ def test_a_pmu_with_its_interrupt_set_runs_on_an_in_kernel_vgic() -> None:
     vcpu.set_attr(PMU, INIT)
 
     assert vcpu.run() == 0
-    assert vm.has_ran_once
+    assert vm.any_vcpu_has_run
