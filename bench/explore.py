@@ -3,7 +3,9 @@
 Three measurements, medians over several runs:
 
 - **orders/s**: a synthetic phase of 10 notifiers in three independent
-  chains (4, 3, 3: 4,200 valid orders), every order run on fresh state;
+  chains (4, 3, 3: 4,200 valid orders), every order run on fresh state
+  (``reduce=False``), then the same by classes (one: the chains are
+  independent);
 - **sampled, 200 notifiers**: a seeded random DAG of 200 notifiers with
   declared writes, ``limit=500`` (mandatory orders plus random fill): once
   order-independent, once with a planted missing edge that explore must
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import random
 import statistics
 import time
@@ -115,29 +116,91 @@ def measure(
     return statistics.median(times), result
 
 
-def bench_virt(runs: int) -> None:
-    """Explore the virt machine's init-done phase, if the board's explore exists.
+def bring_up(options: dict[str, str], its_init: str, kernel: str) -> Callable[[], None]:
+    """Return one strict bring-up of the virt machine (build, notify, first run)."""
+    from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
-    ``machine.boards.virt.explore.init_done_builder()`` returns
-    ``(build, check)``; its
-    defaults are the 2016 machine (GICv3+ITS, kernel v4.8-rc1, ITS init in its
-    own notifier), explored exhaustively: all 1260 valid orders.
-    """
-    try:
-        machine_explore = importlib.import_module(
-            "virtmodel.machine.boards.virt.explore"
+    config = VirtConfig.from_options(**options)
+
+    def once() -> None:
+        machine = create_virt(
+            config,
+            kernel_semantics=kernel,
+            notifiers="ordered",
+            its_init=its_init,
+            strict=True,
+            seed=0,
         )
-    except ModuleNotFoundError:
-        print("virt: skipped: machine.boards.virt.explore not available yet")
-        return
-    build, check = machine_explore.init_done_builder()
-    took, result = measure(runs, build, check, limit=5000)
-    print(
-        f"virt init-done: {result.orders_run} orders of {result.notifiers} "
-        f"notifiers, exhaustive={result.exhaustive}, "
-        f"{len(result.culprits)} culprits: median {took:.3f} s "
-        f"= {result.orders_run / took:,.0f} orders/s"
-    )
+        boot_virt(machine)
+
+    return once
+
+
+def bench_virt(runs: int) -> None:
+    """Explore the virt machine's init-done phase against one bring-up.
+
+    Three cases, each timed against one bring-up of the same machine
+    (medians, alternating): the 2016 machine (GICv3+ITS, kernel v4.8-rc1,
+    ITS init in its own notifier) proved order-independent; the same with
+    the ITS edge dropped, where the culprit must be found; and ``-smp 200``
+    under a mainline kernel. Each line gives the classes, the runs (builds),
+    the ratio to one bring-up and the target.
+    """
+    from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.boards.virt.explore import DEFAULT_OPTIONS, init_done_builder
+
+    smp200 = {**DEFAULT_OPTIONS, "smp": "200"}
+    cases = [
+        ("2016 machine, edge declared", DEFAULT_OPTIONS, "v4.8-rc1", (), 3.0),
+        (
+            "2016 machine, ITS edge dropped",
+            DEFAULT_OPTIONS,
+            "v4.8-rc1",
+            (("its-ctrl-init", "kvm-set-addr:its"),),
+            None,
+        ),
+        ("-smp 200, mainline", smp200, "mainline", (), 10.0),
+    ]
+    for label, options, kernel, drops, target in cases:
+        config = VirtConfig.from_options(**options)
+        build, fingerprint = init_done_builder(
+            config, kernel_semantics=kernel, drop_edges=drops
+        )
+        seen: list[object] = []
+
+        def check(
+            machine: Any, fingerprint: Any = fingerprint, seen: list[object] = seen
+        ) -> object:
+            seen.append(fingerprint(machine))
+            return seen[-1]
+
+        one = bring_up(options, "init-done", kernel)
+        explored: list[float] = []
+        single: list[float] = []
+        result: Exploration | None = None
+        for _ in range(runs):
+            seen.clear()
+            start = time.perf_counter()
+            result = explore(build, check=check, limit=5000)
+            explored.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            one()
+            single.append(time.perf_counter() - start)
+        assert result is not None
+        ratio = statistics.median(explored) / statistics.median(single)
+        differs = [i for i, state in enumerate(seen, 1) if state != seen[0]]
+        first = f", first difference at run {differs[0]}" if differs else ""
+        verdict = "order-independent" if result.order_independent else "order matters"
+        culprits = ", ".join(str(c.pair) for c in result.culprits) or "none"
+        goal = f" (target <= {target:g})" if target else ""
+        print(
+            f"virt {label}: {result.classes} classes, {result.orders_run} runs, "
+            f"{result.builds} builds, exhaustive={result.exhaustive}, {verdict}"
+            f"{first}; culprits: {culprits}; median "
+            f"{statistics.median(explored):.3f} s = {ratio:.2f}x one bring-up "
+            f"({statistics.median(single) * 1e3:.1f} ms){goal}"
+        )
 
 
 def main() -> None:
@@ -146,12 +209,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
 
-    took, result = measure(runs, chains((4, 3, 3)), limit=5000)
+    took, result = measure(runs, chains((4, 3, 3)), limit=5000, reduce=False)
     assert result.exhaustive
     assert result.order_independent
     print(
         f"exhaustive, 10 notifiers: {result.orders_run} orders in {took:.3f} s "
         f"(median of {runs}) = {result.orders_run / took:,.0f} orders/s"
+    )
+    took, result = measure(runs, chains((4, 3, 3)), limit=5000)
+    print(
+        f"same, one order per class: {result.classes} class, {result.orders_run} "
+        f"run in {took:.4f} s (median of {runs})"
     )
 
     cases = [

@@ -14,7 +14,7 @@ nothing more is needed. Reset powers secondaries off when PSCI starts them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
@@ -188,11 +188,15 @@ class ArmCpu(Device[ArmCpuProps]):
 
     props_model = ArmCpuProps
     type_name = "arm-cpu"
+    reset_handler = True
 
     def __init__(self, name: str, **props: object) -> None:
         super().__init__(name, **props)
         #: Whether the core runs; ``reset`` holds it off if ``start_powered_off``.
         self.powered_on = False
+        #: Run at every CPU reset before the vCPU's own: registers other
+        #: devices hang on the CPU (the in-kernel GIC's CPU interface).
+        self.reset_hooks: list[Callable[[ArmCpu], None]] = []
 
     @property
     def model(self) -> CpuModel:
@@ -228,10 +232,30 @@ class ArmCpu(Device[ArmCpuProps]):
         return 3 if self.has_el3 else 2 if self.has_el2 else 1
 
     def on_realize(self) -> None:
-        """Create the vCPU (``KVM_CREATE_VCPU`` under KVM; nothing under TCG)."""
-        if self.machine is not None:
-            self.machine.accel.create_vcpu(self.props.index, self.mpidr)
+        """Create the vCPU and reset the CPU once, as QEMU's CPU realize does.
+
+        Under KVM that is KVM_CREATE_VCPU and KVM_ARM_VCPU_INIT, then the
+        reset's second KVM_ARM_VCPU_INIT; under TCG nothing reaches a kernel.
+        """
+        if self.machine is None:
+            return
+        self.machine.accel.create_vcpu(
+            self.props.index,
+            self.mpidr,
+            pmu=self.has_pmu,
+            host_cpu=self.props.cpu_type in ("host", "max"),
+        )
+        self._cpu_reset()
 
     def on_reset(self) -> None:
         """Power the core on, unless PSCI must start it (``start_powered_off``)."""
         self.powered_on = not self.props.start_powered_off
+        self._cpu_reset()
+
+    def _cpu_reset(self) -> None:
+        # QEMU's CPU reset: the registers' reset functions (hooks), then the
+        # vCPU's re-initialisation.
+        for hook in self.reset_hooks:
+            hook(self)
+        if self.machine is not None:
+            self.machine.accel.reset_vcpu(self.props.index)

@@ -14,7 +14,6 @@ from pydantic import Field
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import intc_node
-from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import KvmDeviceHandle
@@ -89,12 +88,16 @@ class GicV2(Device[GicV2Props]):
         machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
     def _create_in_kernel(self) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         p = self.props
         machine = self.machine
         assert machine is not None
         dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
-        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
+        dev.set_attr(
+            kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
+        )
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         queue = machine.kvm_addresses
         queue.register(

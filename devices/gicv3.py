@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from virtmodel.devices import gicv3_kvm
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
+from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
 from virtmodel.machine import kvm
+from virtmodel.machine.accel import KvmAccel
 
 if TYPE_CHECKING:
-    from virtmodel.machine.accel import KvmDeviceHandle
+    from virtmodel.machine.accel import KvmDeviceHandle, KvmVcpu
     from virtmodel.machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
@@ -94,6 +97,11 @@ class GicV3(Device[GicV3Props]):
         super().__init__(name, **props)
         #: The in-kernel device, once realize set it up completely.
         self.kvm_device: KvmDeviceHandle | None = None
+        #: The kernel can save and restore the vGIC's registers (QEMU writes
+        #: its reset state only then).
+        self.kvm_state = False
+        #: ICC_CTLR_EL1 each CPU read from the kernel at its last reset.
+        self.icc_ctlr: dict[int, int] = {}
 
     def regions(self) -> dict[str, tuple[int, int]]:
         """Return the MMIO regions to map, by name: ``(base, size)``.
@@ -138,6 +146,7 @@ class GicV3(Device[GicV3Props]):
         self.machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
     def _create_in_kernel(self) -> None:
+
         p = self.props
         if p.revision != 3:
             raise RealizeError(
@@ -158,11 +167,48 @@ class GicV3(Device[GicV3Props]):
             )
             raise RealizeError(self.name, msg)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
-        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
+        dev.set_attr(
+            kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
+        )
         self._queue_addresses(dev, multi)
+        self.kvm_state = gicv3_kvm.after_init(dev, vm, p.num_irq)
         self.kvm_device = dev  # only a fully set-up device is kept
+        for cpu in self._cpus():
+            cpu.reset_hooks.append(self._icc_reset)
+
+    def _cpus(self) -> list[ArmCpu]:
+        cpus = [d for d in self.owner.devices() if isinstance(d, ArmCpu)]
+        return sorted(cpus, key=lambda cpu: cpu.props.index)[: self.props.num_cpu]
+
+    def _vcpus(self) -> dict[int, KvmVcpu]:
+        accel = self.owner.accel
+        return accel.vcpus if isinstance(accel, KvmAccel) else {}
+
+    def _mpidr(self, index: int) -> int:
+        # Under KVM, QEMU takes each CPU's affinity from the kernel's MPIDR.
+        return int(self._vcpus()[index].mpidr)
+
+    def _icc_reset(self, cpu: ArmCpu) -> None:
+        """A CPU reset: QEMU's CPU-interface reset reads ICC_CTLR_EL1 back."""
+        if self.kvm_device is not None and self.kvm_state:
+            mpidr = self._mpidr(cpu.props.index)
+            self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
+
+    def on_reset(self) -> None:
+        """Write QEMU's reset state into the in-kernel vGIC (nothing under TCG)."""
+        if self.kvm_device is None or not self.kvm_state:
+            return
+        vcpus = self._vcpus()
+        mpidrs = [int(vcpus[i].mpidr) for i in sorted(vcpus)[: self.props.num_cpu]]
+        for mpidr in mpidrs:
+            if mpidr not in self.icc_ctlr:
+                # A vCPU made without a CPU device had no CPU reset to read
+                # its ICC_CTLR_EL1; the put needs it, so read it now.
+                self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
+        gicv3_kvm.put_state(self.kvm_device, mpidrs, self.props.num_irq, self.icc_ctlr)
 
     def _queue_addresses(self, dev: Any, multi: bool) -> None:
+
         queue = self.owner.kvm_addresses
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         queue.register(

@@ -16,7 +16,6 @@ from pydantic import Field
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import msi_node
-from virtmodel.machine import kvm
 from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
 
 if TYPE_CHECKING:
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Size of the ITS control and translation frames.
 ITS_SIZE = 0x20000
+#: GITS_CTLR's offset: QEMU's probe for ITS register access.
+GITS_CTLR = 0x0000
 #: Name of the notifier that initialises the ITS when ``its_init="init-done"``.
 ITS_INIT_NOTIFIER = "its-ctrl-init"
 
@@ -48,6 +49,8 @@ class Its(Device[ItsProps]):
         super().__init__(name, **props)
         #: The in-kernel device, once realize set it up completely.
         self.kvm_device: KvmDeviceHandle | None = None
+        #: The kernel can save and restore the ITS's registers.
+        self.kvm_state = False
 
     def regions(self) -> dict[str, tuple[int, int]]:
         """Return the MMIO region to map: ``(base, size)`` by name."""
@@ -60,6 +63,8 @@ class Its(Device[ItsProps]):
 
     def on_realize(self) -> None:
         """Create the in-kernel ITS and queue (or place) its initialisation."""
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         machine = self.machine
         if machine is None or not machine.accel.in_kernel_irqchip:
             return
@@ -89,6 +94,32 @@ class Its(Device[ItsProps]):
             )
         self.kvm_device = dev
 
+        # Can the ITS's state be saved? (QEMU blocks migration if not.)
+        self.kvm_state = dev.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR)
+
+    def on_reset(self) -> None:
+        """Reset the in-kernel ITS as QEMU 7.2 does: ITS_CTRL_RESET if available.
+
+        Without it QEMU warns that a full reset is impossible and, if the
+        kernel can restore ITS registers, writes its own ITS state back. No
+        kernel modelled here has ITS registers without ITS_CTRL_RESET (both
+        came with ITS save/restore), so that path ends at the probe.
+        """
+        dev = self.kvm_device
+        if dev is None:
+            return
+        from virtmodel.machine import kvm  # only an in-kernel ITS resets here
+
+        ctrl = kvm.KVM_DEV_ARM_VGIC_GRP_CTRL
+        if dev.check_attr(ctrl, kvm.KVM_DEV_ARM_ITS_CTRL_RESET):
+            dev.set_attr(ctrl, kvm.KVM_DEV_ARM_ITS_CTRL_RESET, None)
+            return
+        dev.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR)
+
     @staticmethod
     def _ctrl_init(dev: Any) -> None:
-        dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, 0)
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
+        dev.set_attr(
+            kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
+        )

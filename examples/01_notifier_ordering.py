@@ -2,8 +2,9 @@
 
 Teaches: ``after=``/``before=`` edges; ties broken by registration order
 (``gic`` and ``clocks`` are unconstrained, so ``gic``, registered first, runs
-first); ``explain`` for the reason; and a deliberately cyclic registration,
-rejected at ``add()`` with the whole loop and who declared each edge.
+first); ``explain`` for the reason; and a deliberately cyclic registration:
+``add()`` stays cheap, and the order, computed before anything runs, refuses
+it with the whole loop and who declared each edge.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ def main() -> None:
     print(reset.explain("gic", "clocks"))
 
     # clocks must now come after uart, but uart already comes after clocks.
+    reset.add("clocks-late", lambda log: None, after="uart", before="clocks")
     try:
-        reset.add("clocks-late", lambda log: None, after="uart", before="clocks")
+        reset.order()
     except CycleError as error:
         print(f"rejected: {error}")
         print(f"cycle: {error.cycle}")
+        reset.remove("clocks-late")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ implements the protocol; a test or a user may bring any other class that does.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from virtmodel.machine.machine import Machine
@@ -34,6 +34,9 @@ class Device(Protocol):
     machine: Machine | None
     #: The lifecycle state.
     state: State
+    #: Reset by a reset handler of its own, before the device tree (QEMU
+    #: registers one per CPU); other devices reset with the tree.
+    reset_handler: ClassVar[bool]
 
     @property
     def name(self) -> str:

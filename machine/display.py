@@ -70,9 +70,10 @@ def machine_html(machine: Machine) -> str:
         f"{escape(machine.notifier_mode)}</p>"
     )
     failure = ""
-    if machine.failed_notifier is not None or machine.failed_device is not None:
-        where = machine.failed_notifier or machine.failed_device
-        failure = f'<p style="color:#c00">failed in {escape(str(where))}</p>'
+    if machine.failure is not None:
+        failed = machine.failure
+        where = failed.notifier or failed.device or failed.stage
+        failure = f'<p style="color:#c00">failed in {escape(where)}</p>'
     graph = ""
     if len(machine.init_done.registry):
         try:

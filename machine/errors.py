@@ -10,18 +10,24 @@ Every error is one line that names the culprit. The tree::
     ├── UnknownDeviceError(MachineError, LookupError)     .name
     ├── ConfigError(MachineError, ValueError)             .option .value
     ├── UndeclaredAccessError(MachineError, PermissionError)  .notifier .resource
-    └── MachineFailedError(MachineError, RuntimeError)    .notifier .call .errno
+    ├── RealizeFailedError(MachineError, RuntimeError)    .device  (cause chained)
+    ├── NotifierRaisedError(MachineError, RuntimeError)   .notifier  (cause chained)
+    └── MachineFailedError(MachineError, RuntimeError)    .stage .device .notifier
+                                                          .call .kvm_call .errno .cause
 
     HelpRequested(Exception)                              .text  (not an error)
 
-``devices.DeviceError`` is a separate tree: ``Machine`` lets a device's error
-propagate unchanged, so ``except devices.DeviceError`` still works around it.
+``devices.DeviceError`` is a MachineError too. MachineFailedError reads every
+attribute from the exception chain it is raised from, never from messages.
 """
 
 from __future__ import annotations
 
 import errno as _errno
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from virtmodel.notifiers.errors import NotifierFailedError
 
 if TYPE_CHECKING:
     from virtmodel.machine.memory import Region
@@ -105,30 +111,96 @@ class UndeclaredAccessError(MachineError, PermissionError):
         return str(self.args[1])
 
 
-class MachineFailedError(MachineError, RuntimeError):
-    """The machine could not come up: a notifier or a KVM call failed."""
+class RealizeFailedError(MachineError, RuntimeError):
+    """A device's realize failed; ``device`` names it, ``__cause__`` says why.
 
-    def __init__(
-        self,
-        problem: str,
-        *,
-        notifier: str | None = None,
-        call: str | None = None,
-        errno: int | None = None,
-    ) -> None:
+    ``Machine.realize`` raises it for the project's own errors and the
+    kernel's (a bug in a model propagates unwrapped), after undoing what
+    the device had mapped and wired.
+    """
+
+    def __init__(self, device: str, cause: BaseException) -> None:
+        #: The device whose realize failed.
+        self.device = device
+        super().__init__(f"realize of {device!r}: {cause}")
+
+
+class NotifierRaisedError(MachineError, RuntimeError):
+    """A notifier on QEMU's list raised (the ordered registry names its own).
+
+    ``notifier`` names it; ``__cause__`` is what it raised.
+    """
+
+    def __init__(self, notifier: str, cause: BaseException) -> None:
+        #: The notifier that raised.
         self.notifier = notifier
-        self.call = call
-        self.errno = errno
+        super().__init__(f"notifier {notifier!r}: {cause}")
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """Yield *exc* and each exception it was raised ``from``, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__
+
+
+class MachineFailedError(MachineError, RuntimeError):
+    """The machine could not come up at one stage of its bring-up.
+
+    Everything is read from the exception chain (``__cause__``), never from
+    the message: ``stage`` is the bring-up step ("board init",
+    "machine-init-done", "machine-reset", "vcpu-pre-run", "first vCPU
+    run"); ``device`` the device whose realize failed; ``notifier`` the
+    notifier that raised; ``call`` the failed KVM call's ``IOCTL(device,
+    group, attr)`` and ``kvm_call`` its record; ``errno`` the kernel's (or
+    the OS's) errno; ``cause`` the innermost exception.
+    """
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        #: The bring-up step that failed.
+        self.stage = stage
+        self.device: str | None = None
+        self.notifier: str | None = None
+        self.kvm_call: Any = None
+        self.errno: int | None = None
+        self.cause: BaseException = error
+        for link in causes(error):
+            self.cause = link
+            if isinstance(link, RealizeFailedError) and self.device is None:
+                self.device = link.device
+            elif isinstance(link, NotifierRaisedError) and self.notifier is None:
+                self.notifier = link.notifier
+            elif isinstance(link, NotifierFailedError) and self.notifier is None:
+                self.notifier = link.name
+            if isinstance(link, OSError) and self.errno is None:
+                self.errno = link.errno
+                call = getattr(link, "call", None)
+                if call is not None and getattr(call, "errno", None) is not None:
+                    self.kvm_call = call
+        #: ``IOCTL(device, group, attr)`` of the failed KVM call, if one failed.
+        self.call: str | None = self.kvm_call.head() if self.kvm_call else None
+        super().__init__(self._message())
+
+    @property
+    def where(self) -> str:
+        """``realize of 'its'`` when a device failed, else the stage."""
+        return f"realize of {self.device!r}" if self.device else self.stage
+
+    def _message(self) -> str:
         parts = ["machine failed to come up"]
-        if notifier is not None:
-            parts.append(f"notifier {notifier!r}")
-        if call is not None:
-            code = _errno.errorcode.get(errno, str(errno)) if errno is not None else "?"
-            parts.append(f"{call} -> {code}")
-        elif errno is not None:
-            parts.append(_errno.errorcode.get(errno, str(errno)))
-        parts.append(problem)
-        super().__init__(": ".join(parts))
+        if self.notifier is not None:
+            parts.append(f"notifier {self.notifier!r}")
+        if self.call is not None:
+            code = _errno.errorcode.get(self.errno or 0, str(self.errno))
+            parts.append(f"{self.call} -> {code}")
+        elif self.errno is not None:
+            parts.append(_errno.errorcode.get(self.errno, str(self.errno)))
+        reason = self.kvm_call.reason if self.kvm_call is not None else self.cause
+        parts.append(f"{self.where}: {reason}")
+        return ": ".join(parts)
 
 
 class HelpRequested(Exception):

@@ -25,10 +25,19 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from virtmodel.machine.errors import UndeclaredAccessError
+from virtmodel.machine.errors import (
+    MachineError,
+    NotifierRaisedError,
+    UndeclaredAccessError,
+)
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
-from virtmodel.notifiers import ListNotifier, NotifierList, NotifierRegistry
+from virtmodel.notifiers import (
+    ListNotifier,
+    NotifierError,
+    NotifierList,
+    NotifierRegistry,
+)
 
 if TYPE_CHECKING:
     from virtmodel.machine.machine import Machine
@@ -187,10 +196,13 @@ class InitDone:
             try:
                 callback(arg)
             except BaseException as exc:
-                if machine.failed_notifier is None:
-                    machine.failed_notifier = name
                 if not isinstance(exc, OSError):  # a failed KVM call is already shown
                     machine.trace.add(Kind.NOTE, f"{name} raised {exc!r}", ok=False)
+                if self._list is not None and isinstance(
+                    exc, MachineError | NotifierError | OSError
+                ):
+                    # QEMU's list does not say which notifier raised; say it.
+                    raise NotifierRaisedError(name, exc) from exc
                 raise
             finally:
                 self.running, self.running_resources = saved

@@ -26,6 +26,7 @@ from virtmodel.machine.errors import (
     MachineError,
     MachineFailedError,
     PhaseError,
+    RealizeFailedError,
     UnknownDeviceError,
 )
 from virtmodel.machine.init_done import InitDone, declaration_site
@@ -113,9 +114,8 @@ class Machine:
         #: Run once, just before the first vCPU run (e.g. a last KVM setting).
         self.vcpu_pre_run: NotifierRegistry[Machine] = NotifierRegistry("vcpu-pre-run")
         #: What the last failure was in: KVM call, notifier, device.
-        self.failed_call: KvmCall | None = None
-        self.failed_notifier: str | None = None
-        self.failed_device: str | None = None
+        #: How the bring-up failed, once it did (the error ``boot`` raised).
+        self.failure: MachineFailedError | None = None
         #: Free-form per-board state (e.g. the virt board's configuration).
         #: The board that populated the machine (``create_virt`` sets it).
         self.board: Board | None = None
@@ -178,7 +178,7 @@ class Machine:
         self.phase.advance(Phase.MACHINE_READY)
 
     def reset(self) -> None:
-        """Reset every realized device, then run the reset notifiers.
+        """Reset every realized device (:meth:`reset_order`), then the reset notifiers.
 
         Raises:
             PhaseError: The machine is not ready yet.
@@ -190,10 +190,21 @@ class Machine:
                 operation, Phase.MACHINE_READY.name, self.phase.current.name
             )
         self.trace.add(Kind.NOTE, "system reset")
-        for device in self._devices.values():
-            if device.is_realized:
-                device.reset()
+        for device in self.reset_order():
+            device.reset()
         self._guard("machine-reset", lambda: self.reset_notifiers.notify(self))
+
+    def reset_order(self) -> list[Device]:
+        """Return the realized devices in the order a system reset visits them.
+
+        As in QEMU 7.2: first the devices with a reset handler of their own
+        (the CPUs), in creation order; then the device tree, whose buses
+        hold their children newest first (so an ITS resets before its GIC).
+        """
+        realized = [d for d in self._devices.values() if d.is_realized]
+        handlers = [d for d in realized if d.reset_handler]
+        tree = [d for d in realized if not d.reset_handler]
+        return handlers + tree[::-1]
 
     def start(self) -> None:
         """Run every vCPU for the first time (the kernel maps the vGIC here).
@@ -221,43 +232,23 @@ class Machine:
         self.start()
         return self.trace
 
-    def _guard(self, where: str, step: Callable[[], object]) -> None:
-        """Run *step*; turn a KVM or notifier failure into MachineFailedError."""
-        self.failed_call = None
-        self.failed_notifier = None
-        self.failed_device = None
+    def _guard(self, stage: str, step: Callable[[], object]) -> None:
+        """Run *step*; the project's and the kernel's errors fail the machine."""
         try:
             step()
-        except NotifierFailedError as exc:
-            if self.failed_notifier is None:
-                self.failed_notifier = exc.name  # e.g. a reset notifier
-            raise self._failure(where, exc.__cause__ or exc) from exc
         except (MachineError, NotifierError, OSError) as exc:
             # The project's own errors (a device's RealizeError is a
             # MachineError) and the kernel's (KvmError is an OSError). Anything
             # else is a bug in a model or a board: it propagates as it is.
-            raise self._failure(where, exc) from exc
-
-    def _failure(self, where: str, cause: BaseException) -> MachineFailedError:
-        code = cause.errno if isinstance(cause, OSError) else None
-        call = self.failed_call
-        if self.failed_device is not None:
-            where = f"realize of {self.failed_device!r}"
-        if call is not None and call.errno is not None:
-            problem = f"{where}: {call.reason}"
-        else:
-            problem = f"{where}: {cause}"
-        self.trace.add(Kind.NOTE, f"FAILED in {where}", ok=False)
-        if where == "machine-init-done":
-            left = [n for n in self.init_done.not_run() if n != self.failed_notifier]
-            never = ", ".join(left) or "-"
-            self.trace.add(Kind.NOTE, f"never ran: {never}", ok=False)
-        return MachineFailedError(
-            problem,
-            notifier=self.failed_notifier,
-            call=call.head() if call is not None else None,
-            errno=code if code is not None else (call.errno if call else None),
-        )
+            failure = MachineFailedError(stage, exc)
+            self.trace.add(Kind.NOTE, f"FAILED in {failure.where}", ok=False)
+            if stage == "machine-init-done":
+                left = [n for n in self.init_done.not_run() if n != failure.notifier]
+                self.trace.add(
+                    Kind.NOTE, f"never ran: {', '.join(left) or '-'}", ok=False
+                )
+            self.failure = failure
+            raise failure from exc
 
     # -- KVM observation --------------------------------------------------------
 
@@ -295,10 +286,12 @@ class Machine:
 
     def on_kvm_result(self, call: KvmCall) -> None:
         """Record a finished KVM call in the trace."""
-        # A failed KVM_HAS_DEVICE_ATTR is a probe's "no", not a failure.
-        ok = call.errno is None or call.ioctl == "KVM_HAS_DEVICE_ATTR"
-        if not ok:
-            self.failed_call = call
+        # A failed KVM_HAS_DEVICE_ATTR or TEST create is a probe's "no", not a
+        # failure.
+        probe = call.ioctl == "KVM_HAS_DEVICE_ATTR" or (
+            call.ioctl == "KVM_CREATE_DEVICE" and call.attr == "KVM_CREATE_DEVICE_TEST"
+        )
+        ok = call.errno is None or probe
         self.trace.add(
             Kind.KVM, str(call), ok=ok, resource=getattr(call, "resource", "")
         )
@@ -354,8 +347,9 @@ class Machine:
         """Realize one device; a failure undoes its mappings and wiring.
 
         Raises:
-            devices.DeviceError: The device refused (propagated unchanged).
-            OSError: A KVM call failed (the KvmError, propagated unchanged).
+            RealizeFailedError: The device refused, or a KVM call failed;
+                ``device`` names it and the device's own error is chained.
+            Exception: Anything else (a bug in the model), unchanged.
         """
         self.trace.add(Kind.DEVICE, f"realize {device.path} ({type(device).__name__})")
         self.trace.enter()
@@ -363,24 +357,33 @@ class Machine:
         kvm_before = len(vm.devices) if vm is not None else 0
         try:
             device.realize()
+        except (MachineError, NotifierError, OSError) as exc:
+            self._undo_realize(
+                device, vm.devices[kvm_before:] if vm is not None else []
+            )
+            raise RealizeFailedError(device.name, exc) from exc
         except BaseException:
-            self.failed_device = device.name
-            # KVM has no call that destroys one device, only the whole VM:
-            # say what the failed realize left behind in the kernel.
-            for left in vm.devices[kvm_before:] if vm is not None else ():
-                self.trace.add(
-                    Kind.NOTE,
-                    f"{left.label} left in the VM half-configured (KVM cannot "
-                    "destroy a device; tear the machine down and build it again)",
-                    ok=False,
-                )
-            for region in self.memory.remove_owned_by(device.path):
-                self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
-            for line in self.irqs.disconnect_source(device.path):
-                self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
+            self._undo_realize(
+                device, vm.devices[kvm_before:] if vm is not None else []
+            )
             raise
         finally:
             self.trace.leave()
+
+    def _undo_realize(self, device: Device, left_in_vm: list[Any]) -> None:
+        # KVM has no call that destroys one device, only the whole VM:
+        # say what the failed realize left behind in the kernel.
+        for left in left_in_vm:
+            self.trace.add(
+                Kind.NOTE,
+                f"{left.label} left in the VM half-configured (KVM cannot "
+                "destroy a device; tear the machine down and build it again)",
+                ok=False,
+            )
+        for region in self.memory.remove_owned_by(device.path):
+            self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
+        for line in self.irqs.disconnect_source(device.path):
+            self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
 
     @property
     def realize_registry(self) -> NotifierRegistry[Machine]:
@@ -391,16 +394,17 @@ class Machine:
         """Realize every added, still-created device in declared dependency order.
 
         Raises:
-            Exception: What the failing device's realize raised (as
-                :meth:`realize` does), after the devices before it realized.
+            RealizeFailedError: As :meth:`realize` raises it, after the
+                devices before the failing one realized.
+            Exception: A bug in a model, unchanged.
         """
         try:
             self._realize_order.notify(self)
         except NotifierFailedError as exc:
-            # Report the device's own error, exactly as realize() would.
+            # Report what realize() raised, not the registry's wrapper.
             cause = exc.__cause__
             assert cause is not None  # the registry chains what the callback raised
-            raise cause.with_traceback(cause.__traceback__) from None
+            raise cause from cause.__cause__
 
     def map_mmio(
         self, device: Device, name: str, base: int, size: int, *, align: int = 1

@@ -9,7 +9,7 @@ under every valid order and names the pair whose order decides the outcome
 
 from __future__ import annotations
 
-from virtmodel.notifiers.culprit import Culprit
+from virtmodel.notifiers.conflicts import Conflict, tie_break_pairs
 from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
@@ -23,11 +23,11 @@ from virtmodel.notifiers.errors import (
     UnknownNotifierError,
 )
 from virtmodel.notifiers.explain import Explanation
-from virtmodel.notifiers.exploration import Exploration
-from virtmodel.notifiers.explore import Built, ExploreError, explore
+from virtmodel.notifiers.explore import Built, Exploration, ExploreError, explore
+from virtmodel.notifiers.explore.culprit import Culprit
+from virtmodel.notifiers.explore.outcome import Failure, Outcome
 from virtmodel.notifiers.hazards import Hazard
 from virtmodel.notifiers.notifier import Notifier
-from virtmodel.notifiers.outcome import Failure, Outcome
 from virtmodel.notifiers.qemu_list import (
     ListNotifier,
     NotifierList,
@@ -35,7 +35,6 @@ from virtmodel.notifiers.qemu_list import (
     ReturnNotifier,
 )
 from virtmodel.notifiers.registry import NotifierRegistry
-from virtmodel.notifiers.tiebreak import Conflict, tie_break_pairs
 from virtmodel.notifiers.trace import Status, Step, Trace
 
 __all__ = [

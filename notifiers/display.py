@@ -20,7 +20,7 @@ from virtmodel.notifiers.svg import plan_svg
 
 if TYPE_CHECKING:
     from virtmodel.notifiers.explain import Explanation
-    from virtmodel.notifiers.exploration import Exploration
+    from virtmodel.notifiers.explore.exploration import Exploration
     from virtmodel.notifiers.hazards import Hazard
     from virtmodel.notifiers.plan import Plan
     from virtmodel.notifiers.trace import Trace

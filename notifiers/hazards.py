@@ -1,10 +1,11 @@
 """Static resource checks: readers ordered after writers, writers ordered.
 
 Notifiers may declare ``reads=``/``writes=`` resource names (e.g.
-``kvm.its.addr``). Before anything runs, :func:`find_hazards` lists every
-reader not ordered after a writer of what it reads (no path writer -> reader
-in the constraint graph) and every pair of writers of one resource that
-nothing orders; each hazard says which ``after=`` would fix it.
+``kvm.its.addr``, or a family ``device.*``). Before anything runs,
+:func:`find_hazards` reads the conflict analysis of :mod:`notifiers.conflicts`
+and lists every reader not ordered after a writer of what it reads (no path
+writer -> reader in the constraint graph) and every pair of writers of one
+resource that nothing orders; each hazard says which ``after=`` would fix it.
 
 When something else decides the order (an imposed plan, see
 :mod:`notifiers.imposed`), a reader declared after its writer but run before
@@ -14,11 +15,11 @@ that runs ignores it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, final
 
-import networkx as nx
-
+from virtmodel.notifiers.conflicts import Reach, touches
 from virtmodel.notifiers.plan import Plan
 
 
@@ -97,46 +98,56 @@ class Hazard:
 
 
 def find_hazards(plan: Plan) -> list[Hazard]:
-    """Return the hazards of *plan*, by resource name, then registration order."""
-    readers: dict[str, list[str]] = {}
-    writers: dict[str, list[str]] = {}
-    for record in plan.notifiers.values():
-        for resource in record.reads:
-            readers.setdefault(resource, []).append(record.name)
-        for resource in record.writes:
-            writers.setdefault(resource, []).append(record.name)
-    reach: dict[str, set[str]] = {}
+    """Return the hazards of *plan*, by resource name, then registration order.
 
-    def reaches(u: str, v: str) -> bool:
-        if u not in reach:
-            reach[u] = nx.descendants(plan.graph, u)
-        return v in reach[u]
+    Read from the one conflict analysis (:func:`notifiers.conflicts.touches`):
+    for each pair touching a resource, a writer not ordered before a reader
+    (or declared before it but run after it, in an imposed order), and two
+    writers ordered neither way.
+    """
+    reach = Reach(plan.graph)
+    rank = {name: index for index, name in enumerate(plan.notifiers)}
+    found: list[tuple[tuple[str, int, int, int], Hazard]] = []
 
-    def hazard(kind: str, resource: str, writer: str, other: str) -> Hazard:
-        location = plan.notifiers[writer].location
-        return Hazard(
-            kind, resource, writer, other, location, plan.notifiers[other].location
+    def hazard(kind: str, resource: str, writer: str, other: str) -> None:
+        notifiers = plan.notifiers
+        group = 1 if kind == "write-write" else 0
+        first, second = (writer, other) if group else (other, writer)
+        key = (resource, group, rank[first], rank[second])
+        record = Hazard(
+            kind,
+            resource,
+            writer,
+            other,
+            notifiers[writer].location,
+            notifiers[other].location,
         )
+        found.append((key, record))
 
-    found: list[Hazard] = []
-    for resource in sorted(writers):
-        wrote = writers[resource]
-        for reader in readers.get(resource, ()):
-            for writer in wrote:
-                if writer == reader:
-                    continue
-                if reaches(writer, reader):
-                    if plan.position(reader) < plan.position(writer):
-                        found.append(
-                            hazard("runs-before-write", resource, writer, reader)
-                        )
-                    continue
-                kind = (
-                    "read-before-write" if reaches(reader, writer) else "unordered-read"
-                )
-                found.append(hazard(kind, resource, writer, reader))
-        for index, first in enumerate(wrote):
-            for second in wrote[index + 1 :]:
-                if not reaches(first, second) and not reaches(second, first):
-                    found.append(hazard("write-write", resource, first, second))
-    return found
+    for touch in touches(plan.notifiers.values()):
+        a, b, resource = touch.first, touch.second, touch.resource
+        if touch.first_writes and touch.second_reads:
+            _read(hazard, plan, reach, (resource, a, b))
+        if touch.second_writes and touch.first_reads:
+            _read(hazard, plan, reach, (resource, b, a))
+        both_write = touch.first_writes and touch.second_writes
+        if both_write and not reach.reaches(a, b) and not reach.reaches(b, a):
+            hazard("write-write", resource, a, b)
+    found.sort(key=lambda item: item[0])
+    return [record for _, record in found]
+
+
+def _read(
+    hazard: Callable[[str, str, str, str], None],
+    plan: Plan,
+    reach: Reach,
+    use: tuple[str, str, str],
+) -> None:
+    """Report the reader of *use* = (resource, writer, reader) if it is at risk."""
+    resource, writer, reader = use
+    if reach.reaches(writer, reader):
+        if plan.position(reader) < plan.position(writer):
+            hazard("runs-before-write", resource, writer, reader)
+        return
+    kind = "read-before-write" if reach.reaches(reader, writer) else "unordered-read"
+    hazard(kind, resource, writer, reader)

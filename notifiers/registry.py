@@ -24,6 +24,7 @@ from typing import Any, Final, Generic, ParamSpec, final
 import networkx as nx
 
 from virtmodel.notifiers import runner
+from virtmodel.notifiers.admission import check_late, reject_two_cycle
 from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
@@ -36,14 +37,20 @@ from virtmodel.notifiers.export import to_dot, to_mermaid
 from virtmodel.notifiers.hazards import Hazard, find_hazards
 from virtmodel.notifiers.imposed import imposed_plan, violated_edges
 from virtmodel.notifiers.notifier import (
+    Declared,
     Names,
     Notifier,
     caller_location,
     check_name,
     declare,
 )
-from virtmodel.notifiers.plan import Plan, attributed_graph, build_graph, build_plan
-from virtmodel.notifiers.table import Table
+from virtmodel.notifiers.plan import (
+    Plan,
+    attributed_graph,
+    build_graph,
+    build_plan,
+    unknown,
+)
 from virtmodel.notifiers.trace import Status, Step, Trace
 
 P = ParamSpec("P")
@@ -87,8 +94,8 @@ class NotifierRegistry(Generic[P]):
         #: Whether a failure skips only its dependents instead of stopping.
         self.keep_going: Final = keep_going
         self._lock = threading.RLock()
-        self._table = Table(self.event)
-        self._notifiers = self._table.notifiers
+        #: Records by name, in registration order.
+        self._notifiers: dict[str, Notifier] = {}
         self._rank = 0
         self._plan: Plan | None = None
         # Bumped by every mutation; a plan built from an older snapshot is
@@ -129,14 +136,16 @@ class NotifierRegistry(Generic[P]):
         Raises:
             InvalidNotifierError: Bad name, callback or constraint.
             DuplicateNotifierError: *name* is already registered.
-            CycleError: The new edges close a loop (checked when cheap).
+            CycleError: A registered target orders itself the other way (a
+                loop of two); longer loops are reported by :meth:`order`.
             UnknownNotifierError: Late registration naming an absent notifier.
             LateRegistrationError: Late, and its place in the order has passed.
             NotifierFailedError: Late, and the callback raised (it stays registered).
         """
-        edges = _constraints(after, before, after_optional, before_optional)
-        where = caller_location(1) if location is None else location
-        return self._add(name, callback, edges, (reads, writes), where)
+        if location is None:
+            location = caller_location(1)
+        declared = (after, before, after_optional, before_optional, reads, writes)
+        return self._add(name, callback, declared, location)
 
     def register(
         self,
@@ -163,11 +172,11 @@ class NotifierRegistry(Generic[P]):
         if name is not None:
             check_name(name)
         location = caller_location(1)
-        constraints = _constraints(after, before, after_optional, before_optional)
+        declared = (after, before, after_optional, before_optional, reads, writes)
 
         def decorate(function: Callable[P, object]) -> Callable[P, object]:
             own = name if name is not None else getattr(function, "__name__", None)
-            self._add(own, function, constraints, (reads, writes), location)
+            self._add(own, function, declared, location)
             return function
 
         return decorate
@@ -179,7 +188,9 @@ class NotifierRegistry(Generic[P]):
             UnknownNotifierError: *name* is not registered.
         """
         with self._lock:
-            record = self._table.remove(name)
+            record = self._notifiers.pop(name, None)
+            if record is None:
+                raise unknown(self.event, name, self._notifiers)
             self._progress.pop(name, None)
             self._plan = None
             self._version += 1
@@ -459,32 +470,29 @@ class NotifierRegistry(Generic[P]):
         self,
         name: object,
         callback: object,
-        constraints: dict[str, Names],
-        resources: tuple[Names, Names],
+        declared: Declared,
         location: str,
     ) -> Notifier:
         with self._lock:
-            record = declare(
-                self.event,
-                name,
-                callback,
-                constraints,
-                *resources,
-                location,
-                self._rank,
-            )
-            existing = self._notifiers.get(record.name)
+            record = declare(self.event, name, callback, declared, location, self._rank)
+            notifiers = self._notifiers
+            existing = notifiers.get(record.name)
             if existing is not None:
                 raise DuplicateNotifierError(self.event, record.name, existing.location)
-            preds, succs = self._table.neighbours(record)
-            self._table.reject_cycle(record, preds, succs)
+            if (
+                record.before
+                or record.after
+                or record.before_optional
+                or (record.after_optional)
+            ):
+                reject_two_cycle(self.event, record, notifiers)
             late = self.one_shot and self._state is not _State.ARMED
             if late:
                 notifying = self._state is _State.NOTIFYING
-                self._table.check_late(
-                    record, (preds, succs), self._progress, notifying
+                check_late(
+                    self.event, record, self._notifiers, self._progress, notifying
                 )
-            self._table.insert(record, preds, succs)
+            self._notifiers[record.name] = record
             self._rank += 1
             self._plan = None
             self._version += 1
@@ -519,14 +527,3 @@ class NotifierRegistry(Generic[P]):
             f"<NotifierRegistry {self.event!r} {kind} "
             f"{len(self._notifiers)} notifiers, {self._state.value}>"
         )
-
-
-def _constraints(
-    after: Names, before: Names, after_optional: Names, before_optional: Names
-) -> dict[str, Names]:
-    return {
-        "after": after,
-        "before": before,
-        "after_optional": after_optional,
-        "before_optional": before_optional,
-    }

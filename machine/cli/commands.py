@@ -14,6 +14,7 @@ from virtmodel.machine.boards.virt.cmdline import (
     read_command_line,
 )
 from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.cli.progress import ClearingStream, Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_HAZARDS,
@@ -220,21 +221,28 @@ def cmd_boot(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     # The images are checked by qemu.boot, which names the one it cannot read.
     dtb = build_virt_dtb(config, args.seed).to_dtb(None)
+    waiting = Progress("boot: guest running", "s")
+    console = ClearingStream(sys.stdout, waiting)
     try:
-        result = boot(
-            config,
-            dtb=dtb,
-            kernel=Path(config.kernel),
-            append=config.append,
-            initrd=Path(config.initrd) if config.initrd else None,
-            timeout=args.timeout,
-            console=sys.stdout,
-            qemu=args.qemu,
-        )
+        with waiting:
+            result = boot(
+                config,
+                dtb=dtb,
+                kernel=Path(config.kernel),
+                append=config.append,
+                initrd=Path(config.initrd) if config.initrd else None,
+                timeout=args.timeout,
+                console=console,  # type: ignore[arg-type]  # writes and flushes
+                qemu=args.qemu,
+                tick=lambda elapsed: waiting(round(elapsed), args.timeout),
+            )
     except BootError as exc:
         if exc.qemu_status is None:
             raise  # refused before QEMU started: bad input, exit 2
         print(f"virtmodel: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if result.panic is not None:
+        print(f"virtmodel: guest panicked: {result.panic}", file=sys.stderr)
         return EXIT_FAILED
     if result.timed_out:
         print(
@@ -321,7 +329,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    """Run init-done under every valid order and report what differs."""
+    """Run init-done under its classes of equivalent orders; report what differs."""
     from virtmodel.machine.boards.virt.explore import init_done_builder
     from virtmodel.notifiers.explore import explore
 
@@ -334,7 +342,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
         its_init=args.its_init,
         drop_edges=_drop_edges(args),
     )
-    result = explore(build, check=check, limit=args.limit, seed=args.seed or 0)
+    reduce = not args.all_orders
+    unit = "classes" if reduce else "orders"
+    with Progress("explore", unit, quiet=args.json) as progress:
+        result = explore(
+            build,
+            check=check,
+            limit=args.limit,
+            seed=args.seed or 0,
+            reduce=reduce,
+            progress=progress,
+        )
     if args.json:
         print_json(result.as_dict())
     else:

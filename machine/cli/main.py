@@ -21,7 +21,6 @@ from virtmodel.machine.cli.status import (
     one_line,
 )
 from virtmodel.machine.errors import HelpRequested, MachineError, MachineFailedError
-from virtmodel.notifiers.errors import NotifierError
 
 #: 128 + SIGPIPE: what a shell reports for a writer whose reader left.
 EXIT_BROKEN_PIPE = 141
@@ -52,6 +51,16 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     return cmd_lab(args)
 
 
+def _notifier_errors() -> tuple[type[Exception], ...]:
+    """Return the registry's error base if a command loaded the registry.
+
+    Evaluated only when an exception reaches the clause, so ``dtb`` and
+    ``dts``, which never touch notifiers, do not import them (nor networkx).
+    """
+    errors = sys.modules.get("virtmodel.notifiers.errors")
+    return () if errors is None else (errors.NotifierError,)
+
+
 def _quiet_broken_pipe() -> int:
     """End quietly when the reader went away (``virtmodel run ... | head -1``).
 
@@ -66,6 +75,10 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    # pydantic looks for plugins in every installed distribution when the
+    # first model is built; the command line uses none, so it skips the
+    # scan unless the user asked for plugins explicitly.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         args = build_parser().parse_args(argv)
         return _commands()[args.command](args)
@@ -83,14 +96,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailedError as exc:
         print(f"virtmodel: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (MachineError, NotifierError) as exc:
-        # The project's own errors about what the user asked for; any other
-        # exception is a bug and keeps its traceback.
+    except MachineError as exc:
+        # The project's own errors about what the user asked for (the
+        # registry's are caught below); any other exception is a bug and
+        # keeps its traceback.
         print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         # A file we were told to read or write (-o, --kernel) is unusable:
         # bad usage, not a machine that failed to come up.
+        print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if not isinstance(exc, _notifier_errors()):
+            raise  # a bug: keep its traceback
         print(f"virtmodel: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -303,13 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-f", dest="flat", action="store_true", help="mtree: the flattened views"
     )
 
-    explore = sub.add_parser("explore", help="run init-done under every valid order")
+    explore = sub.add_parser(
+        "explore", help="run init-done under one order per class of equivalent orders"
+    )
     _machine_options(explore)
     explore.add_argument(
         "--limit",
         type=int,
         default=5000,
-        help="run every valid order up to this many, else a seeded sample",
+        help="run every class (or order) up to this many, else a seeded sample",
+    )
+    explore.add_argument(
+        "--all-orders",
+        action="store_true",
+        help="run every valid order, not one per class of equivalent orders",
     )
     explore.add_argument("--json", action="store_true", help="print JSON")
     from virtmodel.machine.lab.cli import add_lab_parser

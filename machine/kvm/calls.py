@@ -35,6 +35,7 @@ RESOURCES: Final = (
     "kvm.vcpu.attr.pvtime_ctrl",
     "kvm.vcpu.attr.timer_ctrl",
     "kvm.vcpu.create",
+    "kvm.vcpu.finalize",
     "kvm.vcpu.init",
     "kvm.vcpu.mpidr",
     "kvm.vcpu.run",
@@ -51,6 +52,8 @@ RESOURCES: Final = (
     "kvm.vgic.level_info",
     "kvm.vgic.nr_irqs",
     "kvm.vgic.redist_regs",
+    "kvm.vm.create",
+    "kvm.vm.gsi_routing",
     "kvm.vm.memory",
     "kvm.vm.preferred_target",
 )

@@ -67,6 +67,8 @@ class VcpuState:
     initialized: bool = True
     #: KVM_ARM_VCPU_INIT feature bits (word 0).
     features: int = 0
+    #: KVM_ARM_VCPU_FINALIZE(KVM_ARM_VCPU_SVE) done.
+    sve_finalized: bool = False
     #: Started (or re-initialised) with KVM_ARM_VCPU_POWER_OFF.
     power_off: bool = False
     #: PMU overflow interrupt, None until userspace sets it.

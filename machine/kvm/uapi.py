@@ -77,6 +77,7 @@ KVM_RUN: Final = ioc(_IOC_NONE, 0x80, 0)
 KVM_GET_ONE_REG: Final = ioc(_IOC_WRITE, 0xAB, SIZEOF_KVM_ONE_REG)
 KVM_SET_ONE_REG: Final = ioc(_IOC_WRITE, 0xAC, SIZEOF_KVM_ONE_REG)
 KVM_ARM_VCPU_INIT: Final = ioc(_IOC_WRITE, 0xAE, SIZEOF_KVM_VCPU_INIT)
+KVM_ARM_VCPU_FINALIZE: Final = ioc(_IOC_WRITE, 0xC2, 4)  # an int: the feature
 # Device requests (also answered by a vCPU fd for the vCPU attributes).
 KVM_SET_DEVICE_ATTR: Final = ioc(_IOC_WRITE, 0xE1, SIZEOF_KVM_DEVICE_ATTR)
 KVM_GET_DEVICE_ATTR: Final = ioc(_IOC_WRITE, 0xE2, SIZEOF_KVM_DEVICE_ATTR)
@@ -99,12 +100,17 @@ _REQUESTS: Final = (
     ("KVM_GET_ONE_REG", KVM_GET_ONE_REG),
     ("KVM_SET_ONE_REG", KVM_SET_ONE_REG),
     ("KVM_ARM_VCPU_INIT", KVM_ARM_VCPU_INIT),
+    ("KVM_ARM_VCPU_FINALIZE", KVM_ARM_VCPU_FINALIZE),
     ("KVM_SET_DEVICE_ATTR", KVM_SET_DEVICE_ATTR),
     ("KVM_GET_DEVICE_ATTR", KVM_GET_DEVICE_ATTR),
     ("KVM_HAS_DEVICE_ATTR", KVM_HAS_DEVICE_ATTR),
 )
 #: The request names, by number (a trace prints names, not numbers).
 IOCTL_NAMES: Final[dict[int, str]] = {number: name for name, number in _REQUESTS}
+
+# kvm_irq_routing_entry types.
+KVM_IRQ_ROUTING_IRQCHIP: Final = 1
+KVM_IRQ_ROUTING_MSI: Final = 2
 
 # KVM_CREATE_VM type: the IPA size in bits 7..0 (0 means the default 40).
 KVM_VM_TYPE_ARM_IPA_SIZE_MASK: Final = 0xFF
@@ -117,6 +123,9 @@ KVM_CAP_ARM_PMU_V3: Final = 126
 KVM_CAP_VCPU_ATTRIBUTES: Final = 127
 KVM_CAP_MAX_VCPU_ID: Final = 128
 KVM_CAP_ARM_VM_IPA_SIZE: Final = 165
+KVM_CAP_ARM_SVE: Final = 170
+KVM_CAP_ARM_PTRAUTH_ADDRESS: Final = 171
+KVM_CAP_ARM_PTRAUTH_GENERIC: Final = 172
 KVM_CAP_STEAL_TIME: Final = 187
 
 # kvm_run exit reasons a first run ends with.
@@ -152,4 +161,14 @@ VCPU_GROUP_NAMES: Final[dict[int, str]] = {
     0: "PMU_V3_CTRL",
     1: "TIMER_CTRL",
     2: "PVTIME_CTRL",
+}
+#: vCPU attribute names by (group, attr).
+VCPU_ATTR_NAMES: Final[dict[tuple[int, int], str]] = {
+    (0, 0): "PMU_V3_IRQ",
+    (0, 1): "PMU_V3_INIT",
+    (0, 2): "PMU_V3_FILTER",
+    (0, 3): "PMU_V3_SET_PMU",
+    (1, 0): "TIMER_IRQ_VTIMER",
+    (1, 1): "TIMER_IRQ_PTIMER",
+    (2, 0): "PVTIME_IPA",
 }

@@ -152,6 +152,34 @@ class Vcpu:
             return "the host has no PMU for KVM"
         return None
 
+    def finalize(self, what: int = u.KVM_ARM_VCPU_SVE) -> None:
+        """KVM_ARM_VCPU_FINALIZE: fix the vCPU's SVE vector lengths.
+
+        6.1 (kvm_arm_vcpu_finalize): an uninitialised vCPU answers ENOEXEC;
+        only SVE can be finalized, and only on a vCPU initialised with it
+        (EINVAL); finalizing twice is EPERM.
+
+        Raises:
+            KvmError: ENOEXEC, EINVAL or EPERM as above.
+            ValueError: *what* is not a u32.
+        """
+        check_int("what", what, 32)
+
+        def action() -> int:
+            state = self.state
+            if not state.initialized:
+                refuse(errno.ENOEXEC, "the vcpu is not initialized (KVM_ARM_VCPU_INIT)")
+            if what != u.KVM_ARM_VCPU_SVE:
+                refuse(errno.EINVAL, f"feature {what} cannot be finalized")
+            if not state.has_feature(u.KVM_ARM_VCPU_SVE):
+                refuse(errno.EINVAL, "the vcpu was not initialized with SVE")
+            if state.sve_finalized:
+                refuse(errno.EPERM, "SVE is already finalized")
+            state.sve_finalized = True
+            return 0
+
+        self._invoke("KVM_ARM_VCPU_FINALIZE", "kvm.vcpu.finalize", None, what, action)
+
     def set_attr(self, group: int, attr: int, value: int | None = 0) -> None:
         """KVM_SET_DEVICE_ATTR on the vCPU fd; ``value=None`` is a NULL pointer.
 
@@ -196,9 +224,8 @@ class Vcpu:
             return 0
 
         resource = f"kvm.vcpu.attr.{name.lower()}"
-        return self._invoke(
-            ioctl, resource, f"{name}/{attr}", value, action, group=name
-        )
+        label = u.VCPU_ATTR_NAMES.get((group, attr), str(attr))
+        return self._invoke(ioctl, resource, label, value, action, group=name)
 
     def run(self) -> int:
         """KVM_RUN; the VM's first run maps the vGIC resources.
@@ -216,7 +243,7 @@ class Vcpu:
             state = self.state
             if not state.initialized:
                 refuse(errno.ENOEXEC, "the vcpu is not initialized (KVM_ARM_VCPU_INIT)")
-            if state.has_feature(u.KVM_ARM_VCPU_SVE):
+            if state.has_feature(u.KVM_ARM_VCPU_SVE) and not state.sve_finalized:
                 refuse(errno.EPERM, "SVE is not finalized (KVM_ARM_VCPU_FINALIZE)")
             if not state.has_run_once:
                 self.vm.first_run(self)

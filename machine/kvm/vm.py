@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
@@ -25,6 +25,7 @@ from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
 from virtmodel.machine.kvm.vcpu import Vcpu
@@ -134,6 +135,8 @@ class Vm:
         self.el1_32bit: bool | None = None
         #: A PMU event filter was set.
         self.pmu_filtered = False
+        #: The GSI routing table (KVM_SET_GSI_ROUTING).
+        self.routes: tuple[Route, ...] = ()
         #: Guest memory slots: slot number -> (guest physical base, size).
         self.memslots: dict[int, tuple[int, int]] = {}
         #: Whether the calling process has file descriptor *fd* open (the
@@ -412,6 +415,28 @@ class Vm:
             resource="kvm.vm.memory",
         )
         self.log.invoke(pending, action)
+
+    def record_creation(self) -> None:
+        """Record the KVM_CREATE_VM that made this VM, its type the IPA size.
+
+        :func:`create_vm` runs before anyone can observe the VM; an owner
+        that wants the creation in its trace calls this after adding its
+        observers.
+        """
+        call = KvmCall(
+            -1, "KVM_CREATE_VM", "vm", None, None, self.ipa_bits, "kvm.vm.create"
+        )
+        self.log.invoke(call, lambda: 0)
+
+    def set_gsi_routing(self, routes: Sequence[Route], flags: int = 0) -> None:
+        """KVM_SET_GSI_ROUTING: replace the VM's routing table with *routes*.
+
+        Raises:
+            KvmError: EINVAL for a table 6.1 refuses (:func:`check_routes`);
+                EIO on a dead VM.
+            ValueError: A number is not an unsigned 32-bit integer.
+        """
+        set_gsi_routing(self, routes, flags)
 
     def in_memslot(self, ipa: int) -> bool:
         """Whether guest physical address *ipa* is backed by a memory slot."""

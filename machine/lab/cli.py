@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
-from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.lab.paths import LabError, LabPaths, lab_dir
 from virtmodel.machine.lab.qemu import DEFAULT_CONFIGURATION
 
 __all__ = ["add_lab_parser", "cmd_lab"]
@@ -30,7 +31,12 @@ _TRACE_OPTIONS: Final = {
     "--json": False,
     "--raw": False,
     "--reset": False,
+    "--console": False,
 }
+
+
+_CONSOLE_HELP = "stream the lab guest's console to stderr as it runs"
+_TIMEOUT_HELP = "seconds for the whole guest boot (None: sized to the batch)"
 
 
 def _trace_parser_class(
@@ -60,7 +66,19 @@ def _trace_parser_class(
 
 def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``lab`` and its subcommands to the main parser's subparsers *sub*."""
-    lab = sub.add_parser("lab", help="a real arm64 KVM: Debian's kernel under TCG")
+    lab = sub.add_parser(
+        "lab",
+        help="a real arm64 KVM: Debian's kernel under TCG",
+        description="A real arm64 KVM: Debian's 6.1 kernel under QEMU TCG with "
+        "EL2. It lives in $VIRTMODEL_LAB_DIR, else $XDG_CACHE_HOME/virtmodel/lab, "
+        "else ~/.cache/virtmodel/lab, unless --dir says otherwise.",
+    )
+    lab.add_argument(
+        "--dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="lab directory (default: ~/.cache/virtmodel/lab)",
+    )
     inner = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     setup = inner.add_parser(
         "setup", help="fetch and build the lab (kernel, busybox, arm64 QEMU, helpers)"
@@ -79,7 +97,10 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "'<line> <ret> <errno> <value-or-->  # <call>' per call.",
     )
     kvm.add_argument("files", nargs="+", metavar="FILE", help="KVM script files")
-    kvm.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    kvm.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP
+    )
+    kvm.add_argument("--console", action="store_true", help=_CONSOLE_HELP)
     # qemu-trace passes unknown words on to QEMU, so it needs its own class.
     saved = inner._parser_class
     inner._parser_class = _trace_parser_class(saved)
@@ -92,7 +113,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
             "-nographic -nic none; -M virt and -cpu host are added when "
             "missing. Without ARGS: " + " ".join(DEFAULT_CONFIGURATION) + ".",
             usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
-            "[--reset] [QEMU ARGS] [-- QEMU ARGS ...]",
+            "[--reset] [--console] [QEMU ARGS] [-- QEMU ARGS ...]",
         )
     finally:
         inner._parser_class = saved
@@ -101,9 +122,13 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="run virtmodel itself in the guest, against its real KVM",
         usage="virtmodel lab run [--timeout S] -- VIRTMODEL ARGS",
     )
-    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    run.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP
+    )
     run.add_argument("words", nargs=argparse.REMAINDER, metavar="VIRTMODEL ARGS")
-    trace.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    trace.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP
+    )
     trace.add_argument(
         "--all", action="store_true", help="also print capability probes"
     )
@@ -114,16 +139,22 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="also send system_reset on QEMU's monitor once it has started",
     )
+    trace.add_argument("--console", action="store_true", help=_CONSOLE_HELP)
 
 
 def _progress(text: str) -> None:
     print(f"lab setup: {text}", file=sys.stderr, flush=True)
 
 
+def _paths(args: argparse.Namespace) -> LabPaths:
+    chosen = getattr(args, "dir", None)  # --dir has no default: the env decides
+    return LabPaths(Path(chosen) if chosen else lab_dir())
+
+
 def _setup(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.setup import setup_lab
 
-    paths = setup_lab(progress=_progress)
+    paths = setup_lab(_paths(args), progress=_progress)
     kernel = paths.kernel_release.read_text().strip()
     qemu = paths.qemu_version.read_text().strip()
     print(f"lab ready in {paths.root}: kernel {kernel}, qemu-system-arm {qemu}")
@@ -146,7 +177,10 @@ def _kvm(args: argparse.Namespace) -> int:
             parse_script(texts[-1])
         except ScriptError as exc:
             raise ScriptError(exc.line, exc.detail, f"{name}: ") from exc
-    results = run_kvm_scripts(texts, timeout=args.timeout)
+    console = sys.stderr if args.console else None
+    results = run_kvm_scripts(
+        texts, timeout=args.timeout, console=console, paths=_paths(args)
+    )
     for name, answers in zip(args.files, results, strict=True):
         if len(args.files) > 1:
             print(f"# {name}")
@@ -160,7 +194,14 @@ def _qemu_trace(args: argparse.Namespace) -> int:
     from virtmodel.machine.lab.qemu import print_traces, split_configurations
 
     configs = split_configurations(args.qemu_args)
-    traces = trace_qemu(configs, timeout=args.timeout, reset=args.reset)
+    console = sys.stderr if args.console else None
+    traces = trace_qemu(
+        configs,
+        timeout=args.timeout,
+        reset=args.reset,
+        console=console,
+        paths=_paths(args),
+    )
     print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 
@@ -175,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
     if not words:
         msg = "lab run needs virtmodel's arguments, e.g.: lab run -- run -accel kvm"
         raise UsageError(msg)
-    return run_virtmodel(words, timeout=args.timeout)
+    return run_virtmodel(words, timeout=args.timeout, paths=_paths(args))
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -22,9 +22,10 @@ from virtmodel.machine.lab.script import (
 __all__ = ["Plan", "kvm_job", "kvm_results"]
 
 #: How long a KVM_RUN may take before its alarm ends it (milliseconds): a
-#: vCPU's runs until one exits on the guest's MMIO store (which takes a few
-#: milliseconds; the margin keeps results independent of the host's load),
-#: then every later run, which spins.
+#: run whose guest still has its MMIO store ahead (it exits within
+#: milliseconds; the margin keeps the answer independent of the host's
+#: load, and a run cut short leaves the store for the next run), and any
+#: other run, which spins or fails at once.
 FIRST_RUN_MS = 1000
 RUN_MS = 50
 

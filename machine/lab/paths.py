@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virtmodel.machine.errors import MachineError
+from virtmodel.machine.lab.helpers import helper_dir
 
 __all__ = ["LabError", "LabNotReadyError", "LabPaths", "lab_dir"]
 
@@ -71,12 +72,12 @@ class LabPaths:
     @property
     def kvmexec(self) -> Path:
         """The cross-compiled KVM script runner (static arm64)."""
-        return self.root / "bin" / "kvmexec"
+        return helper_dir(self.root) / "kvmexec"
 
     @property
     def kvmtrace(self) -> Path:
         """The cross-compiled ioctl tracer (arm64 shared library)."""
-        return self.root / "bin" / "kvmtrace.so"
+        return helper_dir(self.root) / "kvmtrace.so"
 
     @property
     def qemu_cpio(self) -> Path:

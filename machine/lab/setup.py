@@ -17,7 +17,6 @@ name and renamed, so an interrupted setup never leaves a half-written file:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ from typing import Final
 from urllib.parse import unquote
 
 from virtmodel.machine.lab.apt import Arm64Apt, require_tool
+from virtmodel.machine.lab.helpers import GUEST_SOURCES, HELPERS, helper_dir
 from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
@@ -38,8 +38,6 @@ from virtmodel.machine.qemu.initramfs import (
 
 __all__ = ["GUEST_SOURCES", "setup_lab"]
 
-#: The C sources built at setup.
-GUEST_SOURCES: Final = Path(__file__).parent / "guest"
 #: The arm64 KVM UAPI header the helpers include (libc6-dev-arm64-cross).
 CROSS_KVM_HEADER = Path("/usr/aarch64-linux-gnu/include/linux/kvm.h")
 _CC: Final = "aarch64-linux-gnu-gcc"
@@ -103,48 +101,34 @@ def _have(*paths: Path) -> bool:
     return all(path.exists() for path in paths)
 
 
-def _stamp(source: Path, flags: list[str]) -> str:
-    digest = hashlib.sha256(source.read_bytes())
-    digest.update(" ".join(flags).encode())
-    return digest.hexdigest()
-
-
 def _build_helpers(paths: LabPaths, say: Progress) -> None:
     cc = require_tool(_CC, "gcc-aarch64-linux-gnu")
     headers = CROSS_KVM_HEADER
     if not headers.exists():
         msg = f"{headers} not found; install the Debian package 'libc6-dev-arm64-cross'"
         raise LabError(msg)
-    builds = (
-        (paths.kvmexec, "kvmexec.c", ["-static", "-O2", "-Wall"]),
-        (
-            paths.kvmtrace,
-            "kvmtrace.c",
-            ["-shared", "-fPIC", "-O2", "-Wall", "-pthread"],
-        ),
-    )
-    for output, name, flags in builds:
-        source = GUEST_SOURCES / name
-        stamp = output.with_name(output.name + ".sha256")
-        want = _stamp(source, flags)
-        if output.exists() and stamp.exists() and stamp.read_text().strip() == want:
-            say(f"{output.name}: up to date")
+    into = helper_dir(paths.root)
+    for helper in HELPERS:
+        output = into / helper.name
+        if output.exists():
+            say(f"{helper.name}: up to date")
             continue
-        say(f"{output.name}: compiling {name}")
-        output.parent.mkdir(parents=True, exist_ok=True)
+        say(f"{helper.name}: compiling {helper.source}")
+        into.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
+        source = GUEST_SOURCES / helper.source
         done = subprocess.run(
-            [cc, *flags, "-o", str(partial), str(source)],
+            [cc, *helper.flags, "-o", str(partial), str(source)],
             capture_output=True,
             text=True,
             check=False,
         )
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines()
-            msg = f"compiling {name} failed: {lines[0] if lines else done.returncode}"
+            detail = lines[0] if lines else done.returncode
+            msg = f"compiling {helper.source} failed: {detail}"
             raise LabError(msg)
         partial.replace(output)
-        _write(stamp, f"{want}\n".encode())
 
 
 def _needed(readelf: str, binary: Path) -> list[str]:

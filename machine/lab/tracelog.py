@@ -7,14 +7,19 @@ A log line is ``<ROLE> <IOCTL> [key=value ...] ret=<r> errno=<e>`` (see
 :class:`TracedCall` mirrors :class:`~virtmodel.machine.kvm.calls.KvmCall`:
 the same fields, and ``str()`` spells a call exactly as ``virtmodel run``
 does (``KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_DIST,
-0x08000000) = 0``), so the two can be diffed. Calls the simulator has no
-record for get spellings in the same style:
+0x08000000) = 0``), so the two can be diffed. Where the simulator has no
+record, or the real call carries more than its record holds, the spelling
+extends it in the same style:
 
-- ``KVM_CREATE_VM(vm1, 40) = 0``: the type argument (the IPA size, 0 for
-  the default); ``vmN`` counts the VMs the process created, QEMU's ``-cpu
-  host`` scratch VMs included.
-- ``KVM_ARM_VCPU_INIT(vcpu0, target=5, features=0x8) = 0``.
-- ``KVM_SET_GSI_ROUTING(vm1, 256 entries: gsi 0-255 irqchip 0 pin 0-255) = 0``.
+- ``KVM_CREATE_VM(vm, 40, fd=9) = 0``: the type argument (the IPA size, 0
+  for the default). VM-level calls are on ``vm``, as in the simulator; the
+  record's ``vm`` counts the VMs the process created, QEMU's ``-cpu host``
+  scratch VMs included.
+- ``KVM_ARM_VCPU_INIT(vcpu0, 124, target=5) = 0`` (the features, as the
+  simulator's record), ``KVM_ARM_PREFERRED_TARGET(vm) = 5``,
+  ``KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0,
+  size=0x10000000) = 0`` (the base, as the simulator's record).
+- ``KVM_SET_GSI_ROUTING(vm, 256 entries: gsi 0-255 irqchip 0 pin 0-255) = 0``.
 - ``KVM_SET_ONE_REG(vcpu0) x 57 = 0``: a run of 57 register writes.
 - Anything else: ``IOCTL(device, key=value, ...) = ret``.
 
@@ -29,7 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from virtmodel.machine.kvm import constants as c
+from virtmodel.machine.kvm import uapi
+from virtmodel.machine.kvm.calls import KvmCall
 from virtmodel.machine.kvm.registers import register_attr_name
+from virtmodel.machine.kvm.routing import Route, summarize_routes
 
 __all__ = ["PROBES", "TracedCall", "parse_trace_log"]
 
@@ -37,16 +45,6 @@ __all__ = ["PROBES", "TracedCall", "parse_trace_log"]
 PROBES: Final = frozenset(
     {"KVM_CHECK_EXTENSION", "KVM_GET_API_VERSION", "KVM_GET_VCPU_MMAP_SIZE"}
 )
-_VCPU_GROUPS: Final = {0: "PMU_V3_CTRL", 1: "TIMER_CTRL", 2: "PVTIME_CTRL"}
-_VCPU_ATTRS: Final = {
-    (0, 0): "PMU_V3_IRQ",
-    (0, 1): "PMU_V3_INIT",
-    (0, 2): "PMU_V3_FILTER",
-    (0, 3): "PMU_V3_SET_PMU",
-    (1, 0): "TIMER_IRQ_VTIMER",
-    (1, 1): "TIMER_IRQ_PTIMER",
-    (2, 0): "PVTIME_IPA",
-}
 _ROLE: Final = re.compile(r"^(sys|fd|vm(\d+)(?:\.(.+))?)$")
 _REG_GROUPS: Final = frozenset({1, 2, 5, 6, 7})
 
@@ -98,30 +96,26 @@ class TracedCall:
         return f"{self.ioctl}({', '.join(parts)})"
 
     def __str__(self) -> str:
-        args = self.head()[:-1]
-        null = self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR"
-        if self.value is not None:
-            args += f", {self._show(self.value)}"
-        elif null and not any(key == "addr" for key, _ in self.extra):
-            args += ", NULL"
+        # KvmCall spells the common part, so both traces always agree on it;
+        # what the simulator has no field for is added around it.
+        text = str(
+            KvmCall(
+                seq=self.seq, ioctl=self.ioctl, device=self.device,
+                group=self.group, attr=self.attr, value=self.value, resource="",
+                result=self.result, errno=self.errno,
+            )
+        )  # fmt: skip
+        if self.errno is not None:
+            text = text.removesuffix(" (None)")  # the kernel gives no reason
+        cut = max(text.rfind(") = "), text.rfind(") -> "))
+        args, outcome = text[:cut], text[cut + 1 :]
+        if any(key == "addr" for key, _ in self.extra):
+            args = args.removesuffix(", NULL")  # a pointer, just not a value
         args += "".join(
             f", {key}={value}" if key else f", {value}" for key, value in self.extra
         )
-        line = f"{args})" + (f" x {self.count}" if self.count != 1 else "")
-        if self.errno is not None:
-            return f"{line} -> {c.errno_name(self.errno)}"
-        if self.result is None:
-            return f"{line} = ?"
-        if self.ioctl != "KVM_GET_DEVICE_ATTR":
-            return f"{line} = {self.result}"
-        return f"{line} = {self._show(self.result)}"
-
-    def _show(self, number: int) -> str:
-        hexadecimal = self.ioctl == "KVM_SET_ONE_REG" or (
-            self.group is not None
-            and (self.group == "GRP_ADDR" or self.group.endswith("_REGS"))
-        )
-        return f"0x{number:08x}" if hexadecimal else str(number)
+        count = f" x {self.count}" if self.count != 1 else ""
+        return f"{args}){count}{outcome}"
 
 
 def _fields(words: list[str]) -> dict[str, str]:
@@ -148,8 +142,8 @@ def _device_label(type_id: int, its_seen: int) -> str:
 def _attr_names(device: str, group: int, attr: int) -> tuple[str, str]:
     if device.startswith("vcpu"):
         return (
-            _VCPU_GROUPS.get(group, f"group {group}"),
-            _VCPU_ATTRS.get((group, attr), str(attr)),
+            uapi.VCPU_GROUP_NAMES.get(group, f"group {group}"),
+            uapi.VCPU_ATTR_NAMES.get((group, attr), str(attr)),
         )
     name = c.group_name(group)
     if group == c.KVM_DEV_ARM_VGIC_GRP_ADDR:
@@ -166,34 +160,17 @@ def _attr_names(device: str, group: int, attr: int) -> tuple[str, str]:
 
 
 def _routing(entries: str) -> str:
-    """Summarize routing entries: runs of consecutive irqchip pins, others counted."""
-    if not entries:
-        return "0 entries"
-    parts: list[str] = []
-    run: list[tuple[int, int, int]] = []  # (gsi, chip, pin)
-    others: dict[str, int] = {}  # "msi" or "typeN" -> how many
-
-    def close() -> None:
-        if run:
-            (g0, chip, p0), (g1, _, p1) = run[0], run[-1]
-            gsis = f"{g0}" if g0 == g1 else f"{g0}-{g1}"
-            pins = f"{p0}" if p0 == p1 else f"{p0}-{p1}"
-            parts.append(f"gsi {gsis} irqchip {chip} pin {pins}")
-            run.clear()
-
-    items = entries.split(",")
-    for item in items:
+    """Summarize the tracer's routing entries as :func:`summarize_routes` does."""
+    routes = []
+    for item in entries.split(",") if entries else ():
         fields = item.split(":")
-        if fields[1] != "irqchip":
-            others[fields[1]] = others.get(fields[1], 0) + 1
-            continue
-        gsi, chip, pin = int(fields[0]), int(fields[2]), int(fields[3])
-        if run and (run[-1][0] + 1, run[-1][1], run[-1][2] + 1) != (gsi, chip, pin):
-            close()
-        run.append((gsi, chip, pin))
-    close()
-    parts += [f"{count} {kind}" for kind, count in sorted(others.items())]
-    return f"{len(items)} entries: " + ", ".join(parts)
+        if fields[1] == "irqchip":
+            routes.append(
+                Route(int(fields[0]), "irqchip", int(fields[2]), int(fields[3]))
+            )
+        else:
+            routes.append(Route(int(fields[0]), fields[1]))
+    return summarize_routes(routes)
 
 
 class _Reader:
@@ -217,7 +194,9 @@ class _Reader:
         vm = int(match.group(2)) if match.group(2) is not None else None
         # "fd": a KVM call on an fd no create call returned (not seen here).
         system = "kvm" if role == "sys" else "fd"
-        device = match.group(3) or (f"vm{vm}" if vm is not None else system)
+        # VM-level calls are on "vm", as the simulator labels them; which VM
+        # is in the record's ``vm`` (and in print_traces' "# vmN" lines).
+        device = match.group(3) or ("vm" if vm is not None else system)
         if name == "ONE_REG":
             self._one_reg(vm, device, fields, text)
             return
@@ -251,7 +230,7 @@ class _Reader:
         ok = call["errno"] is None
         if name == "KVM_CREATE_VM":
             call["value"] = int(fields.pop("type"), 16)
-            call["device"] = f"vm{self.vms}"
+            call["device"] = "vm"
             call["vm"] = self.vms
             if ok:
                 extra.append(("fd", str(ret)))
@@ -290,6 +269,12 @@ class _Reader:
             fields.pop("flags", None)
             # An unnamed extra: printed as is.
             extra.append(("", _routing(fields.pop("entries", ""))))
+        elif name == "KVM_ARM_PREFERRED_TARGET" and ok:
+            call["result"] = int(fields.pop("target"))
+        elif name == "KVM_ARM_VCPU_INIT":
+            call["value"] = int(fields.pop("features"), 16)
+        elif name == "KVM_SET_USER_MEMORY_REGION":
+            call["value"] = int(fields.pop("gpa"), 16)
         elif name == "KVM_CHECK_EXTENSION":
             call["value"] = int(fields.pop("arg"))
             if ok:

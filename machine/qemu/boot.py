@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TextIO
@@ -296,6 +297,7 @@ def boot(
     console: TextIO | None = None,
     qemu: str = "qemu-system-aarch64",
     expect: str | None = None,
+    tick: Callable[[float], object] | None = None,
 ) -> BootResult:
     """Boot *kernel* on *config* with device tree *dtb* and wait for it to end.
 
@@ -338,7 +340,7 @@ def boot(
         )
         try:
             result = run_console(
-                command, timeout=timeout, console=console, expect=expect
+                command, timeout=timeout, console=console, expect=expect, tick=tick
             )
         except OSError as exc:
             msg = f"qemu {executable!r} could not be started: {exc.strerror or exc}"

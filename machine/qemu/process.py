@@ -15,6 +15,7 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Final, TextIO
 
@@ -22,6 +23,12 @@ __all__ = ["BootResult", "run_console"]
 
 #: How long a SIGTERM'd QEMU gets to exit before the group is SIGKILL'd.
 _TERM_GRACE: Final = 1.0
+
+#: What Linux prints when it panics; nothing useful runs after it.
+PANIC: Final = "Kernel panic - not syncing"
+
+#: How long a panic line may stay without its newline before it is taken.
+_PANIC_LINE_GRACE: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +53,14 @@ class BootResult:
     expect: str | None = None
     #: The ``expect`` text appeared on the console.
     matched: bool = False
+    #: The guest's "Kernel panic - not syncing: ..." line, if it panicked.
+    panic: str | None = None
 
     @property
     def ok(self) -> bool:
         """Whether the guest finished as asked: printed ``expect``, or powered off."""
+        if self.panic is not None:
+            return False
         if self.expect is not None:
             return self.matched
         return not self.timed_out and self.exit_status == 0
@@ -81,8 +92,11 @@ class _Console:
         self._stream = stream
         self._expect = expect
         self._carry = ""
+        self._line = ""
         self.parts: list[str] = []
         self.matched = False
+        #: The whole panic line, once the guest has printed it.
+        self.panic: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         text = self._decoder.decode(chunk).replace("\r", "")
@@ -95,11 +109,25 @@ class _Console:
             window = self._carry + text
             self.matched = self.matched or self._expect in window
             self._carry = window[max(0, len(window) - len(self._expect) + 1) :]
+        if self.panic is None:
+            *lines, self._line = (self._line + text).split("\n")
+            self.panic = next((ln.strip() for ln in lines if PANIC in ln), None)
+
+    def partial_panic(self) -> str | None:
+        """Return the panic line printed so far without its newline, if any."""
+        return self._line.strip() if PANIC in self._line else None
 
 
 def _reason(
-    status: int | None, timeout: float, expect: str | None, *, matched: bool
+    status: int | None,
+    timeout: float,
+    expect: str | None,
+    *,
+    matched: bool,
+    panic: str | None = None,
 ) -> str:
+    if panic is not None:
+        return f"guest panicked: {panic}; qemu was stopped"
     if status is None and not matched:
         return f"guest did not finish within {timeout:g} s; qemu was stopped"
     if matched:
@@ -117,21 +145,26 @@ def run_console(
     timeout: float,
     console: TextIO | None = None,
     expect: str | None = None,
+    tick: Callable[[float], object] | None = None,
 ) -> BootResult:
     """Run *command*, streaming its stdout to *console*, until it ends.
 
-    It ends when the program exits, when *expect* appears in its output, or
-    after *timeout* seconds; in the last two cases its process group is
-    stopped (SIGTERM, then SIGKILL). Exceptions from *console* propagate after
-    the group is killed.
+    It ends when the program exits, when *expect* appears in its output, when
+    the guest panics ("Kernel panic - not syncing", the line is kept in
+    ``panic``), or after *timeout* seconds; in the last three cases its
+    process group is stopped (SIGTERM, then SIGKILL). Exceptions from
+    *console* propagate after the group is killed. *tick*, if given, is
+    told the seconds elapsed at least four times a second while it runs.
 
     Raises:
         OSError: *command* cannot be started.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     watcher = _Console(console, expect)
     err = bytearray()
     timed_out = False
+    panic_seen: float | None = None
     # stdin is /dev/null so QEMU never switches the user's terminal to raw
     # mode, which a killed QEMU could not undo.
     process = subprocess.Popen(
@@ -147,7 +180,15 @@ def run_console(
             for stream in streams:
                 assert stream is not None
                 selector.register(stream, selectors.EVENT_READ)
-            while selector.get_map() and not watcher.matched:
+            while selector.get_map() and not watcher.matched and not watcher.panic:
+                if (partial := watcher.partial_panic()) is not None:
+                    # A panic line without its newline yet: take it soon anyway.
+                    panic_seen = panic_seen or time.monotonic()
+                    if time.monotonic() - panic_seen > _PANIC_LINE_GRACE:
+                        watcher.panic = partial
+                        break
+                if tick is not None:
+                    tick(time.monotonic() - started)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     timed_out = True
@@ -169,15 +210,19 @@ def run_console(
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
-    status = None if watcher.matched or timed_out else process.returncode
+    stopped = watcher.matched or timed_out or watcher.panic is not None
+    status = None if stopped else process.returncode
     return BootResult(
         exit_status=status,
         console="".join(watcher.parts),
         stderr=err.decode(errors="replace"),
         timed_out=timed_out,
-        reason=_reason(status, timeout, expect, matched=watcher.matched),
+        reason=_reason(
+            status, timeout, expect, matched=watcher.matched, panic=watcher.panic
+        ),
         command=tuple(command),
         pid=process.pid,
         expect=expect,
         matched=watcher.matched,
+        panic=watcher.panic,
     )

@@ -164,7 +164,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "ok": result.ok,
         "failure": None if failure is None else str(failure),
         "errno": result.errno_name,
-        "failed_notifier": machine.failed_notifier,
+        "failed_notifier": machine.failure.notifier if machine.failure else None,
         "describe": virt_board(machine).describe(),
         "steps": [_step(entry) for entry in machine.trace.as_dicts()],
         "statuses": init_done.statuses(),

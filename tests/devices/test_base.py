@@ -106,3 +106,25 @@ def test_bad_device_names_are_refused(name):
 
 def test_repr_shows_name_and_state():
     assert repr(Uart()) == "<Uart 'uart0' created>"
+
+
+def test_devices_built_from_a_checked_config_are_not_validated_again():
+    from virtmodel.devices.base import checked_upstream
+
+    with checked_upstream():
+        trusted = Uart("uart0", clock_hz=48_000_000)
+    with pytest.raises(PropertyError):
+        Uart("uart1", clock_hz="fast")  # user input: still checked
+
+    assert trusted.props.clock_hz == 48_000_000
+    assert trusted.props.fifo_depth == 16  # defaults filled in as usual
+
+
+def test_checked_upstream_ends_with_its_block_even_on_error():
+    from virtmodel.devices.base import checked_upstream
+
+    with pytest.raises(RuntimeError), checked_upstream():
+        raise RuntimeError
+
+    with pytest.raises(PropertyError):
+        Uart("uart", clock_hz="fast")

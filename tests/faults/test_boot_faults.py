@@ -167,15 +167,15 @@ def test_hanging_guest_is_stopped_at_the_timeout_and_qemu_is_gone() -> None:
         QemuMachine(cpu="cortex-a57", memory="256M"),
         dtb=_minimal_dtb(),
         kernel=kernel,
-        timeout=2.0,
+        timeout=0.5,  # the guest panics (and the boot ends) ~1 s in
         console=io.StringIO(),
     )
     elapsed = time.monotonic() - start
 
     assert result.timed_out
     assert not result.ok
-    assert "did not finish within 2 s" in result.reason
-    assert elapsed < 2.0 + 5.0
+    assert "did not finish within 0.5 s" in result.reason
+    assert elapsed < 0.5 + 5.0
     assert not _alive(result.pid)
     assert _qemu_children() == []
 
@@ -186,9 +186,32 @@ def test_cli_boot_of_a_hanging_guest_exits_1_in_one_line() -> None:
     kernel = require_file(ASSETS / "Image", "Debian's arm64 kernel")
 
     status, errors = _boot_cli(
-        ["-m", "256M", "--kernel", str(kernel), "--timeout", "1.5"]
-    )
+        ["-m", "256M", "--kernel", str(kernel), "--timeout", "0.5"]
+    )  # the guest panics (and the boot ends) ~1 s in
 
     assert status == 1
-    assert errors == ["virtmodel: guest still running after 1.5 s; QEMU stopped"]
+    assert errors == ["virtmodel: guest still running after 0.5 s; QEMU stopped"]
+    assert _qemu_children() == []
+
+
+def test_cli_boot_of_a_panicking_guest_returns_at_once_with_the_panic_line(
+    tmp_path: Path,
+) -> None:
+    qemu = _fake_qemu(
+        tmp_path,
+        "echo '[    0.7] Kernel panic - not syncing: No working init found.'\n"
+        "sleep 300",
+    )
+    start = time.monotonic()
+
+    status, errors = _boot_cli(
+        ["--qemu", str(qemu), "--kernel", str(_arm64_image(tmp_path))]
+    )
+
+    assert time.monotonic() - start < 20  # not the 60 s default timeout
+    assert status == 1
+    assert errors == [
+        "virtmodel: guest panicked: "
+        "[    0.7] Kernel panic - not syncing: No working init found."
+    ]
     assert _qemu_children() == []

@@ -23,7 +23,7 @@ def test_fifty_machines_are_all_collected_with_what_they_own() -> None:
 def test_churn_covers_kvm_machines_and_a_failed_bring_up() -> None:
     machines = [build(i) for i in range(len(VARIANTS))]
 
-    failed = [m for m in machines if m.failed_call is not None]
+    failed = [m for m in machines if m.failure is not None and m.failure.kvm_call]
 
     assert [m.accel.name for m in machines] == ["tcg", "kvm", "kvm", "kvm"]
     assert len(failed) == 1

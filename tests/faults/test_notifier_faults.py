@@ -144,7 +144,7 @@ def test_a_failed_machine_cannot_be_booted_again_but_a_new_one_can() -> None:
     assert failed_ref() is None
     assert fresh_log == ["only"]
     assert fresh.init_done.order() == ["only"]
-    assert fresh.failed_notifier is None
+    assert fresh.failure is None
     assert not any("FAILED" in str(entry) for entry in fresh.trace)
 
 

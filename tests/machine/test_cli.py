@@ -154,10 +154,20 @@ def test_explore_finds_the_its_pair_and_prints_the_fix(capsys):
 
 
 def test_explore_with_the_edge_says_every_order_gives_the_same_machine(capsys):
-    status, out, _ = run(capsys, "explore", *RC1, "--limit", "200")
+    status, out, err = run(capsys, "explore", *RC1, "--limit", "200")
 
     assert status == 0
-    assert "gives the same outcome" in out
+    assert "1 class of equivalent orders of 7 notifiers, 1 run (exhaustive" in out
+    assert "every valid order is equivalent: every notifier ran" in out
+    assert err == ""  # no progress line outside a terminal
+
+
+def test_explore_all_orders_runs_each_valid_order(capsys):
+    status, out, _ = run(capsys, "explore", *RC1, "--all-orders", "--limit", "30")
+
+    assert status == 0
+    assert "30 sampled orders of 7 notifiers (more than limit=30 are valid" in out
+    assert "every one of 30 orders gives the same outcome" in out
 
 
 def test_explain_gives_the_declared_chain(capsys):

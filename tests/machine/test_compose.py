@@ -12,7 +12,9 @@ from virtmodel.machine.fdt import Fdt
 def composed(gic_version=3):
     def board(m):
         for i in range(2):
-            m.realize(m.add(ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i)))
+            m.realize(
+                m.add(ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i, pmu=False))
+            )
         m.realize(m.add(Ram("ram", base=0x8000_0000, size=256 << 20)))
         if gic_version == 3:
             gic = m.add(GicV3("gic", num_cpu=2, redist_region_count=(2,)))

@@ -40,7 +40,7 @@ def test_the_2016_failure_shows_graph_trace_and_errno():
     assert nodes["virt-machine-done"] == ("1. virt-machine-done", "ran")
     assert "its-ctrl-init (violated)" in html
     # The trace table: KVM calls with results, the failure highlighted.
-    assert "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, CTRL_INIT, 0) -&gt; ENXIO" in html
+    assert "KVM_SET_DEVICE_ATTR(its, GRP_CTRL, CTRL_INIT, NULL) -&gt; ENXIO" in html
     assert html.count("FAILED</td>") >= 2
     assert "<details><summary>realize /machine/virtio-mmio{0..31}" in html
     assert "came up" not in html

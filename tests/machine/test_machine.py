@@ -13,6 +13,7 @@ from virtmodel.machine import (
     MachineFailedError,
     Phase,
     PhaseError,
+    RealizeFailedError,
     TcgAccel,
     UnknownDeviceError,
 )
@@ -91,9 +92,11 @@ def test_failed_realize_leaves_no_region_and_no_wire():
     m.add(GicV2("gic"))
     box = m.add(Box("box", fail=True))
 
-    with pytest.raises(RealizeError, match="power rail"):
+    with pytest.raises(RealizeFailedError, match="power rail") as excinfo:
         m.realize(box)
 
+    assert excinfo.value.device == "box"
+    assert isinstance(excinfo.value.__cause__, RealizeError)
     assert "box" not in m.memory
     assert len(m.irqs) == 0
     assert not box.is_realized
@@ -351,9 +354,13 @@ def test_a_gic_too_small_for_an_earlier_wire_is_refused_and_changes_nothing():
     m.create()
     m.create_accel()
 
-    with pytest.raises(IrqWiringError, match=r"out of range, the GIC has SPIs 0\.\.31"):
+    with pytest.raises(
+        RealizeFailedError, match=r"out of range, the GIC has SPIs 0\.\.31"
+    ) as excinfo:
         m.init_board(board)
 
+    assert excinfo.value.device == "gic"
+    assert isinstance(excinfo.value.__cause__, IrqWiringError)
     assert [line.number for line in m.irqs] == [100]
     assert m.irqs.num_spis == 256
 

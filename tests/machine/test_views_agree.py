@@ -179,7 +179,8 @@ def test_explore_starts_from_the_order_that_runs(placement, era):
     machine, _ = _booted("ordered", placement, era)
     if not machine.phase.reached(Phase.MACHINE_READY):
         # It failed in realize: no init-done order ran, nothing to explore.
-        assert machine.failed_device == "its"
+        assert machine.failure is not None
+        assert machine.failure.device == "its"
         assert _ran(machine) == []
         return
     build, check = init_done_builder(

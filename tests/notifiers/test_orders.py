@@ -6,7 +6,13 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virtmodel.notifiers.orders import Poset, apply_swaps, distance, respects, swap_path
+from virtmodel.notifiers.explore.orders import (
+    Poset,
+    apply_swaps,
+    distance,
+    respects,
+    swap_path,
+)
 
 
 def diamond() -> Poset:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import errno
 
-from virtmodel.notifiers.outcome import Failure, Outcome, canonical, observe
+from virtmodel.notifiers.explore.outcome import Failure, Outcome, canonical, observe
 
 
 def test_failure_keeps_type_message_and_errno_name() -> None:

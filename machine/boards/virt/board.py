@@ -28,6 +28,7 @@ from virtmodel.machine.boards.virt.devices import (
     virt_peripherals,
 )
 from virtmodel.machine.boards.virt.dtb import initrd_placement
+from virtmodel.machine.boards.virt.kvm import cpu_post_init, probe_vgic
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
@@ -48,9 +49,11 @@ def kvm_ipa_bits(config: VirtConfig) -> int:
     """Return the IPA size QEMU's ``virt_kvm_type`` asks KVM for.
 
     The smallest size that holds the highest guest address, but never below
-    the kernel's default of 40 bits (QEMU then passes 0, meaning 40).
+    the kernel's minimum of 32 bits; QEMU passes the size as the VM type
+    (``highmem=off`` gives 32-bit VMs). A kernel without IPA-size VM types
+    gets 40 bits whatever this says (:class:`KvmAccel`).
     """
-    return max(40, config.highest_gpa.bit_length())
+    return max(32, config.highest_gpa.bit_length())
 
 
 def create_virt(
@@ -73,6 +76,16 @@ def create_virt(
     """
     accel: Accelerator
     if config.accel == "kvm":
+        unsettled = config.gic_auto and config.gic_version == 2
+        simulated = kvm_backend == "sim"
+        if (
+            unsettled
+            and simulated
+            and not KvmAccel(kernel_semantics).host.can_emulate_v2
+        ):
+            # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
+            settled = {"gic_version": 3, "gic_auto": False}
+            config = VirtConfig(**{**config.model_dump(), **settled})
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )
@@ -142,6 +155,7 @@ class VirtBoard:
     def init(self, machine: Machine) -> None:
         """Create and realize the board's devices, as ``machvirt_init`` does."""
         cfg = self.config
+        probe_vgic(machine, cfg)
         cpus = [self._add_cpu(machine, i) for i in range(cfg.cpus)]
         ram_base = cfg.memmap["mem"].base
         machine.realize(machine.add(Ram("ram", size=cfg.ram_size, base=ram_base)))
@@ -149,6 +163,7 @@ class VirtBoard:
         for bank in p.flash:
             self._add_mmio(machine, bank)
         self._add_gic(machine)
+        cpu_post_init(machine, cfg, cpus, PMU_PPI)
         self._wire_cpu_ppis(machine, cpus)
         simple: tuple[Device[Any] | None, ...] = (
             p.uart,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from virtmodel.devices.base import checked_upstream
 from virtmodel.devices.cfi_flash import CfiFlash
 from virtmodel.devices.fw_cfg import FwCfg
 from virtmodel.devices.gicv2 import GicV2
@@ -74,7 +75,15 @@ def _psci_version(version: tuple[int, int]) -> str:
 
 
 def virt_peripherals(config: VirtConfig) -> VirtPeripherals:
-    """Create the board's peripherals with the config's addresses and interrupts."""
+    """Create the board's peripherals with the config's addresses and interrupts.
+
+    The configuration was validated; its devices are not validated again.
+    """
+    with checked_upstream():
+        return _peripherals(config)
+
+
+def _peripherals(config: VirtConfig) -> VirtPeripherals:
     mm, irq = config.memmap, config.irqmap
     v2_cpus = config.cpus if config.gic_version == 2 else None
     flash_base, flash_size = mm["flash"]

@@ -37,6 +37,10 @@ class VirtFields(BaseModel):
         default=(), description="-cpu model,prop=on|off... in order"
     )
     gic_version: Literal[2, 3, 4] = Field(default=2, description="resolved GIC version")
+    gic_auto: bool = Field(
+        default=False,
+        description="gic-version not given under KVM: GICv3 if the host has no GICv2",
+    )
     its: bool = Field(default=True, description="ITS with GICv3/4 (ignored for GICv2)")
     highmem: bool = Field(default=True, description="use addresses above 4 GiB")
     secure: bool = Field(default=False, description="EL3 and the secure world (TCG)")

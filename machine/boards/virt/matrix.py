@@ -48,16 +48,9 @@ def its_cell(config: VirtConfig, era: str, mode: str, placement: str) -> Cell:
     try:
         boot_virt(machine)
     except MachineFailedError as exc:
-        where = f"notifier {exc.notifier}" if exc.notifier else _stage(str(exc))
+        where = f"notifier {exc.notifier}" if exc.notifier else exc.where
         return Cell(era, mode, placement, False, exc.call, exc.errno, where)
     return Cell(era, mode, placement, True)
-
-
-def _stage(message: str) -> str:
-    for stage in ("realize of 'its'", "first vCPU run", "board init"):
-        if stage in message:
-            return stage
-    return "bring-up"
 
 
 class Matrix(list[Cell]):

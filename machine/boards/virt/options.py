@@ -248,6 +248,8 @@ def parse_options(
         prefer_sockets=compat.smp_prefer_sockets,
     )
     raw_gic = values.pop("gic-version", None)
+    # Under KVM QEMU lets the host's vGIC probe settle an unchosen version.
+    values["gic_auto"] = raw_gic is None and accel_name == "kvm"
     values["gic_version"] = _gic_version(
         raw_gic,
         accel=accel_name,
@@ -284,7 +286,9 @@ def _smp_arg(topo: SmpTopology, prefer_sockets: bool) -> str | None:
 def _machine_arg(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
     # The newest type is spelt by its alias, as users write it.
     name = "virt" if fields["machine_type"] == "virt-7.2" else fields["machine_type"]
-    parts = [name, f"gic-version={fields['gic_version']}"]
+    parts = [name]
+    if not fields.get("gic_auto"):  # else QEMU's probe picks it again
+        parts.append(f"gic-version={fields['gic_version']}")
     for key, field in _BOOL_KEYS.items():
         if key == "dtb-kaslr-seed":
             continue

@@ -25,6 +25,11 @@ CREATE_DEVICE: Final = struct.Struct("<III")
 DEVICE_ATTR: Final = struct.Struct("<IIQQ")
 # struct kvm_one_reg: id, addr (a user pointer).
 ONE_REG: Final = struct.Struct("<QQ")
+#: struct kvm_irq_routing's header: nr, flags.
+ROUTING: Final = struct.Struct("<II")
+#: One struct kvm_irq_routing_entry of type IRQCHIP: gsi, type, flags, pad,
+#: then the union (irqchip, pin, and padding to its 32 bytes).
+ROUTING_IRQCHIP: Final = struct.Struct("<IIII II24x")
 
 # KVM_*_ONE_REG ids: architecture, size and coprocessor fields.
 KVM_REG_ARM64: Final = 0x6000000000000000

@@ -149,6 +149,23 @@ class HostVcpu:
 
         self._invoke("KVM_ARM_VCPU_INIT", "kvm.vcpu.init", None, features, action)
 
+    def finalize(self, what: int = u.KVM_ARM_VCPU_SVE) -> None:
+        """KVM_ARM_VCPU_FINALIZE of feature *what* (SVE).
+
+        Raises:
+            KvmError: The kernel's errno (ENOEXEC, EINVAL, EPERM).
+            ValueError: *what* is not a u32.
+        """
+        check_int("what", what, 32)
+        arg = bytearray(struct.pack("<i", what))
+
+        def action() -> int:
+            return self.vm.kernel_call(
+                lambda: self.vm.syscalls.ioctl(self.fd, u.KVM_ARM_VCPU_FINALIZE, arg)
+            )
+
+        self._invoke("KVM_ARM_VCPU_FINALIZE", "kvm.vcpu.finalize", None, what, action)
+
     # -- vCPU attributes ---------------------------------------------------------
 
     def set_attr(self, group: int, attr: int, value: int | None = 0) -> None:
@@ -198,7 +215,7 @@ class HostVcpu:
         return self._invoke(
             ioctl,
             resource,
-            f"{name}/{attr}",
+            u.VCPU_ATTR_NAMES.get((group, attr), str(attr)),
             value,
             lambda: self.vm.kernel_call(kernel),
             group=name,

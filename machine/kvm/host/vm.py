@@ -18,7 +18,7 @@ import ctypes
 import errno
 import mmap
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Final, Literal, TypeVar, final, overload
 
@@ -31,6 +31,8 @@ from virtmodel.machine.kvm.host.abi import (
     CREATE_DEVICE,
     GUEST_CODE,
     MEMORY_REGION,
+    ROUTING,
+    ROUTING_IRQCHIP,
     VCPU_INIT,
 )
 from virtmodel.machine.kvm.host.access import DEV_KVM, check_host, open_kvm
@@ -39,6 +41,7 @@ from virtmodel.machine.kvm.host.guest import GuestWindow, choose_window, claimed
 from virtmodel.machine.kvm.host.resources import Resources
 from virtmodel.machine.kvm.host.syscalls import Syscalls, kernel_reason
 from virtmodel.machine.kvm.host.vcpu import HostVcpu
+from virtmodel.machine.kvm.routing import Route, summarize_routes
 from virtmodel.machine.kvm.vm import _create_resource  # the simulator's names
 
 __all__ = ["DEFAULT_RUN_SECONDS", "HostVm", "create_host_vm"]
@@ -244,6 +247,51 @@ class HostVm:
             "KVM_CREATE_VCPU", f"vcpu{vcpu_id}", vcpu_id, "kvm.vcpu.create", action
         )
         return created[0]
+
+    def check_extension(self, cap: int) -> int:
+        """KVM_CHECK_EXTENSION on the VM (plumbing: not in :attr:`calls`)."""
+        return self.raw(
+            f"KVM_CHECK_EXTENSION({cap})",
+            lambda: self.syscalls.ioctl(self.fd, u.KVM_CHECK_EXTENSION, cap),
+        )
+
+    def record_creation(self) -> None:
+        """Record the KVM_CREATE_VM that made this VM, as the simulator does."""
+        self._invoke("KVM_CREATE_VM", "vm", self.ipa_bits, "kvm.vm.create", lambda: 0)
+
+    def set_gsi_routing(self, routes: Sequence[Route], flags: int = 0) -> None:
+        """KVM_SET_GSI_ROUTING with irqchip entries (MSI ones need an address).
+
+        Raises:
+            KvmError: The kernel's errno.
+            ValueError: A route is not an irqchip route, or a number is not a
+                u32.
+        """
+        check_int("flags", flags, 32)
+        table = bytearray(ROUTING.pack(len(routes), flags))
+        for route in routes:
+            if route.kind != "irqchip":
+                msg = f"gsi {route.gsi}: the host backend routes irqchip pins only"
+                raise ValueError(msg)
+            for name, number in (
+                ("gsi", route.gsi),
+                ("chip", route.chip),
+                ("pin", route.pin),
+            ):
+                check_int(name, number, 32)
+            table += ROUTING_IRQCHIP.pack(
+                route.gsi, u.KVM_IRQ_ROUTING_IRQCHIP, 0, 0, route.chip, route.pin
+            )
+
+        def action() -> int:
+            return self.kernel_call(
+                lambda: self.syscalls.ioctl(self.fd, u.KVM_SET_GSI_ROUTING, table)
+            )
+
+        self._invoke(
+            "KVM_SET_GSI_ROUTING", "vm", None, "kvm.vm.gsi_routing", action,
+            attr=summarize_routes(routes),
+        )  # fmt: skip
 
     def _preferred(self) -> int:
         if self._target is None:

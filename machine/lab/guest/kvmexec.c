@@ -18,8 +18,8 @@
  * message names the line), 1 when /dev/kvm or the script cannot be opened.
  *
  * Usage: kvmexec [-p PREFIX] [-t MS] [-T MS] FILE
- *   -t  timer for a KVM_RUN of a vCPU that has exited before (default 50)
- *   -T  timer for a vCPU's runs until one returns 0 (default 1000)
+ *   -t  timer for any other KVM_RUN (default 50)
+ *   -T  timer for a KVM_RUN whose guest has its store ahead (default 1000)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,18 +44,18 @@
 #define GUEST_SIZE 0x10000ULL
 
 static const char *prefix = "";
-/* How long a KVM_RUN may take before SIGALRM ends it: long for a vCPU that
- * has not yet exited to us (its guest's first store exits within
- * milliseconds, and a result must not depend on the host's load), short for
- * one that already did (it now spins on "b ."). */
+/* How long a KVM_RUN may take before SIGALRM ends it. A run whose guest has
+ * not yet made its store (PC on one of the two instructions before it) can
+ * exit to us within milliseconds; it gets a long margin, so that a loaded
+ * host cannot turn that exit into an EINTR. Any other run spins ("b .", or
+ * PC 0 after a re-init) or fails at once: a short timer. */
 static long first_run_ms = 1000;
 static long run_ms = 50;
 
 struct vm {
 	int fd;                  /* -1: no VM */
 	int vcpu_fd[MAX_VCPUS];  /* by vCPU id; -1: none */
-	char vcpu_ran[MAX_VCPUS];     /* PC set */
-	char vcpu_exited[MAX_VCPUS];  /* a run returned 0 */
+	char vcpu_ran[MAX_VCPUS]; /* its PC was pointed at the guest */
 	int dev_fd[MAX_DEVICES]; /* by handle dN */
 	int ndev;
 	int memory_ready;
@@ -101,7 +101,6 @@ static void vm_close(struct vm *vm)
 			close(vm->vcpu_fd[i]);
 		vm->vcpu_fd[i] = -1;
 		vm->vcpu_ran[i] = 0;
-		vm->vcpu_exited[i] = 0;
 	}
 	for (int i = 0; i < vm->ndev; i++)
 		close(vm->dev_fd[i]);
@@ -141,36 +140,46 @@ static void prepare_memory(struct vm *vm)
 	(void)ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region);
 }
 
+#define PC_REG (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
+		KVM_REG_ARM_CORE_REG(regs.pc))
+
 static void set_pc(int vcpu_fd)
 {
 	uint64_t pc = GUEST_IPA;
-	struct kvm_one_reg reg = {
-		.id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |
-		      KVM_REG_ARM_CORE_REG(regs.pc),
-		.addr = (uint64_t)(uintptr_t)&pc,
-	};
+	struct kvm_one_reg reg = { .id = PC_REG, .addr = (uint64_t)(uintptr_t)&pc };
 	(void)ioctl(vcpu_fd, KVM_SET_ONE_REG, &reg);
+}
+
+/* Whether the vCPU's guest still has its store ahead (PC on the first two
+ * instructions). Reading a register changes nothing; on a vCPU that cannot
+ * answer (not initialized, a dead VM) the run fails at once anyway. */
+static int before_store(int vcpu_fd)
+{
+	uint64_t pc = 0;
+	struct kvm_one_reg reg = { .id = PC_REG, .addr = (uint64_t)(uintptr_t)&pc };
+	if (ioctl(vcpu_fd, KVM_GET_ONE_REG, &reg) < 0)
+		return 0;
+	return pc == GUEST_IPA || pc == GUEST_IPA + 4;
 }
 
 static long run_vcpu(struct vm *vm, unsigned id, int *err)
 {
 	/* A periodic timer, so a signal that lands before the vCPU enters the
 	 * guest cannot leave it spinning forever. */
-	long ms = vm->vcpu_exited[id] ? run_ms : first_run_ms;
-	struct itimerval on = { { ms / 1000, ms % 1000 * 1000 }, { ms / 1000, ms % 1000 * 1000 } };
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	long ret;
+	struct itimerval on, off = { { 0, 0 }, { 0, 0 } };
+	long ret, ms;
 	prepare_memory(vm);
 	if (!vm->vcpu_ran[id]) {
 		set_pc(vm->vcpu_fd[id]);
 		vm->vcpu_ran[id] = 1;
 	}
+	ms = before_store(vm->vcpu_fd[id]) ? first_run_ms : run_ms;
+	on.it_value.tv_sec = on.it_interval.tv_sec = ms / 1000;
+	on.it_value.tv_usec = on.it_interval.tv_usec = ms % 1000 * 1000;
 	setitimer(ITIMER_REAL, &on, NULL);
 	ret = ioctl(vm->vcpu_fd[id], KVM_RUN, 0);
 	*err = errno;
 	setitimer(ITIMER_REAL, &off, NULL);
-	if (ret == 0)
-		vm->vcpu_exited[id] = 1;
 	return ret;
 }
 

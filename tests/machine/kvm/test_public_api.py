@@ -23,6 +23,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "its",
         "its_regs",
         "registers",
+        "routing",
         "script",
         "scriptgen",
         "semantics",

@@ -6,7 +6,7 @@ import pytest
 
 from virtmodel.machine.cli.main import main
 from virtmodel.machine.lab import batch
-from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.lab.paths import LabError, LabPaths, lab_dir
 from virtmodel.machine.lab.qemu import QemuTrace
 from virtmodel.machine.lab.script import KvmScriptResult
 from virtmodel.machine.lab.tracelog import parse_trace_log
@@ -77,9 +77,11 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
     files[0].write_text("create_vm 0\ncreate_device 5 0\n")
     files[1].write_text("create_vm 0x30\n")
 
-    def fake(texts, *, timeout):
+    def fake(texts, *, timeout, console, paths):
+        assert paths == LabPaths(tmp_path / "mine")
         assert texts == [f.read_text() for f in files]
         assert timeout is None
+        assert console is None
         return [
             [KvmScriptResult(1, "create_vm 0", 5, 0, None),
              KvmScriptResult(2, "create_device 5 0", -1, 19, None)],
@@ -87,7 +89,9 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
         ]  # fmt: skip
 
     monkeypatch.setattr(batch, "run_kvm_scripts", fake)
-    status, out, _ = run(capsys, "lab", "kvm", *map(str, files))
+    status, out, _ = run(
+        capsys, "lab", "--dir", str(tmp_path / "mine"), "kvm", *map(str, files)
+    )
     assert status == 0
     assert out == (
         f"# {files[0]}\n1 5 0 -  # create_vm 0\n2 -1 19 -  # create_device 5 0\n"
@@ -98,8 +102,10 @@ def test_lab_kvm_prints_every_answer_per_file(capsys, tmp_path, monkeypatch):
 def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
     seen = []
 
-    def fake(configs, *, timeout, reset):
+    def fake(configs, *, timeout, reset, console, paths):
+        assert paths == LabPaths(lab_dir())  # the default
         assert reset is False
+        assert console is not None  # --console: the guest's console on stderr
         seen.extend(configs)
         calls = parse_trace_log(["sys KVM_CREATE_VM type=0x0 ret=9 errno=0"])
         return [
@@ -111,19 +117,29 @@ def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
 
     monkeypatch.setattr(batch, "trace_qemu", fake)
     status, out, _ = run(
-        capsys, "lab", "qemu-trace", "--timeout", "50", "-smp", "1", "--", "-m", "9G"
+        capsys,
+        "lab",
+        "qemu-trace",
+        "--timeout",
+        "50",
+        "--console",
+        "-smp",
+        "1",
+        "--",
+        "-m",
+        "9G",
     )
     assert seen == [
         ("-M", "virt", "-smp", "1", "-cpu", "host"),
         ("-M", "virt", "-m", "9G", "-cpu", "host"),
     ]
     assert status == 1  # one configuration did not come up
-    assert "KVM_CREATE_VM(vm0, 0, fd=9) = 0" in out
+    assert "KVM_CREATE_VM(vm, 0, fd=9) = 0" in out
     assert "# QEMU exited with status 1:\n#   no memory\n" in out
 
 
 def test_a_guest_failure_is_one_line_exit_1(capsys, monkeypatch, tmp_path):
-    def fail(configs, *, timeout, reset):
+    def fail(configs, *, timeout, reset, console, paths):
         raise LabError(
             "lab guest ended during its job: qemu exited with status 1", "console\ntext"
         )

@@ -8,12 +8,22 @@ a lab that ran nothing, or garbled the answers, fails them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 
 import pytest
 
+from tests.golden.capture_kvm import golden_path, qemu_args, read_golden
 from tests.machine.lab.conftest import guest_timeout, real_lab
+from tests.machine.lab.test_qemu_goldens import assert_same_calls
 from virtmodel.machine.lab.batch import LabBatch, run_lab_batch
+from virtmodel.machine.lab.devicecalls import (
+    boot_virtmodel,
+    from_kvm_calls,
+    from_traced_calls,
+    virtmodel_device_calls,
+)
+from virtmodel.machine.lab.qemu import QemuTrace
 
 pytestmark = pytest.mark.realkvm
 
@@ -72,6 +82,24 @@ CONFIGS = [
     ("-M", "virt,gic-version=3,its=off", "-smp", "1", "-m", "5G", "-cpu", "host"),
     ("-M", "virt", "-smp", "600", "-cpu", "host"),  # beyond virt's 512
 ]
+#: Goldens re-captured live: real QEMU must still make exactly these calls.
+RECHECKED = ("its-on_smp2_256M", "its-off_smp8_highmem-off_3G")
+#: Configurations outside the golden matrix: virtmodel must match them too.
+OUTSIDE: list[tuple[str, ...]] = [
+    ("-M", "virt,gic-version=3,its=on", "-smp", "6", "-m", "768M", "-cpu", "host"),
+    (
+        "-M",
+        "virt,gic-version=3,its=off,highmem=off",
+        "-smp",
+        "1",
+        "-m",
+        "1G",
+        "-cpu",
+        "host",
+    ),
+]
+_FIRST_GOLDEN = len(CONFIGS)
+CONFIGS += [qemu_args(name) for name in RECHECKED] + OUTSIDE
 
 
 @pytest.fixture(scope="session")
@@ -185,7 +213,7 @@ def test_real_qemu_without_its_one_vcpu_and_5g(lab_batch):
     text = [str(c) for c in calls]
     assert not [c for c in calls if c.device.startswith("its")]
     assert {c.device for c in calls if c.ioctl == "KVM_CREATE_VCPU"} == {"vcpu0"}
-    ram = "KVM_SET_USER_MEMORY_REGION(vm0, slot=2, flags=0, gpa=0x40000000, size=0x140000000) = 0"
+    ram = "KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0, size=0x140000000) = 0"
     assert ram in text
 
 
@@ -205,3 +233,44 @@ def test_a_monitor_system_reset_resets_the_its_again(lab_batch):
     assert reset in before  # QEMU's own reset at start-up
     assert reset in after  # and again for system_reset
     assert not [line for line in after if "KVM_CREATE" in line]  # nothing rebuilt
+
+
+def before_reset(trace: QemuTrace) -> list[str]:
+    """The machine VM's device calls up to the monitor's ``system_reset``."""
+    start = dataclasses.replace(trace, calls=trace.calls[: trace.reset_at])
+    return from_traced_calls(start.machine_calls())
+
+
+@pytest.mark.parametrize("index", range(len(RECHECKED)))
+def test_the_goldens_are_still_what_real_qemu_does(lab_batch, index):
+    name = RECHECKED[index]
+    trace = lab_batch.traces[_FIRST_GOLDEN + index]
+    assert trace.ok, trace.output
+    _, golden = read_golden(golden_path(name))
+
+    assert_same_calls(golden, before_reset(trace), name)
+
+
+@pytest.mark.parametrize("index", range(len(OUTSIDE)))
+def test_virtmodel_matches_real_qemu_outside_the_matrix(lab_batch, index):
+    trace = lab_batch.traces[_FIRST_GOLDEN + len(RECHECKED) + index]
+    assert trace.ok, trace.output
+
+    assert_same_calls(
+        before_reset(trace),
+        virtmodel_device_calls(OUTSIDE[index]),
+        " ".join(OUTSIDE[index]),
+    )
+
+
+def test_a_second_reset_makes_real_qemus_calls_again(lab_batch):
+    trace = lab_batch.traces[_FIRST_GOLDEN]
+    vm = trace.machine_calls()[0].vm
+    real = from_traced_calls(c for c in trace.calls[trace.reset_at :] if c.vm == vm)
+    machine = boot_virtmodel(qemu_args(RECHECKED[0]))
+    done = len(machine.accel.vm.calls)  # type: ignore[attr-defined]
+
+    machine.reset()
+
+    again = from_kvm_calls(machine.accel.vm.calls[done:])  # type: ignore[attr-defined]
+    assert_same_calls(real, again, "system_reset")

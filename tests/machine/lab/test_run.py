@@ -176,7 +176,7 @@ def test_lab_setup_packs_python_only_when_asked(fake_lab, monkeypatch, capsys):
         return paths.root / "python.cpio"
 
     monkeypatch.setattr(
-        "virtmodel.machine.lab.setup.setup_lab", lambda progress: fake_lab
+        "virtmodel.machine.lab.setup.setup_lab", lambda paths, progress: fake_lab
     )
     monkeypatch.setattr(lab_python, "python_archive", pack)
     assert main(["lab", "setup"]) == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
 
 from tests.conftest import require_tool
 from tests.machine.lab.conftest import fake_qemu
+from virtmodel.machine.lab import helpers
 from virtmodel.machine.lab.paths import LabError, LabPaths, lab_dir
 from virtmodel.machine.lab.setup import GUEST_SOURCES, _build_helpers, setup_lab
 
@@ -51,7 +53,7 @@ def _elf(path):
     )
 
 
-def test_helpers_are_cross_compiled_once_and_again_when_changed(tmp_path):
+def test_helpers_are_cross_compiled_once_and_again_when_changed(tmp_path, monkeypatch):
     require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
     paths = LabPaths(tmp_path / "lab")
     said: list[str] = []
@@ -66,10 +68,31 @@ def test_helpers_are_cross_compiled_once_and_again_when_changed(tmp_path):
     _build_helpers(paths, said.append)
     assert said == ["kvmexec: up to date", "kvmtrace.so: up to date"]
     assert paths.kvmexec.stat().st_mtime_ns == built
-    paths.kvmexec.with_name("kvmexec.sha256").write_text("stale\n")
+    # Other sources (another checkout, an edit): their own directory.
+    old = paths.kvmexec
+    monkeypatch.setattr(helpers, "_digest", lambda: "0123456789abcdef")
+    assert paths.kvmexec == paths.root / "bin" / "0123456789abcdef" / "kvmexec"
     said.clear()
     _build_helpers(paths, said.append)
-    assert said == ["kvmexec: compiling kvmexec.c", "kvmtrace.so: up to date"]
+    assert said == ["kvmexec: compiling kvmexec.c", "kvmtrace.so: compiling kvmtrace.c"]
+    assert old.exists()  # the first checkout's helpers stay usable
+
+
+def test_the_helper_directory_follows_the_sources(tmp_path, monkeypatch):
+    today = helpers.helper_dir(tmp_path)
+    sources = tmp_path / "guest"
+    shutil.copytree(helpers.GUEST_SOURCES, sources)
+    monkeypatch.setattr(helpers, "GUEST_SOURCES", sources)
+    helpers._digest.cache_clear()
+    try:
+        assert helpers.helper_dir(tmp_path) == today  # same bytes, same place
+        with (sources / "kvmexec.c").open("a") as source:
+            source.write("/* edited */\n")
+        helpers._digest.cache_clear()
+        assert helpers.helper_dir(tmp_path) != today
+        assert helpers.helper_dir(tmp_path).parent == tmp_path / "bin"
+    finally:
+        helpers._digest.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -45,28 +45,28 @@ vm0.its KVM_CREATE_DEVICE type=8 flags=0 fd=14 ret=0 errno=0
 EXPECTED = """\
 KVM_GET_API_VERSION(kvm) = 12
 KVM_CHECK_EXTENSION(kvm, 165) = 48
-KVM_CREATE_VM(vm0, 40, fd=9) = 0
+KVM_CREATE_VM(vm, 40, fd=9) = 0
 KVM_CREATE_DEVICE(vgic-v3, KVM_CREATE_DEVICE_TEST, 7) = 0
 KVM_CREATE_DEVICE(vgic-v2, KVM_CREATE_DEVICE_TEST, 5) -> ENODEV
-KVM_CREATE_VM(vm1, 48, fd=11) = 0
+KVM_CREATE_VM(vm, 48, fd=11) = 0
 KVM_CREATE_VCPU(vcpu0, 0) = 0
-KVM_ARM_PREFERRED_TARGET(vm1, target=5) = 0
-KVM_ARM_VCPU_INIT(vcpu0, target=5, features=0x78) = 0
+KVM_ARM_PREFERRED_TARGET(vm) = 5
+KVM_ARM_VCPU_INIT(vcpu0, 120, target=5) = 0
 KVM_GET_ONE_REG(vcpu0) x 33 = 0
 KVM_CREATE_VCPU(vcpu0, 0) = 0
-KVM_ARM_VCPU_INIT(vcpu0, target=5, features=0x7c) = 0
+KVM_ARM_VCPU_INIT(vcpu0, 124, target=5) = 0
 KVM_CREATE_DEVICE(vgic-v3, 7) = 0
 KVM_HAS_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_REDIST_REGION) = 0
 KVM_SET_DEVICE_ATTR(vgic-v3, GRP_NR_IRQS, 0, 288) = 0
 KVM_SET_DEVICE_ATTR(vgic-v3, GRP_CTRL, CTRL_INIT, NULL) = 0
-KVM_SET_GSI_ROUTING(vm0, 4 entries: gsi 0-2 irqchip 0 pin 0-2, 1 msi) = 0
+KVM_SET_GSI_ROUTING(vm, 4 entries: gsi 0-2 irqchip 0 pin 0-2, 1 msi) = 0
 KVM_CREATE_DEVICE(its, 8) = 0
 KVM_SET_DEVICE_ATTR(its, GRP_CTRL, CTRL_INIT, NULL) = 0
 KVM_SET_DEVICE_ATTR(vcpu0, PMU_V3_CTRL, PMU_V3_IRQ, 23) = 0
 KVM_SET_DEVICE_ATTR(vcpu0, PMU_V3_CTRL, PMU_V3_INIT, NULL) = 0
 KVM_SET_ONE_REG(vcpu0, failed=2) x 344 = 0
 KVM_SET_DEVICE_ATTR(its, GRP_ADDR, VGIC_ITS_ADDR_TYPE, 0x08080000) = 0
-KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_REDIST_REGION, 0x200000080a0000) = 0
+KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_REDIST_REGION, 0x200000080a0000 {base=0x080a0000, count=2, index=0}) = 0
 KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_DIST, 0x08000000) = 0
 KVM_SET_DEVICE_ATTR(its, GRP_CTRL, ITS_CTRL_RESET, NULL) = 0
 KVM_GET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS, GICD_TYPER(mpidr=0x00000000), 0x0000aaaa) = 0x007a0008
@@ -225,10 +225,10 @@ def test_less_common_calls_get_consistent_spellings():
     ]
     assert [str(c) for c in parse_trace_log(log)] == [
         "KVM_GET_VCPU_MMAP_SIZE(kvm) = 4096",
-        "KVM_CREATE_VM(vm0, 49) -> EINVAL",
-        "KVM_CREATE_VM(vm0, 0, fd=9) = 0",
-        "KVM_SET_GSI_ROUTING(vm0, 0 entries) = 0",
-        "KVM_SET_GSI_ROUTING(vm0, 4 entries: gsi 0 irqchip 0 pin 0, gsi 1 irqchip 0 pin 5, 1 msi, 1 type9) = 0",
+        "KVM_CREATE_VM(vm, 49) -> EINVAL",
+        "KVM_CREATE_VM(vm, 0, fd=9) = 0",
+        "KVM_SET_GSI_ROUTING(vm, 0 entries) = 0",
+        "KVM_SET_GSI_ROUTING(vm, 4 entries: gsi 0 irqchip 0 pin 0, gsi 1 irqchip 0 pin 5, 1 msi, 1 type9) = 0",
         "KVM_CREATE_DEVICE(device-type-10, 10) = 0",
         "KVM_SET_DEVICE_ATTR(device-type-10, GRP_ADDR, VGIC_V2_ADDR_TYPE_DIST, 0x00000001) -> ENXIO",
         "KVM_CREATE_DEVICE(its, 8) = 0",

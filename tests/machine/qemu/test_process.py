@@ -178,3 +178,51 @@ def test_ok_follows_expect_when_one_was_given() -> None:
     assert replace(base, expect="x").ok is False
     assert replace(base, expect="x", matched=True).ok is True
     assert replace(base, timed_out=True, exit_status=None).ok is False
+
+
+def test_a_guest_panic_ends_the_boot_at_once_with_the_panic_line(
+    tmp_path: Path,
+) -> None:
+    command = script(
+        tmp_path,
+        "echo 'Booting Linux'\n"
+        "printf 'Kernel panic - not syncing: VFS: Unable to mount root fs\\r\\n'\n"
+        "echo 'CPU: 0 PID: 1'\nsleep 30\n",
+    )
+    start = time.monotonic()
+
+    result = run_console(command, timeout=20)
+
+    assert time.monotonic() - start < 10
+    assert result.panic == "Kernel panic - not syncing: VFS: Unable to mount root fs"
+    assert not result.ok
+    assert not result.timed_out
+    assert result.exit_status is None
+    assert result.reason.startswith("guest panicked: Kernel panic - not syncing: VFS")
+    assert live_group_members(result.pid) == []
+
+
+def test_a_panic_line_cut_off_before_its_newline_is_taken_as_printed(
+    tmp_path: Path,
+) -> None:
+    command = script(
+        tmp_path,
+        "printf 'Kernel panic - not syncing: Attempted to kill init'\nsleep 30\n",
+    )
+
+    result = run_console(command, timeout=20)
+
+    assert result.panic == "Kernel panic - not syncing: Attempted to kill init"
+    assert not result.timed_out
+
+
+def test_tick_hears_the_elapsed_time_while_the_guest_runs(tmp_path: Path) -> None:
+    command = script(tmp_path, "sleep 1\necho done\n")
+    heard: list[float] = []
+
+    result = run_console(command, timeout=10, tick=heard.append)
+
+    assert result.exit_status == 0
+    assert len(heard) >= 2
+    assert heard == sorted(heard)
+    assert 0 <= heard[0] < heard[-1] < 10

@@ -103,7 +103,7 @@ def test_the_2016_failure_then_the_fix(browser, server):
     failed = [
         row.text for row in rows if "failed" in (row.get_attribute("class") or "")
     ]
-    assert any("CTRL_INIT, 0) -> ENXIO" in text for text in failed)
+    assert any("CTRL_INIT, NULL) -> ENXIO" in text for text in failed)
     rect = browser.find_element(
         By.CSS_SELECTOR, '#graph g.node[data-name="its-ctrl-init"] rect'
     )

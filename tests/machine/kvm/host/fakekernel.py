@@ -143,6 +143,10 @@ class FakeKernel(Syscalls):
             else:
                 cell.value = self.regs.get((fd, reg), 0)
             return 0
+        if request == u.KVM_CHECK_EXTENSION:
+            return 1  # every capability asked of it
+        if request in (u.KVM_ARM_VCPU_FINALIZE, u.KVM_SET_GSI_ROUTING):
+            return 0
         if request == u.KVM_SET_USER_MEMORY_REGION:
             assert isinstance(arg, bytearray)
             slot, _flags, base, size, address = MEMORY_REGION.unpack(arg)

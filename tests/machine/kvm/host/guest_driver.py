@@ -103,7 +103,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
     # How each vCPU's last run ended (the host backend says; None otherwise).
     exits = [getattr(v, "exit_reason", None) for v in accel.vcpus.values()]
     accel.close()
-    call = machine.failed_call
+    call = machine.failure.kvm_call if machine.failure else None
     return {
         "case": case,
         "exits": exits,

@@ -155,7 +155,7 @@ def test_a_vcpu_attribute_read_comes_back_through_the_pointer():
         )
     assert value == 1  # the stand-in answers stored (0) + 1
     assert str(vm.calls[-1]) == (
-        "KVM_GET_DEVICE_ATTR(vcpu0, TIMER_CTRL, TIMER_CTRL/0, 0) = 1"
+        "KVM_GET_DEVICE_ATTR(vcpu0, TIMER_CTRL, TIMER_IRQ_VTIMER, 0) = 1"
     )
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from virtmodel.notifiers.conflicts import tie_break_pairs
 from virtmodel.notifiers.registry import NotifierRegistry
-from virtmodel.notifiers.tiebreak import tie_break_pairs
 
 
 def nothing() -> None:
@@ -60,3 +60,57 @@ def test_several_shared_resources_are_listed_sorted() -> None:
 
     assert [resource for resource, _, _ in pair.resources] == ["alpha", "mid", "zeta"]
     assert pair.resources[1] == ("mid", "reads", "writes")
+
+
+def test_a_family_covers_each_name_under_it_whichever_side_declares_it() -> None:
+    from virtmodel.notifiers.conflicts import overlap, touches
+
+    assert overlap("device.*", "device.its") == "device.its"
+    assert overlap("device.its", "device.*") == "device.its"
+    assert overlap("device.*", "devices.x") is None
+    assert overlap("a.*", "a.b.*") == "a.b.*"
+    registry = NotifierRegistry[[]]("init-done")
+    registry.add("realize-its", nothing, writes="device.its")
+    registry.add("build-fdt", nothing, reads="device.*", writes="fdt")
+    registry.add("probe", nothing, reads="device.gic")
+    registry.add("resize", nothing, writes="device.*")
+
+    found = [(t.first, t.second, t.resource) for t in touches(registry.notifiers())]
+
+    assert found == [
+        ("realize-its", "build-fdt", "device.its"),
+        ("realize-its", "resize", "device.its"),
+        ("build-fdt", "resize", "device.*"),
+        ("probe", "resize", "device.gic"),
+    ]
+
+
+def test_one_pair_reached_through_two_names_is_one_touch_with_both_uses() -> None:
+    from virtmodel.notifiers.conflicts import touches
+
+    registry = NotifierRegistry[[]]("init-done")
+    registry.add("a", nothing, reads="x.*", writes="x.y")
+    registry.add("b", nothing, writes="x.y")
+
+    (touch,) = touches(registry.notifiers())
+
+    assert (touch.first_reads, touch.first_writes) == (True, True)
+    assert (touch.second_reads, touch.second_writes) == (False, True)
+
+
+def test_hazards_and_tie_break_pairs_read_the_same_analysis() -> None:
+    registry = NotifierRegistry[[]]("init-done")
+    registry.add("fdt", nothing, reads="device.*")
+    registry.add("its", nothing, writes="device.its")
+
+    (hazard,) = registry.hazards()
+    (pair,) = tie_break_pairs(registry)
+
+    assert (hazard.kind, hazard.resource, hazard.writer, hazard.other) == (
+        "unordered-read",
+        "device.its",
+        "its",
+        "fdt",
+    )
+    assert pair.pair == ("fdt", "its")
+    assert pair.resources == (("device.its", "reads", "writes"),)

@@ -124,23 +124,14 @@ class Poset:
         """
         orders: list[Order] = []
         missing = list(wanted)
-        bit = self._bit
         while missing:
-            below = dict(self._reach)
-            above = dict(self._ancestors)
+            closure = self.closure()
             batch: list[tuple[str, str]] = []
             for a, b in missing:
-                if below[b] & bit[a]:
-                    continue  # taken pairs already put b first
-                if below[a] & bit[b]:
-                    continue  # taken pairs already put a first
+                if closure.ordered(a, b):
+                    continue  # taken pairs already put one of them first
                 batch.append((a, b))
-                gained_below = bit[b] | below[b]
-                gained_above = bit[a] | above[a]
-                for name in self._members(gained_above):
-                    below[name] |= gained_below
-                for name in self._members(gained_below):
-                    above[name] |= gained_above
+                closure.add(a, b)
             order = self.lexicographic(batch)
             orders.append(order)
             position = {name: i for i, name in enumerate(order)}
@@ -155,6 +146,10 @@ class Poset:
             yield names[low.bit_length() - 1]
             mask ^= low
 
+    def closure(self) -> Closure:
+        """Return the declared order's reachability, to extend edge by edge."""
+        return Closure(self, dict(self._reach), dict(self._ancestors))
+
     def all_orders(self, limit: int) -> list[Order] | None:
         """Return every valid order if there are at most *limit*, else None.
 
@@ -164,6 +159,46 @@ class Poset:
         found = itertools.islice(nx.all_topological_sorts(self.graph), limit + 1)
         orders = [tuple(order) for order in found]
         return orders if len(orders) <= limit else None
+
+
+@final
+class Closure:
+    """The declared order plus extra edges, transitively closed (bitsets).
+
+    Adding ``a -> b`` for a pair still unordered keeps it acyclic; every
+    name above *a* (and *a*) gains everything below *b* (and *b*).
+    """
+
+    __slots__ = ("_above", "_below", "_poset")
+
+    def __init__(
+        self, poset: Poset, below: dict[str, int], above: dict[str, int]
+    ) -> None:
+        self._poset = poset
+        self._below = below
+        self._above = above
+
+    def ordered(self, a: str, b: str) -> bool:
+        """Return whether *a* and *b* are ordered either way."""
+        bit = self._poset._bit
+        return bool(self._below[a] & bit[b] or self._below[b] & bit[a])
+
+    def add(self, a: str, b: str) -> None:
+        """Order *a* before *b*; the two must be unordered."""
+        poset, below, above = self._poset, self._below, self._above
+        gained_below = poset._bit[b] | below[b]
+        gained_above = poset._bit[a] | above[a]
+        for name in poset._members(gained_above):
+            below[name] |= gained_below
+        for name in poset._members(gained_below):
+            above[name] |= gained_above
+
+    def __len__(self) -> int:
+        return len(self._below)
+
+    def copy(self) -> Closure:
+        """Return an independent copy."""
+        return Closure(self._poset, dict(self._below), dict(self._above))
 
 
 def respects(order: Sequence[str], edges: Iterable[tuple[str, str]]) -> bool:

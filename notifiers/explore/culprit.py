@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, final
 
+from virtmodel.notifiers.conflicts import Conflict
+from virtmodel.notifiers.explore.orders import Order, apply_swaps, swap_path
+from virtmodel.notifiers.explore.outcome import Outcome
 from virtmodel.notifiers.notifier import Notifier
-from virtmodel.notifiers.orders import Order, apply_swaps, swap_path
-from virtmodel.notifiers.outcome import Outcome
-from virtmodel.notifiers.tiebreak import Conflict
 
 
 @final

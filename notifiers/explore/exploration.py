@@ -11,13 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from virtmodel.notifiers.culprit import Culprit
 from virtmodel.notifiers.errors import quote_names
-from virtmodel.notifiers.orders import Order
-from virtmodel.notifiers.outcome import Outcome
+from virtmodel.notifiers.explore.culprit import Culprit
+from virtmodel.notifiers.explore.orders import Order
+from virtmodel.notifiers.explore.outcome import Outcome
 
 #: How many culprit pairs one exploration looks for before it stops.
 MAX_CULPRITS: Final = 5
+
+#: What a proof by classes rests on, said whenever one is claimed.
+SOUND_IF: Final = (
+    "(a proof if every notifier touches only what it declares: a strict "
+    "machine checks that)"
+)
 
 #: How many names of an example order the text shows before eliding.
 SHOWN_NAMES: Final = 12
@@ -50,6 +56,14 @@ class Exploration:
     builds: int
     #: Wall-clock seconds the whole exploration took.
     elapsed: float
+    #: With partial-order reduction, how many classes of equivalent orders
+    #: were found (each run once); None when every order was its own class.
+    classes: int | None = None
+
+    @property
+    def reduced(self) -> bool:
+        """Return whether one order per class of equivalent orders ran."""
+        return self.classes is not None
 
     @property
     def order_independent(self) -> bool:
@@ -63,6 +77,8 @@ class Exploration:
 
     def _scope(self) -> str:
         notifiers = f"{self.notifiers} notifier{'' if self.notifiers == 1 else 's'}"
+        if self.classes is not None:
+            return self._classes_scope(self.classes, notifiers)
         if self.exhaustive and self.orders_run == 1:
             return f"the only valid order of {notifiers} (exhaustive)"
         if self.exhaustive:
@@ -72,24 +88,47 @@ class Exploration:
             f"(more than limit={self.limit} are valid; seed {self.seed})"
         )
 
+    def _classes_scope(self, classes: int, notifiers: str) -> str:
+        runs = f"{self.orders_run} run{'' if self.orders_run == 1 else 's'}"
+        if not self.exhaustive:
+            return (
+                f"{runs} of more than limit={self.limit} classes of equivalent "
+                f"orders of {notifiers} (not exhaustive)"
+            )
+        kind = "class" if classes == 1 else "classes"
+        return (
+            f"{classes} {kind} of equivalent orders of {notifiers}, {runs} "
+            "(exhaustive: orders differing only in independent notifiers, by "
+            "their declared reads/writes, give the same outcome)"
+        )
+
+    def _runs_word(self) -> str:
+        return "classes" if self.reduced else "orders"
+
     def __str__(self) -> str:
         lines = [f"explored {self.event!r}: {self._scope()}"]
         if self.orders_run == 1:
-            lines.append(f"one order, one outcome: {self.reference}")
+            if self.reduced and self.exhaustive:
+                lines.append(f"every valid order is equivalent: {self.reference}")
+                lines.append(SOUND_IF)
+            else:
+                lines.append(f"one order, one outcome: {self.reference}")
             return "\n".join(lines)
         if self.order_independent:
             lines.append(
-                f"every one of {self.orders_run} orders gives the same outcome: "
-                f"{self.reference}"
+                f"every one of {self.orders_run} {self._runs_word()} gives the same "
+                f"outcome: {self.reference}"
             )
             if not self.exhaustive:
                 lines.append(
                     "a sample is evidence, not proof: raise limit= or declare "
                     "reads=/writes= so the sample covers each conflicting pair"
                 )
+            elif self.reduced:
+                lines.append(SOUND_IF)
             return "\n".join(lines)
         lines.append(
-            f"the order matters: {self.orders_run} orders give "
+            f"the order matters: {self.orders_run} {self._runs_word()} give "
             f"{len(self.outcomes)} different outcomes"
         )
         for index, (outcome, orders) in enumerate(self.outcomes.items(), 1):
@@ -99,7 +138,7 @@ class Exploration:
                     which += f" and {len(orders) - 1} more"
             else:
                 example = quote_names(orders[0], SHOWN_NAMES)
-                which = f"{len(orders)} orders, e.g. {example}"
+                which = f"{len(orders)} {self._runs_word()}, e.g. {example}"
             lines.append(f"  outcome {index} ({which}): {outcome}")
         lines.extend(self._same_failure_notes())
         for index, culprit in enumerate(self.culprits, 1):
@@ -157,4 +196,5 @@ class Exploration:
             "culprits": [culprit.as_dict() for culprit in self.culprits],
             "builds": self.builds,
             "elapsed": self.elapsed,
+            "classes": self.classes,
         }

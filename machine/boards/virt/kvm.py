@@ -1,0 +1,95 @@
+"""The ``virt`` board's own KVM calls: the vGIC probe and the CPUs' post-init.
+
+Facts of QEMU 7.2's ``hw/arm/virt.c`` under ``-accel kvm``:
+
+- Before any CPU exists, ``finalize_gic_version`` asks the kernel which
+  vGICs it can create: KVM_CREATE_DEVICE with the TEST flag, GICv3 then
+  GICv2. A version the kernel cannot create ends QEMU with an error.
+- Once the CPUs and the GIC (with its ITS) are realized,
+  ``virt_cpu_post_init`` gives each vCPU, in CPU order, its PMU (overflow
+  interrupt = the PMU PPI, then PMU INIT) when the CPU has one, and its
+  stolen-time record (PVTIME_IPA, 64 bytes per CPU from the ``pvtime``
+  region) when the host offers stolen time. Each attribute is probed with
+  KVM_HAS_DEVICE_ATTR before it is set; a "no" ends QEMU. The ``pvtime``
+  region is RAM the kernel must see, so it gets a memory slot first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from virtmodel.machine.accel import KvmAccel
+from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP
+from virtmodel.machine.errors import ConfigError
+from virtmodel.machine.kvm import uapi
+
+if TYPE_CHECKING:
+    from virtmodel.devices.cpu import ArmCpu
+    from virtmodel.machine.accel import KvmVcpu
+    from virtmodel.machine.boards.virt.config import VirtConfig
+    from virtmodel.machine.machine import Machine
+
+#: Bytes of stolen-time record per CPU (QEMU's PVTIME_SIZE_PER_CPU).
+PVTIME_SIZE_PER_CPU: Final = 64
+#: The memory slot QEMU 7.2's virt gives the pvtime region (after the two
+#: flash banks and the RAM).
+PVTIME_SLOT: Final = 3
+#: The host page size the pvtime region is rounded up to.
+HOST_PAGE: Final = 0x1000
+#: First PPI interrupt ID: a PPI's number on the GIC is 16 + its index.
+PPI_BASE: Final = 16
+
+
+def probe_vgic(machine: Machine, config: VirtConfig) -> None:
+    """Probe the kernel's vGICs and refuse a GIC version it cannot create.
+
+    Raises:
+        ConfigError: The configured ``gic-version`` is not among them.
+    """
+    accel = machine.accel
+    if not isinstance(accel, KvmAccel):
+        return
+    versions = accel.probe_vgic()
+    wanted = 3 if config.gic_version >= 3 else 2
+    if wanted not in versions:
+        problem = f"host does not support in-kernel GICv{wanted} emulation"
+        raise ConfigError(
+            option="gic-version", value=config.gic_version, problem=problem
+        )
+
+
+def cpu_post_init(
+    machine: Machine, config: VirtConfig, cpus: list[ArmCpu], pmu_ppi: int
+) -> None:
+    """Give every vCPU its PMU and stolen-time attributes, in CPU order.
+
+    Raises:
+        KvmError: The kernel lacks or refuses an attribute (QEMU aborts).
+    """
+    accel = machine.accel
+    if not isinstance(accel, KvmAccel):
+        return
+    steal_time = accel.host.pvtime and config.is_armv8
+    base = BASE_MEMMAP["pvtime"].base
+    if steal_time:
+        # 64 bytes a possible CPU, whole host pages: at most 512 CPUs, so it
+        # always fits the 64 KiB region.
+        pvtime = -(-config.max_cpus * PVTIME_SIZE_PER_CPU // HOST_PAGE) * HOST_PAGE
+        accel.attached_vm.set_user_memory_region(PVTIME_SLOT, base, pvtime)
+    for n, cpu in enumerate(cpus):
+        vcpu = accel.vcpus[cpu.props.index]
+        if accel.features[cpu.props.index] >> uapi.KVM_ARM_VCPU_PMU_V3 & 1:
+            _set(vcpu, uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_IRQ,
+                 PPI_BASE + pmu_ppi)  # fmt: skip
+            _set(
+                vcpu, uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_INIT, None
+            )
+        if steal_time:
+            _set(vcpu, uapi.KVM_ARM_VCPU_PVTIME_CTRL, uapi.KVM_ARM_VCPU_PVTIME_IPA,
+                 base + n * PVTIME_SIZE_PER_CPU)  # fmt: skip
+
+
+def _set(vcpu: KvmVcpu, group: int, attr: int, value: int | None) -> None:
+    # QEMU's kvm_arm_set_device_attr: probe, then set.
+    vcpu.has_attr(group, attr)
+    vcpu.set_attr(group, attr, value)
