@@ -210,11 +210,12 @@ def test_an_order_computed_while_the_registry_changed_is_not_kept(monkeypatch):
     # Deterministic version of the race above: a notifier arrives while
     # another thread sorts outside the lock. That caller gets the order of
     # its snapshot, but the stale plan is not cached for the next caller.
+    from virtmodel.notifiers import plan as plan_module
     from virtmodel.notifiers import registry as registry_module
 
     registry = NotifierRegistry[[]]("race", one_shot=False)
     registry.add("a", noop)
-    real_build = registry_module.build_plan
+    real_build = plan_module.build_plan
     arrivals = ["b"]
 
     def build_while_adding(*args, **kwargs):
