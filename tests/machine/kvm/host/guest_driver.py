@@ -35,7 +35,9 @@ def matrix_cases() -> list[str]:
 def _composed(map_redist: bool) -> Any:
     def board(m: Machine) -> None:
         for i in range(2):
-            m.realize(m.add(ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i)))
+            # No PMU: a board that gives a vCPU one must initialise it.
+            cpu = ArmCpu(f"cpu{i}", cpu_type="cortex-a57", index=i, pmu=False)
+            m.realize(m.add(cpu))
         m.realize(m.add(Ram("ram", base=0x8000_0000, size=256 << 20)))
         gic = m.add(GicV3("gic", num_cpu=2, redist_region_count=(2,)))
         its = m.add(Its("its"), after="gic")

@@ -92,6 +92,13 @@ def test_the_done_when_command_prints_the_simulation_s_calls_and_results(real):
     assert host["lines"][1].startswith(
         "# notifiers=ordered its-init=realize kernel=host ("
     )
-    trace = [line for line in sim["lines"][2:] if "accelerator" not in line]
-    assert [line for line in host["lines"][2:] if "accelerator" not in line] == trace
-    assert sum("KVM_" in line for line in trace) == 13
+
+    # A probe's "no" carries its reason: the simulator's words, the kernel's
+    # strerror. The rest must be equal.
+    def calls(lines: list[str]) -> list[str]:
+        kept = [line for line in lines[2:] if "accelerator" not in line]
+        return [line.split(" (")[0] if " -> " in line else line for line in kept]
+
+    trace = calls(sim["lines"])
+    assert calls(host["lines"]) == trace
+    assert sum("KVM_" in line for line in trace) > 700  # with the reset's vGIC state
