@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.encoding import REDIST_COUNT_SHIFT, decode_redist_region
 from virtmodel.machine.kvm.errors import refuse
-from virtmodel.machine.kvm.state import RedistRegion, VcpuState, region_size, span
+from virtmodel.machine.kvm.state import RedistRegion, region_size, span
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.vm import Vm
@@ -75,9 +75,9 @@ def base_problem(vm: Vm) -> str | None:
     """
     gic = vm.vgic
     online = len(vm.vcpus)
+    # The distributor needs no wrap check here (the kernel has one): its
+    # base passed check_address, so it lies below the IPA size and cannot wrap.
     dist_set = gic.dist_base != c.VGIC_ADDR_UNDEF
-    if dist_set and _wraps(gic.dist_base, c.KVM_VGIC_V3_DIST_SIZE):
-        return "the distributor wraps around the address space"
     for region in gic.regions:
         size = region_size(region, online)
         if vm.semantics.iorange_checks:
@@ -107,13 +107,14 @@ def free_slot(vm: Vm) -> RedistRegion | None:
 def assign_frames(vm: Vm) -> None:
     """Give every vCPU without a redistributor frame the next free one.
 
-    A failed base check undoes this attempt's assignments (the kernel's
-    cleanup differs between trees, §2.4.1; the errno does not).
+    The kernel checks the layout once per vCPU and undoes the assignments
+    made before a failure (§2.4.1). The check reads only the regions and the
+    online vCPU count, which handing out frames does not change, so it fails
+    for the first frameless vCPU or for none: there is nothing to undo.
 
     Raises:
         Refusal: EINVAL when the layout check fails for some vCPU.
     """
-    done: list[VcpuState] = []
     for vcpu in vm.vcpus:
         state = vcpu.state
         if state.rdreg is not None:
@@ -123,15 +124,9 @@ def assign_frames(vm: Vm) -> None:
             break
         problem = base_problem(vm)
         if problem is not None:
-            for undo in reversed(done):
-                assert undo.rdreg is not None
-                undo.rdreg.free_index -= 1
-                undo.rdreg = None
-                undo.rdreg_index = 0
             refuse(errno.EINVAL, f"vcpu {state.vcpu_id}: {problem}")
         state.rdreg, state.rdreg_index = region, region.free_index
         region.free_index += 1
-        done.append(state)
 
 
 def add_redist_region(vm: Vm, index: int, base: int, count: int) -> None:

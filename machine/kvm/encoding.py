@@ -57,7 +57,7 @@ def redist_region_attr(count: int, base: int, flags: int = 0, index: int = 0) ->
         msg = f"REDIST_REGION index {index} does not fit in 12 bits"
         raise ValueError(msg)
     if not 0 <= base < 1 << 52:
-        msg = f"REDIST_REGION base 0x{base:08x} does not fit in 52 bits"
+        msg = f"REDIST_REGION base {base:#x} does not fit in 52 bits"
         raise ValueError(msg)
     return (
         (count << REDIST_COUNT_SHIFT)

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from virtmodel.machine.kvm.vcpu import Vcpu
     from virtmodel.machine.kvm.vm import Vm
 
-_U64_END = 1 << 64
-
 
 def map_resources(vm: Vm) -> None:
     """Check and map the vGIC for the VM's first vCPU run.
@@ -44,11 +42,10 @@ def _map_v2(vm: Vm) -> None:
         refuse(errno.ENXIO, "the distributor address is not set")
     if gic.cpu_base == c.VGIC_ADDR_UNDEF:
         refuse(errno.ENXIO, "the CPU interface address is not set")
+    # The kernel also refuses a range that wraps; both bases passed
+    # check_address, so they lie below the IPA size and cannot.
     dist = (gic.dist_base, c.KVM_VGIC_V2_DIST_SIZE)
     cpu = (gic.cpu_base, c.KVM_VGIC_V2_CPU_SIZE)
-    for name, (base, size) in (("distributor", dist), ("CPU interface", cpu)):
-        if base + size >= _U64_END:
-            refuse(errno.EINVAL, f"the {name} {span(base, size)} wraps")
     if overlaps(*dist, *cpu):
         refuse(
             errno.EINVAL,
@@ -123,12 +120,12 @@ def vcpu_first_run(vm: Vm, vcpu: Vcpu) -> None:
         if not state.pmu_created:
             refuse(errno.EINVAL, "the vcpu's PMU is not initialized")
         irq = state.pmu_irq
+        # The kernel also refuses a PMU interrupt without an in-kernel
+        # irqchip; here setting one needs the irqchip, which stays.
         if vm.vgic.in_kernel:
             spis = vm.vgic.nr_spis + c.VGIC_NR_PRIVATE_IRQS
             if irq is None or not (16 <= irq < 32 or 32 <= irq < spis):
                 refuse(errno.EINVAL, f"PMU interrupt {irq} is not usable")
-        elif irq is not None:
-            refuse(errno.EINVAL, "a PMU interrupt needs an in-kernel irqchip")
     state.has_run_once = True
     vm.any_vcpu_has_run = True
 

@@ -13,7 +13,7 @@ GRP_ITS_REGS reaches the register file of :mod:`its_regs` (Linux 6.1).
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, NoReturn, final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.addresses import check_address
@@ -137,7 +137,7 @@ class ItsDevice(KvmDevice):
             refuse(errno.EFAULT, "NULL value pointer")
         return result
 
-    def _unknown(self, group: int) -> None:
+    def _unknown(self, group: int) -> NoReturn:
         sem = self.vm.semantics
         refuse(
             errno.ENXIO,
@@ -157,7 +157,6 @@ class ItsDevice(KvmDevice):
         ):
             return self._regs(attr, value, write=False)
         self._unknown(group)
-        raise AssertionError  # unreachable: _unknown always refuses
 
     def _has(self, group: int, attr: int, value: int | None = None) -> None:
         sem = self.vm.semantics

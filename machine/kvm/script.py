@@ -88,13 +88,6 @@ class Call:
     op: str
     args: tuple[int | str, ...]
 
-    def text(self) -> str:
-        """Return the line in canonical spelling (hex above 9)."""
-        fields = [self.op]
-        for arg in self.args:
-            fields.append(arg if isinstance(arg, str) else _number(arg))
-        return " ".join(fields)
-
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -108,10 +101,6 @@ class Result:
     def __str__(self) -> str:
         value = "-" if self.value is None else f"0x{self.value:x}"
         return f"{self.line} {self.ret} {self.errno} {value}"
-
-
-def _number(value: int) -> str:
-    return str(value) if value < 10 else f"0x{value:x}"
 
 
 def parse(text: str) -> list[Call]:
@@ -306,6 +295,5 @@ def _attr(
         target.set_attr(group, attr, value)
         return Result(line, 0, 0)
     result = target.get_attr(group, attr, value)
-    if raw == "NULL":
-        return Result(line, 0, 0)
+    # A get through a NULL pointer always fails (EFAULT), so *raw* is a number.
     return Result(line, 0, 0, (int(raw) & ~mask) | (result & mask))

@@ -10,7 +10,7 @@ SAVE_PENDING_TABLES (v4.12) are unknown to the 2016 eras; GRP_MAINT_IRQ
 from __future__ import annotations
 
 import errno
-from typing import final
+from typing import NoReturn, final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.addresses import (
@@ -100,7 +100,7 @@ class VgicDevice(KvmDevice):
             return f"kvm.vgic.ctrl.{attr}"
         return _GROUP_RESOURCES.get(group, f"kvm.vgic.group{group}")
 
-    def _unknown_group(self, group: int) -> None:
+    def _unknown_group(self, group: int) -> NoReturn:
         name = c.group_name(group)
         refuse(
             errno.ENXIO,
@@ -169,7 +169,6 @@ class VgicDevice(KvmDevice):
         if group == c.KVM_DEV_ARM_VGIC_GRP_CTRL:
             refuse(errno.ENXIO, "control attributes cannot be read")
         self._unknown_group(group)
-        raise AssertionError  # unreachable: _unknown_group always refuses
 
     def _has(self, group: int, attr: int, value: int | None = None) -> None:
         vm = self.vm

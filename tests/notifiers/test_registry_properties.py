@@ -204,3 +204,28 @@ def test_concurrent_add_and_remove_lose_nothing_and_order_stays_valid():
     assert set(registry.order()) == expected | {"root"}
     assert registry.order()[0] == "root"
     assert len(registry) == len(expected) + 1
+
+
+def test_an_order_computed_while_the_registry_changed_is_not_kept(monkeypatch):
+    # Deterministic version of the race above: a notifier arrives while
+    # another thread sorts outside the lock. That caller gets the order of
+    # its snapshot, but the stale plan is not cached for the next caller.
+    from virtmodel.notifiers import plan as plan_module
+    from virtmodel.notifiers import registry as registry_module
+
+    registry = NotifierRegistry[[]]("race", one_shot=False)
+    registry.add("a", noop)
+    real_build = plan_module.build_plan
+    arrivals = ["b"]
+
+    def build_while_adding(*args, **kwargs):
+        plan = real_build(*args, **kwargs)
+        if arrivals:
+            registry.add(arrivals.pop(), noop, after="a")
+        return plan
+
+    monkeypatch.setattr(registry_module, "build_plan", build_while_adding)
+
+    assert registry.order() == ["a"]
+    assert registry.order() == ["a", "b"]
+    assert registry.order() == ["a", "b"]

@@ -366,3 +366,25 @@ def test_mainline_has_attr_lists_the_address_attributes() -> None:
         v2.has_attr(ADDR, attr)
 
     assert v3.check_attr(ADDR, V2_DIST) is False
+
+
+@pytest.mark.parametrize(
+    ("attr", "base"), [(DIST, 0xFFFF_FFFF_FFFF_0000), (REDIST, 0xFFFF_FFFF_FFFE_0000)]
+)
+def test_mainline_range_ending_at_2_to_the_64_wraps_and_is_einval(
+    attr: int, base: int
+) -> None:
+    # Aligned, and the end is exactly 2**64: the wrap check comes before E2BIG.
+    _, gic = v3_vm("mainline")
+
+    error = fails(errno.EINVAL, gic.set_attr, ADDR, attr, base)
+
+    assert "wraps around the address space" in str(error)
+    assert gic.get_attr(ADDR, attr) == kvm.VGIC_ADDR_UNDEF
+
+
+@pytest.mark.parametrize("era", OLD_ERAS)
+def test_2016_kernels_see_a_wrapping_base_as_beyond_the_ipa(era: str) -> None:
+    _, gic = v3_vm(era)
+
+    fails(errno.E2BIG, gic.set_attr, ADDR, DIST, 0xFFFF_FFFF_FFFF_0000)

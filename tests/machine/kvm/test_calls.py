@@ -200,3 +200,16 @@ def test_trace_text_is_identical_whatever_the_hash_seed() -> None:
 
     assert len(outputs) == 1
     assert "ENXIO (the ITS address is not set)" in outputs.pop()
+
+
+def test_before_only_and_after_only_observers_each_see_their_side() -> None:
+    vm, gic = v3_vm()
+    before: list[bool] = []
+    after: list[int | None] = []
+    vm.add_observer(lambda call: before.append(call.pending), None)
+    vm.add_observer(None, lambda call: after.append(call.result))
+
+    gic.set_attr(CTRL, INIT)
+
+    assert before == [True]
+    assert after == [0]

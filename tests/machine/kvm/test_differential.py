@@ -240,3 +240,90 @@ def test_the_simulator_agrees_with_the_real_6_1_kernel_on_every_call() -> None:
             f"seed {seed}: {len(mismatches)} of {count} sequences disagree; "
             f"smallest reproducer found:\n{shrunk.report()}"
         )
+
+
+def test_a_mismatch_after_an_interrupted_run_ends_the_count() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\nvcpu_init 0 0\nrun 0\nrun 0\nend\n"
+    answers = [(1, 5, 0, None), (2, 6, 0, None), (3, 0, 0, None)]
+    cut_short_then_wrong = [*answers, (4, -1, 4, None), (5, -1, 22, None)]
+    wrong_at_once = [*answers, (4, -1, 22, None), (5, 0, 0, None)]
+
+    assert differential.interrupted_runs(script, cut_short_then_wrong) == 1
+    assert differential.interrupted_runs(script, wrong_at_once) == 0
+    mismatch = differential.first_mismatch(script, cut_short_then_wrong)
+    assert mismatch is not None
+    assert (mismatch.line, mismatch.real) == (5, (-1, 22, None))
+
+
+def test_a_call_the_real_side_never_answered_is_a_mismatch() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\nend\n"
+
+    mismatch = differential.first_mismatch(script, [(1, 5, 0, None)])
+
+    assert mismatch is not None
+    assert (mismatch.line, mismatch.call) == (2, "create_vcpu 0")
+    assert mismatch.real == (-2, 0, None)
+    assert mismatch.simulated == (6, 0, None)
+    assert "real ret -2 errno 0 value -" in mismatch.report()
+
+
+def _disagreeing_while(*needles: str) -> differential.RealRunner:
+    """A "kernel" whose first answer differs while a script has a needle line."""
+
+    def run(scripts: Sequence[str]) -> list[differential.Answers]:
+        out: list[differential.Answers] = []
+        for text in scripts:
+            answers = differential.simulate(text)
+            if any(needle in text.splitlines() for needle in needles):
+                line, ret, _, value = answers[0]
+                answers[0] = (line, ret, 99, value)
+            out.append(answers)
+        return out
+
+    return run
+
+
+def test_shrinking_an_agreeing_script_finds_nothing() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\nend\n"
+
+    assert differential.shrink(script, _disagreeing_while()) is None
+
+
+def test_shrinking_stops_when_only_the_first_line_and_end_are_left() -> None:
+    found = differential.shrink("create_vm 0\nend\n", _disagreeing_while("end"))
+
+    assert found is not None
+    assert (found.script, found.line) == ("create_vm 0\nend\n", 1)
+
+
+def test_shrinking_keeps_one_line_when_only_its_deletion_keeps_the_mismatch() -> None:
+    script = "create_vm 0\ncreate_vcpu 2\ncreate_vcpu 3\nend\n"
+
+    found = differential.shrink(script, _disagreeing_while("create_vcpu 3"))
+
+    assert found is not None
+    assert found.script == "create_vm 0\ncreate_vcpu 3\nend\n"
+
+
+def test_shrinking_falls_back_to_one_cut_when_cutting_all_loses_the_mismatch() -> None:
+    # Either vCPU line alone keeps the disagreement; deleting both loses it.
+    script = "create_vm 0\ncreate_vcpu 2\ncreate_vcpu 3\nend\n"
+
+    run_real = _disagreeing_while("create_vcpu 2", "create_vcpu 3")
+    found = differential.shrink(script, run_real)
+
+    assert found is not None
+    assert found.script == "create_vm 0\ncreate_vcpu 3\nend\n"
+
+
+def test_shrinking_makes_at_most_the_given_number_of_rounds() -> None:
+    script = "create_vm 0\ncreate_vcpu 1\ncreate_vcpu 2\ncreate_vcpu 3\nend\n"
+    run_real = _disagreeing_while("create_vcpu 3")
+
+    unshrunk = differential.shrink(script, run_real, rounds=0)
+    shrunk = differential.shrink(script, run_real, rounds=1)
+
+    assert unshrunk is not None
+    assert unshrunk.script == script
+    assert shrunk is not None
+    assert shrunk.script == "create_vm 0\ncreate_vcpu 3\nend\n"

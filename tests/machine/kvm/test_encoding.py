@@ -41,6 +41,8 @@ def test_redist_region_base_below_64k_is_dropped_by_the_abi() -> None:
         ((0x1000, 0), "count 4096"),
         ((1, 0, 16), "flags 16"),
         ((1, 0, 0, 0x1000), "index 4096"),
+        ((1, 1 << 52), "base 0x10000000000000 does not fit in 52 bits"),
+        ((1, -0x10000), "base -0x10000 does not fit"),
     ],
 )
 def test_redist_region_attr_rejects_fields_that_do_not_fit(

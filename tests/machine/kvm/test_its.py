@@ -308,3 +308,26 @@ def test_qemu_virt_sequence_boots_except_realize_time_its_init_on_v4_8_rc1(
     assert excinfo.value.call is not None
     assert (excinfo.value.call.ioctl, excinfo.value.errno) == outcome
     assert excinfo.value.call.resource == "kvm.its.ctrl.init"
+
+
+def test_an_enabled_its_keeps_its_command_queue_registers() -> None:
+    _, its = its_vm("v6.1")
+    its.set_attr(ADDR, ITS_ADDR, 0x8080000)
+    valid = 1 << 63
+    its.set_attr(ITS_REGS, 0x0, 1)  # no valid tables yet: stays disabled
+    assert its.get_attr(ITS_REGS, 0x0) == 0x80000000
+    its.set_attr(ITS_REGS, 0x100, valid | 0x4000_0000)  # device table
+    its.set_attr(ITS_REGS, 0x108, valid | 0x4001_0000)  # collection table
+    its.set_attr(ITS_REGS, 0x80, valid | 0x1234_0000)  # CBASER, a 4 KiB queue
+    its.set_attr(ITS_REGS, 0x4, 0x4B00043B)  # GITS_IIDR, revision 0: accepted
+
+    its.set_attr(ITS_REGS, 0x0, 1)
+    its.set_attr(ITS_REGS, 0x80, valid | 0x5678_0000)  # ignored while enabled
+    its.set_attr(ITS_REGS, 0x88, 0x1000)  # CWRITER beyond the queue: ignored
+    error = fails(errno.EBUSY, its.set_attr, ITS_REGS, 0x90, 0x20)
+
+    assert "while the ITS is enabled" in str(error)
+    assert its.get_attr(ITS_REGS, 0x0) == 0x80000001  # enabled, quiescent
+    assert its.get_attr(ITS_REGS, 0x80) & 0xFFFF_FFFF_F000 == 0x1234_0000
+    assert its.get_attr(ITS_REGS, 0x88) == 0
+    assert its.get_attr(ITS_REGS, 0x90) == 0

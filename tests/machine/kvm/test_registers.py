@@ -257,3 +257,74 @@ def test_level_info_rejects_bad_intids_and_info_fields() -> None:
     fails(errno.EINVAL, gic.get_attr, LEVEL_INFO, 33)
     fails(errno.EINVAL, gic.get_attr, LEVEL_INFO, 1 << 10)
     fails(errno.ENXIO, gic.has_attr, LEVEL_INFO, 1 << 10)
+
+
+def redist_attr(offset: int) -> int:
+    return kvm.v3_reg_attr(kvm.reset_mpidr(0), offset)
+
+
+GICR_CTLR, GICR_PROPBASER, GICR_PENDBASER = 0x0, 0x70, 0x78
+
+
+def test_gicr_ctlr_enable_lpis_sticks_only_with_an_its() -> None:
+    vm, gic = v3_vm()
+    gic.set_attr(ADDR, REDIST, 0x80A0000)
+    gic.set_attr(CTRL, INIT)
+
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_CTLR)) == 0x6  # CES and IR
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_CTLR), 1)
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_CTLR)) == 0x6  # no ITS
+    gic.set_attr(DIST_REGS, kvm.GICD_IIDR, 0x4B00243B)  # revision 2
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_CTLR)) == 0x0
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_CTLR), 1)
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_CTLR)) == 0x1
+
+
+def test_lpi_tables_are_sanitised_and_frozen_once_lpis_are_enabled() -> None:
+    vm, gic = v3_vm()
+    gic.set_attr(ADDR, REDIST, 0x80A0000)
+    gic.set_attr(CTRL, INIT)
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    # Outer shareable (2) becomes inner shareable (1); non-cacheable inner
+    # (1) becomes read-allocate write-back (3).
+    gic.set_attr(
+        REDIST_REGS, redist_attr(GICR_PROPBASER), 0x12340000 | 2 << 10 | 1 << 7
+    )
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_PENDBASER), 0x12340000 | 2 << 10)
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_PENDBASER + 4), 1 << 30)  # PTZ
+
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PROPBASER)) == 0x12340580
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PENDBASER)) == 0x12340580
+    assert (
+        gic.get_attr(REDIST_REGS, redist_attr(GICR_PENDBASER + 4)) == 0
+    )  # PTZ reads 0
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_CTLR), 1)
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_PROPBASER), 0x56780000)
+    gic.set_attr(REDIST_REGS, redist_attr(GICR_PENDBASER), 0x56780000)
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PROPBASER)) == 0x12340580
+    assert gic.get_attr(REDIST_REGS, redist_attr(GICR_PENDBASER)) == 0x12340580
+
+
+def test_gicv2_has_attr_knows_aligned_registers_only() -> None:
+    _, gic = v2_vm(vcpus=1)
+
+    gic.has_attr(CPU_REGS, kvm.GICC_CTLR)
+    gic.has_attr(DIST_REGS, kvm.GICD_CTLR)
+    gic.has_attr(DIST_REGS, kvm.GICD_TYPER)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, kvm.GICD_TYPER + 1)  # misaligned
+    fails(errno.ENXIO, gic.has_attr, CPU_REGS, 0x100)  # no register there
+    fails(errno.ENXIO, gic.get_attr, CPU_REGS, 0x100)
+    fails(errno.ENXIO, gic.has_attr, DIST_REGS, 0xF30)  # past GICD_SPENDSGIR
+    fails(errno.ENXIO, gic.get_attr, DIST_REGS, 0xF30)
+
+
+def test_gicv2_distributor_enable_round_trips_and_typer_ignores_writes() -> None:
+    _, gic = v2_vm(vcpus=2)
+
+    gic.set_attr(DIST_REGS, kvm.GICD_CTLR, 1)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_CTLR) == 1
+    gic.set_attr(DIST_REGS, kvm.GICD_CTLR, 0)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_CTLR) == 0
+    gic.set_attr(DIST_REGS, kvm.GICD_TYPER, 0xFFFF)
+    assert gic.get_attr(DIST_REGS, kvm.GICD_TYPER) == 0x27  # 2 vcpus, 256 lines

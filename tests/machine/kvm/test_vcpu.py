@@ -135,3 +135,129 @@ def test_a_pmu_vcpu_needs_its_pmu_initialised_to_run() -> None:
     vcpu.set_attr(PMU, INIT)  # without an irqchip, INIT needs no interrupt
     assert vcpu.run() == 0
     assert not vm.dead  # only a vGIC failure kills the VM
+
+
+def test_a_pmu_initialised_before_the_vgic_existed_cannot_run_with_one() -> None:
+    # PMU INIT without an irqchip needs no interrupt; a vGIC created later
+    # leaves the PMU with none, which the first run refuses.
+    vm = lab_vm()
+    vcpu = vm.create_vcpu(0, init=False)
+    vcpu.init(1 << u.KVM_ARM_VCPU_PMU_V3)
+    vcpu.set_attr(PMU, INIT)
+    gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_DIST, 0x8000000
+    )
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x80A0000
+    )
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+
+    error = fails(errno.EINVAL, vcpu.run)
+
+    assert "PMU interrupt None is not usable" in str(error)
+    assert vm.vgic.ready  # the vGIC mapped fine; only the PMU check failed
+
+
+@pytest.mark.parametrize(
+    ("caps", "feature", "culprit"),
+    [
+        (kvm.HostCaps(el1_32bit=False), u.KVM_ARM_VCPU_EL1_32BIT, "no AArch32 EL1"),
+        (kvm.HostCaps(sve=False), u.KVM_ARM_VCPU_SVE, "no SVE"),
+        (kvm.HostCaps(pmu_v3=False), u.KVM_ARM_VCPU_PMU_V3, "no PMU for KVM"),
+    ],
+)
+def test_init_refuses_a_feature_the_host_lacks(
+    caps: kvm.HostCaps, feature: int, culprit: str
+) -> None:
+    vm = kvm.create_vm(host=caps)
+    vcpu = vm.create_vcpu(0, init=False)
+
+    error = fails(errno.EINVAL, vcpu.init, 1 << feature)
+
+    assert culprit in str(error)
+    assert not vcpu.initialized
+    vcpu.init(0)  # the same host takes the vcpu without the feature
+    assert vcpu.initialized
+
+
+def pmu_vcpus(count: int) -> tuple[kvm.Vm, list[kvm.Vcpu], kvm.KvmDevice]:
+    vm = lab_vm()
+    vcpus = [vm.create_vcpu(i, init=False) for i in range(count)]
+    for vcpu in vcpus:
+        vcpu.init(1 << u.KVM_ARM_VCPU_PMU_V3)
+    return vm, vcpus, vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+
+
+def test_pmu_ppis_must_match_and_spis_must_differ_across_vcpus() -> None:
+    _, (a, b, c, d), _ = pmu_vcpus(4)
+    a.set_attr(PMU, IRQ, 23)
+
+    assert "clashes with vcpu 0's" in str(fails(errno.EINVAL, b.set_attr, PMU, IRQ, 22))
+    b.set_attr(PMU, IRQ, 23)  # the same PPI everywhere
+    c.set_attr(PMU, IRQ, 40)  # an SPI may sit beside the others' PPI
+    # Another VM: SPIs, one per vcpu.
+    _, (e, f), _ = pmu_vcpus(2)
+    e.set_attr(PMU, IRQ, 40)
+    fails(errno.EINVAL, f.set_attr, PMU, IRQ, 40)
+    f.set_attr(PMU, IRQ, 41)
+    assert (e.get_attr(PMU, IRQ), f.get_attr(PMU, IRQ)) == (40, 41)
+    assert (c.get_attr(PMU, IRQ), d.state.pmu_irq) == (40, None)
+
+
+SET_PMU = u.KVM_ARM_VCPU_PMU_V3_SET_PMU
+
+
+def test_pmu_event_filter_and_host_pmu_choice_are_checked() -> None:
+    vm, (vcpu,), _ = pmu_vcpus(1)
+    host = vm.host
+
+    too_far = 2 << 16 | host.pmu_event_mask  # events mask..mask+1: one too many
+    fails(errno.EINVAL, vcpu.set_attr, PMU, FILTER, too_far)
+    fails(errno.EINVAL, vcpu.set_attr, PMU, FILTER, 2 << 32)  # action 2
+    filtered = [vm.pmu_filtered]
+    vcpu.set_attr(PMU, FILTER, 1 << 32 | 4 << 16 | 8)  # allow events 8..11
+    filtered.append(vm.pmu_filtered)
+    assert filtered == [False, True]
+    error = fails(errno.ENXIO, vcpu.set_attr, PMU, SET_PMU, host.pmu_id + 1)
+    assert f"no host PMU with id {host.pmu_id + 1}" in str(error)
+    vcpu.set_attr(PMU, SET_PMU, host.pmu_id)
+
+
+def test_pmu_attributes_after_a_run_are_ebusy() -> None:
+    vm = lab_vm()
+    ran = vm.create_vcpu(0)
+    vcpu = vm.create_vcpu(1, init=False)
+    vcpu.init(1 << u.KVM_ARM_VCPU_PMU_V3)
+    assert ran.run() == 0
+
+    fails(errno.EBUSY, vcpu.set_attr, PMU, SET_PMU, vm.host.pmu_id)
+    fails(errno.EBUSY, vcpu.set_attr, PMU, FILTER, 0)
+
+
+def test_pmu_init_refuses_an_spi_beyond_the_vgics_interrupts() -> None:
+    _, (vcpu,), gic = pmu_vcpus(1)
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, 64)  # 32 SPIs: 32..63
+    vcpu.set_attr(PMU, IRQ, 64)
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+
+    error = fails(errno.EINVAL, vcpu.set_attr, PMU, INIT)
+
+    assert "beyond the vGIC's SPIs" in str(error)
+    assert not vcpu.state.pmu_created
+
+
+def test_a_pmu_with_its_interrupt_set_runs_on_an_in_kernel_vgic() -> None:
+    vm, (vcpu,), gic = pmu_vcpus(1)
+    vcpu.set_attr(PMU, IRQ, 23)
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_DIST, 0x8000000
+    )
+    gic.set_attr(
+        kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST, 0x80A0000
+    )
+    gic.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    vcpu.set_attr(PMU, INIT)
+
+    assert vcpu.run() == 0
+    assert vm.any_vcpu_has_run

@@ -167,3 +167,54 @@ def test_cpu_sysregs_hold_the_cpu_interface_state() -> None:
     fails(errno.EINVAL, gic.set_attr, sysregs, sre, 0)
     fails(errno.ENOENT, gic.get_attr, sysregs, 0xC231)
     fails(errno.ENXIO, gic.has_attr, sysregs, 0xC231)
+
+
+SYSREGS = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
+ICC_BPR0, ICC_BPR1, ICC_CTLR, ICC_SRE = 0xC643, 0xC663, 0xC664, 0xC665
+
+
+def test_icc_ctlr_writes_keep_the_host_limits_and_cbpr_ties_bpr1_to_bpr0() -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+    gic.set_attr(SYSREGS, ICC_BPR0, 2)
+    gic.set_attr(SYSREGS, ICC_BPR1, 5)
+
+    gic.set_attr(SYSREGS, ICC_CTLR, 0x8C03)  # CBPR and EOImode
+    gic.set_attr(SYSREGS, ICC_BPR1, 6)  # ignored while CBPR is set
+
+    assert gic.get_attr(SYSREGS, ICC_CTLR) == 0x8C03
+    assert gic.get_attr(SYSREGS, ICC_BPR1) == 3  # BPR0 + 1
+    gic.set_attr(SYSREGS, ICC_CTLR, 0x8C00)
+    assert gic.get_attr(SYSREGS, ICC_BPR1) == 5
+    gic.set_attr(SYSREGS, ICC_SRE, 0x7)  # SRE stays set: accepted
+    assert gic.get_attr(SYSREGS, ICC_SRE) == 0x7
+
+
+@pytest.mark.parametrize(
+    ("value", "culprit"),
+    [
+        (0x8D00, "6 priority bits exceed the vcpu's 5"),
+        (0xCC00, "SEIS and A3V must match the host's"),
+        (0x0C00, "SEIS and A3V must match the host's"),
+    ],
+)
+def test_icc_ctlr_beyond_the_cpu_interface_is_einval(value: int, culprit: str) -> None:
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+
+    error = fails(errno.EINVAL, gic.set_attr, SYSREGS, ICC_CTLR, value)
+
+    assert culprit in str(error)
+    assert gic.get_attr(SYSREGS, ICC_CTLR) == 0x8C00
+
+
+def test_icc_ctlr_keeps_the_priority_bits_written_before_a_refused_id_width() -> None:
+    # 6.1 stores each field as it checks it: fewer priority bits stick even
+    # though the interrupt-ID width (32 bits here, the host has 24) fails.
+    _, gic = v3_vm()
+    gic.set_attr(CTRL, INIT)
+
+    error = fails(errno.EINVAL, gic.set_attr, SYSREGS, ICC_CTLR, 0x9300)
+
+    assert "interrupt-ID bits exceed" in str(error)
+    assert gic.get_attr(SYSREGS, ICC_CTLR) == 0x8B00

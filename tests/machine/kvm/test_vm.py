@@ -190,3 +190,35 @@ def test_mpidr_write_is_recorded_and_used_for_lookups() -> None:
     assert vm.calls[-1].resource == "kvm.vcpu.mpidr"
     gic.set_attr(ADDR, DIST, 0x8000000)
     assert vm.calls[-1].ok
+
+
+def test_reprs_name_the_semantics_the_vcpu_and_the_device() -> None:
+    vm, gic = v3_vm("mainline", vcpus=2)
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+
+    assert repr(vm) == "<Vm v6.1 ipa_bits=40 vcpus=2>"
+    assert repr(vm.vcpus[1]) == "<Vcpu 1 mpidr=0x80000001>"
+    assert repr(gic) == "<VgicDevice 'vgic-v3'>"
+    assert repr(its) == "<ItsDevice 'its'>"
+
+
+def test_the_vcpu_count_limit_is_checked_before_the_duplicate_id() -> None:
+    vm = kvm.create_vm()
+    for vcpu_id in range(8):
+        vm.create_vcpu(vcpu_id)
+    vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)  # a GICv2 takes 8 vcpus at most
+
+    error = fails(errno.EINVAL, vm.create_vcpu, 0)
+
+    assert "maximum of 8 vcpus" in str(error)
+    assert len(vm.vcpus) == 8
+
+
+@pytest.mark.parametrize(("base", "size"), [(0x1000800, 0x1000), (0x1000000, 0x800)])
+def test_unaligned_memory_region_is_einval_and_not_added(base: int, size: int) -> None:
+    vm = kvm.create_vm()
+
+    error = fails(errno.EINVAL, vm.set_user_memory_region, 0, base, size)
+
+    assert "is not usable" in str(error)
+    assert vm.memslots == {}

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.machine.kvm.host.fakekernel import FakeKernel
+from virtmodel.machine import kvm
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.kvm.host import (
     KvmUnavailable,
@@ -49,6 +50,8 @@ def test_this_host_is_refused_before_anything_is_opened():
         create_host_vm(40)
     with pytest.raises(KvmUnavailable):
         KvmAccel(backend="host")
+    with pytest.raises(KvmUnavailable, match=platform.machine()):
+        kvm.create_vm(40, backend="host")
     assert open_fds() == before
 
 

@@ -269,3 +269,20 @@ def test_create_vm_selects_the_backend_by_name():
         kvm.create_vm(40, backend="qemu")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="host's own kernel"):
         kvm.create_vm(40, semantics="v4.8", backend="host")
+
+
+def test_check_extension_asks_the_vm_fd_and_is_plumbing_not_a_call():
+    fake = FakeKernel()
+    with host_vm(fake) as vm:
+        before = len(vm.calls)
+
+        assert vm.check_extension(u.KVM_CAP_ARM_PMU_V3) == 1
+
+        last = fake.calls[-1]
+        assert (last.fd, last.request, last.arg) == (
+            vm.fd,
+            u.KVM_CHECK_EXTENSION,
+            u.KVM_CAP_ARM_PMU_V3,
+        )
+        assert len(vm.calls) == before
+        assert vm.plumbing[-1] == f"KVM_CHECK_EXTENSION({u.KVM_CAP_ARM_PMU_V3}) = 1"
