@@ -107,7 +107,8 @@ class Device(Generic[PropsT]):
 
     #: The pydantic model that validates this device's properties.
     props_model: ClassVar[type[DeviceProps]] = DeviceProps
-    #: QOM-style type name shown in traces; defaults to the class name.
+    #: QEMU's QOM type name (``"pl011"``), shown in the machine trace's
+    #: realize lines; a class without one shows its Python class name.
     type_name: ClassVar[str] = ""
     #: Reset by a reset handler of its own, before the device tree (QEMU
     #: registers one per CPU at board init); other devices reset with the

@@ -47,6 +47,7 @@ class GicV2(Device[GicV2Props]):
     """A GICv2; the board maps ``<name>.dist`` and ``<name>.cpu`` after realize."""
 
     props_model = GicV2Props
+    type_name = "arm_gic"
 
     def __init__(self, name: str = "gic", **props: Any) -> None:
         super().__init__(name, **props)

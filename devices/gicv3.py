@@ -92,6 +92,7 @@ class GicV3(Device[GicV3Props]):
     """
 
     props_model = GicV3Props
+    type_name = "arm-gicv3"
 
     def __init__(self, name: str = "gic", **props: Any) -> None:
         super().__init__(name, **props)

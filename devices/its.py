@@ -44,6 +44,7 @@ class Its(Device[ItsProps]):
     """An ITS attached to a GICv3; the board maps ``<name>.ctrl`` after realize."""
 
     props_model = ItsProps
+    type_name = "arm-gicv3-its"
 
     def __init__(self, name: str = "its", **props: Any) -> None:
         super().__init__(name, **props)

@@ -28,6 +28,7 @@ class V2m(Device[V2mProps]):
     """A GICv2m frame that turns MSI writes into SPIs."""
 
     props_model = V2mProps
+    type_name = "arm-gicv2m"
 
     def __init__(self, name: str = "v2m", **props: Any) -> None:
         super().__init__(name, **props)

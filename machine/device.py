@@ -43,6 +43,10 @@ class Device(Protocol):
         """The device's name, unique in its machine."""
 
     @property
+    def type_name(self) -> str:
+        """QEMU's type name for traces; empty for the Python class name."""
+
+    @property
     def is_realized(self) -> bool:
         """Whether the device is realized."""
 

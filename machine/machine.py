@@ -351,7 +351,8 @@ class Machine:
                 ``device`` names it and the device's own error is chained.
             Exception: Anything else (a bug in the model), unchanged.
         """
-        self.trace.add(Kind.DEVICE, f"realize {device.path} ({type(device).__name__})")
+        kind = device.type_name or type(device).__name__
+        self.trace.add(Kind.DEVICE, f"realize {device.path} ({kind})")
         self.trace.enter()
         vm = getattr(self.accel, "vm", None)
         kvm_before = len(vm.devices) if vm is not None else 0
