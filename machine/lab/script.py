@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from virtmodel.machine.errors import MachineError
+from virtmodel.machine.kvm.script import OPERATIONS  # one table: the simulator's
 
 __all__ = [
     "OPERATIONS",
@@ -36,22 +37,6 @@ __all__ = [
     "parse_script",
 ]
 
-#: Operation -> its argument kinds: n (number), d (device handle dN),
-#: v (number or NULL).
-OPERATIONS: Final[dict[str, str]] = {
-    "create_vm": "n",
-    "create_vcpu": "n",
-    "vcpu_init": "nn",
-    "create_device": "nn",
-    "set_attr": "dnnv",
-    "get_attr": "dnnv",
-    "has_attr": "dnn",
-    "vcpu_set_attr": "nnnv",
-    "vcpu_get_attr": "nnnv",
-    "vcpu_has_attr": "nnn",
-    "run": "n",
-    "end": "",
-}
 
 _NUMBER: Final = re.compile(r"^(0x[0-9a-fA-F]+|0|[1-9][0-9]*)$")
 _HANDLE: Final = re.compile(r"^d(0|[1-9][0-9]*)$")
