@@ -10,6 +10,7 @@ under every valid order and names the pair whose order decides the outcome
 from __future__ import annotations
 
 from virtmodel.notifiers.conflicts import Conflict, tie_break_pairs
+from virtmodel.notifiers.constraints import Constraints
 from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
@@ -41,6 +42,7 @@ __all__ = [
     "AlreadyNotifiedError",
     "Built",
     "Conflict",
+    "Constraints",
     "Culprit",
     "CycleError",
     "DroppedEdge",

@@ -20,7 +20,8 @@ import networkx as nx
 
 from virtmodel.notifiers.edges import Edge
 from virtmodel.notifiers.errors import InvalidNotifierError
-from virtmodel.notifiers.plan import Plan, unknown
+from virtmodel.notifiers.graph import unknown
+from virtmodel.notifiers.plan import Plan
 
 
 @final
