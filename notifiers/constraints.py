@@ -126,8 +126,37 @@ class Constraints:
         values = (after, before, after_optional, before_optional, reads, writes)
         if values == _NOTHING:
             return NONE
-        self = object.__new__(cls)
+        self = _new(cls)
         _set_fields(self, owner, values)
+        return self
+
+    @classmethod
+    def of_fields(
+        cls,
+        after: tuple[str, ...],
+        before: tuple[str, ...],
+        after_optional: tuple[str, ...],
+        before_optional: tuple[str, ...],
+        reads: tuple[str, ...],
+        writes: tuple[str, ...],
+    ) -> Constraints:
+        """Return the value with these fields, which a value had already.
+
+        For records that keep a checked value's fields: nothing is checked
+        again.
+        """
+        if not (
+            after or before or after_optional or before_optional or reads or writes
+        ):
+            return NONE
+        self = _new(cls)
+        put = _put
+        put(self, "after", after)
+        put(self, "before", before)
+        put(self, "after_optional", after_optional)
+        put(self, "before_optional", before_optional)
+        put(self, "reads", reads)
+        put(self, "writes", writes)
         return self
 
     def ordering(self) -> dict[str, tuple[str, ...]]:
@@ -161,12 +190,16 @@ class Constraints:
 _NOTHING: Final = ((), (), (), (), (), ())
 
 
+_new: Final = object.__new__
+_put: Final = object.__setattr__
+
+
 def _set_fields(
     self: Constraints, owner: str | None, values: tuple[Names, ...]
 ) -> None:
     # Frozen: the fields are set once, here, through object.__setattr__.
     a, b, ao, bo, r, w = values
-    put = object.__setattr__
+    put = _put
     put(self, "after", () if a == () else _names(owner, "after", a))
     put(self, "before", () if b == () else _names(owner, "before", b))
     put(self, "after_optional", () if ao == () else _names(owner, "after_optional", ao))

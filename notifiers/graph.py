@@ -105,7 +105,7 @@ def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
     optional = [
         record
         for record in notifiers.values()
-        if record.constraints.after_optional or record.constraints.before_optional
+        if record.after_optional or record.before_optional
     ]
     dropped = [
         DroppedEdge(r.name, o, "after_optional", r.location)
@@ -182,30 +182,33 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
         node[name] = none
         succ[name] = {}
         pred[name] = {}
-    # The constraints values, read once: attribute hops cost at this scale.
-    records = [(name, record.constraints) for name, record in notifiers.items()]
+    records = notifiers.values()
     # The four groups of iter_edges(), in its order, without a tuple per edge.
     # An after= edge is the first of its pair (only v declares after=u, once);
     # the later groups may repeat an edge, and keep the first dict.
-    for v, constraints in records:
+    for record in records:
+        v = record.name
         into = pred[v]
-        for u in constraints.after:
+        for u in record.after:
             succ[u][v] = into[u] = none
-    for u, constraints in records:
+    for record in records:
+        u = record.name
         out = succ[u]
-        for v in constraints.before:
+        for v in record.before:
             if v not in out:
                 out[v] = pred[v][u] = none
-    for v, constraints in records:
+    for record in records:
+        v = record.name
         into = pred[v]
-        for u in constraints.after_optional:
+        for u in record.after_optional:
             if u in notifiers:
                 out = succ[u]
                 if v not in out:
                     out[v] = into[u] = none
-    for u, constraints in records:
+    for record in records:
+        u = record.name
         out = succ[u]
-        for v in constraints.before_optional:
+        for v in record.before_optional:
             if v in notifiers and v not in out:
                 out[v] = pred[v][u] = none
 

@@ -136,15 +136,16 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         """
         if location is None:
             location = caller_location(1)
-        own = check_declarer(name, callback)
+        if type(name) is not str or not name or not callable(callback):
+            check_declarer(name, callback)  # raises: name first, then callback
         if constraints is None:
             constraints = Constraints.declared(
-                own, after, before, after_optional, before_optional, reads, writes
+                name, after, before, after_optional, before_optional, reads, writes
             )
         else:
             keywords = (after, before, after_optional, before_optional, reads, writes)
-            constraints = given_constraints(own, constraints, keywords)
-        return self._add(own, callback, constraints, location)
+            constraints = given_constraints(name, constraints, keywords)
+        return self._add(name, callback, constraints, location)
 
     def register(
         self,

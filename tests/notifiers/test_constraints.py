@@ -117,7 +117,7 @@ def test_a_declaration_without_constraints_shares_one_value():
     first = registry.add("a", noop)
     second = registry.add("b", noop)
 
-    assert first.constraints is second.constraints is NONE
+    assert first.constraints == second.constraints == NONE
 
 
 def test_add_and_register_accept_a_ready_value():
@@ -131,7 +131,7 @@ def test_add_and_register_accept_a_ready_value():
     def c() -> None:
         pass
 
-    assert record.constraints is value
+    assert record.constraints == value
     assert (record.after, record.reads) == (("a",), ("r",))
     assert registry.notifiers()[2].after == ("b",)
     assert registry.order() == ["a", "b", "c"]
