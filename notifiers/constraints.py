@@ -60,7 +60,7 @@ def check_name(name: object, what: str = "notifier name") -> str:
 
 
 @final
-@dataclass(frozen=True, slots=True, init=False, repr=False)
+@dataclass(frozen=True, slots=True)  # keeps its own __init__ and __repr__
 class Constraints:
     """The ordering constraints and resources one notifier declares.
 
