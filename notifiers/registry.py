@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, ParamSpec, final
 
-from virtmodel.notifiers import runner
 from virtmodel.notifiers.admission import check_late
 from virtmodel.notifiers.constraints import Constraints, Names, check_name
 from virtmodel.notifiers.errors import (
@@ -38,6 +37,7 @@ from virtmodel.notifiers.notifier import (
     given_constraints,
 )
 from virtmodel.notifiers.plan import Plan, build_plan
+from virtmodel.notifiers.runner import run, run_alone
 from virtmodel.notifiers.trace import Status, Step, Trace
 from virtmodel.notifiers.views import RegistryViews
 
@@ -317,7 +317,7 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         call: tuple[tuple[Any, ...], dict[str, Any]],
         progress: dict[str, Status] | None,
     ) -> Trace:
-        return runner.run(
+        return run(
             self.event,
             plan.notifiers,
             plan.graph,
@@ -368,7 +368,7 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         # record its outcome so later late registrations can rely on it.
         steps: list[Step] = []
         try:
-            runner.run_alone(self.event, record, (args, kwargs), steps)
+            run_alone(self.event, record, (args, kwargs), steps)
         finally:
             with self._lock:
                 self._late.extend(steps)
