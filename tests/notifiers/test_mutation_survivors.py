@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import inspect
 import time
+from typing import Any
 
 import pytest
 
@@ -118,3 +120,56 @@ def test_an_order_that_makes_the_run_succeed_is_blamed_before_a_nearer_one():
     pairs = [(culprit.first, culprit.second) for culprit in exploration.culprits]
     assert pairs == [("c", "a"), ("a", "b")]
     assert exploration.culprits[0].outcome_first_then_second.ok
+
+
+def _failing_and_logging() -> Built:
+    """'f' always fails; 'g' fails unless 'h' ran; 'p' and 'q' log their order."""
+    state: dict[str, Any] = {"log": [], "h": False}
+    registry = NotifierRegistry[[dict[str, Any]]]("phase", keep_going=True)
+
+    def f(st: dict[str, Any]) -> None:
+        raise RuntimeError("f is broken")
+
+    def g(st: dict[str, Any]) -> None:
+        if not st["h"]:
+            raise RuntimeError("g needs h")
+
+    def h(st: dict[str, Any]) -> None:
+        st["h"] = True
+
+    registry.add("f", f)
+    registry.add("g", g)
+    registry.add("p", lambda st: st["log"].append("p"))
+    registry.add("q", lambda st: st["log"].append("q"))
+    registry.add("h", h)
+    return registry, (state,)
+
+
+def test_a_change_of_failures_is_blamed_before_a_change_of_state_alone():
+    # Every order fails ('f'), so success never changes. Swapping p and q
+    # changes only the logged state; orders that move 'g' change which
+    # notifiers fail, or in what order: those are blamed first.
+    exploration = explore(_failing_and_logging, check=lambda st: tuple(st["log"]))
+
+    pairs = [(culprit.first, culprit.second) for culprit in exploration.culprits]
+    assert pairs == [("f", "g"), ("g", "h"), ("p", "q")]
+
+
+def test_an_outcome_is_frozen():
+    outcome = next(iter(explore(_needs).outcomes))
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.failures = ()  # type: ignore[misc]
+
+
+def test_a_decorated_notifier_is_located_at_its_decorator():
+    registry = NotifierRegistry[[]]("event")
+    here = inspect.currentframe()
+    assert here is not None
+    line = here.f_lineno + 2
+
+    @registry.register("x")
+    def x() -> None:
+        pass
+
+    assert registry.notifiers()[0].location == f"{__file__}:{line}"
