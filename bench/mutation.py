@@ -290,9 +290,12 @@ def enumerate_mutants(path: str) -> list[Mutant]:
     ]
 
 
-def mutated_source(mutant: Mutant) -> str:
-    """Return the source of the module with ``mutant`` applied."""
-    tree = ast.parse((ROOT / mutant.path).read_text(), filename=mutant.path)
+def mutated_source(mutant: Mutant, source: str) -> str:
+    """Return *source*, the module's text, with ``mutant`` applied.
+
+    The text is the private copy's: the worktree may change during a run.
+    """
+    tree = ast.parse(source, filename=mutant.path)
     for i, (_, label, apply) in enumerate(_candidates(tree)):
         if i == mutant.index:
             if label != mutant.label:
@@ -463,7 +466,7 @@ class Workspace:
         """Write the mutant, test it, restore the original; return the verdict."""
         target = self.root / mutant.path
         original = target.read_text()
-        target.write_text(mutated_source(mutant))
+        target.write_text(mutated_source(mutant, original))
         self._forget_bytecode(mutant.path)
         try:
             for tests in stages:
