@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from virtmodel.notifiers import NotifierRegistry, Status, Step, Trace
+from virtmodel.notifiers import (
+    Constraints,
+    DuplicateNotifierError,
+    NotifierRegistry,
+    Status,
+    Step,
+    Trace,
+)
 from virtmodel.notifiers.explore import Built, explore
 from virtmodel.notifiers.explore.outcome import CheckFailed, observe
 
@@ -173,3 +180,44 @@ def test_a_decorated_notifier_is_located_at_its_decorator():
         pass
 
     assert registry.notifiers()[0].location == f"{__file__}:{line}"
+
+
+def test_a_list_notifier_added_twice_names_where_it_was_added_first():
+    from virtmodel.notifiers import ListNotifier, NotifierList
+
+    done = NotifierList[list[str]]("machine-init-done")
+    notifier = ListNotifier[list[str]](lambda log: None, "a")
+    here = inspect.currentframe()
+    assert here is not None
+    done.add(notifier)
+    first = f"{__file__}:{here.f_lineno - 1}"
+
+    with pytest.raises(DuplicateNotifierError) as info:
+        done.add(notifier)
+
+    assert info.value.location == first
+
+
+def test_a_constraints_value_has_no_instance_dict():
+    # One per add() at 100,000 notifiers: slots, no per-instance dict.
+    assert not hasattr(Constraints(after="a"), "__dict__")
+
+
+def test_the_registration_orders_outcome_alone_is_not_said_to_have_more():
+    exploration = explore(its_story)
+
+    text = str(exploration)
+
+    assert "outcome 1 (the registration order): " in text
+    assert "0 more" not in text
+
+
+def test_an_explanation_is_frozen():
+    registry = NotifierRegistry[[]]("event")
+    registry.add("a", lambda: None)
+    registry.add("b", lambda: None, after="a")
+
+    explanation = registry.explain("a", "b")
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        explanation.earlier = "b"  # type: ignore[misc]
