@@ -128,8 +128,9 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             InvalidNotifierError: Bad name, callback or constraint, or both
                 ``constraints=`` and keywords.
             DuplicateNotifierError: *name* is already registered.
-            CycleError: A registered target orders itself the other way (a
-                loop of two); longer loops are reported by :meth:`order`.
+            CycleError: It names one target both after and before. Loops
+                through other notifiers, even of two, are reported by
+                :meth:`order` and :meth:`notify`: ``add()`` only stores.
             UnknownNotifierError: Late registration naming an absent notifier.
             LateRegistrationError: Late, and its place in the order has passed.
             NotifierFailedError: Late, and the callback raised (it stays registered).
