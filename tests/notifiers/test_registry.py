@@ -244,6 +244,22 @@ def test_loop_of_two_is_reported_by_order_from_the_notifier_that_closed_it(regis
     assert registry.order() == ["a"]
 
 
+def test_a_late_loop_of_two_is_refused_before_it_runs(registry):
+    # After the event: the newcomer would run now, so a loop through a
+    # notifier that already ran is refused at add() (its place has passed).
+    registry.add("a", logger("a"), after_optional="late")
+    log: Log = []
+    registry.notify(log)
+
+    with pytest.raises(LateRegistrationError) as info:
+        registry.add("late", logger("late"), after="a")
+
+    assert (info.value.target, info.value.reason) == ("a", "already ran")
+    assert info.value.edge.keyword == "after_optional"
+    assert log == ["a"]
+    assert "late" not in registry
+
+
 def test_cycle_message_names_each_edge_and_where_it_was_declared(registry):
     a = registry.add("a", logger("a"), before="b")
     b = registry.add("b", logger("b"), before="a")
