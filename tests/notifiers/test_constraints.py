@@ -184,3 +184,10 @@ def test_a_ready_value_must_be_a_constraints():
         "notifier 'b': constraints= must be a Constraints, got dict"
     )
     assert info.value.name == "b"
+
+
+def test_the_name_listed_twice_is_the_repeated_one_not_the_first():
+    with pytest.raises(InvalidNotifierError) as info:
+        Constraints(after=["a", "b", "c", "b"])
+
+    assert str(info.value) == "Constraints lists 'b' twice in after="
