@@ -221,3 +221,21 @@ def test_an_explanation_is_frozen():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         explanation.earlier = "b"  # type: ignore[misc]
+
+
+def test_a_build_that_changes_its_notifiers_is_told_which():
+    from virtmodel.notifiers.explore import ExploreError
+
+    builds = iter([("a", "b"), ("a", "c"), ("a", "c")])
+
+    def build() -> Built:
+        registry = NotifierRegistry[[]]("phase")
+        for name in next(builds):
+            registry.add(name, lambda: None)
+        return registry, ()
+
+    with pytest.raises(ExploreError) as info:
+        explore(build)
+
+    assert "build() call 2 returned different notifiers" in str(info.value)
+    assert "missing ['b'], extra ['c']" in str(info.value)
