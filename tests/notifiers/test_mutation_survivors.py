@@ -239,3 +239,27 @@ def test_a_build_that_changes_its_notifiers_is_told_which():
 
     assert "build() call 2 returned different notifiers" in str(info.value)
     assert "missing ['b'], extra ['c']" in str(info.value)
+
+
+def test_a_refined_class_remembers_every_notifier_it_was_split_by():
+    from tests.notifiers.test_explore_classes import its_story as three_notifiers
+    from virtmodel.notifiers.explore.classes import ClassTree
+    from virtmodel.notifiers.explore.orders import Poset
+
+    registry = three_notifiers()[0]
+    reference = tuple(registry.order())
+    tree = ClassTree(Poset(registry.graph(), reference), reference, [])
+    leaf = tree.next()
+    assert leaf is not None
+    assert leaf.refined == frozenset()
+
+    assert tree.refine(leaf, reference, ["its-init"]) == 4
+    first = tree.next()
+    assert first is not None
+    assert first.refined == {"its-init"}
+    run = tree.representative(first)
+    assert tree.refine(first, run, ["its-init"]) == 1  # nothing new: unsplit
+    tree.refine(first, run, ["its-init", "dist"])
+    second = tree.next()
+    assert second is not None
+    assert second.refined == {"its-init", "dist"}
