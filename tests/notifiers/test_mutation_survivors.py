@@ -198,9 +198,20 @@ def test_a_list_notifier_added_twice_names_where_it_was_added_first():
     assert info.value.location == first
 
 
-def test_a_constraints_value_has_no_instance_dict():
-    # One per add() at 100,000 notifiers: slots, no per-instance dict.
-    assert not hasattr(Constraints(after="a"), "__dict__")
+def test_the_small_records_have_no_instance_dict():
+    # Many of each at scale (one per add(), per run, per step): slots.
+    registry = NotifierRegistry[[]]("event")
+    record = registry.add("a", lambda: None)
+    outcome = next(iter(explore(_needs).outcomes))
+
+    for value in (
+        Constraints(after="a"),
+        record,
+        Step(record, Status.RAN),
+        outcome,
+        CheckFailed("KeyError", "x"),
+    ):
+        assert not hasattr(value, "__dict__"), type(value).__name__
 
 
 def test_the_registration_orders_outcome_alone_is_not_said_to_have_more():
