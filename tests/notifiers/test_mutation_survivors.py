@@ -274,3 +274,12 @@ def test_a_refined_class_remembers_every_notifier_it_was_split_by():
     second = tree.next()
     assert second is not None
     assert second.refined == {"its-init", "dist"}
+
+
+def test_an_explorations_outcome_table_numbers_rows_from_one():
+    import re
+
+    html = explore(its_story)._repr_html_()
+
+    cells = re.findall(r"<tr[^>]*><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td>", html)
+    assert cells == [("1", "1"), ("2", "1")]  # outcome number, orders giving it
