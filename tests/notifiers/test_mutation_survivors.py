@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -283,3 +284,75 @@ def test_an_explorations_outcome_table_numbers_rows_from_one():
 
     cells = re.findall(r"<tr[^>]*><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td>", html)
     assert cells == [("1", "1"), ("2", "1")]  # outcome number, orders giving it
+
+
+def test_refining_a_class_replaces_it_by_its_parts_in_the_count():
+    from tests.notifiers.test_explore_classes import its_story as three_notifiers
+    from virtmodel.notifiers.explore.classes import ClassTree
+    from virtmodel.notifiers.explore.orders import Poset
+
+    registry = three_notifiers()[0]
+    reference = tuple(registry.order())
+    tree = ClassTree(Poset(registry.graph(), reference), reference, [])
+    leaf = tree.next()
+    assert leaf is not None
+    assert tree.found == 1
+
+    parts = tree.refine(leaf, reference, ["its-init"])
+
+    assert tree.found == 0
+    while tree.next() is not None:
+        pass
+    assert tree.found == parts == 4
+
+
+def _pairs(count: int, extra: int = 0) -> Callable[[], Built]:
+    """*count* reader/writer pairs (the reader registered first notes whether
+    its writer ran) and *extra* notifiers that write a key of their own."""
+
+    def build() -> Built:
+        state: dict[str, int] = {}
+        registry = NotifierRegistry[[dict[str, int]]]("phase")
+        for index in range(count):
+
+            def read(s: dict[str, int], key: str = f"w{index}") -> None:
+                s[f"seen-{key}"] = int(key in s)
+
+            def write(s: dict[str, int], key: str = f"w{index}") -> None:
+                s[key] = 1
+
+            registry.add(f"r{index}", read, reads=f"res{index}")
+            registry.add(f"w{index}", write, writes=f"res{index}")
+        for index in range(extra):
+
+            def own(s: dict[str, int], key: str = f"x{index}") -> None:
+                s[key] = 1
+
+            registry.add(f"x{index}", own, writes=f"own{index}")
+        return registry, (state,)
+
+    return build
+
+
+def _state(s: dict[str, int]) -> object:
+    return sorted(s.items())
+
+
+def test_explore_stops_after_five_culprits_and_says_so():
+    exploration = explore(_pairs(6), check=_state)
+
+    assert len(exploration.culprits) == 5
+    text = str(exploration)
+    assert "\nculprit 1: " in text
+    assert "\nculprit 5: " in text
+    assert "explore stops after 5 culprits: there may be more" in text
+
+
+def test_an_example_order_shows_twelve_names_then_counts_the_rest():
+    exploration = explore(_pairs(1, extra=11), check=_state)  # 13 notifiers
+
+    example = next(line for line in str(exploration).splitlines() if "e.g." in line)
+    shown = example.split("e.g. ")[1].split(")")[0]
+    assert shown == "'w0', 'r0', " + ", ".join(f"'x{i}'" for i in range(10)) + (
+        " and 1 more"
+    )
