@@ -356,3 +356,44 @@ def test_an_example_order_shows_twelve_names_then_counts_the_rest():
     assert shown == "'w0', 'r0', " + ", ".join(f"'x{i}'" for i in range(10)) + (
         " and 1 more"
     )
+
+
+def test_touches_and_explorations_are_frozen_records():
+    from virtmodel.notifiers.conflicts import touches
+
+    registry = NotifierRegistry[[]]("event")
+    registry.add("w", lambda: None, writes="r")
+    registry.add("rd", lambda: None, reads="r")
+    (touch,) = touches(registry.notifiers())
+    exploration = explore(its_story)
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        touch.resource = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        exploration.limit = 2  # type: ignore[misc]
+    assert not hasattr(touch, "__dict__")
+
+
+def test_a_trace_as_json_is_indented_by_two_spaces():
+    registry = NotifierRegistry[[]]("event")
+    registry.add("a", lambda: None)
+
+    text = registry.notify().to_json()
+
+    assert text.splitlines()[1] == '  "event": "event",'
+
+
+def test_states_that_compare_equal_are_one_outcome_whatever_their_text():
+    # A check answering 1 in one order and True in the other: equal
+    # fingerprints, so the order does not matter (the text is not compared).
+    def build() -> Built:
+        state: list[str] = []
+        registry = NotifierRegistry[[list[str]]]("phase")
+        registry.add("a", lambda s: s.append("a"))
+        registry.add("b", lambda s: s.append("b"))
+        return registry, (state,)
+
+    exploration = explore(build, check=lambda s: 1 if s[0] == "a" else True)
+
+    assert exploration.orders_run == 2
+    assert exploration.order_independent
