@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from virtmodel.devices import gicv3_kvm
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
-from virtmodel.machine import kvm
-from virtmodel.machine.accel import KvmAccel
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import KvmDeviceHandle, KvmVcpu
@@ -147,6 +144,8 @@ class GicV3(Device[GicV3Props]):
         self.machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
     def _create_in_kernel(self) -> None:
+        from virtmodel.devices import gicv3_kvm  # only a KVM realize needs it
+        from virtmodel.machine import kvm
 
         p = self.props
         if p.revision != 3:
@@ -182,6 +181,8 @@ class GicV3(Device[GicV3Props]):
         return sorted(cpus, key=lambda cpu: cpu.props.index)[: self.props.num_cpu]
 
     def _vcpus(self) -> dict[int, KvmVcpu]:
+        from virtmodel.machine.accel import KvmAccel  # imports the simulated KVM
+
         accel = self.owner.accel
         return accel.vcpus if isinstance(accel, KvmAccel) else {}
 
@@ -192,6 +193,8 @@ class GicV3(Device[GicV3Props]):
     def _icc_reset(self, cpu: ArmCpu) -> None:
         """A CPU reset: QEMU's CPU-interface reset reads ICC_CTLR_EL1 back."""
         if self.kvm_device is not None and self.kvm_state:
+            from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
             mpidr = self._mpidr(cpu.props.index)
             self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
 
@@ -199,6 +202,8 @@ class GicV3(Device[GicV3Props]):
         """Write QEMU's reset state into the in-kernel vGIC (nothing under TCG)."""
         if self.kvm_device is None or not self.kvm_state:
             return
+        from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
         vcpus = self._vcpus()
         mpidrs = [int(vcpus[i].mpidr) for i in sorted(vcpus)[: self.props.num_cpu]]
         for mpidr in mpidrs:
@@ -209,6 +214,7 @@ class GicV3(Device[GicV3Props]):
         gicv3_kvm.put_state(self.kvm_device, mpidrs, self.props.num_irq, self.icc_ctlr)
 
     def _queue_addresses(self, dev: Any, multi: bool) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
 
         queue = self.owner.kvm_addresses
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
