@@ -139,8 +139,12 @@ def importtime(args: list[str]) -> dict[str, float]:
         own, _, name = line.removeprefix("import time:").split("|")
         if own.strip().isdigit():
             parts = name.strip().split(".")
-            # virtmodel by room (virtmodel.machine.boards), others by package.
-            root = ".".join(parts[:3] if parts[0] == "virtmodel" else parts[:1])
+            # virtmodel by room (virtmodel.machine.boards, virtmodel.devices),
+            # others by top-level package.
+            room = (
+                parts[:3] if parts[1:2] == ["machine"] and len(parts) > 3 else parts[:2]
+            )
+            root = ".".join(room if parts[0] == "virtmodel" else parts[:1])
             totals[root] = totals.get(root, 0.0) + int(own) / 1000
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
