@@ -6,9 +6,9 @@ models use: its own regions in the memory map, its own interrupt outputs, the
 interrupt controller's inputs (for the GIC), the KVM VM or nothing under TCG,
 the vCPUs, QEMU's queue of in-kernel device addresses
 (``kvm_arm_register_device``), machine-init-done notifiers, and the other
-devices. Phases, the trace, the board, the reset registries and the other
-devices' contexts stay out of reach, so what a model can touch is what this
-class says, and mypy --strict checks it.
+devices (the GICv3 hooks its CPUs' resets). The phases, the trace, the board
+and the reset registries stay out of reach, so what a model can touch of the
+machine is what this class says, and mypy --strict checks it.
 
 While the machine realizes the device, the context keeps a journal of what
 the device did through it. A realize that raises is undone from that journal,
