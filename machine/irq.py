@@ -146,7 +146,7 @@ class IrqMap:
         return True
 
     def disconnect_source(self, source: str) -> list[IrqLine]:
-        """Remove every wire driven by *source* (a device taken out) and return them."""
+        """Remove every wire driven by *source* and return them."""
         gone = [line for line in self._by_output.values() if line.source == source]
         for line in gone:
             del self._by_output[(line.source, line.output)]
