@@ -181,9 +181,6 @@ class DeviceTree:
         tree = [d for d in realized if not d.reset_handler]
         return handlers + tree[::-1]
 
-    def __contains__(self, path: object) -> bool:
-        return path in self._devices
-
     def __iter__(self) -> Iterator[Device]:
         return iter(list(self._devices.values()))
 

@@ -410,3 +410,63 @@ def test_gicv2_registers_its_inputs_through_the_context() -> None:
     m.realize(gic)
 
     assert (m.irqs.num_spis, m.irqs.num_cpus) == (64, 2)
+
+
+def test_a_device_not_added_to_the_machine_realizes_without_a_journal() -> None:
+    m = _machine()
+    m.add(GicV2("gic"))
+    loose = Blinker("loose")
+
+    # It has no context, so it cannot map or wire anything: realize says so.
+    with pytest.raises(RealizeFailedError, match="in no machine"):
+        m.realize(loose)
+
+    assert loose.state is State.CREATED
+    assert list(m.memory) == []
+    assert not any("after failed realize" in e.text for e in m.trace)
+
+
+class Tidy(Device[DeviceProps]):
+    """Maps and wires, then takes back what it can itself, then fails."""
+
+    def on_realize(self) -> None:
+        self.ctx.map_mmio("tidy.a", 0x0900_0000, 0x1000)
+        self.ctx.map_mmio("tidy.b", 0x0900_1000, 0x1000)
+        self.ctx.unmap("tidy.a")
+        raise RealizeError(self.name, "after tidying up")
+
+
+def test_undo_skips_what_the_device_took_back_itself() -> None:
+    m = _machine()
+    m.add(Tidy("tidy"))
+
+    with pytest.raises(RealizeFailedError, match="after tidying up"):
+        m.realize_all()
+
+    notes = [e.text for e in m.trace if "after failed realize" in e.text]
+    assert notes == ["unmapped 'tidy.b' [0x09001000, 0x09002000) after failed realize"]
+    assert list(m.memory) == []
+
+
+def test_undo_skips_a_wire_someone_else_already_removed() -> None:
+    m = _machine()
+    m.add(GicV2("gic"))
+
+    class Unwired(Device[DeviceProps]):
+        def on_realize(self) -> None:
+            self.ctx.connect_irq(0, IrqKind.SPI, 3)
+            m.irqs.disconnect_source(self.path)  # the board's hand, not the device's
+            raise RealizeError(self.name, "no")
+
+    m.add(Unwired("unwired"))
+
+    with pytest.raises(RealizeFailedError):
+        m.realize(m.device("unwired"))
+
+    assert not any("unwired /machine" in e.text for e in m.trace)
+
+
+def test_a_context_shows_whose_it_is() -> None:
+    ctx = _machine().add(Blinker("b")).ctx
+
+    assert repr(ctx) == "<DeviceContext /machine/b>"
