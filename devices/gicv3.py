@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from virtmodel.devices import gicv3_kvm
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
-from virtmodel.machine import kvm
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -151,6 +149,8 @@ class GicV3(Device[GicV3Props]):
         ctx.register_irq_sink(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
     def _create_in_kernel(self, ctx: DeviceContext, vm: KvmVm) -> None:
+        from virtmodel.devices import gicv3_kvm  # only a KVM realize needs it
+        from virtmodel.machine import kvm
 
         p = self.props
         if p.revision != 3:
@@ -194,6 +194,8 @@ class GicV3(Device[GicV3Props]):
     def _icc_reset(self, cpu: ArmCpu) -> None:
         """A CPU reset: QEMU's CPU-interface reset reads ICC_CTLR_EL1 back."""
         if self.kvm_device is not None and self.kvm_state:
+            from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
             mpidr = self._mpidr(cpu.props.index)
             self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
 
@@ -201,6 +203,8 @@ class GicV3(Device[GicV3Props]):
         """Write QEMU's reset state into the in-kernel vGIC (nothing under TCG)."""
         if self.kvm_device is None or not self.kvm_state:
             return
+        from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
         vcpus = self._vcpus()
         mpidrs = [int(vcpus[i].mpidr) for i in sorted(vcpus)[: self.props.num_cpu]]
         for mpidr in mpidrs:
@@ -213,6 +217,8 @@ class GicV3(Device[GicV3Props]):
     def _queue_addresses(
         self, ctx: DeviceContext, dev: KvmDeviceHandle, multi: bool
     ) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
+
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
         ctx.queue_kvm_address(
             f"{self.name}-dist",

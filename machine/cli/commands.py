@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,6 +289,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
             raise UsageError(msg)
+        import shutil  # only rendering runs a program
+        import subprocess
+
         dot = shutil.which("dot")
         if dot is None:
             msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"

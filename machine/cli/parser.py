@@ -7,7 +7,8 @@ Machine options use QEMU's spelling (``-M``, ``-smp``, ``-m``, ``-cpu``,
 from __future__ import annotations
 
 import argparse
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, Final, NoReturn
 
 from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
 
@@ -208,8 +209,14 @@ def _version() -> str:
     return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser for every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the parser for every subcommand.
+
+    With *command*, only that subcommand gets its options; the others are
+    there by name alone, so a command line that starts with *command* parses
+    exactly as with the full parser, without paying for the rest (the lab's
+    options import the lab). ``None`` builds them all (``--help``).
+    """
     parser = _Parser(
         prog="virtmodel",
         description=DESCRIPTION,
@@ -221,7 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"virtmodel {_version()}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, add in _SUBCOMMANDS.items():
+        if command is None or name == command:
+            add(sub)
+        else:
+            sub.add_parser(name)
+    return parser
 
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="bring the machine up to its first vCPU run; print the trace",
@@ -239,15 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--mtree", action="store_true", help="also print the memory map (info mtree)"
     )
 
+
+def _add_dtb(sub: Any) -> None:
     dtb = sub.add_parser("dtb", help="write the device tree blob QEMU's dumpdtb writes")
     _machine_options(dtb)
     dtb.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="where to write it"
     )
 
+
+def _add_dts(sub: Any) -> None:
     dts = sub.add_parser("dts", help="print the device tree source")
     _machine_options(dts)
 
+
+def _add_boot(sub: Any) -> None:
     boot = sub.add_parser(
         "boot", help="boot a kernel under qemu-system-aarch64 on our DTB"
     )
@@ -266,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the QEMU to run",
     )
 
+
+def _add_graph(sub: Any) -> None:
     graph = sub.add_parser("graph", help="draw a phase's notifiers and their order")
     _machine_options(graph)
     graph.add_argument(
@@ -284,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, metavar="FILE", help="write here, not stdout"
     )
 
+
+def _add_explain(sub: Any) -> None:
     explain = sub.add_parser("explain", help="say why notifier A runs before B")
     _machine_options(explain)
     explain.add_argument("first", metavar="A", help="a notifier's name")
@@ -292,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the explanation as JSON"
     )
 
+
+def _add_info(sub: Any) -> None:
     info = sub.add_parser(
         "info", help="print what QEMU's monitor prints: info mtree [-f], info qtree"
     )
@@ -303,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-f", dest="flat", action="store_true", help="mtree: the flattened views"
     )
 
+
+def _add_explore(sub: Any) -> None:
     explore = sub.add_parser(
         "explore", help="run init-done under one order per class of equivalent orders"
     )
@@ -319,10 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every valid order, not one per class of equivalent orders",
     )
     explore.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _add_lab(sub: Any) -> None:
     from virtmodel.machine.lab.cli import add_lab_parser
 
     add_lab_parser(sub)
 
+
+def _add_serve(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
     )
@@ -332,4 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=8016, help="0 picks a free port (default 8016)"
     )
-    return parser
+
+
+#: Each subcommand and what adds it, in the order ``--help`` lists them.
+_SUBCOMMANDS: Final[dict[str, Callable[[Any], None]]] = {
+    "run": _add_run,
+    "dtb": _add_dtb,
+    "dts": _add_dts,
+    "boot": _add_boot,
+    "graph": _add_graph,
+    "explain": _add_explain,
+    "info": _add_info,
+    "explore": _add_explore,
+    "lab": _add_lab,
+    "serve": _add_serve,
+}
+
+#: The subcommands' names.
+COMMANDS: Final = tuple(_SUBCOMMANDS)

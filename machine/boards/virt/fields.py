@@ -28,7 +28,7 @@ DEFAULT_HOST_IPA_BITS = 40
 class VirtFields(BaseModel):
     """The user's choices for a ``-M virt`` machine, resolved to values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     machine_type: str = Field(default="virt-7.2", description="-M type, versioned")
     accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
