@@ -30,6 +30,7 @@ from virtmodel.machine.boards.virt.devices import (
 from virtmodel.machine.boards.virt.dtb import initrd_placement
 from virtmodel.machine.boards.virt.kvm import cpu_post_init, probe_vgic
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
+from virtmodel.machine.boards.virt.userdtb import load_user_dtb
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
@@ -283,11 +284,19 @@ class VirtBoard:
         self.bootorder = b""  # no -boot order and no bootable devices given
 
     def _machine_done(self, machine: Machine) -> None:
-        """Build the device tree from this machine's devices (``arm_load_dtb``)."""
+        """Build the device tree from this machine's devices (``arm_load_dtb``).
+
+        With ``-dtb`` the guest gets the user's blob, edited, instead.
+        """
+        initrd = initrd_placement(self.config)
+        if self.config.dtb is not None:
+            psci = self.peripherals.psci
+            self.dtb = load_user_dtb(self.config, initrd=initrd, psci=psci).to_dtb()
+            return
         fdt = build_virt_fdt(
             self.config,
             seed=self.seed,
-            initrd=initrd_placement(self.config),
+            initrd=initrd,
             peripherals=self.peripherals,
         )
         self.dtb = fdt.to_dtb()

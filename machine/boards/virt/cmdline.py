@@ -8,10 +8,10 @@ own rule, and :func:`read_command_line` follows them:
   virt,gic-version=3 -M its=off`` is a GICv3 machine without an ITS and ``-smp
   4 -smp sockets=2`` has four CPUs in two sockets. Every ``-M`` has the implied
   key ``type``, so ``-M virt -M virt-7.2`` changes the type.
-- ``-kernel``, ``-initrd``, ``-append``, ``-bios``, ``-enable-kvm`` and
-  ``-nographic`` are ``-M`` keys in disguise (``kernel``, ``initrd``,
-  ``append``, ``firmware``, ``accel=kvm``, ``graphics=off``) and merge with
-  them in command-line order.
+- ``-kernel``, ``-initrd``, ``-append``, ``-bios``, ``-dtb``, ``-enable-kvm``
+  and ``-nographic`` are ``-M`` keys in disguise (``kernel``, ``initrd``,
+  ``append``, ``firmware``, ``dtb``, ``accel=kvm``, ``graphics=off``) and merge
+  with them in command-line order.
 - ``-cpu`` is replaced whole by a later ``-cpu``.
 - ``-accel`` accumulates: the accelerators are tried in order and the first
   one that starts wins, with a warning for each one skipped. virtmodel's
@@ -71,6 +71,7 @@ MACHINE_KEY_OPTIONS: Final = {
     "-initrd": "initrd",
     "-append": "append",
     "-bios": "firmware",
+    "-dtb": "dtb",
 }
 #: Options that take no value.
 FLAGS: Final = ("-nographic", "-nodefaults", "-enable-kvm")
@@ -90,7 +91,6 @@ VALUE_OPTIONS: Final = (
     "-device",
     "-object",
     "-numa",
-    "-dtb",
 )
 
 #: ``-accel`` properties per accelerator, each with a checker of its value.
@@ -270,12 +270,6 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             _read_net(option, value, line)
         elif option == "-device":
             _read_device(value, line)
-        elif option == "-dtb":
-            msg = (
-                "-dtb (a device tree of your own) is not modelled: virtmodel "
-                "builds the tree QEMU builds; leave -dtb out"
-            )
-            raise ConfigError(option="dtb", value=value, problem=msg)
         elif option == "-object":
             name, size = parse_backend(_keyval(option, value, "qom-type"))
             if name in line.backends:
@@ -374,12 +368,14 @@ def option_values(line: CommandLine) -> dict[str, Any]:
 
 
 def check_images(config: VirtConfig) -> None:
-    """Refuse a ``-kernel`` or ``-bios`` file QEMU could not load.
+    """Refuse a ``-kernel``, ``-bios`` or ``-dtb`` file QEMU could not load.
 
     Raises:
-        ConfigError: The file cannot be read.
+        ConfigError: A file cannot be read, or the ``-dtb`` blob is not one
+            QEMU could load and give the machine's memory nodes.
     """
-    for option, path in (("kernel", config.kernel), ("bios", config.bios)):
+    images = (("kernel", config.kernel), ("bios", config.bios), ("dtb", config.dtb))
+    for option, path in images:
         if path is None:
             continue
         try:
@@ -388,6 +384,11 @@ def check_images(config: VirtConfig) -> None:
         except OSError as exc:
             msg = f"cannot load {path!r}: {exc.strerror}"
             raise ConfigError(option=option, value=path, problem=msg) from exc
+    if config.dtb is not None:
+        # QEMU reads the blob at machine-done; a bad one is refused up front.
+        from virtmodel.machine.boards.virt.userdtb import load_user_dtb
+
+        load_user_dtb(config, initrd=None, psci=None)
 
 
 def config_from_command_line(
