@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from virtmodel.devices import gicv2, gicv3
+from virtmodel.devices.its import ITS_SIZE
+from virtmodel.devices.v2m import V2M_SIZE
 from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.mtree import SIZE_ALL, AddressSpace, MemRegion
@@ -26,16 +29,18 @@ from virtmodel.machine.mtree import SIZE_ALL, AddressSpace, MemRegion
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
 
-#: What each GICv2 block decodes (the board map reserves 64 KiB each).
+#: What each GICv2 block decodes (the board map reserves 64 KiB each): the
+#: device models' own sizes, so the devices and this view are one data.
 GICV2_SIZES: Final = {
-    "gic_dist": 0x1000,
-    "gic_cpu": 0x2000,
-    "gicv2m": 0x1000,
-    "gic_viface": 0x1000,
-    "gic_vcpu": 0x2000,
+    "gic_dist": gicv2.DIST_SIZE,
+    "gic_cpu": gicv2.CPU_SIZE,
+    "gicv2m": V2M_SIZE,
+    "gic_viface": gicv2.HYP_SIZE,
+    "gic_vcpu": gicv2.VCPU_SIZE,
 }
-GICV3_DIST_SIZE: Final = 0x10000
-ITS_FRAME_SIZE: Final = 0x10000
+GICV3_DIST_SIZE: Final = gicv3.DIST_SIZE
+#: The ITS device's window holds its control and translation frames.
+ITS_FRAME_SIZE: Final = ITS_SIZE // 2
 #: The ECAM window the gpex host bridge decodes (256 buses of 1 MiB).
 PCIE_MMCFG_SIZE: Final = 0x1000_0000
 #: Input address bits of the SMMUv3's per-device IOMMU regions.
