@@ -60,15 +60,21 @@ def test_run_mtree_prints_qemus_view(capsys: pytest.CaptureFixture[str]) -> None
     assert "(prio -1, i/o): system" in out
 
 
-def test_run_mtree_falls_back_to_the_device_map_where_not_modelled(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-device", "virtio-iommu-pci"], "address-space: virtio-iommu-pci"),
+        (["-accel", "kvm", "-cpu", "host", "-M", "gic-version=3"], "gicv3_dist"),
+    ],
+)
+def test_run_mtree_prints_qemus_view_with_devices_and_under_kvm(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
 ) -> None:
-    argv = ["run", "--mtree", "-M", "virt", "-device", "virtio-iommu-pci"]
-    assert main(argv) == 0
+    assert main(["run", "--mtree", "-M", "virt", *argv]) == 0
     out = capsys.readouterr().out
 
-    assert "address-space: system" in out
-    assert "address-space: cpu-memory-0" not in out
+    assert "address-space: cpu-memory-0" in out
+    assert expected in out
 
 
 @pytest.mark.parametrize(
