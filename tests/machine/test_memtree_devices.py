@@ -84,12 +84,15 @@ def test_run_mtree_prints_qemus_view_with_devices_and_under_kvm(
         "-M virt,secure=on,virtualization=on -cpu max -smp 2",
         "-M virt,gic-version=3,secure=on,iommu=smmuv3 -cpu max -smp 4",
         "-M virt,gic-version=3 -smp 200 -m 2G,slots=1,maxmem=8G",
+        "-M virt -accel kvm -cpu host -smp 2",
+        "-M virt,gic-version=3 -accel kvm -cpu host -smp 4 -device virtio-iommu-pci",
     ],
 )
 def test_device_regions_have_qemus_sizes_too(text: str) -> None:
-    config = virtmodel_config(text.split())
-    machine = boot_virt(create_virt(config))
-    spaces = {s.name: s.root for s in virt_address_spaces(config)}
+    machine = boot_virt(create_virt(virtmodel_config(text.split())))
+    board = machine.board
+    assert isinstance(board, VirtBoard)
+    spaces = {s.name: s.root for s in virt_address_spaces(board.config)}
     qemu = {(start, mr.size): mr.name for start, mr in regions_in(spaces["memory"])}
 
     for region in machine.memory:

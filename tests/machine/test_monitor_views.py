@@ -190,3 +190,19 @@ def test_info_subcommand_prints_the_views(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.startswith("FlatView #0\n")
     assert main(["info", "qtree", "-M", "virt"]) == 0
     assert capsys.readouterr().out.startswith("bus: main-system-bus\n  type System\n")
+
+
+@pytest.mark.parametrize(
+    ("semantics", "gic"), [("v6.1", "gicv3_dist"), ("v4.8", "gic_dist")]
+)
+def test_kvm_without_gic_version_shows_the_gic_the_simulated_host_gives(
+    capsys: pytest.CaptureFixture[str], semantics: str, gic: str
+) -> None:
+    argv = ["-M", "virt", "-accel", "kvm", "-cpu", "host"]
+    assert main(["info", "mtree", *argv, "--kernel-semantics", semantics]) == 0
+    info = capsys.readouterr().out
+    assert main(["run", "--mtree", *argv, "--kernel-semantics", semantics]) == 0
+    run = capsys.readouterr().out
+
+    assert f"): {gic}\n" in info
+    assert run.endswith(info)

@@ -77,16 +77,8 @@ def create_virt(
     """
     accel: Accelerator
     if config.accel == "kvm":
-        unsettled = config.gic_auto and config.gic_version == 2
-        simulated = kvm_backend == "sim"
-        if (
-            unsettled
-            and simulated
-            and not KvmAccel(kernel_semantics).host.can_emulate_v2
-        ):
-            # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
-            settled = {"gic_version": 3, "gic_auto": False}
-            config = VirtConfig(**{**config.model_dump(), **settled})
+        if kvm_backend == "sim":
+            config = settle_gic(config, kernel_semantics)
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )
@@ -97,6 +89,25 @@ def create_virt(
     )
     machine.board = VirtBoard(config, its_init=its_init, seed=seed)
     return machine
+
+
+def settle_gic(config: VirtConfig, kernel_semantics: str = "v6.1") -> VirtConfig:
+    """Return *config* with an unset GIC version settled for the simulated host.
+
+    Under KVM without ``gic-version`` QEMU's ``finalize_gic_version`` takes
+    GICv2 only if the host's kernel can emulate one, else GICv3; the
+    simulated host of *kernel_semantics* answers. Other configs come back
+    unchanged.
+
+    Raises:
+        ValueError: An unknown kernel era.
+    """
+    if config.accel != "kvm" or not (config.gic_auto and config.gic_version == 2):
+        return config
+    if KvmAccel(kernel_semantics).host.can_emulate_v2:
+        return config
+    settled = {"gic_version": 3, "gic_auto": False}
+    return VirtConfig(**{**config.model_dump(), **settled})
 
 
 def boot_virt(machine: Machine) -> Machine:
