@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import require_tool
 from tests.machine.qemu_cmdline import compare, virtmodel_config
+from virtmodel.machine.boards.virt.board import VirtBoard, boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.dtb import build_virt_dtb
 from virtmodel.machine.boards.virt.userdtb import dtb_buffer_size
@@ -265,3 +266,20 @@ def test_bad_dtb_is_one_error_line_naming_the_file(
         assert says in err
         assert "Traceback" not in err
     assert not (tmp_path / "out.dtb").exists()
+
+
+def test_run_gives_the_guest_the_edited_blob(tmp_path: Path) -> None:
+    source = Fdt()
+    source.setprop_cells("/", "#address-cells", 2)
+    source.setprop_cells("/", "#size-cells", 2)
+    source.add_subnode("/psci")
+    path = tmp_path / "in.dtb"
+    path.write_bytes(source.to_dtb(None))
+    config = VirtConfig(dtb=str(path), gic_version=3, smp="2")
+    machine = boot_virt(create_virt(config))
+    board = machine.board
+    assert isinstance(board, VirtBoard)
+
+    assert board.dtb == build_virt_dtb(config).to_dtb()
+    assert board.dtb is not None
+    assert len(board.dtb) == dtb_buffer_size(path.stat().st_size)

@@ -27,6 +27,7 @@ MACHINE_PROP_HELP: Final = {
     "append": ("string", "kernel command line, written to /chosen/bootargs"),
     "default-bus-bypass-iommu": ("bool", "root PCI bus bypasses the IOMMU"),
     "dt-compatible": ("string", "accepted; the virt board's tree ignores it"),
+    "dtb": ("string", "device tree blob QEMU edits instead of its own (-dtb)"),
     "dtb-kaslr-seed": ("bool", "older name of dtb-randomness"),
     "dtb-randomness": ("bool", "kaslr-seed and rng-seed in /chosen"),
     "dump-guest-core": ("bool", "accepted; no effect on the tree"),
