@@ -48,6 +48,15 @@ SOURCES = {
   memory { device_type = "memory"; };
 };
 """,
+    # Boot properties QEMU resizes in place, and a /psci with a subtree.
+    "chosen": """/dts-v1/;
+/ { #address-cells = <2>; #size-cells = <2>;
+  chosen { bootargs = "an existing command line, longer than the new one";
+    linux,initrd-start = <0 0x1>; linux,initrd-end = <0 0x2>; };
+  psci { compatible = "x"; sub { a = <1>; }; };
+  memory@0 { device_type = "memory"; };
+};
+""",
     # No /chosen (QEMU adds one) and one-cell addresses and sizes.
     "tiny": """/dts-v1/;
 / { #address-cells = <1>; #size-cells = <1>; compatible = "tiny"; };
@@ -123,6 +132,16 @@ def _blobs(tmp_path: Path) -> dict[str, Path]:
     own.write_bytes(build_virt_dtb(VirtConfig(gic_version=3, smp="2")).to_dtb())
     blobs["own"] = own
     blobs["misordered"] = _misordered(tmp_path)
+    # QEMU's own dump of an edited blob: NOP tokens in the input.
+    qemu = require_tool("qemu-system-aarch64", "qemu-system-arm")
+    dump = tmp_path / "requeued.dtb"
+    subprocess.run(
+        [qemu, "-M", f"virt,dumpdtb={dump}", "-dtb", blobs["multi"], "-nodefaults"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    blobs["requeued"] = dump
     return blobs
 
 
