@@ -59,7 +59,12 @@ def names(value: Names) -> tuple[str, ...]:
 # them (the virtmodel package; not resolved, since the repository reaches them
 # through .pkg/virtmodel's links): sites read "devices/its.py:81" everywhere.
 _PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_OWN_FILES = ("machine/init_done.py", "machine/machine.py", "machine/kvm_addr.py")
+_OWN_FILES = (
+    "machine/init_done.py",
+    "machine/machine.py",
+    "machine/kvm_addr.py",
+    "machine/device_context.py",
+)
 
 
 def declaration_site() -> str:

@@ -30,8 +30,8 @@ class Box(Device[BoxProps]):
     props_model = BoxProps
 
     def on_realize(self):
-        self.owner.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
-        self.owner.connect_irq(self, 0, IrqKind.SPI, 3)
+        self.ctx.map_mmio("box", 0x1000_0000, 0x1000)
+        self.ctx.connect_irq(0, IrqKind.SPI, 3)
         if self.props.fail:
             raise RealizeError(self.name, "box: power rail missing")
 
