@@ -20,9 +20,15 @@ if TYPE_CHECKING:
     from virtmodel.machine.device_context import DeviceContext
     from virtmodel.machine.fdt import Fdt
 
-#: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
-DIST_SIZE = 0x10000
-CPU_SIZE = 0x10000
+#: What each block decodes, as QEMU's arm_gic and KVM's vGICv2 map it: a
+#: 4 KiB distributor and virtual interface control, an 8 KiB CPU interface
+#: and virtual CPU interface.
+DIST_SIZE = 0x1000
+CPU_SIZE = 0x2000
+HYP_SIZE = 0x1000
+VCPU_SIZE = 0x2000
+#: What the board reserves for each block and the device tree's ``reg`` says.
+FRAME_SIZE = 0x10000
 #: The GICv2 architecture limit on CPU interfaces.
 MAX_CPUS = 8
 
@@ -63,8 +69,8 @@ class GicV2(Device[GicV2Props]):
             f"{self.name}.cpu": (p.cpu_base, CPU_SIZE),
         }
         if p.has_virtualization_extensions:
-            out[f"{self.name}.hyp"] = (p.hyp_base, CPU_SIZE)
-            out[f"{self.name}.vcpu"] = (p.vcpu_base, CPU_SIZE)
+            out[f"{self.name}.hyp"] = (p.hyp_base, HYP_SIZE)
+            out[f"{self.name}.vcpu"] = (p.vcpu_base, VCPU_SIZE)
         return out
 
     def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
@@ -73,7 +79,7 @@ class GicV2(Device[GicV2Props]):
             fdt,
             ctx,
             compatible="arm,cortex-a15-gic",
-            frames=list(self.regions().values()),
+            frames=[(base, FRAME_SIZE) for base, _ in self.regions().values()],
             redist_regions=None,
             maintenance_irq=self.props.has_virtualization_extensions,
         )

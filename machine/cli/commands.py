@@ -161,21 +161,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _mtree(machine: Machine) -> str:
-    """Return ``info mtree`` for the machine (TCG), else its flat region list.
+    """Return ``info mtree`` for the machine: QEMU's view of the same config.
 
-    Under TCG this is QEMU's view built from the same config the devices were
-    placed with. Where the monitor view is not modelled (KVM, whose GIC
-    regions are the kernel's; ``-device``; ``-numa``) the devices' own map is
-    printed instead.
+    The devices were placed from that config, and map QEMU's region sizes.
     """
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
-    config = _board(machine).config
-    modelled = not (config.numa or config.virtio_iommu or config.guest_loaders)
-    if config.accel == "kvm" or not modelled:
-        return machine.memory.dump() + "\n"
-    return format_mtree(virt_address_spaces(config))
+    return format_mtree(virt_address_spaces(_board(machine).config))
 
 
 def _kernel_label(args: argparse.Namespace) -> str:

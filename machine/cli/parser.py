@@ -126,7 +126,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         g,
         "-dtb",
         metavar="FILE",
-        help="not modelled: refused with the reason (default: none)",
+        help="a device tree blob QEMU loads and edits instead of its own "
+        "(default: none)",
     )
     _qemu(
         g,

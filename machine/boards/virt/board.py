@@ -30,6 +30,7 @@ from virtmodel.machine.boards.virt.devices import (
 from virtmodel.machine.boards.virt.dtb import initrd_placement
 from virtmodel.machine.boards.virt.kvm import cpu_post_init, probe_vgic
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
+from virtmodel.machine.boards.virt.userdtb import load_user_dtb
 from virtmodel.machine.irq import IrqKind
 from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
@@ -76,16 +77,8 @@ def create_virt(
     """
     accel: Accelerator
     if config.accel == "kvm":
-        unsettled = config.gic_auto and config.gic_version == 2
-        simulated = kvm_backend == "sim"
-        if (
-            unsettled
-            and simulated
-            and not KvmAccel(kernel_semantics).host.can_emulate_v2
-        ):
-            # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
-            settled = {"gic_version": 3, "gic_auto": False}
-            config = VirtConfig(**{**config.model_dump(), **settled})
+        if kvm_backend == "sim":
+            config = settle_gic(config, kernel_semantics)
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )
@@ -96,6 +89,25 @@ def create_virt(
     )
     machine.board = VirtBoard(config, its_init=its_init, seed=seed)
     return machine
+
+
+def settle_gic(config: VirtConfig, kernel_semantics: str = "v6.1") -> VirtConfig:
+    """Return *config* with an unset GIC version settled for the simulated host.
+
+    Under KVM without ``gic-version`` QEMU's ``finalize_gic_version`` takes
+    GICv2 only if the host's kernel can emulate one, else GICv3; the
+    simulated host of *kernel_semantics* answers. Other configs come back
+    unchanged.
+
+    Raises:
+        ValueError: An unknown kernel era.
+    """
+    if config.accel != "kvm" or not (config.gic_auto and config.gic_version == 2):
+        return config
+    if KvmAccel(kernel_semantics).host.can_emulate_v2:
+        return config
+    settled = {"gic_version": 3, "gic_auto": False}
+    return VirtConfig(**{**config.model_dump(), **settled})
 
 
 def boot_virt(machine: Machine) -> Machine:
@@ -283,11 +295,19 @@ class VirtBoard:
         self.bootorder = b""  # no -boot order and no bootable devices given
 
     def _machine_done(self, machine: Machine) -> None:
-        """Build the device tree from this machine's devices (``arm_load_dtb``)."""
+        """Build the device tree from this machine's devices (``arm_load_dtb``).
+
+        With ``-dtb`` the guest gets the user's blob, edited, instead.
+        """
+        initrd = initrd_placement(self.config)
+        if self.config.dtb is not None:
+            psci = self.peripherals.psci
+            self.dtb = load_user_dtb(self.config, initrd=initrd, psci=psci).to_dtb()
+            return
         fdt = build_virt_fdt(
             self.config,
             seed=self.seed,
-            initrd=initrd_placement(self.config),
+            initrd=initrd,
             peripherals=self.peripherals,
         )
         self.dtb = fdt.to_dtb()

@@ -75,6 +75,9 @@ class VirtFields(BaseModel):
     initrd: str | None = Field(default=None, description="-initrd image")
     append: str | None = Field(default=None, description="-append command line")
     bios: str | None = Field(default=None, description="-bios firmware image")
+    dtb: str | None = Field(
+        default=None, description="-dtb blob QEMU edits instead of its own tree"
+    )
     host_ipa_bits: int = Field(
         default=DEFAULT_HOST_IPA_BITS,
         ge=32,
