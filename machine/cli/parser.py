@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
+from virtmodel.devices.its_init import ITS_INITS
+from virtmodel.machine.cli.choices import GRAPH_FORMATS, GRAPH_PHASES, INFO_TOPICS
 from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
+from virtmodel.machine.kvm.eras import BACKENDS, DEFAULT_ERA, SEMANTICS_NAMES
+from virtmodel.machine.notifier_modes import NOTIFIER_MODES
 
 #: The one-line summary ``virtmodel --help`` starts with.
 DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
@@ -151,28 +155,28 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
-        default="v6.1",
-        choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
+        default=DEFAULT_ERA,
+        choices=SEMANTICS_NAMES,
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(
         "--kvm",
         dest="kvm_backend",
         default="sim",
-        choices=("sim", "host"),
+        choices=BACKENDS,
         help="who answers the KVM calls (with -accel kvm): the simulator "
         "(default) or this arm64 host's /dev/kvm",
     )
     v.add_argument(
         "--notifiers",
         default="ordered",
-        choices=("ordered", "qemu-lifo"),
+        choices=NOTIFIER_MODES,
         help="declared order or QEMU's newest-first list",
     )
     v.add_argument(
         "--its-init",
         default="realize",
-        choices=("realize", "init-done"),
+        choices=ITS_INITS,
         help="ITS CTRL_INIT in realize (QEMU >= 2.8) or in its own notifier",
     )
     v.add_argument(
@@ -271,13 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--phase",
         default="init-done",
-        choices=("init-done", "realize", "reset"),
+        choices=GRAPH_PHASES,
         help="which phase's notifiers",
     )
     graph.add_argument(
         "--format",
         default="dot",
-        choices=("dot", "mermaid", "svg", "png"),
+        choices=GRAPH_FORMATS,
         help="output format (svg/png need Graphviz and -o)",
     )
     graph.add_argument(
@@ -297,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _machine_options(info)
     info.add_argument(
-        "what", choices=("mtree", "qtree"), help="memory regions or device buses"
+        "what", choices=INFO_TOPICS, help="memory regions or device buses"
     )
     info.add_argument(
         "-f", dest="flat", action="store_true", help="mtree: the flattened views"

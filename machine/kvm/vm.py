@@ -22,9 +22,18 @@ from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.addresses import base_problem, free_slot
 from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
 from virtmodel.machine.kvm.device import KvmDevice, check_int
+from virtmodel.machine.kvm.eras import (
+    BACKENDS,
+    DEFAULT_ERA,
+    DEFAULT_NAMES,
+    Backend,
+    SemanticsName,
+    is_backend,
+)
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.resource_names import Resource
 from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
@@ -39,14 +48,14 @@ if TYPE_CHECKING:
 @overload
 def create_vm(
     ipa_bits: int = ...,
-    semantics: str = ...,
+    semantics: SemanticsName = ...,
     host: HostCaps | None = ...,
     backend: Literal["sim"] = ...,
 ) -> Vm: ...
 @overload
 def create_vm(
     ipa_bits: int = ...,
-    semantics: str = ...,
+    semantics: SemanticsName = ...,
     host: HostCaps | None = ...,
     *,
     backend: Literal["host"],
@@ -55,16 +64,15 @@ def create_vm(
 
 def create_vm(
     ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
-    semantics: str = "v6.1",
+    semantics: SemanticsName = DEFAULT_ERA,
     host: HostCaps | None = None,
-    backend: str = "sim",
+    backend: Backend = "sim",
 ) -> Vm | HostVm:
     """KVM_CREATE_VM: a VM with *ipa_bits* of guest physical address space.
 
-    ``semantics`` picks the kernel ("v6.1", alias "mainline"; "v4.8",
-    "v4.8-rc1"). The
-    2016 kernels predate KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make
-    40-bit VMs.
+    ``semantics`` picks the kernel (:data:`~virtmodel.machine.kvm.eras.ERAS`:
+    "v6.1", alias "mainline"; "v4.8", "v4.8-rc1"). The 2016 kernels predate
+    KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make 40-bit VMs.
 
     ``backend="host"`` issues the real ioctls on this host's /dev/kvm
     instead (:mod:`virtmodel.machine.kvm.host`); the host's kernel answers,
@@ -78,14 +86,14 @@ def create_vm(
             *host* is given with ``backend="host"``.
     """
     if backend == "host":
-        if semantics not in ("v6.1", "mainline") or host is not None:
+        if semantics not in DEFAULT_NAMES or host is not None:
             msg = "backend='host': the host's own kernel answers; drop semantics/host"
             raise ValueError(msg)
         from virtmodel.machine.kvm.host import create_host_vm
 
         return create_host_vm(ipa_bits)
-    if backend != "sim":
-        msg = f"KVM backend {backend!r} is not 'sim' or 'host'"
+    if not is_backend(backend):
+        msg = f"KVM backend {backend!r} is not {' or '.join(map(repr, BACKENDS))}"
         raise ValueError(msg)
     sem = get_semantics(semantics)
     host = host if host is not None else HostCaps()
@@ -447,7 +455,7 @@ class Vm:
         return mmio_claimed(self, ipa)
 
 
-def _create_resource(type_id: int) -> str:
+def _create_resource(type_id: int) -> Resource:
     if type_id in (c.KVM_DEV_TYPE_ARM_VGIC_V2, c.KVM_DEV_TYPE_ARM_VGIC_V3):
         return "kvm.vgic.create"
     if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:

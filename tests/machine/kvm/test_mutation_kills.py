@@ -29,6 +29,7 @@ from tests.machine.kvm.helpers import (
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm import differential, uapi
 from virtmodel.machine.kvm import gicv3_sysregs as sysregs
+from virtmodel.machine.kvm.eras import SemanticsName
 from virtmodel.machine.kvm.script import run_script
 from virtmodel.machine.kvm.scriptgen import ScriptGenerator
 
@@ -80,7 +81,9 @@ def test_legacy_redist_over_a_placed_distributor_is_einval_at_set_time() -> None
 
 
 @pytest.mark.parametrize("era", ["v4.8", "v4.8-rc1"])
-def test_old_eras_take_the_same_overlap_and_refuse_it_only_later(era: str) -> None:
+def test_old_eras_take_the_same_overlap_and_refuse_it_only_later(
+    era: SemanticsName,
+) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
 
@@ -269,7 +272,7 @@ def test_spi_set_and_clear_registers_are_two_views_of_one_bit_array(
     ],
 )
 def test_its_get_attr_of_a_group_it_does_not_have_is_enxio(
-    era: str, group: int, reason: str
+    era: SemanticsName, group: int, reason: str
 ) -> None:
     vm, _ = configured_v3(era)
     its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
