@@ -556,3 +556,35 @@ def test_vcpu_attribute_calls_carry_their_uapi_names() -> None:
         (("PMU_V3_CTRL", "TIMER_CTRL", "PVTIME_CTRL")[g], name)
         for (g, _), name in names.items()
     ]
+
+
+# A real side that answers fewer scripts than it was given is a broken
+# runner, not fewer candidates (mutant: zip's strict=).
+def test_shrink_refuses_a_runner_that_drops_answers() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\ncreate_vcpu 1\ncreate_vcpu 2\nend\n"
+
+    def dropping(scripts: Sequence[str]) -> list[differential.Answers]:
+        return _fake_real(scripts)[:-1] if len(scripts) > 1 else _fake_real(scripts)
+
+    with pytest.raises(ValueError, match="zip"):
+        differential.shrink(script, dropping)
+
+
+# vCPU attribute values are u32 except PMU_V3_FILTER's struct and PVTIME_IPA
+# (mutant: `and` for `or` in the width rule).
+@pytest.mark.parametrize(
+    ("group", "attr", "nbytes"),
+    [
+        (uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_IRQ, 4),
+        (uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_FILTER, 8),
+        (uapi.KVM_ARM_VCPU_TIMER_CTRL, 2, 4),
+        (uapi.KVM_ARM_VCPU_PVTIME_CTRL, uapi.KVM_ARM_VCPU_PVTIME_IPA, 8),
+    ],
+)
+def test_vcpu_attribute_values_are_checked_at_their_width(
+    group: int, attr: int, nbytes: int
+) -> None:
+    vcpu = kvm.create_vm(semantics="v6.1").create_vcpu(0)
+
+    with pytest.raises(ValueError, match=f"is not a {8 * nbytes}-bit unsigned"):
+        vcpu.set_attr(group, attr, 1 << 8 * nbytes)

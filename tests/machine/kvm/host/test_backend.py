@@ -301,6 +301,8 @@ def test_attribute_numbers_and_vcpu_values_are_checked_and_read_at_their_width()
         vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_INIT)
         init_value = fake.attrs[vcpu.fd, pmu, u.KVM_ARM_VCPU_PMU_V3_INIT]
         vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ, 0xFFFFFFFF)
+        with pytest.raises(ValueError, match="is not a 32-bit unsigned"):
+            vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ, 1 << 32)
         # The stand-in answers stored + 1 as a u64; the IRQ is a u32.
         irq = vcpu.get_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ)
         recorded = vm.calls[-3].value
