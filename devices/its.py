@@ -10,12 +10,13 @@ could not honour.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import msi_node
+from virtmodel.devices.its_init import ItsInit
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import KvmDeviceHandle
@@ -33,7 +34,7 @@ class ItsProps(DeviceProps):
     """Properties of an :class:`Its`."""
 
     base: int = Field(default=0x0808_0000, ge=0, description="control frame base")
-    its_init: Literal["realize", "init-done"] = Field(
+    its_init: ItsInit = Field(
         default="realize",
         description="where CTRL_INIT happens: in realize (QEMU >= 2.8) or a notifier",
     )

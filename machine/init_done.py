@@ -30,6 +30,7 @@ from virtmodel.machine.errors import (
     NotifierRaisedError,
     UndeclaredAccessError,
 )
+from virtmodel.machine.notifier_modes import NotifierMode
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
 from virtmodel.notifiers import (
@@ -90,7 +91,11 @@ class InitDone:
     """The machine-init-done notifiers of one machine."""
 
     def __init__(
-        self, machine: Machine, mode: str, *, drop_edges: Iterable[tuple[str, str]] = ()
+        self,
+        machine: Machine,
+        mode: NotifierMode,
+        *,
+        drop_edges: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.machine = machine
         self.mode = mode

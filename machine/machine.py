@@ -30,6 +30,11 @@ from virtmodel.machine.irq import IrqKind, IrqLine, IrqMap
 from virtmodel.machine.kvm_addr import KvmAddressQueue
 from virtmodel.machine.kvm_watch import KvmWatch
 from virtmodel.machine.memory import MemoryMap, Region
+from virtmodel.machine.notifier_modes import (
+    NOTIFIER_MODES,
+    NotifierMode,
+    is_notifier_mode,
+)
 from virtmodel.machine.objects import DeviceTree
 from virtmodel.machine.phases import Phase, PhaseClock
 from virtmodel.machine.trace import Kind, MachineTrace
@@ -40,9 +45,6 @@ if TYPE_CHECKING:
 
 Names = str | Iterable[str]
 D = TypeVar("D", bound=Device)
-
-#: The two ways init-done notifiers can run (DESIGN.md §5).
-NOTIFIER_MODES = ("ordered", "qemu-lifo")
 
 
 class Machine:
@@ -71,12 +73,13 @@ class Machine:
         name: str = "virt",
         *,
         accel: Accelerator | None = None,
-        notifiers: str = "ordered",
+        notifiers: NotifierMode = "ordered",
         strict: bool = False,
         drop_edges: Iterable[tuple[str, str]] = (),
     ) -> None:
-        if notifiers not in NOTIFIER_MODES:
-            msg = f"notifier mode {notifiers!r} is not 'ordered' or 'qemu-lifo'"
+        if not is_notifier_mode(notifiers):
+            allowed = " or ".join(map(repr, NOTIFIER_MODES))
+            msg = f"notifier mode {notifiers!r} is not {allowed}"
             raise ValueError(msg)
         given: object = accel  # callers without type checking pass anything
         if given is not None and not isinstance(given, Accelerator):

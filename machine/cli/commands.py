@@ -12,6 +12,7 @@ from virtmodel.machine.boards.virt.cmdline import (
     read_command_line,
 )
 from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.cli.choices import RENDERED_FORMATS, GraphPhase
 from virtmodel.machine.cli.progress import ClearingStream, Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
@@ -22,6 +23,7 @@ from virtmodel.machine.cli.status import (
     print_json,
 )
 from virtmodel.machine.errors import ConfigError, MachineFailedError
+from virtmodel.machine.kvm.eras import DEFAULT_NAMES, Backend
 
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
@@ -72,13 +74,13 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
-    backend = getattr(args, "kvm_backend", "sim")
-    if backend != "sim" and args.kernel_semantics not in ("v6.1", "mainline"):
+    backend: Backend = args.kvm_backend if "kvm_backend" in args else "sim"
+    if backend != "sim" and args.kernel_semantics not in DEFAULT_NAMES:
         msg = "--kernel-semantics picks the simulator's kernel; --kvm host has its own"
         raise UsageError(msg)
     if config is None:
         config = config_from(args)
-    if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
+    if config.accel != "kvm" and args.kernel_semantics not in DEFAULT_NAMES:
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     if backend != "sim" and config.accel != "kvm":
@@ -260,7 +262,7 @@ def _initialized(args: argparse.Namespace) -> Machine:
     return machine
 
 
-def _registry(machine: Machine, phase: str) -> NotifierRegistry[Machine]:
+def _registry(machine: Machine, phase: GraphPhase) -> NotifierRegistry[Machine]:
     if phase == "realize":
         return machine.realize_registry
     if phase == "reset":
@@ -278,7 +280,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         # Numbered in the order that runs; edges QEMU's list breaks drawn so.
         view = machine.init_done
     text = view.to_mermaid() if args.format == "mermaid" else view.to_dot()
-    if args.format in ("svg", "png"):
+    if args.format in RENDERED_FORMATS:
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
             raise UsageError(msg)

@@ -10,7 +10,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
+from virtmodel.devices.its_init import ITS_INITS
+from virtmodel.machine.cli.choices import GRAPH_FORMATS, GRAPH_PHASES, INFO_TOPICS
 from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
+from virtmodel.machine.kvm.eras import BACKENDS, DEFAULT_ERA, SEMANTICS_NAMES
+from virtmodel.machine.notifier_modes import NOTIFIER_MODES
 
 #: The one-line summary ``virtmodel --help`` starts with.
 DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
@@ -153,28 +157,28 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
-        default="v6.1",
-        choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
+        default=DEFAULT_ERA,
+        choices=SEMANTICS_NAMES,
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(
         "--kvm",
         dest="kvm_backend",
         default="sim",
-        choices=("sim", "host"),
+        choices=BACKENDS,
         help="who answers the KVM calls (with -accel kvm): the simulator "
         "(default) or this arm64 host's /dev/kvm",
     )
     v.add_argument(
         "--notifiers",
         default="ordered",
-        choices=("ordered", "qemu-lifo"),
+        choices=NOTIFIER_MODES,
         help="declared order or QEMU's newest-first list",
     )
     v.add_argument(
         "--its-init",
         default="realize",
-        choices=("realize", "init-done"),
+        choices=ITS_INITS,
         help="ITS CTRL_INIT in realize (QEMU >= 2.8) or in its own notifier",
     )
     v.add_argument(
@@ -295,13 +299,13 @@ def _add_graph(sub: Any) -> None:
     graph.add_argument(
         "--phase",
         default="init-done",
-        choices=("init-done", "realize", "reset"),
+        choices=GRAPH_PHASES,
         help="which phase's notifiers",
     )
     graph.add_argument(
         "--format",
         default="dot",
-        choices=("dot", "mermaid", "svg", "png"),
+        choices=GRAPH_FORMATS,
         help="output format (svg/png need Graphviz and -o)",
     )
     graph.add_argument(
@@ -325,7 +329,7 @@ def _add_info(sub: Any) -> None:
     )
     _machine_options(info)
     info.add_argument(
-        "what", choices=("mtree", "qtree"), help="memory regions or device buses"
+        "what", choices=INFO_TOPICS, help="memory regions or device buses"
     )
     info.add_argument(
         "-f", dest="flat", action="store_true", help="mtree: the flattened views"

@@ -42,6 +42,7 @@ from typing import Final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.device import KvmDevice
+from virtmodel.machine.kvm.eras import DEFAULT_ERA, SemanticsName
 from virtmodel.machine.kvm.errors import KvmError
 from virtmodel.machine.kvm.semantics import LAB_HOST, HostCaps
 from virtmodel.machine.kvm.vcpu import Vcpu
@@ -143,7 +144,7 @@ class _Executor:
     """kvmexec's state: the VM, its handles, and what it did to the guest."""
 
     host: HostCaps
-    semantics: str
+    semantics: SemanticsName
     interrupted: frozenset[int] = frozenset()
     vm: Vm | None = None
     vcpus: dict[int, Vcpu] = field(default_factory=dict)
@@ -176,7 +177,7 @@ class _Executor:
 def run_script(
     text: str,
     *,
-    semantics: str = "v6.1",
+    semantics: SemanticsName = DEFAULT_ERA,
     host: HostCaps = LAB_HOST,
     interrupted: frozenset[int] = frozenset(),
 ) -> list[Result]:

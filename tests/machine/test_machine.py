@@ -241,7 +241,7 @@ def test_tcg_machine_makes_no_kvm_calls():
 
 def test_bad_notifier_mode_is_refused():
     with pytest.raises(ValueError, match="notifier mode 'lifo'"):
-        Machine("t", notifiers="lifo")
+        Machine("t", notifiers="lifo")  # type: ignore[arg-type]  # on purpose
 
 
 def test_strict_mode_refuses_reading_undeclared_device_properties():

@@ -17,6 +17,7 @@ from virtmodel.devices.base import Device
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.gpex import Gpex
 from virtmodel.devices.its import Its
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.devices.mmio import MmioProps, SpiProps
 from virtmodel.devices.ram import Ram
 from virtmodel.devices.smmuv3 import Smmuv3
@@ -32,8 +33,10 @@ from virtmodel.machine.boards.virt.kvm import cpu_post_init, probe_vgic
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
 from virtmodel.machine.boards.virt.userdtb import load_user_dtb
 from virtmodel.machine.irq import IrqKind
+from virtmodel.machine.kvm.eras import DEFAULT_ERA, Backend, SemanticsName
 from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
+from virtmodel.machine.notifier_modes import NotifierMode
 
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.
@@ -60,13 +63,13 @@ def kvm_ipa_bits(config: VirtConfig) -> int:
 def create_virt(
     config: VirtConfig,
     *,
-    kernel_semantics: str = "v6.1",
-    notifiers: str = "ordered",
-    its_init: str = "realize",
+    kernel_semantics: SemanticsName = DEFAULT_ERA,
+    notifiers: NotifierMode = "ordered",
+    its_init: ItsInit = "realize",
     strict: bool = False,
     drop_edges: Iterable[tuple[str, str]] = (),
     seed: int | None = None,
-    kvm_backend: str = "sim",
+    kvm_backend: Backend = "sim",
 ) -> Machine:
     """Return a ``virt`` machine for *config*, ready for :meth:`Machine.boot`.
 
@@ -136,7 +139,9 @@ def virt_board(machine: Machine) -> VirtBoard:
 class VirtBoard:
     """The board-init of ``virt`` for one configuration."""
 
-    def __init__(self, config: VirtConfig, *, its_init: str, seed: int | None) -> None:
+    def __init__(
+        self, config: VirtConfig, *, its_init: ItsInit, seed: int | None
+    ) -> None:
         self.config = config
         self.its_init = its_init
         self.seed = seed

@@ -8,6 +8,7 @@ above each names the kind of mutant it catches.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -29,6 +30,7 @@ from tests.machine.kvm.helpers import (
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm import differential, uapi
 from virtmodel.machine.kvm import gicv3_sysregs as sysregs
+from virtmodel.machine.kvm.eras import SemanticsName
 from virtmodel.machine.kvm.script import run_script
 from virtmodel.machine.kvm.scriptgen import ScriptGenerator
 
@@ -80,7 +82,9 @@ def test_legacy_redist_over_a_placed_distributor_is_einval_at_set_time() -> None
 
 
 @pytest.mark.parametrize("era", ["v4.8", "v4.8-rc1"])
-def test_old_eras_take_the_same_overlap_and_refuse_it_only_later(era: str) -> None:
+def test_old_eras_take_the_same_overlap_and_refuse_it_only_later(
+    era: SemanticsName,
+) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
 
@@ -269,7 +273,7 @@ def test_spi_set_and_clear_registers_are_two_views_of_one_bit_array(
     ],
 )
 def test_its_get_attr_of_a_group_it_does_not_have_is_enxio(
-    era: str, group: int, reason: str
+    era: SemanticsName, group: int, reason: str
 ) -> None:
     vm, _ = configured_v3(era)
     its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
@@ -437,3 +441,150 @@ def test_icc_ctlr_write_must_keep_the_hosts_seis_and_a3v(value: int) -> None:
     for kept in (0x8C03, 0x8C02, 0x8C01, 0x8C00):  # EOImode, CBPR
         gic.set_attr(group, sysregs.ICC_CTLR_EL1, kept)
         assert gic.get_attr(group, sysregs.ICC_CTLR_EL1) == kept
+
+
+# GITS_BASER<n>'s Type (bits 58:56) and Entry_Size (52:48) are read-only: a
+# write of all ones keeps type 1 (devices) / 4 (collections) and 8-byte
+# entries (mutant: the read-only mask's Type field).
+def test_its_baser_type_and_entry_size_ignore_what_is_written() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
+    regs = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
+    read = []
+
+    for offset in (0x100, 0x108):
+        its.set_attr(regs, offset, (1 << 64) - 1)
+        read.append(its.get_attr(regs, offset))
+
+    assert [(value >> 56 & 7, value >> 48 & 0x1F) for value in read] == [(1, 7), (4, 7)]
+    assert read == [0xF907FFFFFFFFFEFF, 0xBC07FFFFFFFFFEFF]
+
+
+# GICD_IPRIORITYR: the first 32 bytes (SGIs and PPIs) are the redistributors'
+# and read as zero from the distributor; SPI 32's byte is the first real one
+# (mutant: the size of the private part).
+def test_distributor_private_priorities_are_raz_wi_and_spis_start_at_0x420() -> None:
+    _, gic = v3_vm("v6.1")
+    gic.set_attr(NR_IRQS, 0, 64)
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    dist = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+
+    for offset in (0x41C, 0x420):
+        gic.set_attr(dist, offset, 0xFFFFFFFF)
+
+    assert gic.get_attr(dist, 0x41C) == 0
+    assert gic.get_attr(dist, 0x420) == 0xF8F8F8F8  # 5 priority bits
+
+
+# GICR_STATUSR (0x10) is missed by the kernel's binary search; 0x14 is RAZ and
+# 0x18 is no register at all (mutant: the RAZ word's length).
+def test_redistributor_word_after_0x14_is_not_a_register() -> None:
+    vm, gic = v3_vm("v6.1")
+    redist = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS
+    mpidr = vm.vcpus[0].mpidr
+
+    gic.has_attr(redist, kvm.v3_reg_attr(mpidr, 0x14))
+    for offset in (0x10, 0x18):
+        fails(errno.ENXIO, gic.has_attr, redist, kvm.v3_reg_attr(mpidr, offset))
+
+
+# LEVEL_INFO's info field is bits 31:10; only 0 (line level) exists, so info
+# 4 (bit 12) is refused like info 1 (mutant: the mask shifted the wrong way).
+@pytest.mark.parametrize("info_bit", [10, 12, 31])
+def test_level_info_refuses_every_nonzero_info_field(info_bit: int) -> None:
+    _, gic = v3_vm("v6.1")
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    level = kvm.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO
+
+    error = fails(errno.EINVAL, gic.get_attr, level, 1 << info_bit | 32)
+
+    assert error.reason == "unknown LEVEL_INFO info field"
+
+
+# An ITS names its register group kvm.its.regs and a group it does not have by
+# number (mutant: the ITS_REGS test negated).
+def test_its_register_and_unknown_group_calls_name_their_resources() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+
+    its.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, 0)
+    its.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0)
+
+    assert [call.resource for call in vm.calls[-2:]] == [
+        "kvm.its.regs",
+        f"kvm.its.group{kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS}",
+    ]
+    assert vm.calls[-2].resource in kvm.RESOURCES
+    assert vm.calls[-1].resource not in kvm.RESOURCES
+
+
+# A device attribute's value is a u64 unless the device says otherwise: 2**64
+# is a programming error (mutant: the default width).
+def test_its_register_values_are_checked_as_u64() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    regs = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
+
+    with pytest.raises(
+        ValueError, match=r"^value for GRP_ITS_REGS 18446744073709551616 "
+    ):
+        its.set_attr(regs, 0x80, 1 << 64)
+    assert its.value_bytes(regs) == 8
+
+
+# Every vCPU attribute is named in the record by its UAPI name (mutant: a key
+# of the name table).
+def test_vcpu_attribute_calls_carry_their_uapi_names() -> None:
+    vm = kvm.create_vm(semantics="v6.1")
+    vcpu = vm.create_vcpu(0)
+    names = {
+        (0, 0): "PMU_V3_IRQ",
+        (0, 1): "PMU_V3_INIT",
+        (0, 2): "PMU_V3_FILTER",
+        (0, 3): "PMU_V3_SET_PMU",
+        (1, 0): "TIMER_IRQ_VTIMER",
+        (1, 1): "TIMER_IRQ_PTIMER",
+        (2, 0): "PVTIME_IPA",
+    }
+
+    for group, attr in names:
+        with contextlib.suppress(kvm.KvmError):  # the record names it either way
+            vcpu.has_attr(group, attr)
+
+    assert [(c.group, c.attr) for c in vm.calls[1:]] == [
+        (("PMU_V3_CTRL", "TIMER_CTRL", "PVTIME_CTRL")[g], name)
+        for (g, _), name in names.items()
+    ]
+
+
+# A real side that answers fewer scripts than it was given is a broken
+# runner, not fewer candidates (mutant: zip's strict=).
+def test_shrink_refuses_a_runner_that_drops_answers() -> None:
+    script = "create_vm 0\ncreate_vcpu 0\ncreate_vcpu 1\ncreate_vcpu 2\nend\n"
+
+    def dropping(scripts: Sequence[str]) -> list[differential.Answers]:
+        return _fake_real(scripts)[:-1] if len(scripts) > 1 else _fake_real(scripts)
+
+    with pytest.raises(ValueError, match="zip"):
+        differential.shrink(script, dropping)
+
+
+# vCPU attribute values are u32 except PMU_V3_FILTER's struct and PVTIME_IPA
+# (mutant: `and` for `or` in the width rule).
+@pytest.mark.parametrize(
+    ("group", "attr", "nbytes"),
+    [
+        (uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_IRQ, 4),
+        (uapi.KVM_ARM_VCPU_PMU_V3_CTRL, uapi.KVM_ARM_VCPU_PMU_V3_FILTER, 8),
+        (uapi.KVM_ARM_VCPU_TIMER_CTRL, 2, 4),
+        (uapi.KVM_ARM_VCPU_PVTIME_CTRL, uapi.KVM_ARM_VCPU_PVTIME_IPA, 8),
+    ],
+)
+def test_vcpu_attribute_values_are_checked_at_their_width(
+    group: int, attr: int, nbytes: int
+) -> None:
+    vcpu = kvm.create_vm(semantics="v6.1").create_vcpu(0)
+
+    with pytest.raises(ValueError, match=f"is not a {8 * nbytes}-bit unsigned"):
+        vcpu.set_attr(group, attr, 1 << 8 * nbytes)

@@ -17,6 +17,7 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 
 @pytest.mark.parametrize("bits", [32, 40, 48])
@@ -42,14 +43,14 @@ def test_host_ipa_limit_bounds_the_vm_ipa_size() -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_kernels_only_make_40_bit_vms(era: str) -> None:
+def test_2016_kernels_only_make_40_bit_vms(era: SemanticsName) -> None:
     assert kvm.create_vm(40, era).ipa_bits == 40
     fails(errno.EINVAL, kvm.create_vm, 44, era)
 
 
 def test_unknown_semantics_is_a_value_error_naming_it() -> None:
     with pytest.raises(ValueError, match="unknown kernel semantics 'v9'"):
-        kvm.create_vm(semantics="v9")
+        kvm.create_vm(semantics="v9")  # type: ignore[call-overload]  # on purpose
 
 
 def test_vcpu_gets_the_kernels_reset_mpidr() -> None:
@@ -83,7 +84,7 @@ def test_negative_vcpu_id_is_a_value_error() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_vcpu_created_after_vgic_init_is_ebusy(era: str) -> None:
+def test_vcpu_created_after_vgic_init_is_ebusy(era: SemanticsName) -> None:
     vm, gic = v3_vm(era)
     gic.set_attr(CTRL, INIT)
 
