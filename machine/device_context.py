@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from virtmodel.machine.device import Device
     from virtmodel.machine.init_done import InitDone
     from virtmodel.machine.irq import IrqKind, IrqLine, IrqMap
+    from virtmodel.machine.kvm.resource_names import Resource
     from virtmodel.machine.kvm_addr import KvmAddressQueue, QueuedAddress
     from virtmodel.machine.memory import MemoryMap, Region
+    from virtmodel.machine.notifier_modes import NotifierMode
 
 __all__ = ["DeviceContext", "Undone", "connect_checked"]
 
@@ -278,7 +280,7 @@ class DeviceContext:
     # -- machine-init-done ------------------------------------------------------
 
     @property
-    def notifier_mode(self) -> str:
+    def notifier_mode(self) -> NotifierMode:
         """How machine-init-done runs: "ordered" or "qemu-lifo" (QEMU's list)."""
         return self._addresses.mode
 
@@ -291,7 +293,7 @@ class DeviceContext:
         attr: int,
         *,
         ormask: int = 0,
-        resource: str,
+        resource: Resource,
         after: Iterable[str] = (),
     ) -> QueuedAddress:
         """Queue the write of *region*'s base into *device* for machine-init-done.

@@ -27,6 +27,7 @@ from virtmodel.machine import (
 )
 from virtmodel.machine.device import State
 from virtmodel.machine.device_context import DeviceContext
+from virtmodel.machine.notifier_modes import NotifierMode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -377,7 +378,9 @@ def test_under_kvm_the_vcpus_are_a_read_only_view() -> None:
     ("mode", "writer"),
     [("ordered", "kvm-set-addr:its"), ("qemu-lifo", "kvm-arm-machine-init-done")],
 )
-def test_address_writer_names_the_notifier_of_the_mode(mode: str, writer: str) -> None:
+def test_address_writer_names_the_notifier_of_the_mode(
+    mode: NotifierMode, writer: str
+) -> None:
     m = Machine("ctx", notifiers=mode)
 
     assert m.add(Blinker("b")).ctx.address_writer("its") == writer

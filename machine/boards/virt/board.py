@@ -94,7 +94,9 @@ def create_virt(
     return machine
 
 
-def settle_gic(config: VirtConfig, kernel_semantics: str = "v6.1") -> VirtConfig:
+def settle_gic(
+    config: VirtConfig, kernel_semantics: SemanticsName = DEFAULT_ERA
+) -> VirtConfig:
     """Return *config* with an unset GIC version settled for the simulated host.
 
     Under KVM without ``gic-version`` QEMU's ``finalize_gic_version`` takes
