@@ -68,11 +68,17 @@ def _imported(*args: str) -> list[str]:
     return modules
 
 
+#: Light leaves the parser reads its choices from (closed vocabularies): the
+#: simulated KVM's package exports lazily, so these two load no simulator.
+_VOCABULARY_LEAVES = ("virtmodel.machine.kvm", "virtmodel.machine.kvm.eras")
+
+
 def _offenders(modules: list[str], forbidden: tuple[str, ...]) -> list[str]:
     return [
         name
         for name in modules
-        if any(name == f or name.startswith(f + ".") for f in forbidden)
+        if name not in _VOCABULARY_LEAVES
+        and any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
 
 
@@ -95,5 +101,5 @@ def test_tcg_device_trees_import_no_registry_kvm_lab_or_exploration(
 
 def test_run_under_kvm_imports_no_lab_page_or_board_exploration() -> None:
     modules = _imported("run", *MACHINE, "-accel", "kvm")
-    assert "virtmodel.machine.kvm" in modules  # the probe ran the bring-up
+    assert "virtmodel.machine.kvm.vm" in modules  # the probe ran the bring-up
     assert _offenders(modules, _NOT_FOR_RUN) == []
