@@ -12,6 +12,8 @@ A script is one call per line (``#`` starts a comment; numbers decimal or
     has_attr DEV GROUP ATTR         KVM_HAS_DEVICE_ATTR
     vcpu_set_attr / vcpu_get_attr ID GROUP ATTR VALUE, vcpu_has_attr ID GROUP ATTR
     run ID                          KVM_RUN
+    set_user_memory_region SLOT BASE SIZE
+                                    KVM_SET_USER_MEMORY_REGION (SIZE 0 deletes)
     end                             close the VM
 
 Each call line answers ``<line> <ret> <errno> <value-or-->``: ``ret`` is the
@@ -30,6 +32,9 @@ with an MMIO exit (0), unless the store lands in an in-kernel device; the
 next run loops until the executor's alarm (EINTR); so does a vCPU whose PC
 is 0 (never pointed at the guest, or reset by a later KVM_ARM_VCPU_INIT):
 measured on the lab, its fetches outside memory never return to userspace.
+Every ``set_user_memory_region`` passes the same user address (a 1 GiB
+reservation at 16 TiB), so an existing slot keeps its address and only its
+base or size can differ from the slot's first call.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ OPERATIONS: Final[dict[str, str]] = {
     "vcpu_get_attr": "nnnv",
     "vcpu_has_attr": "nnn",
     "run": "n",
+    "set_user_memory_region": "nnn",
     "end": "",
 }
 #: The guest's memory slot and the address its store goes to.
@@ -233,6 +239,10 @@ def _vm_call(state: _Executor, vm: Vm, call: Call) -> Result:
             state.vcpus[vcpu_id] = created_vcpu
         state.guest[vcpu_id] = "zero"
         return Result(line, state.new_fd(), 0)
+    if op == "set_user_memory_region":
+        slot, base, size = (int(a) for a in args)
+        vm.set_user_memory_region(slot & 0xFFFFFFFF, base, size)
+        return Result(line, 0, 0)
     if op == "create_device":
         created = vm.create_device(int(args[0]) & 0xFFFFFFFF, test=args[1] != 0)
         if created is not None and len(state.devices) < _MAX_DEVICES:
