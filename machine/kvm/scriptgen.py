@@ -7,7 +7,8 @@ attribute calls on every group -- addresses valid, misaligned, overlapping,
 at and beyond the IPA end, the redistributor-region encoding, NR_IRQS values,
 the control attributes, the register groups and the vCPU attributes -- with
 first runs among them, and guest memory slots -- valid, unaligned, past the
-IPA end, overlapping, moved, resized, deleted and re-added. Half the scripts
+IPA end, overlapping, moved, resized, deleted and re-added -- and GSI routing
+tables at and past each of their limits. Half the scripts
 first build a valid GICv3 + ITS layout so the body also reaches the states
 after CTRL_INIT and after a successful first run.
 
@@ -80,6 +81,28 @@ _PVTIME: Final = (0x80000000, 0x80000040, 0x80000020, 0x90000000, 0x8000FFC0)
 _SLOT_IDS: Final = (1, 1, 2, 2, 3, 4, 5, 32766, 32767, 0x10001, 0xFFFFFFFF)
 _SLOT_BASES: Final = (0x40000000, 0x90000000, 0xC0000000, 0x100000000, 0x8000000)
 _SLOT_SIZES: Final = (0x1000, 0x10000, 0x10000, 0x200000, 0x1000000)
+#: GSI routing tables (FLAGS COUNT GSI STEP TYPE CHIP PIN): QEMU's own, the
+#: limits (4096 entries and GSIs, 988 pins, one irqchip), a GSI listed twice,
+#: MSI and unknown entry types, nonzero flags.
+_ROUTINGS: Final = (
+    (0, 256, 0, 1, 1, 0, 0),
+    (0, 32, 0, 1, 1, 0, 0),
+    (0, 0, 0, 0, 1, 0, 0),
+    (0, 1, 4095, 1, 1, 0, 987),
+    (0, 2, 4095, 1, 1, 0, 0),
+    (0, 2, 0, 1, 1, 0, 987),
+    (0, 988, 0, 1, 1, 0, 0),
+    (0, 4096, 0, 1, 2, 0, 0),
+    (0, 4097, 0, 1, 2, 0, 0),
+    (0, 2, 5, 0, 1, 0, 0),
+    (0, 2, 5, 0, 2, 0, 0),
+    (0, 1, 5, 0, 2, 0, 0),
+    (0, 1, 0, 1, 1, 1, 0),
+    (0, 1, 0, 1, 3, 0, 0),
+    (0, 1, 0, 1, 0, 0, 0),
+    (1, 1, 0, 1, 1, 0, 0),
+    (0, 1, 0x100000000, 1, 1, 0, 0),
+)
 #: A layout that works for up to 8 vCPUs at any IPA size: ITS, distributor,
 #: redistributors (also the region QEMU's virt board uses).
 _ITS_BASE, _DIST_BASE, _REDIST_BASE = 0x8080000, 0x8000000, 0x80A0000
@@ -196,6 +219,8 @@ class _Builder:
             self.run()
         elif roll < 0.31:
             self.memory_region()
+        elif roll < 0.34:
+            self.emit("set_gsi_routing", *rng.choice(_ROUTINGS))
         elif self.devices:
             self.device_attr(f"d{rng.randrange(self.devices + 1)}")
 

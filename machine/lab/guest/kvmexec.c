@@ -176,6 +176,37 @@ static void set_memory_region(int line, int vm_fd, uint64_t slot, uint64_t base,
 	report_call(line, ret, errno);
 }
 
+#define MAX_ROUTES 4096 /* KVM_MAX_IRQ_ROUTES: a longer table is refused unread */
+
+/* A routing table of COUNT entries: entry i has gsi GSI + i * STEP, type
+ * TYPE, irqchip CHIP and pin PIN + i (an MSI entry's message is all zero). */
+static void set_gsi_routing(int line, int vm_fd, const uint64_t *a)
+{
+	uint32_t count = (uint32_t)a[2], stored = count < MAX_ROUTES ? count : MAX_ROUTES;
+	struct kvm_irq_routing *table;
+	long ret;
+	int err;
+	table = calloc(1, sizeof(*table) + stored * sizeof(table->entries[0]));
+	if (!table) {
+		fprintf(stderr, "kvmexec: out of memory for a routing table\n");
+		exit(1);
+	}
+	table->flags = (uint32_t)a[1];
+	table->nr = count;
+	for (uint32_t i = 0; i < stored; i++) {
+		table->entries[i].gsi = (uint32_t)(a[3] + i * a[4]);
+		table->entries[i].type = (uint32_t)a[5];
+		if (table->entries[i].type == KVM_IRQ_ROUTING_IRQCHIP) {
+			table->entries[i].u.irqchip.irqchip = (uint32_t)a[6];
+			table->entries[i].u.irqchip.pin = (uint32_t)(a[7] + i);
+		}
+	}
+	ret = ioctl(vm_fd, KVM_SET_GSI_ROUTING, table);
+	err = errno;
+	free(table);
+	report_call(line, ret, err);
+}
+
 #define PC_REG (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
 		KVM_REG_ARM_CORE_REG(regs.pc))
 
@@ -243,7 +274,7 @@ static const struct op ops[] = {
 	{ "create_device", 2 }, { "set_attr", 4 },      { "get_attr", 4 },
 	{ "has_attr", 3 },      { "vcpu_set_attr", 4 }, { "vcpu_get_attr", 4 },
 	{ "vcpu_has_attr", 3 }, { "run", 1 },           { "end", 0 },
-	{ "set_user_memory_region", 3 },
+	{ "set_user_memory_region", 3 }, { "set_gsi_routing", 7 },
 };
 
 /* Return the fd of the handle named by text ("dN" or a vCPU id), -1 if
@@ -360,6 +391,8 @@ static void execute(const char *file, int line, char **f, int n, int kvm, struct
 		report_call(line, ret, err);
 	} else if (!strcmp(op->name, "set_user_memory_region")) {
 		set_memory_region(line, vm->fd, a[1], a[2], a[3]);
+	} else if (!strcmp(op->name, "set_gsi_routing")) {
+		set_gsi_routing(line, vm->fd, a);
 	} else if (!strcmp(op->name, "run")) {
 		int fd = vcpu_fd(vm, a[1]);
 		if (fd < 0) {

@@ -19,6 +19,7 @@ from tests.machine.kvm.helpers import (
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.eras import SemanticsName
+from virtmodel.machine.kvm.routing import Route
 
 
 @pytest.mark.parametrize("bits", [32, 40, 48])
@@ -331,3 +332,39 @@ def test_memory_slots_decide_where_stolen_time_may_go() -> None:
     vcpu.set_attr(pvtime, ipa, 0x90000000)
 
     assert vcpu.get_attr(pvtime, ipa) == 0x90000000
+
+
+# KVM_SET_GSI_ROUTING: a GSI may carry several entries only when all are
+# irqchip entries on different irqchips (setup_routing_entry); arm64 has one.
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("irqchip", "irqchip"), ("irqchip", "msi"), ("msi", "irqchip"), ("msi", "msi")],
+)
+def test_a_gsi_listed_twice_is_einval(first: str, second: str) -> None:
+    vm = kvm.create_vm()
+    routes = [Route(5, first, 0, 1), Route(5, second, 0, 2)]
+
+    error = fails(errno.EINVAL, vm.set_gsi_routing, routes)
+
+    assert "gsi 5 is routed twice" in str(error)
+    assert vm.routes == ()
+
+
+def test_one_pin_may_serve_two_gsis() -> None:
+    vm = kvm.create_vm()
+    routes = [Route(5, "irqchip", 0, 1), Route(6, "irqchip", 0, 1)]
+
+    vm.set_gsi_routing(routes)
+
+    assert vm.routes == tuple(routes)
+
+
+def test_a_gsi_on_two_irqchips_fails_on_the_second_chip_not_the_repeat() -> None:
+    vm = kvm.create_vm()
+    routes = [Route(5, "irqchip", 0, 1), Route(5, "irqchip", 1, 1)]
+
+    error = fails(errno.EINVAL, vm.set_gsi_routing, routes)
+
+    assert "irqchip 1 does not exist" in str(error)
