@@ -37,9 +37,10 @@ from virtmodel.machine.kvm.eras import (
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.memslots import Memslots, set_memslot
 from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
-from virtmodel.machine.kvm.state import VgicState, span
+from virtmodel.machine.kvm.state import VgicState
 from virtmodel.machine.kvm.vcpu import Vcpu
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class Vm:
         #: The GSI routing table (KVM_SET_GSI_ROUTING).
         self.routes: tuple[Route, ...] = ()
         #: Guest memory slots: slot number -> (guest physical base, size).
-        self.memslots: dict[int, tuple[int, int]] = {}
+        self.memslots: Memslots = {}
         #: Whether the calling process has file descriptor *fd* open (the
         #: VFIO device looks descriptors up); none by default.
         self.open_file: Callable[[int], bool] = lambda fd: False
@@ -297,18 +298,23 @@ class Vm:
     def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
         """KVM_SET_USER_MEMORY_REGION: back [base, base+size) with memory.
 
+        A *size* of 0 deletes the slot; an existing slot may move to another
+        *base* (same size). The checks are Linux 6.1's (:mod:`.memslots`).
+
         Raises:
-            KvmError: EINVAL for a slot beyond the IPA space or unaligned;
-                EIO on a dead VM.
-            ValueError: An argument is not an unsigned 64-bit integer.
+            KvmError: EINVAL (bad slot, unaligned, wrapping or too large, a
+                missing slot to delete, an existing slot's size changed),
+                EEXIST (overlaps another slot), EFAULT (ends past the IPA
+                space); EIO on a dead VM.
+            ValueError: *slot* is not an unsigned 32-bit integer, *base* or
+                *size* not an unsigned 64-bit one.
         """
-        for name, number in (("slot", slot), ("base", base), ("size", size)):
+        check_int("slot", slot, 32)
+        for name, number in (("base", base), ("size", size)):
             check_int(name, number, 64)
 
         def action() -> int:
-            if base % 4096 or size % 4096 or base + size > self.ipa_size:
-                refuse(errno.EINVAL, f"memory {span(base, size)} is not usable")
-            self.memslots[slot] = (base, size)
+            set_memslot(self.memslots, self.ipa_size, slot, base, size)
             return 0
 
         pending = KvmCall(

@@ -31,6 +31,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "irqs",
         "its",
         "its_regs",
+        "memslots",
         "registers",
         "resource_names",
         "routing",
