@@ -725,3 +725,15 @@ def test_unavailable_device_types_are_refused_by_name() -> None:
         if t not in (4, 5, 7, 8)
     ]
     assert kvm.DEVICE_TYPE_NAMES[11] == "KVM_DEV_TYPE_RISCV_AIA"
+
+
+# A vCPU set_attr without a value passes a pointer to 0 (mutant: the default
+# value): as a timer interrupt, 0 is an SGI and refused by that number.
+def test_vcpu_set_attr_without_a_value_passes_zero() -> None:
+    vm, _ = v3_vm("v6.1")
+    timer = uapi.KVM_ARM_VCPU_TIMER_CTRL
+
+    error = fails(errno.EINVAL, vm.vcpus[0].set_attr, timer, 0)
+
+    assert error.reason == "timer interrupt 0 is not a PPI"
+    assert vm.calls[-1].value == 0
