@@ -519,6 +519,7 @@ def test_its_register_and_unknown_group_calls_name_their_resources() -> None:
     ]
     assert vm.calls[-2].resource in kvm.RESOURCES
     assert vm.calls[-1].resource not in kvm.RESOURCES
+    assert [call.attr for call in vm.calls[-2:]] == ["0x0000", "0"]
 
 
 # A device attribute's value is a u64 unless the device says otherwise: 2**64
@@ -737,3 +738,91 @@ def test_vcpu_set_attr_without_a_value_passes_zero() -> None:
 
     assert error.reason == "timer interrupt 0 is not a PPI"
     assert vm.calls[-1].value == 0
+
+
+# GICR_TYPER.Last is set on the last vCPU of a region, not on every vCPU of
+# one (mutant: `or` for `and`).
+def test_only_the_last_vcpu_of_a_region_has_gicr_typer_last() -> None:
+    vm, gic = v3_vm("v6.1", vcpus=2)
+    gic.set_attr(ADDR, DIST, 0x8000000)
+    region = kvm.redist_region_attr(2, 0x80A0000, 0, 0)
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, region)
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    redist = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS
+
+    typers = [
+        gic.get_attr(redist, kvm.v3_reg_attr(vcpu.mpidr, kvm.GICR_TYPER))
+        for vcpu in vm.vcpus
+    ]
+
+    assert [typer & kvm.GICR_TYPER_LAST for typer in typers] == [0, kvm.GICR_TYPER_LAST]
+
+
+# ICC_AP0R<n> and ICC_AP1R<n> are separate registers (mutant: the group test).
+def test_group_0_and_group_1_active_priorities_are_separate() -> None:
+    vm, gic = configured_v3("v6.1")
+    group = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
+    target = kvm.v3_reg_attr(vm.vcpus[0].mpidr, 0) & ~0xFFFF
+    ap0, ap1 = target | sysregs.ICC_AP0R_EL1[0], target | sysregs.ICC_AP1R_EL1[0]
+
+    gic.set_attr(group, ap0, 0x11)
+    gic.set_attr(group, ap1, 0x22)
+
+    assert (gic.get_attr(group, ap0), gic.get_attr(group, ap1)) == (0x11, 0x22)
+
+
+# GICD_ITARGETSR<n> (0x800) is RAZ/WI on a GICv3 from its first word (mutant:
+# the region's offset).
+def test_gicv3_distributor_targets_read_as_zero_from_0x800() -> None:
+    _, gic = configured_v3("v6.1")
+    dist = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
+
+    gic.set_attr(dist, 0x800, 0xFFFFFFFF)
+
+    assert (gic.get_attr(dist, 0x800), gic.get_attr(dist, 0x820)) == (0, 0)
+
+
+# A host's IPA limit may be as small as 32 bits (mutant: < for <=).
+def test_host_ipa_limit_range_includes_32_and_52() -> None:
+    assert kvm.HostCaps(ipa_limit=32).ipa_limit == 32
+    assert kvm.HostCaps(ipa_limit=52).ipa_limit == 52
+    with pytest.raises(ValueError, match=r"^host ipa_limit 31 must be in 32\.\.52$"):
+        kvm.HostCaps(ipa_limit=31)
+
+
+# A GICv2 host has neither GICv3 nor ITS, and says so by name (mutant: a key
+# of the device-type name table).
+def test_gicv2_host_refuses_gicv3_and_its_by_name() -> None:
+    vm = kvm.create_vm(semantics="v6.1", host=kvm.HostCaps(gic_version=2))
+
+    reasons = [
+        fails(errno.ENODEV, vm.create_device, type_id).reason
+        for type_id in (kvm.KVM_DEV_TYPE_ARM_VGIC_V3, kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    ]
+
+    assert reasons == [
+        "KVM_DEV_TYPE_ARM_VGIC_V3 is not available on this host",
+        "KVM_DEV_TYPE_ARM_VGIC_ITS is not available on this host",
+    ]
+
+
+# File descriptor 0 is a descriptor like any other (mutant: fd < 1).
+def test_vfio_takes_descriptor_0_as_an_open_file() -> None:
+    vm = kvm.create_vm(semantics="v6.1")
+    vm.open_file = lambda fd: fd == 0
+    vfio = vm.create_device(kvm.KVM_DEV_TYPE_VFIO)
+
+    error = fails(errno.EINVAL, vfio.set_attr, 1, 1, 0)
+
+    assert error.reason == "descriptor 0 is not a VFIO group"
+
+
+# 6.1 keeps 8 bits of REDIST_REGION's index: index 256 is the first region
+# (mutant: the mask computed with >>).
+def test_redist_region_index_256_is_index_0_on_6_1() -> None:
+    vm, gic = v3_vm("v6.1")
+    region = kvm.redist_region_attr(1, 0x80A0000, 0, 256)
+
+    gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, region)
+
+    assert [r.index for r in vm.vgic.regions] == [0]
