@@ -780,6 +780,7 @@ def test_gicv3_distributor_targets_read_as_zero_from_0x800() -> None:
     gic.set_attr(dist, 0x800, 0xFFFFFFFF)
 
     assert (gic.get_attr(dist, 0x800), gic.get_attr(dist, 0x820)) == (0, 0)
+    gic.has_attr(dist, 0x800)  # a register: a read of no register is also 0
 
 
 # A host's IPA limit may be as small as 32 bits (mutant: < for <=).
@@ -826,3 +827,30 @@ def test_redist_region_index_256_is_index_0_on_6_1() -> None:
     gic.set_attr(ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION, region)
 
     assert [r.index for r in vm.vgic.regions] == [0]
+
+
+# The ITS's ID registers, GITS_PIDR4 (0xffd0) to GITS_CIDR3 (0xfffc), as 6.1
+# reports them (mutant: a key of the table).
+def test_its_id_registers() -> None:
+    vm, _ = configured_v3("v6.1")
+    its = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+    its.set_attr(ADDR, kvm.KVM_VGIC_ITS_ADDR_TYPE, 0x8080000)
+    regs = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
+
+    values = [its.get_attr(regs, offset) for offset in range(0xFFD0, 0x10000, 4)]
+
+    assert values == [0x40, 0, 0, 0, 0x92, 0xB4, 0x3B, 0, 0x0D, 0xF0, 0x05, 0xB1]
+
+
+# ICC_CTLR_EL1 reports the host's SEIS in bit 14 (mutant: >> for <<).
+def test_icc_ctlr_reports_the_hosts_seis() -> None:
+    vm = kvm.create_vm(semantics="v6.1", host=kvm.HostCaps(ich_seis=1))
+    vcpu = vm.create_vcpu(0)
+    gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+    gic.set_attr(CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT)
+    target = kvm.v3_reg_attr(vcpu.mpidr, 0) & ~0xFFFF
+    group = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS
+
+    ctlr = gic.get_attr(group, target | sysregs.ICC_CTLR_EL1)
+
+    assert ctlr == 0xCC00  # A3V, SEIS, 1 ID-bits field, 5 priority bits
