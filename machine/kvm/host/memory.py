@@ -63,7 +63,7 @@ class GuestMemory:
         if value is not None:
             self.claimed.append(claimed_range(type_id, attr, value))
 
-    def map(self, slot: int, base: int, size: int, code: bytes) -> int:
+    def map(self, slot: int, base: int, size: int, code: bytes) -> None:
         """Back [base, base+size) with fresh memory starting with *code*.
 
         Raises:
@@ -82,7 +82,6 @@ class GuestMemory:
             ),
         )
         self.slots[slot] = (base, size)
-        return 0
 
     def window(self, ipa_size: int) -> GuestWindow:
         """Return the guest's code page, mapping it on first use.
