@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import random
@@ -276,7 +277,7 @@ def _statement_line(tree: ast.AST, target: ast.AST) -> int:
 
 def enumerate_mutants(path: str) -> list[Mutant]:
     """Return every mutant of the module at ``path`` (relative to the root)."""
-    tree = ast.parse((ROOT / path).read_text(), filename=path)
+    tree = ast.parse(_source(path), filename=path)
     return [
         Mutant(
             path,
@@ -290,9 +291,19 @@ def enumerate_mutants(path: str) -> list[Mutant]:
     ]
 
 
+@functools.cache
+def _source(path: str) -> str:
+    """Return a module's text as first read: mutants index into this snapshot.
+
+    Reading the working tree again for each mutant broke a run whose sources
+    were edited meanwhile (the mutant indices no longer matched).
+    """
+    return (ROOT / path).read_text()
+
+
 def mutated_source(mutant: Mutant) -> str:
     """Return the source of the module with ``mutant`` applied."""
-    tree = ast.parse((ROOT / mutant.path).read_text(), filename=mutant.path)
+    tree = ast.parse(_source(mutant.path), filename=mutant.path)
     for i, (_, label, apply) in enumerate(_candidates(tree)):
         if i == mutant.index:
             if label != mutant.label:
