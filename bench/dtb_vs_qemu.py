@@ -1,6 +1,7 @@
 """Whole-process time of ``virtmodel dtb`` and ``run`` against QEMU's ``dumpdtb``.
 
-Usage: ``python bench/dtb_vs_qemu.py [--runs N] [--profile] [--importtime]``
+Usage: ``python bench/dtb_vs_qemu.py [--runs N] [--profile] [--importtime]
+[--no-bytecode-cache]``
 
 Both sides run as fresh processes on the same options (GICv3 + ITS,
 cortex-a57, 1 GiB, ``dtb-randomness=off``), alternating, at ``-smp 4`` and
@@ -10,14 +11,24 @@ and the target (DESIGN.md section 7: dtb at most 1.0x at -smp 4 and 0.2x at
 -smp 512, run at most 1.5x) are printed, and the two blobs are checked to be
 byte-identical. The ``virtmodel`` console script is used when it can write
 a DTB, else ``python -c`` calling the same functions. ``--importtime`` adds,
-for each command, the ``python -X importtime`` total per top-level package;
-``--profile`` an in-process cProfile of building the 512-CPU tree.
+for each command, the ``python -X importtime`` total per top-level package
+(per room for virtmodel's own modules); ``--profile`` an in-process cProfile
+of building the 512-CPU tree.
+
+Python runs from cached bytecode, as an installed virtmodel does (pip
+compiles it at install time): ``PYTHONDONTWRITEBYTECODE`` is dropped from the
+children's environment and each command runs once before the timed runs.
+With the variable set, every run would compile virtmodel's ~60 modules
+from source (an editable install has no bytecode of its own), which costs
+more than QEMU's whole run; ``--no-bytecode-cache`` keeps the environment as
+it is, to see that cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import shutil
 import statistics
@@ -31,6 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MACHINE = "virt,gic-version=3,its=on,dtb-randomness=off"
 CPU = "cortex-a57"
 MEMORY = "1G"
+
+#: The children's environment (see the module docstring); main() may keep
+#: PYTHONDONTWRITEBYTECODE with --no-bytecode-cache.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 
 PY_DTB = (
     "import sys\n"
@@ -69,7 +85,7 @@ def console_cmd(smp: str, out: Path) -> list[str] | None:
         "-o",
         str(out),
     ]
-    done = subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+    done = subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False, env=ENV)
     return cmd if done.returncode == 0 and out.exists() else None
 
 
@@ -94,12 +110,14 @@ def timed(cmd: list[str]) -> float:
         subprocess.CalledProcessError: It failed.
     """
     start = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, cwd=ROOT, check=True)
+    subprocess.run(cmd, capture_output=True, cwd=ROOT, check=True, env=ENV)
     return time.perf_counter() - start
 
 
 def alternating(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
-    """Return the median wall time of each command, run in turns."""
+    """Return the median wall time of each command, run in turns after one warm-up."""
+    for cmd in commands.values():
+        timed(cmd)  # writes the bytecode cache, as installing would have
     times: dict[str, list[float]] = {name: [] for name in commands}
     for run in range(runs):
         names = list(commands)
@@ -111,14 +129,22 @@ def alternating(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
 def importtime(args: list[str]) -> dict[str, float]:
     """Return milliseconds of imports per top-level package for ``virtmodel ARGS``."""
     cmd = [sys.executable, "-X", "importtime", "-m", "virtmodel", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, check=True, env=ENV
+    )
     totals: dict[str, float] = {}
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
         own, _, name = line.removeprefix("import time:").split("|")
         if own.strip().isdigit():
-            root = name.strip().split(".")[0]
+            parts = name.strip().split(".")
+            # virtmodel by room (virtmodel.machine.boards, virtmodel.devices),
+            # others by top-level package.
+            room = (
+                parts[:3] if parts[1:2] == ["machine"] and len(parts) > 3 else parts[:2]
+            )
+            root = ".".join(room if parts[0] == "virtmodel" else parts[:1])
             totals[root] = totals.get(root, 0.0) + int(own) / 1000
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
@@ -143,7 +169,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--no-bytecode-cache", action="store_true")
     args = parser.parse_args()
+    if args.no_bytecode_cache:
+        ENV.clear()
+        ENV.update(os.environ)
     qemu = shutil.which("qemu-system-aarch64")
     if qemu is None:
         print("qemu-system-aarch64 is not installed", file=sys.stderr)
@@ -152,7 +182,11 @@ def main() -> int:
         ours_out, qemu_out = Path(tmp) / "ours.dtb", Path(tmp) / "qemu.dtb"
         ours_cmd = console_cmd("4", ours_out)
         how = "virtmodel dtb" if ours_cmd else "python -c cmd_dtb"
-        print(f"ours: {how}; {args.runs} alternating runs each; medians in seconds")
+        cache = "as the environment says" if args.no_bytecode_cache else "cached"
+        print(
+            f"ours: {how}; {args.runs} alternating runs each after a warm-up; "
+            f"medians in seconds; Python bytecode {cache}"
+        )
         for smp, target in (("4", 1.0), ("512", 0.2)):
             ours = console_cmd(smp, ours_out) if ours_cmd else python_cmd(smp, ours_out)
             assert ours is not None
@@ -176,9 +210,10 @@ def main() -> int:
                 ("dtb", [*ours_cmd[1:-1], str(ours_out)]),
                 ("run", run_cmd("4")[1:]),
             ):
+                importtime(words)  # bytecode cached, as for the timed runs
                 spent = importtime(words)
                 top = ", ".join(
-                    f"{name} {ms:.0f}" for name, ms in list(spent.items())[:6]
+                    f"{name} {ms:.0f}" for name, ms in list(spent.items())[:10]
                 )
                 print(f"importtime {label}: {sum(spent.values()):.0f} ms; {top}")
     if args.profile:

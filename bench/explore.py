@@ -25,10 +25,14 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from virtmodel.notifiers.explore import Built, Exploration, explore
 from virtmodel.notifiers.registry import NotifierRegistry
+
+if TYPE_CHECKING:
+    from virtmodel.devices.its_init import ItsInit
+    from virtmodel.machine.kvm.eras import SemanticsName
 
 State = dict[str, int]
 
@@ -116,7 +120,9 @@ def measure(
     return statistics.median(times), result
 
 
-def bring_up(options: dict[str, str], its_init: str, kernel: str) -> Callable[[], None]:
+def bring_up(
+    options: dict[str, str], its_init: ItsInit, kernel: SemanticsName
+) -> Callable[[], None]:
     """Return one strict bring-up of the virt machine (build, notify, first run)."""
     from virtmodel.machine.boards.virt.board import boot_virt, create_virt
     from virtmodel.machine.boards.virt.config import VirtConfig
@@ -151,7 +157,10 @@ def bench_virt(runs: int) -> None:
     from virtmodel.machine.boards.virt.explore import DEFAULT_OPTIONS, init_done_builder
 
     smp200 = {**DEFAULT_OPTIONS, "smp": "200"}
-    cases = [
+    Case = tuple[
+        str, dict[str, str], "SemanticsName", tuple[tuple[str, str], ...], float | None
+    ]
+    cases: list[Case] = [
         ("2016 machine, edge declared", DEFAULT_OPTIONS, "v4.8-rc1", (), 3.0),
         (
             "2016 machine, ITS edge dropped",

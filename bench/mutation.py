@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import random
@@ -276,7 +277,7 @@ def _statement_line(tree: ast.AST, target: ast.AST) -> int:
 
 def enumerate_mutants(path: str) -> list[Mutant]:
     """Return every mutant of the module at ``path`` (relative to the root)."""
-    tree = ast.parse((ROOT / path).read_text(), filename=path)
+    tree = ast.parse(_source(path), filename=path)
     return [
         Mutant(
             path,
@@ -290,12 +291,19 @@ def enumerate_mutants(path: str) -> list[Mutant]:
     ]
 
 
-def mutated_source(mutant: Mutant, source: str) -> str:
-    """Return *source*, the module's text, with ``mutant`` applied.
+@functools.cache
+def _source(path: str) -> str:
+    """Return a module's text as first read: mutants index into this snapshot.
 
-    The text is the private copy's: the worktree may change during a run.
+    Reading the working tree again for each mutant broke a run whose sources
+    were edited meanwhile (the mutant indices no longer matched).
     """
-    tree = ast.parse(source, filename=mutant.path)
+    return (ROOT / path).read_text()
+
+
+def mutated_source(mutant: Mutant) -> str:
+    """Return the source of the module with ``mutant`` applied."""
+    tree = ast.parse(_source(mutant.path), filename=mutant.path)
     for i, (_, label, apply) in enumerate(_candidates(tree)):
         if i == mutant.index:
             if label != mutant.label:
@@ -466,7 +474,7 @@ class Workspace:
         """Write the mutant, test it, restore the original; return the verdict."""
         target = self.root / mutant.path
         original = target.read_text()
-        target.write_text(mutated_source(mutant, original))
+        target.write_text(mutated_source(mutant))
         self._forget_bytecode(mutant.path)
         try:
             for tests in stages:

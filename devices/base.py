@@ -21,8 +21,8 @@ from virtmodel.devices.errors import LifecycleError, PropertyError
 from virtmodel.machine.device import State
 
 if TYPE_CHECKING:
+    from virtmodel.machine.device_context import DeviceContext
     from virtmodel.machine.fdt import Fdt
-    from virtmodel.machine.machine import Machine
 
 
 class DeviceProps(BaseModel):
@@ -123,21 +123,26 @@ class Device(Generic[PropsT]):
         self.state = State.CREATED
         #: Canonical QOM path; the machine sets it when the device is added.
         self.path = f"/unattached/{name}"
-        #: The machine this device belongs to, if any (set by ``Machine.add``).
-        self.machine: Machine | None = None
+        #: Its view of the machine it was added to (set by ``Machine.add``);
+        #: None while it belongs to no machine. A device never holds the
+        #: machine itself.
+        self.context: DeviceContext | None = None
         self._props: PropsT = self._validate(props)
 
     @property
-    def owner(self) -> Machine:
-        """The machine this device was added to.
+    def ctx(self) -> DeviceContext:
+        """The context of the machine this device was added to.
+
+        For hooks that need a machine: ``on_realize`` maps, wires and makes
+        KVM calls through it.
 
         Raises:
             LifecycleError: The device belongs to no machine (``Machine.add``).
         """
-        if self.machine is None:
+        if self.context is None:
             state, remedy = "in no machine", "add it with Machine.add first"
             raise LifecycleError(self.name, state, remedy)
-        return self.machine
+        return self.context
 
     # -- properties -------------------------------------------------------
 
@@ -148,8 +153,8 @@ class Device(Generic[PropsT]):
         In a strict machine, a notifier reading them must have declared
         ``reads="device.<name>"`` (or ``"device.*"``).
         """
-        if self.machine is not None:
-            self.machine.check_property_access(self)
+        if self.context is not None:
+            self.context.check_property_read()
         return self._props
 
     def _validate(self, values: Mapping[str, Any]) -> PropsT:

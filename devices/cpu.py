@@ -237,9 +237,9 @@ class ArmCpu(Device[ArmCpuProps]):
         Under KVM that is KVM_CREATE_VCPU and KVM_ARM_VCPU_INIT, then the
         reset's second KVM_ARM_VCPU_INIT; under TCG nothing reaches a kernel.
         """
-        if self.machine is None:
+        if self.context is None:
             return
-        self.machine.accel.create_vcpu(
+        self.context.create_vcpu(
             self.props.index,
             self.mpidr,
             pmu=self.has_pmu,
@@ -257,5 +257,5 @@ class ArmCpu(Device[ArmCpuProps]):
         # vCPU's re-initialisation.
         for hook in self.reset_hooks:
             hook(self)
-        if self.machine is not None:
-            self.machine.accel.reset_vcpu(self.props.index)
+        if self.context is not None:
+            self.context.reset_vcpu(self.props.index)

@@ -16,12 +16,19 @@ from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import intc_node
 
 if TYPE_CHECKING:
-    from virtmodel.machine.accel import KvmDeviceHandle
+    from virtmodel.machine.accel import KvmDeviceHandle, KvmVm
+    from virtmodel.machine.device_context import DeviceContext
     from virtmodel.machine.fdt import Fdt
 
-#: Frame sizes the virt board maps (the kernel's CPU interface is 8 KiB).
-DIST_SIZE = 0x10000
-CPU_SIZE = 0x10000
+#: What each block decodes, as QEMU's arm_gic and KVM's vGICv2 map it: a
+#: 4 KiB distributor and virtual interface control, an 8 KiB CPU interface
+#: and virtual CPU interface.
+DIST_SIZE = 0x1000
+CPU_SIZE = 0x2000
+HYP_SIZE = 0x1000
+VCPU_SIZE = 0x2000
+#: What the board reserves for each block and the device tree's ``reg`` says.
+FRAME_SIZE = 0x10000
 #: The GICv2 architecture limit on CPU interfaces.
 MAX_CPUS = 8
 
@@ -62,8 +69,8 @@ class GicV2(Device[GicV2Props]):
             f"{self.name}.cpu": (p.cpu_base, CPU_SIZE),
         }
         if p.has_virtualization_extensions:
-            out[f"{self.name}.hyp"] = (p.hyp_base, CPU_SIZE)
-            out[f"{self.name}.vcpu"] = (p.vcpu_base, CPU_SIZE)
+            out[f"{self.name}.hyp"] = (p.hyp_base, HYP_SIZE)
+            out[f"{self.name}.vcpu"] = (p.vcpu_base, VCPU_SIZE)
         return out
 
     def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
@@ -72,7 +79,7 @@ class GicV2(Device[GicV2Props]):
             fdt,
             ctx,
             compatible="arm,cortex-a15-gic",
-            frames=list(self.regions().values()),
+            frames=[(base, FRAME_SIZE) for base, _ in self.regions().values()],
             redist_regions=None,
             maintenance_irq=self.props.has_virtualization_extensions,
         )
@@ -80,28 +87,26 @@ class GicV2(Device[GicV2Props]):
     def on_realize(self) -> None:
         """Create the userspace model or the in-kernel vGIC (QEMU's order)."""
         p = self.props
-        machine = self.machine
-        if machine is None:
+        ctx = self.context
+        if ctx is None:
             return
-        if machine.accel.in_kernel_irqchip:
-            self._create_in_kernel()
+        vm = ctx.kvm_vm
+        if vm is not None:
+            self._create_in_kernel(ctx, vm)
         # Last, once nothing can fail: wires made before the GIC stay.
-        machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
+        ctx.register_irq_sink(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
-    def _create_in_kernel(self) -> None:
+    def _create_in_kernel(self, ctx: DeviceContext, vm: KvmVm) -> None:
         from virtmodel.machine import kvm  # only a KVM realize needs it
 
         p = self.props
-        machine = self.machine
-        assert machine is not None
-        dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
+        dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V2)
         dev.set_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, p.num_irq)
         dev.set_attr(
             kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
         )
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
-        queue = machine.kvm_addresses
-        queue.register(
+        ctx.queue_kvm_address(
             f"{self.name}-dist",
             f"{self.name}.dist",
             dev,
@@ -109,7 +114,7 @@ class GicV2(Device[GicV2Props]):
             kvm.KVM_VGIC_V2_ADDR_TYPE_DIST,
             resource="kvm.vgic.addr.dist",
         )
-        queue.register(
+        ctx.queue_kvm_address(
             f"{self.name}-cpu",
             f"{self.name}.cpu",
             dev,

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from virtmodel.devices import gicv3_kvm
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.errors import RealizeError
 from virtmodel.devices.gic_fdt import intc_node
-from virtmodel.machine import kvm
-from virtmodel.machine.accel import KvmAccel
 
 if TYPE_CHECKING:
-    from virtmodel.machine.accel import KvmDeviceHandle, KvmVcpu
+    from collections.abc import Mapping
+
+    from virtmodel.machine.accel import KvmDeviceHandle, KvmVcpu, KvmVm
+    from virtmodel.machine.device_context import DeviceContext
     from virtmodel.machine.fdt import Fdt
 
 #: Bytes per redistributor: RD_base + SGI_base frames (GICv4 adds two more).
@@ -134,19 +134,23 @@ class GicV3(Device[GicV3Props]):
     @property
     def in_kernel(self) -> bool:
         """Whether the machine's accelerator puts this GIC in the kernel."""
-        return bool(self.machine is not None and self.machine.accel.in_kernel_irqchip)
+        return self.context is not None and self.context.in_kernel_irqchip
 
     def on_realize(self) -> None:
         """Create the userspace model or the in-kernel vGIC (QEMU's order)."""
         p = self.props
-        if self.machine is None:
+        ctx = self.context
+        if ctx is None:
             return
-        if self.in_kernel:
-            self._create_in_kernel()
+        vm = ctx.kvm_vm
+        if vm is not None:
+            self._create_in_kernel(ctx, vm)
         # Last, once nothing can fail: wires made before the GIC stay.
-        self.machine.irqs.resize(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
+        ctx.register_irq_sink(num_spis=p.num_irq - 32, num_cpus=p.num_cpu)
 
-    def _create_in_kernel(self) -> None:
+    def _create_in_kernel(self, ctx: DeviceContext, vm: KvmVm) -> None:
+        from virtmodel.devices import gicv3_kvm  # only a KVM realize needs it
+        from virtmodel.machine import kvm
 
         p = self.props
         if p.revision != 3:
@@ -155,7 +159,6 @@ class GicV3(Device[GicV3Props]):
             )
         if p.has_security_extensions:
             raise RealizeError(self.name, "KVM cannot emulate the security extensions")
-        vm = self.owner.kvm_vm
         dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
         multi = dev.check_attr(
             kvm.KVM_DEV_ARM_VGIC_GRP_ADDR, kvm.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION
@@ -171,19 +174,18 @@ class GicV3(Device[GicV3Props]):
         dev.set_attr(
             kvm.KVM_DEV_ARM_VGIC_GRP_CTRL, kvm.KVM_DEV_ARM_VGIC_CTRL_INIT, None
         )
-        self._queue_addresses(dev, multi)
+        self._queue_addresses(ctx, dev, multi)
         self.kvm_state = gicv3_kvm.after_init(dev, vm, p.num_irq)
         self.kvm_device = dev  # only a fully set-up device is kept
-        for cpu in self._cpus():
+        for cpu in self._cpus(ctx):
             cpu.reset_hooks.append(self._icc_reset)
 
-    def _cpus(self) -> list[ArmCpu]:
-        cpus = [d for d in self.owner.devices() if isinstance(d, ArmCpu)]
+    def _cpus(self, ctx: DeviceContext) -> list[ArmCpu]:
+        cpus = [d for d in ctx.devices() if isinstance(d, ArmCpu)]
         return sorted(cpus, key=lambda cpu: cpu.props.index)[: self.props.num_cpu]
 
-    def _vcpus(self) -> dict[int, KvmVcpu]:
-        accel = self.owner.accel
-        return accel.vcpus if isinstance(accel, KvmAccel) else {}
+    def _vcpus(self) -> Mapping[int, KvmVcpu]:
+        return self.ctx.vcpus
 
     def _mpidr(self, index: int) -> int:
         # Under KVM, QEMU takes each CPU's affinity from the kernel's MPIDR.
@@ -192,6 +194,8 @@ class GicV3(Device[GicV3Props]):
     def _icc_reset(self, cpu: ArmCpu) -> None:
         """A CPU reset: QEMU's CPU-interface reset reads ICC_CTLR_EL1 back."""
         if self.kvm_device is not None and self.kvm_state:
+            from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
             mpidr = self._mpidr(cpu.props.index)
             self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
 
@@ -199,6 +203,8 @@ class GicV3(Device[GicV3Props]):
         """Write QEMU's reset state into the in-kernel vGIC (nothing under TCG)."""
         if self.kvm_device is None or not self.kvm_state:
             return
+        from virtmodel.devices import gicv3_kvm  # set up by a KVM realize
+
         vcpus = self._vcpus()
         mpidrs = [int(vcpus[i].mpidr) for i in sorted(vcpus)[: self.props.num_cpu]]
         for mpidr in mpidrs:
@@ -208,11 +214,13 @@ class GicV3(Device[GicV3Props]):
                 self.icc_ctlr[mpidr] = gicv3_kvm.icc_reset(self.kvm_device, mpidr)
         gicv3_kvm.put_state(self.kvm_device, mpidrs, self.props.num_irq, self.icc_ctlr)
 
-    def _queue_addresses(self, dev: Any, multi: bool) -> None:
+    def _queue_addresses(
+        self, ctx: DeviceContext, dev: KvmDeviceHandle, multi: bool
+    ) -> None:
+        from virtmodel.machine import kvm  # only a KVM realize needs it
 
-        queue = self.owner.kvm_addresses
         addr = kvm.KVM_DEV_ARM_VGIC_GRP_ADDR
-        queue.register(
+        ctx.queue_kvm_address(
             f"{self.name}-dist",
             f"{self.name}.dist",
             dev,
@@ -222,7 +230,7 @@ class GicV3(Device[GicV3Props]):
         )
         counts = self.props.redist_region_count
         if not multi:
-            queue.register(
+            ctx.queue_kvm_address(
                 f"{self.name}-redist",
                 f"{self.name}.redist0",
                 dev,
@@ -234,10 +242,10 @@ class GicV3(Device[GicV3Props]):
         # QEMU registers the regions from the last index down so that its
         # newest-first list writes them 0, 1, ...; ordered mode says so instead.
         indices = range(len(counts))
-        if queue.mode == "qemu-lifo":
+        if ctx.notifier_mode == "qemu-lifo":
             indices = reversed(indices)  # type: ignore[assignment]  # a reversed range iterates the same way
         for i in indices:
-            queue.register(
+            ctx.queue_kvm_address(
                 f"{self.name}-redist{i}",
                 f"{self.name}.redist{i}",
                 dev,

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm.encoding import v3_reg_attr
 from virtmodel.machine.kvm.routing import Route
+
+if TYPE_CHECKING:
+    from virtmodel.machine.accel import KvmDeviceHandle, KvmVm
 
 __all__ = [
     "ICC_CTLR_EL1",
@@ -117,7 +120,7 @@ class Access:
     value: int
 
 
-def after_init(dev: Any, vm: Any, num_irq: int) -> bool:
+def after_init(dev: KvmDeviceHandle, vm: KvmVm, num_irq: int) -> bool:
     """Route every SPI and probe GICD_CTLR and SAVE_PENDING_TABLES (QEMU's order).
 
     A probe's "no" is an answer: QEMU then blocks migration (and never
@@ -136,7 +139,7 @@ def after_init(dev: Any, vm: Any, num_irq: int) -> bool:
     return bool(state)
 
 
-def icc_reset(dev: Any, mpidr: int) -> int:
+def icc_reset(dev: KvmDeviceHandle, mpidr: int) -> int:
     """Read ICC_CTLR_EL1 of the CPU with *mpidr* twice, as a CPU reset does.
 
     Returns:
@@ -150,7 +153,7 @@ def icc_reset(dev: Any, mpidr: int) -> int:
 
 
 def put_state(
-    dev: Any, mpidrs: list[int], num_irq: int, icc_ctlr: dict[int, int]
+    dev: KvmDeviceHandle, mpidrs: list[int], num_irq: int, icc_ctlr: dict[int, int]
 ) -> None:
     """Write QEMU's reset state into the vGIC (``kvm_arm_gicv3_put``).
 

@@ -10,13 +10,13 @@ could not honour.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 from virtmodel.devices.gic_fdt import msi_node
-from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
+from virtmodel.devices.its_init import ItsInit
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import KvmDeviceHandle
@@ -34,7 +34,7 @@ class ItsProps(DeviceProps):
     """Properties of an :class:`Its`."""
 
     base: int = Field(default=0x0808_0000, ge=0, description="control frame base")
-    its_init: Literal["realize", "init-done"] = Field(
+    its_init: ItsInit = Field(
         default="realize",
         description="where CTRL_INIT happens: in realize (QEMU >= 2.8) or a notifier",
     )
@@ -66,13 +66,14 @@ class Its(Device[ItsProps]):
         """Create the in-kernel ITS and queue (or place) its initialisation."""
         from virtmodel.machine import kvm  # only a KVM realize needs it
 
-        machine = self.machine
-        if machine is None or not machine.accel.in_kernel_irqchip:
+        ctx = self.context
+        vm = ctx.kvm_vm if ctx is not None else None
+        if ctx is None or vm is None:
             return
-        dev = machine.kvm_vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
+        dev = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_ITS)
         if self.props.its_init == "realize":
             self._ctrl_init(dev)  # may fail: then we keep no handle to dev
-        machine.kvm_addresses.register(
+        ctx.queue_kvm_address(
             self.name,
             f"{self.name}.ctrl",
             dev,
@@ -81,15 +82,10 @@ class Its(Device[ItsProps]):
             resource="kvm.its.addr",
         )
         if self.props.its_init == "init-done":
-            writer = (
-                LIFO_NOTIFIER
-                if machine.kvm_addresses.mode == "qemu-lifo"
-                else addr_notifier(self.name)
-            )
-            machine.add_init_done(
+            ctx.add_init_done(
                 ITS_INIT_NOTIFIER,
-                lambda m: self._ctrl_init(dev),
-                after=(writer,),
+                lambda: self._ctrl_init(dev),
+                after=ctx.address_writer(self.name),
                 reads=("kvm.its.addr",),
                 writes=("kvm.its.ctrl.init",),
             )
@@ -118,7 +114,7 @@ class Its(Device[ItsProps]):
         dev.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR)
 
     @staticmethod
-    def _ctrl_init(dev: Any) -> None:
+    def _ctrl_init(dev: KvmDeviceHandle) -> None:
         from virtmodel.machine import kvm  # only a KVM realize needs it
 
         dev.set_attr(

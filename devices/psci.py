@@ -14,7 +14,7 @@ from pydantic import Field
 from virtmodel.devices.base import Device, DeviceProps, FdtContext
 
 if TYPE_CHECKING:
-    from virtmodel.machine.fdt import Fdt
+    from virtmodel.machine.fdt.writer import FdtWriter
 
 __all__ = ["PSCI_FUNCTION_IDS", "Psci", "PsciProps"]
 
@@ -51,8 +51,11 @@ class Psci(Device[PsciProps]):
     props_model = PsciProps
     type_name = "psci"
 
-    def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:
-        """Write ``/psci`` (the board writes it last, when loading the DTB)."""
+    def fdt_node(self, fdt: FdtWriter, ctx: FdtContext) -> None:
+        """Write ``/psci`` (the board writes it last, when loading the DTB).
+
+        Any tree takes it: the board's own, or a ``-dtb`` blob.
+        """
         p = self.props
         fdt.add_subnode("/psci")
         fdt.setprop_stringlist("/psci", "compatible", _COMPATIBLE[p.version])

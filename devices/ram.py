@@ -29,14 +29,9 @@ class Ram(Device[RamProps]):
 
     def on_realize(self) -> None:
         """Map the RAM (as QEMU's board does right after creating it)."""
-        if self.machine is not None:
-            self.machine.memory.add(
-                f"{self.name}",
-                self.props.base,
-                self.props.size,
-                owner=self.path,
-                kind="ram",
-                align=0x1000,
+        if self.context is not None:
+            self.context.map_mmio(
+                self.name, self.props.base, self.props.size, kind="ram", align=0x1000
             )
 
     def fdt_node(self, fdt: Fdt, ctx: FdtContext) -> None:

@@ -16,6 +16,17 @@ from typing import TYPE_CHECKING
 from virtmodel.machine import kvm
 from virtmodel.machine.errors import PhaseError
 from virtmodel.machine.kvm import uapi
+from virtmodel.machine.kvm.eras import (
+    BACKENDS,
+    DEFAULT_ERA,
+    DEFAULT_NAMES,
+    SEMANTICS_NAMES,
+    Backend,
+    Era,
+    SemanticsName,
+    is_backend,
+    is_semantics_name,
+)
 from virtmodel.machine.kvm.semantics import get_semantics
 
 if TYPE_CHECKING:
@@ -30,10 +41,9 @@ if TYPE_CHECKING:
     #: A KVM device (vGIC, ITS) made by either VM.
     KvmDeviceHandle = kvm.KvmDevice | HostDevice
 
-#: Kernel eras the simulated KVM can answer as (see docs/kvm.md).
-SEMANTICS = kvm.SEMANTICS_NAMES
-#: Who answers the KVM calls: the simulator or this host's /dev/kvm.
-BACKENDS = ("sim", "host")
+#: Kernel eras the simulated KVM can answer as (see docs/kvm.md); defined
+#: with the backends in :mod:`virtmodel.machine.kvm.eras`.
+SEMANTICS = SEMANTICS_NAMES
 
 
 class Accelerator:
@@ -87,16 +97,16 @@ class KvmAccel(Accelerator):
 
     def __init__(
         self,
-        semantics: str = "v6.1",
+        semantics: SemanticsName = DEFAULT_ERA,
         ipa_bits: int = 40,
-        backend: str = "sim",
+        backend: Backend = "sim",
         host: kvm.HostCaps | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            msg = f"KVM backend {backend!r} is not 'sim' or 'host'"
+        if not is_backend(backend):
+            msg = f"KVM backend {backend!r} is not {' or '.join(map(repr, BACKENDS))}"
             raise ValueError(msg)
         if backend == "host":
-            if semantics not in ("v6.1", "mainline"):
+            if semantics not in DEFAULT_NAMES:
                 msg = (
                     f"kernel semantics {semantics!r} is the simulator's; "
                     "with the host backend the host's own kernel answers"
@@ -105,18 +115,18 @@ class KvmAccel(Accelerator):
             from virtmodel.machine.kvm.host import check_available
 
             check_available()  # one line and nothing open when it cannot work
-        if semantics not in SEMANTICS:
+        if not is_semantics_name(semantics):
             msg = (
                 f"kernel semantics {semantics!r} is not one of "
-                f"{', '.join(repr(s) for s in SEMANTICS)}"
+                f"{', '.join(repr(s) for s in SEMANTICS_NAMES)}"
             )
             raise ValueError(msg)
-        self.semantics = semantics
+        self.semantics: SemanticsName = semantics
         # Without KVM_CAP_ARM_VM_IPA_SIZE QEMU asks for the default VM type.
         era = get_semantics(semantics)
         self.ipa_bits = ipa_bits if era.ipa_size_type else kvm.KVM_DEFAULT_IPA_BITS
         #: "sim" (the simulated kernel) or "host" (this host's /dev/kvm).
-        self.backend = backend
+        self.backend: Backend = backend
         #: What the host offers. Simulated 6.1 answers as the lab's host
         #: (GICv3 without GICv2 emulation), where it was measured; the 2016
         #: kernels' host has none of stolen time, SVE and pointer
@@ -232,8 +242,8 @@ class KvmAccel(Accelerator):
         return f"kvm (kernel {self.semantics}, {self.ipa_bits}-bit IPA)"
 
 
-def _default_host(era: str) -> kvm.HostCaps:
-    if era == "v6.1":
+def _default_host(era: Era) -> kvm.HostCaps:
+    if era == DEFAULT_ERA:
         return kvm.LAB_HOST
     return dataclasses.replace(kvm.HostCaps(), pvtime=False, sve=False, ptrauth=False)
 

@@ -4,6 +4,10 @@ The machine core never imports the device models (they build on it), so it
 names what it needs of a device here: a :class:`Device` protocol and the
 :class:`State` enum of its lifecycle. ``virtmodel.devices.base.Device``
 implements the protocol; a test or a user may bring any other class that does.
+
+A device never holds the machine: ``Machine.add`` gives it a
+:class:`~virtmodel.machine.device_context.DeviceContext`, the narrow view of
+the machine that device models use. Boards keep the whole machine.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import enum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from virtmodel.machine.device_context import DeviceContext
     from virtmodel.machine.machine import Machine
 
 __all__ = ["Board", "Device", "State"]
@@ -30,8 +35,9 @@ class Device(Protocol):
 
     #: Canonical QOM path (``/machine/gic``); the machine sets it in ``add``.
     path: str
-    #: The machine the device belongs to, set by ``Machine.add``.
-    machine: Machine | None
+    #: Its view of the machine it was added to, set by ``Machine.add``;
+    #: None while it belongs to no machine.
+    context: DeviceContext | None
     #: The lifecycle state.
     state: State
     #: Reset by a reset handler of its own, before the device tree (QEMU

@@ -24,10 +24,9 @@ attribute from the exception chain it is raised from, never from messages.
 from __future__ import annotations
 
 import errno as _errno
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-
-from virtmodel.notifiers.errors import NotifierFailedError
 
 if TYPE_CHECKING:
     from virtmodel.machine.memory import Region
@@ -137,6 +136,17 @@ class NotifierRaisedError(MachineError, RuntimeError):
         super().__init__(f"notifier {notifier!r}: {cause}")
 
 
+def _notifier_failed() -> type[BaseException] | None:
+    """Return the registry's NotifierFailedError if the registry was imported.
+
+    Looked up, not imported: a command that never loaded the registry (``dtb``)
+    cannot have one in its exception chain, and importing it here would make
+    every command pay for the registry and networkx at start-up.
+    """
+    module = sys.modules.get("virtmodel.notifiers.errors")
+    return None if module is None else module.NotifierFailedError
+
+
 def causes(exc: BaseException) -> Iterator[BaseException]:
     """Yield *exc* and each exception it was raised ``from``, outermost first."""
     seen: set[int] = set()
@@ -167,14 +177,19 @@ class MachineFailedError(MachineError, RuntimeError):
         self.kvm_call: Any = None
         self.errno: int | None = None
         self.cause: BaseException = error
+        notifier_failed = _notifier_failed()
         for link in causes(error):
             self.cause = link
             if isinstance(link, RealizeFailedError) and self.device is None:
                 self.device = link.device
             elif isinstance(link, NotifierRaisedError) and self.notifier is None:
                 self.notifier = link.notifier
-            elif isinstance(link, NotifierFailedError) and self.notifier is None:
-                self.notifier = link.name
+            elif (
+                notifier_failed is not None
+                and isinstance(link, notifier_failed)
+                and self.notifier is None
+            ):
+                self.notifier = link.name  # type: ignore[attr-defined]
             if isinstance(link, OSError) and self.errno is None:
                 self.errno = link.errno
                 call = getattr(link, "call", None)

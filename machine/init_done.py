@@ -30,6 +30,7 @@ from virtmodel.machine.errors import (
     NotifierRaisedError,
     UndeclaredAccessError,
 )
+from virtmodel.machine.notifier_modes import NotifierMode
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
 from virtmodel.notifiers import (
@@ -59,7 +60,12 @@ def names(value: Names) -> tuple[str, ...]:
 # them (the virtmodel package; not resolved, since the repository reaches them
 # through .pkg/virtmodel's links): sites read "devices/its.py:81" everywhere.
 _PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_OWN_FILES = ("machine/init_done.py", "machine/machine.py", "machine/kvm_addr.py")
+_OWN_FILES = (
+    "machine/init_done.py",
+    "machine/machine.py",
+    "machine/kvm_addr.py",
+    "machine/device_context.py",
+)
 
 
 def declaration_site() -> str:
@@ -85,7 +91,11 @@ class InitDone:
     """The machine-init-done notifiers of one machine."""
 
     def __init__(
-        self, machine: Machine, mode: str, *, drop_edges: Iterable[tuple[str, str]] = ()
+        self,
+        machine: Machine,
+        mode: NotifierMode,
+        *,
+        drop_edges: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.machine = machine
         self.mode = mode

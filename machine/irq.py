@@ -134,8 +134,19 @@ class IrqMap:
         self.num_spis = num_spis
         self.num_cpus = num_cpus
 
+    def disconnect(self, line: IrqLine) -> bool:
+        """Remove *line* if it is wired; return whether it was.
+
+        Used to undo one wire of a failed realize.
+        """
+        if self._by_output.get((line.source, line.output)) != line:
+            return False
+        del self._by_output[(line.source, line.output)]
+        del self._by_input[(line.sink, line.kind, line.number, line.cpu)]
+        return True
+
     def disconnect_source(self, source: str) -> list[IrqLine]:
-        """Remove every wire driven by *source* (used to undo a failed realize)."""
+        """Remove every wire driven by *source* and return them."""
         gone = [line for line in self._by_output.values() if line.source == source]
         for line in gone:
             del self._by_output[(line.source, line.output)]

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from virtmodel.machine.kvm.resource_names import ADDRESS_RESOURCES, Resource
 from virtmodel.machine.memory import Region
 from virtmodel.machine.trace import Kind
 
@@ -47,7 +48,7 @@ class QueuedAddress:
     group: int
     attr: int
     ormask: int
-    resource: str
+    resource: Resource
     address: int | None = None
 
     def write(self) -> None:
@@ -74,7 +75,7 @@ class KvmAddressQueue:
         attr: int,
         *,
         ormask: int = 0,
-        resource: str,
+        resource: Resource,
         after: Iterable[str] = (),
     ) -> QueuedAddress:
         """Queue the address write for the region named *region*.
@@ -105,13 +106,8 @@ class KvmAddressQueue:
         return entry
 
     @staticmethod
-    def _all_resources() -> tuple[str, ...]:
-        return (
-            "kvm.its.addr",
-            "kvm.vgic.addr.cpu",
-            "kvm.vgic.addr.dist",
-            "kvm.vgic.addr.redist",
-        )
+    def _all_resources() -> tuple[Resource, ...]:
+        return ADDRESS_RESOURCES
 
     def _region_add(self, region: Region) -> None:
         for entry in self._queue:

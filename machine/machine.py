@@ -7,45 +7,44 @@ A machine comes up the way QEMU 7.2 brings one up (``DESIGN.md`` §1)::
 
 :meth:`Machine.boot` does all of it and turns the first failure into a
 :class:`~machine.errors.MachineFailedError` naming the notifier, the KVM call
-and the errno. Devices are realized in dependency order through a
-``NotifierRegistry`` of their own ("realize"), so a board may add them in
-any order it likes as long as it declares ``after=``.
+and the errno. The devices, their realize order and the undo of a failed
+realize live in :mod:`~virtmodel.machine.objects`; what a device sees of the
+machine is its :class:`~virtmodel.machine.device_context.DeviceContext`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
-from virtmodel.machine.device import Board, Device, State
+from virtmodel.machine.accel import Accelerator, TcgAccel
+from virtmodel.machine.device import Board, Device
+from virtmodel.machine.device_context import DeviceContext, connect_checked
 from virtmodel.machine.errors import (
-    ConfigError,
-    IrqWiringError,
     MachineError,
     MachineFailedError,
     PhaseError,
-    RealizeFailedError,
-    UnknownDeviceError,
 )
 from virtmodel.machine.init_done import InitDone, declaration_site
 from virtmodel.machine.irq import IrqKind, IrqLine, IrqMap
 from virtmodel.machine.kvm_addr import KvmAddressQueue
+from virtmodel.machine.kvm_watch import KvmWatch
 from virtmodel.machine.memory import MemoryMap, Region
+from virtmodel.machine.notifier_modes import (
+    NOTIFIER_MODES,
+    NotifierMode,
+    is_notifier_mode,
+)
+from virtmodel.machine.objects import DeviceTree
 from virtmodel.machine.phases import Phase, PhaseClock
 from virtmodel.machine.trace import Kind, MachineTrace
-from virtmodel.notifiers import NotifierError, NotifierFailedError, NotifierRegistry
+from virtmodel.notifiers import NotifierError, NotifierRegistry
 
 if TYPE_CHECKING:
-    from virtmodel.machine.accel import KvmVm
     from virtmodel.machine.kvm import KvmCall
 
 Names = str | Iterable[str]
 D = TypeVar("D", bound=Device)
-
-#: The two ways init-done notifiers can run (DESIGN.md §5).
-NOTIFIER_MODES = ("ordered", "qemu-lifo")
 
 
 class Machine:
@@ -74,12 +73,13 @@ class Machine:
         name: str = "virt",
         *,
         accel: Accelerator | None = None,
-        notifiers: str = "ordered",
+        notifiers: NotifierMode = "ordered",
         strict: bool = False,
         drop_edges: Iterable[tuple[str, str]] = (),
     ) -> None:
-        if notifiers not in NOTIFIER_MODES:
-            msg = f"notifier mode {notifiers!r} is not 'ordered' or 'qemu-lifo'"
+        if not is_notifier_mode(notifiers):
+            allowed = " or ".join(map(repr, NOTIFIER_MODES))
+            msg = f"notifier mode {notifiers!r} is not {allowed}"
             raise ValueError(msg)
         given: object = accel  # callers without type checking pass anything
         if given is not None and not isinstance(given, Accelerator):
@@ -97,14 +97,10 @@ class Machine:
         self.phase.add_listener(self._on_phase)
         self.memory = MemoryMap()
         self.irqs = IrqMap()
-        self._devices: dict[str, Device] = {}
-        # Notified by every realize_all(); each callback realizes its device
-        # if it is still CREATED, so a later call realizes only what is new.
-        self._realize_order: NotifierRegistry[Machine] = NotifierRegistry(
-            "realize", one_shot=False
-        )
+        self._tree = DeviceTree(self.trace)
         #: The machine-init-done event, in the chosen notifier mode.
         self.init_done = InitDone(self, notifiers, drop_edges=drop_edges)
+        self._kvm_watch = KvmWatch(self.trace, self.init_done, strict=strict)
         #: In-kernel device addresses waiting for machine-init-done.
         self.kvm_addresses = KvmAddressQueue(self)
         #: Reset notifiers; they run on every reset, in declared order.
@@ -113,10 +109,8 @@ class Machine:
         )
         #: Run once, just before the first vCPU run (e.g. a last KVM setting).
         self.vcpu_pre_run: NotifierRegistry[Machine] = NotifierRegistry("vcpu-pre-run")
-        #: What the last failure was in: KVM call, notifier, device.
         #: How the bring-up failed, once it did (the error ``boot`` raised).
         self.failure: MachineFailedError | None = None
-        #: Free-form per-board state (e.g. the virt board's configuration).
         #: The board that populated the machine (``create_virt`` sets it).
         self.board: Board | None = None
 
@@ -197,14 +191,10 @@ class Machine:
     def reset_order(self) -> list[Device]:
         """Return the realized devices in the order a system reset visits them.
 
-        As in QEMU 7.2: first the devices with a reset handler of their own
-        (the CPUs), in creation order; then the device tree, whose buses
-        hold their children newest first (so an ITS resets before its GIC).
+        As in QEMU 7.2 (:meth:`DeviceTree.reset_order`): CPUs first, then the
+        device tree, newest first.
         """
-        realized = [d for d in self._devices.values() if d.is_realized]
-        handlers = [d for d in realized if d.reset_handler]
-        tree = [d for d in realized if not d.reset_handler]
-        return handlers + tree[::-1]
+        return self._tree.reset_order()
 
     def start(self) -> None:
         """Run every vCPU for the first time (the kernel maps the vGIC here).
@@ -254,52 +244,19 @@ class Machine:
 
     def on_kvm_call(self, call: KvmCall) -> None:
         """Check a pending KVM call against the running notifier's declarations."""
-        if self.strict:
-            self.init_done.check_access(call.resource, f"made {call.head()} on")
-
-    @property
-    def kvm_vm(self) -> KvmVm:
-        """The KVM VM in-kernel devices create their KVM devices in.
-
-        Raises:
-            ConfigError: The machine's accelerator is not KVM.
-            PhaseError: The accelerator is not created yet.
-        """
-        if not isinstance(self.accel, KvmAccel):
-            option, problem = "accel", "in-kernel devices need -accel kvm"
-            raise ConfigError(option, self.accel.name, problem)
-        return self.accel.attached_vm
-
-    def check_property_access(self, device: Device) -> None:
-        """Strict mode: refuse a notifier reading props it did not declare.
-
-        A notifier declares ``reads="device.<name>"`` for one device, or
-        ``"device.*"`` for all of them.
-
-        Raises:
-            UndeclaredAccessError: The running notifier declared neither.
-        """
-        if self.strict:
-            self.init_done.check_access(
-                f"device.{device.name}", "read the properties of"
-            )
+        self._kvm_watch.before(call)
 
     def on_kvm_result(self, call: KvmCall) -> None:
         """Record a finished KVM call in the trace."""
-        # A failed KVM_HAS_DEVICE_ATTR or TEST create is a probe's "no", not a
-        # failure.
-        probe = call.ioctl == "KVM_HAS_DEVICE_ATTR" or (
-            call.ioctl == "KVM_CREATE_DEVICE" and call.attr == "KVM_CREATE_DEVICE_TEST"
-        )
-        ok = call.errno is None or probe
-        self.trace.add(
-            Kind.KVM, str(call), ok=ok, resource=getattr(call, "resource", "")
-        )
+        self._kvm_watch.after(call)
 
     # -- objects ----------------------------------------------------------------
 
     def add(self, device: D, *, parent: str = "/machine", after: Names = ()) -> D:
         """Add *device* to the object tree; realize it after the devices in *after*.
+
+        The device gets its :class:`DeviceContext` (``device.context``), its
+        narrow view of this machine; it never holds the machine itself.
 
         Raises:
             PhaseError: The machine is past MACHINE_INITIALIZED (hot-plug is
@@ -307,20 +264,22 @@ class Machine:
             ValueError: A device with that path exists.
         """
         self.phase.require_before("add()", Phase.MACHINE_READY)
-        path = f"{parent.rstrip('/')}/{device.name}"
-        if path in self._devices:
-            msg = f"device path {path!r} is already taken"
-            raise ValueError(msg)
+        path = self._tree.path_for(device, parent)
         device.path = path
-        device.machine = self
-        self._devices[path] = device
-        after_names = (after,) if isinstance(after, str) else tuple(after)
-        self._realize_order.add(
+        context = DeviceContext(
+            path,
             device.name,
-            functools.partial(_realize_in, device),
-            after=after_names,
-            location=declaration_site(),
+            memory=self.memory,
+            irqs=self.irqs,
+            accel=self.accel,
+            addresses=self.kvm_addresses,
+            init_done=self.init_done,
+            devices=self._tree.by_path,
+            strict=self.strict,
         )
+        device.context = context
+        after_names = (after,) if isinstance(after, str) else tuple(after)
+        self._tree.add(device, context, after=after_names, location=declaration_site())
         return device
 
     def device(self, name: str) -> Device:
@@ -329,67 +288,26 @@ class Machine:
         Raises:
             UnknownDeviceError: No such device.
         """
-        for path, dev in self._devices.items():
-            if name in (path, dev.name):
-                return dev
-        import difflib
-
-        hint = difflib.get_close_matches(
-            name, [d.name for d in self._devices.values()], 1
-        )
-        raise UnknownDeviceError(name, hint[0] if hint else None)
+        return self._tree.find(name)
 
     def devices(self) -> Iterator[Device]:
         """Iterate over the devices in the order they were added."""
-        return iter(list(self._devices.values()))
+        return iter(self._tree)
 
     def realize(self, device: Device) -> None:
-        """Realize one device; a failure undoes its mappings and wiring.
+        """Realize one device; a failure undoes what it did through its context.
 
         Raises:
             RealizeFailedError: The device refused, or a KVM call failed;
                 ``device`` names it and the device's own error is chained.
             Exception: Anything else (a bug in the model), unchanged.
         """
-        kind = device.type_name or type(device).__name__
-        self.trace.add(Kind.DEVICE, f"realize {device.path} ({kind})")
-        self.trace.enter()
-        vm = getattr(self.accel, "vm", None)
-        kvm_before = len(vm.devices) if vm is not None else 0
-        try:
-            device.realize()
-        except (MachineError, NotifierError, OSError) as exc:
-            self._undo_realize(
-                device, vm.devices[kvm_before:] if vm is not None else []
-            )
-            raise RealizeFailedError(device.name, exc) from exc
-        except BaseException:
-            self._undo_realize(
-                device, vm.devices[kvm_before:] if vm is not None else []
-            )
-            raise
-        finally:
-            self.trace.leave()
-
-    def _undo_realize(self, device: Device, left_in_vm: list[Any]) -> None:
-        # KVM has no call that destroys one device, only the whole VM:
-        # say what the failed realize left behind in the kernel.
-        for left in left_in_vm:
-            self.trace.add(
-                Kind.NOTE,
-                f"{left.label} left in the VM half-configured (KVM cannot "
-                "destroy a device; tear the machine down and build it again)",
-                ok=False,
-            )
-        for region in self.memory.remove_owned_by(device.path):
-            self.trace.add(Kind.NOTE, f"unmapped {region} after failed realize")
-        for line in self.irqs.disconnect_source(device.path):
-            self.trace.add(Kind.NOTE, f"unwired {line} after failed realize")
+        self._tree.realize(device)
 
     @property
     def realize_registry(self) -> NotifierRegistry[Machine]:
         """The registry that orders device realization (one notifier per device)."""
-        return self._realize_order
+        return self._tree.realize_order
 
     def realize_all(self) -> None:
         """Realize every added, still-created device in declared dependency order.
@@ -399,13 +317,7 @@ class Machine:
                 devices before the failing one realized.
             Exception: A bug in a model, unchanged.
         """
-        try:
-            self._realize_order.notify(self)
-        except NotifierFailedError as exc:
-            # Report what realize() raised, not the registry's wrapper.
-            cause = exc.__cause__
-            assert cause is not None  # the registry chains what the callback raised
-            raise cause from cause.__cause__
+        self._tree.realize_all(self)
 
     def map_mmio(
         self, device: Device, name: str, base: int, size: int, *, align: int = 1
@@ -438,13 +350,16 @@ class Machine:
             IrqWiringError: The sink is no device of this machine, or the line
                 is out of range or already wired.
         """
-        if sink not in self._devices:
-            where = f"{kind.value.upper()} {number}"
-            problem = (
-                "no such device in this machine; add the interrupt controller first"
-            )
-            raise IrqWiringError(device.path, sink, where, problem)
-        return self.irqs.connect(device.path, output, sink, kind, number, cpu=cpu)
+        return connect_checked(
+            self.irqs,
+            self._tree.by_path,
+            device.path,
+            output,
+            kind,
+            number,
+            sink=sink,
+            cpu=cpu,
+        )
 
     # -- notifiers ----------------------------------------------------------------
 
@@ -482,15 +397,10 @@ class Machine:
 
     def __repr__(self) -> str:
         phase = self.phase.current.name
-        return f"<Machine {self.name!r} {phase} {len(self._devices)} devices>"
+        return f"<Machine {self.name!r} {phase} {len(self._tree)} devices>"
 
     def _repr_html_(self) -> str:
         # Jupyter: configuration, init-done graph and trace (machine.display).
         from virtmodel.machine.display import machine_html
 
         return machine_html(self)
-
-
-def _realize_in(device: Device, machine: Machine) -> None:
-    if device.state is State.CREATED:  # not realized, not unplugged
-        machine.realize(device)

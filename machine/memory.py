@@ -138,7 +138,7 @@ class MemoryMap:
         return region
 
     def remove_owned_by(self, owner: str) -> list[Region]:
-        """Unmap every region of *owner* (used to undo a failed realize)."""
+        """Unmap every region of *owner* and return them."""
         return [self.remove(r.name) for r in list(self._regions) if r.owner == owner]
 
     def __getitem__(self, name: str) -> Region:

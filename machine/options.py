@@ -11,7 +11,6 @@ unsigned number). A key given twice keeps its last value, as in QEMU.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,6 +57,8 @@ _RAM_ALIGN: Final = 8192
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """Return a ``; did you mean 'x'?`` remedy for *word*, or ``""``."""
+    import difflib  # only an error needs it, and every command imports this module
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ from virtmodel.machine.boards.virt.cmdline import (
     read_command_line,
 )
 from virtmodel.machine.boards.virt.config import VirtConfig
+from virtmodel.machine.cli.choices import RENDERED_FORMATS, GraphPhase
 from virtmodel.machine.cli.progress import ClearingStream, Progress
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
@@ -24,6 +23,7 @@ from virtmodel.machine.cli.status import (
     print_json,
 )
 from virtmodel.machine.errors import ConfigError, MachineFailedError
+from virtmodel.machine.kvm.eras import DEFAULT_NAMES, Backend
 
 if TYPE_CHECKING:
     # Only the commands that build a machine pay for the notifier registry
@@ -74,13 +74,13 @@ def machine_from(args: argparse.Namespace, config: VirtConfig | None = None) -> 
     """
     from virtmodel.machine.boards.virt.board import create_virt
 
-    backend = getattr(args, "kvm_backend", "sim")
-    if backend != "sim" and args.kernel_semantics not in ("v6.1", "mainline"):
+    backend: Backend = args.kvm_backend if "kvm_backend" in args else "sim"
+    if backend != "sim" and args.kernel_semantics not in DEFAULT_NAMES:
         msg = "--kernel-semantics picks the simulator's kernel; --kvm host has its own"
         raise UsageError(msg)
     if config is None:
         config = config_from(args)
-    if config.accel != "kvm" and args.kernel_semantics not in ("v6.1", "mainline"):
+    if config.accel != "kvm" and args.kernel_semantics not in DEFAULT_NAMES:
         msg = "--kernel-semantics needs -accel kvm: under TCG no kernel is involved"
         raise UsageError(msg)
     if backend != "sim" and config.accel != "kvm":
@@ -163,21 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _mtree(machine: Machine) -> str:
-    """Return ``info mtree`` for the machine (TCG), else its flat region list.
+    """Return ``info mtree`` for the machine: QEMU's view of the same config.
 
-    Under TCG this is QEMU's view built from the same config the devices were
-    placed with. Where the monitor view is not modelled (KVM, whose GIC
-    regions are the kernel's; ``-device``; ``-numa``) the devices' own map is
-    printed instead.
+    The devices were placed from that config, and map QEMU's region sizes.
     """
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
-    config = _board(machine).config
-    modelled = not (config.numa or config.virtio_iommu or config.guest_loaders)
-    if config.accel == "kvm" or not modelled:
-        return machine.memory.dump() + "\n"
-    return format_mtree(virt_address_spaces(config))
+    return format_mtree(virt_address_spaces(_board(machine).config))
 
 
 def _kernel_label(args: argparse.Namespace) -> str:
@@ -269,7 +262,7 @@ def _initialized(args: argparse.Namespace) -> Machine:
     return machine
 
 
-def _registry(machine: Machine, phase: str) -> NotifierRegistry[Machine]:
+def _registry(machine: Machine, phase: GraphPhase) -> NotifierRegistry[Machine]:
     if phase == "realize":
         return machine.realize_registry
     if phase == "reset":
@@ -287,10 +280,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
         # Numbered in the order that runs; edges QEMU's list breaks drawn so.
         view = machine.init_done
     text = view.to_mermaid() if args.format == "mermaid" else view.to_dot()
-    if args.format in ("svg", "png"):
+    if args.format in RENDERED_FORMATS:
         if args.output is None:
             msg = f"--format {args.format} needs -o FILE"
             raise UsageError(msg)
+        import shutil  # only rendering runs a program
+        import subprocess
+
         dot = shutil.which("dot")
         if dot is None:
             msg = "--format svg/png needs Graphviz's 'dot' (Debian package 'graphviz')"

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from virtmodel.machine.cli.parser import build_parser
+from virtmodel.machine.cli.parser import COMMANDS, build_parser
 from virtmodel.machine.cli.status import (
     EXIT_FAILED,
     EXIT_OK,
@@ -26,29 +26,28 @@ from virtmodel.machine.errors import HelpRequested, MachineError, MachineFailedE
 EXIT_BROKEN_PIPE = 141
 
 
-def _commands() -> dict[str, Callable[[argparse.Namespace], int]]:
-    # Imported late: the commands pull in the whole board.
-    from virtmodel.machine.cli import commands, info
-    from virtmodel.machine.serve.command import cmd_serve
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    """Return *command*'s handler, importing its module only now.
 
-    return {
-        "run": commands.cmd_run,
-        "dtb": commands.cmd_dtb,
-        "dts": commands.cmd_dts,
-        "boot": commands.cmd_boot,
-        "graph": commands.cmd_graph,
-        "explain": commands.cmd_explain,
-        "explore": commands.cmd_explore,
-        "info": info.cmd_info,
-        "lab": _cmd_lab,
-        "serve": cmd_serve,
-    }
+    ``dtb`` thus loads the device-tree path, never the lab, the page or the
+    notifier registry.
+    """
+    if command == "lab":
+        from virtmodel.machine.lab.cli import cmd_lab  # the lab needs no board
 
+        return cmd_lab
+    if command == "serve":
+        from virtmodel.machine.serve.command import cmd_serve
 
-def _cmd_lab(args: argparse.Namespace) -> int:
-    from virtmodel.machine.lab.cli import cmd_lab  # the lab needs no board
+        return cmd_serve
+    if command == "info":
+        from virtmodel.machine.cli.info import cmd_info
 
-    return cmd_lab(args)
+        return cmd_info
+    from virtmodel.machine.cli import commands  # the board's commands
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{command}")
+    return handler
 
 
 def _notifier_errors() -> tuple[type[Exception], ...]:
@@ -80,8 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # scan unless the user asked for plugins explicitly.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        args = build_parser().parse_args(argv)
-        return _commands()[args.command](args)
+        words = sys.argv[1:] if argv is None else list(argv)
+        # Only the chosen command's options are built (the lab's parser
+        # imports the lab); anything else (``--help``) builds them all.
+        chosen = words[0] if words and words[0] in COMMANDS else None
+        args = build_parser(chosen).parse_args(words)
+        return _handler(args.command)(args)
     except HelpRequested as exc:
         sys.stdout.write(exc.text)
         return EXIT_OK

@@ -7,9 +7,14 @@ Machine options use QEMU's spelling (``-M``, ``-smp``, ``-m``, ``-cpu``,
 from __future__ import annotations
 
 import argparse
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, Final, NoReturn
 
+from virtmodel.devices.its_init import ITS_INITS
+from virtmodel.machine.cli.choices import GRAPH_FORMATS, GRAPH_PHASES, INFO_TOPICS
 from virtmodel.machine.cli.status import EXIT_STATUSES, UsageError
+from virtmodel.machine.kvm.eras import BACKENDS, DEFAULT_ERA, SEMANTICS_NAMES
+from virtmodel.machine.notifier_modes import NOTIFIER_MODES
 
 #: The one-line summary ``virtmodel --help`` starts with.
 DESCRIPTION = "Compose QEMU-style machines and run their init in declared order."
@@ -125,7 +130,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
         g,
         "-dtb",
         metavar="FILE",
-        help="not modelled: refused with the reason (default: none)",
+        help="a device tree blob QEMU loads and edits instead of its own "
+        "(default: none)",
     )
     _qemu(
         g,
@@ -151,28 +157,28 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     v = p.add_argument_group("virtmodel variants")
     v.add_argument(
         "--kernel-semantics",
-        default="v6.1",
-        choices=("v6.1", "mainline", "v4.8", "v4.8-rc1"),
+        default=DEFAULT_ERA,
+        choices=SEMANTICS_NAMES,
         help="which Linux KVM answers the ioctls (with -accel kvm)",
     )
     v.add_argument(
         "--kvm",
         dest="kvm_backend",
         default="sim",
-        choices=("sim", "host"),
+        choices=BACKENDS,
         help="who answers the KVM calls (with -accel kvm): the simulator "
         "(default) or this arm64 host's /dev/kvm",
     )
     v.add_argument(
         "--notifiers",
         default="ordered",
-        choices=("ordered", "qemu-lifo"),
+        choices=NOTIFIER_MODES,
         help="declared order or QEMU's newest-first list",
     )
     v.add_argument(
         "--its-init",
         default="realize",
-        choices=("realize", "init-done"),
+        choices=ITS_INITS,
         help="ITS CTRL_INIT in realize (QEMU >= 2.8) or in its own notifier",
     )
     v.add_argument(
@@ -208,8 +214,14 @@ def _version() -> str:
     return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser for every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the parser for every subcommand.
+
+    With *command*, only that subcommand gets its options; the others are
+    there by name alone, so a command line that starts with *command* parses
+    exactly as with the full parser, without paying for the rest (the lab's
+    options import the lab). ``None`` builds them all (``--help``).
+    """
     parser = _Parser(
         prog="virtmodel",
         description=DESCRIPTION,
@@ -221,7 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"virtmodel {_version()}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, add in _SUBCOMMANDS.items():
+        if command is None or name == command:
+            add(sub)
+        else:
+            sub.add_parser(name)
+    return parser
 
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="bring the machine up to its first vCPU run; print the trace",
@@ -239,15 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--mtree", action="store_true", help="also print the memory map (info mtree)"
     )
 
+
+def _add_dtb(sub: Any) -> None:
     dtb = sub.add_parser("dtb", help="write the device tree blob QEMU's dumpdtb writes")
     _machine_options(dtb)
     dtb.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="where to write it"
     )
 
+
+def _add_dts(sub: Any) -> None:
     dts = sub.add_parser("dts", help="print the device tree source")
     _machine_options(dts)
 
+
+def _add_boot(sub: Any) -> None:
     boot = sub.add_parser(
         "boot", help="boot a kernel under qemu-system-aarch64 on our DTB"
     )
@@ -266,24 +292,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the QEMU to run",
     )
 
+
+def _add_graph(sub: Any) -> None:
     graph = sub.add_parser("graph", help="draw a phase's notifiers and their order")
     _machine_options(graph)
     graph.add_argument(
         "--phase",
         default="init-done",
-        choices=("init-done", "realize", "reset"),
+        choices=GRAPH_PHASES,
         help="which phase's notifiers",
     )
     graph.add_argument(
         "--format",
         default="dot",
-        choices=("dot", "mermaid", "svg", "png"),
+        choices=GRAPH_FORMATS,
         help="output format (svg/png need Graphviz and -o)",
     )
     graph.add_argument(
         "-o", "--output", default=None, metavar="FILE", help="write here, not stdout"
     )
 
+
+def _add_explain(sub: Any) -> None:
     explain = sub.add_parser("explain", help="say why notifier A runs before B")
     _machine_options(explain)
     explain.add_argument("first", metavar="A", help="a notifier's name")
@@ -292,17 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the explanation as JSON"
     )
 
+
+def _add_info(sub: Any) -> None:
     info = sub.add_parser(
         "info", help="print what QEMU's monitor prints: info mtree [-f], info qtree"
     )
     _machine_options(info)
     info.add_argument(
-        "what", choices=("mtree", "qtree"), help="memory regions or device buses"
+        "what", choices=INFO_TOPICS, help="memory regions or device buses"
     )
     info.add_argument(
         "-f", dest="flat", action="store_true", help="mtree: the flattened views"
     )
 
+
+def _add_explore(sub: Any) -> None:
     explore = sub.add_parser(
         "explore", help="run init-done under one order per class of equivalent orders"
     )
@@ -319,10 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every valid order, not one per class of equivalent orders",
     )
     explore.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _add_lab(sub: Any) -> None:
     from virtmodel.machine.lab.cli import add_lab_parser
 
     add_lab_parser(sub)
 
+
+def _add_serve(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="serve the classroom page on http://127.0.0.1:PORT/"
     )
@@ -332,4 +371,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=8016, help="0 picks a free port (default 8016)"
     )
-    return parser
+
+
+#: Each subcommand and what adds it, in the order ``--help`` lists them.
+_SUBCOMMANDS: Final[dict[str, Callable[[Any], None]]] = {
+    "run": _add_run,
+    "dtb": _add_dtb,
+    "dts": _add_dts,
+    "boot": _add_boot,
+    "graph": _add_graph,
+    "explain": _add_explain,
+    "info": _add_info,
+    "explore": _add_explore,
+    "lab": _add_lab,
+    "serve": _add_serve,
+}
+
+#: The subcommands' names.
+COMMANDS: Final = tuple(_SUBCOMMANDS)

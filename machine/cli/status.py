@@ -6,7 +6,6 @@ so the command line has no import cycle.
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 #: The machine came up (or the command did what it was asked).
@@ -46,4 +45,6 @@ def one_line(exc: BaseException) -> str:
 
 def print_json(data: object) -> None:
     """Print *data* as stable, indented JSON."""
+    import json  # only --json output needs it; every command imports this module
+
     print(json.dumps(data, indent=2, sort_keys=True, default=str))

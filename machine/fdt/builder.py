@@ -26,7 +26,6 @@ reversed; a property's name offset is fixed when the property is first created.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 from virtmodel.machine.fdt.format import (
@@ -50,8 +49,8 @@ from virtmodel.machine.fdt.node import (
     align4,
     compute_sizes,
     emit_node,
-    pack_cells,
 )
+from virtmodel.machine.fdt.writer import FdtWriter
 
 __all__ = [
     "DEFAULT_TOTALSIZE",
@@ -61,7 +60,7 @@ __all__ = [
 ]
 
 
-class Fdt:
+class Fdt(FdtWriter):
     r"""A device tree built with QEMU's path-based helpers and libfdt's layout.
 
     The blob image is kept in a buffer and edited with libfdt's splices, so
@@ -266,69 +265,6 @@ class Fdt:
         self._buf[pos + 12 : pos + 12 + len(value)] = value
         node.props_size += delta
         node._grow(delta)
-
-    def setprop_empty(self, path: str, name: str) -> None:
-        """Set a zero-length property (a flag such as ``dma-coherent``)."""
-        self.setprop(path, name, b"")
-
-    def setprop_cells(self, path: str, name: str, *cells: int) -> None:
-        """Set a property of big-endian 32-bit cells.
-
-        Raises:
-            FdtError: The node does not exist.
-            ValueError: A cell does not fit 32 bits.
-        """
-        self.setprop(path, name, pack_cells(name, cells))
-
-    def setprop_sized_cells(
-        self, path: str, name: str, *pairs: tuple[int, int]
-    ) -> None:
-        """Set ``(ncells, value)`` pairs: 1 cell, or 2 cells written hi then lo.
-
-        Raises:
-            FdtError: The node does not exist.
-            ValueError: A size is not 1 or 2, or a value does not fit.
-        """
-        out: list[int] = []
-        for size, value in pairs:
-            if size == 1 and 0 <= value <= 0xFFFFFFFF:
-                out.append(value)
-            elif size == 2 and 0 <= value <= 0xFFFFFFFFFFFFFFFF:
-                out += (value >> 32, value & 0xFFFFFFFF)
-            else:
-                msg = (
-                    f"property {name!r}: value 0x{value:x} does not fit {size} cell(s)"
-                )
-                raise ValueError(msg)
-        self.setprop(path, name, pack_cells(name, out))
-
-    def setprop_u64(self, path: str, name: str, value: int) -> None:
-        """Set an 8-byte big-endian property.
-
-        Raises:
-            FdtError: The node does not exist.
-            ValueError: The value does not fit 64 bits.
-        """
-        if not 0 <= value <= 0xFFFFFFFFFFFFFFFF:
-            msg = f"property {name!r}: value {value!r} does not fit 64 bits"
-            raise ValueError(msg)
-        self.setprop(path, name, value.to_bytes(8, "big"))
-
-    def setprop_string(self, path: str, name: str, value: str) -> None:
-        """Set a NUL-terminated string property."""
-        self.setprop_stringlist(path, name, [value])
-
-    def setprop_stringlist(self, path: str, name: str, values: Sequence[str]) -> None:
-        """Set a string list: each string NUL-terminated, back to back.
-
-        Raises:
-            FdtError: The node does not exist.
-            ValueError: The list is empty or a string holds a NUL.
-        """
-        if isinstance(values, str) or not values or any("\0" in v for v in values):
-            msg = f"property {name!r}: a string list needs strings without NUL"
-            raise ValueError(msg)
-        self.setprop(path, name, b"".join(v.encode() + b"\0" for v in values))
 
     # -- phandles ---------------------------------------------------------------
 

@@ -12,51 +12,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, final
+from typing import final
 
 from virtmodel.machine.kvm.constants import errno_name
 from virtmodel.machine.kvm.encoding import decode_redist_region
 from virtmodel.machine.kvm.errors import KvmError, Refusal
+from virtmodel.machine.kvm.resource_names import RESOURCES
+
+__all__ = ["RESOURCES", "CallLog", "KvmCall", "Observer"]
 
 #: Observer callback type.
 Observer = Callable[["KvmCall"], None]
-
-#: The resource names calls carry (documented in docs/kvm.md).
-RESOURCES: Final = (
-    "kvm.device.create",
-    "kvm.its.addr",
-    "kvm.its.create",
-    "kvm.its.ctrl.init",
-    "kvm.its.ctrl.reset",
-    "kvm.its.ctrl.restore_tables",
-    "kvm.its.ctrl.save_tables",
-    "kvm.its.regs",
-    "kvm.vcpu.attr.pmu_v3_ctrl",
-    "kvm.vcpu.attr.pvtime_ctrl",
-    "kvm.vcpu.attr.timer_ctrl",
-    "kvm.vcpu.create",
-    "kvm.vcpu.finalize",
-    "kvm.vcpu.init",
-    "kvm.vcpu.mpidr",
-    "kvm.vcpu.run",
-    "kvm.vfio.group1",
-    "kvm.vgic.addr.cpu",
-    "kvm.vgic.addr.dist",
-    "kvm.vgic.addr.redist",
-    "kvm.vgic.cpu_regs",
-    "kvm.vgic.cpu_sysregs",
-    "kvm.vgic.create",
-    "kvm.vgic.ctrl.init",
-    "kvm.vgic.ctrl.save_pending_tables",
-    "kvm.vgic.dist_regs",
-    "kvm.vgic.level_info",
-    "kvm.vgic.nr_irqs",
-    "kvm.vgic.redist_regs",
-    "kvm.vm.create",
-    "kvm.vm.gsi_routing",
-    "kvm.vm.memory",
-    "kvm.vm.preferred_target",
-)
 
 
 @final
@@ -80,7 +46,9 @@ class KvmCall:
     attr: str | None
     #: The input value (None: a NULL user pointer, or no value).
     value: int | None
-    #: Stable dotted name of what the call touches, e.g. ``kvm.vgic.addr.dist``.
+    #: Stable dotted name of what the call touches, e.g. ``kvm.vgic.addr.dist``:
+    #: one of :data:`~virtmodel.machine.kvm.resource_names.RESOURCES`, or for an
+    #: attribute KVM does not define, a name by pattern.
     resource: str
     #: The value returned (0 for a plain success, the read value for gets).
     result: int | None = None

@@ -94,7 +94,6 @@ _REDIST_BITS: Final = {"priority": 8, "config": 2}
 
 _GICD_CTLR_ENABLE_G1 = 1 << 1
 _GICD_CTLR_FIXED = (1 << 4) | (1 << 6)  # ARE_NS, DS
-_GICD_CTLR_NASSGIREQ = 1 << 8
 _IIDR_REV_SHIFT = 12
 _IIDR_REV_MASK = 0xF << _IIDR_REV_SHIFT
 _PIDR2 = 0xFFE8

@@ -13,18 +13,19 @@ GRP_ITS_REGS reaches the register file of :mod:`its_regs` (Linux 6.1).
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, NoReturn, final
+from typing import TYPE_CHECKING, Final, NoReturn, final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.addresses import check_address
 from virtmodel.machine.kvm.device import KvmDevice
 from virtmodel.machine.kvm.errors import refuse
 from virtmodel.machine.kvm.its_regs import ItsRegisters, alignment, find
+from virtmodel.machine.kvm.resource_names import Resource
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.vm import Vm
 
-_CTRL_RESOURCES = {
+_CTRL_RESOURCES: Final[dict[int, Resource]] = {
     c.KVM_DEV_ARM_VGIC_CTRL_INIT: "kvm.its.ctrl.init",
     c.KVM_DEV_ARM_ITS_SAVE_TABLES: "kvm.its.ctrl.save_tables",
     c.KVM_DEV_ARM_ITS_RESTORE_TABLES: "kvm.its.ctrl.restore_tables",

@@ -4,7 +4,9 @@ QEMU 7.2's in-kernel GICv3 routes GSI *n* to irqchip 0, pin *n*, for every
 SPI, and commits the table once (``KVM_SET_GSI_ROUTING``). Linux 6.1 checks
 the table as a whole (no flags, at most KVM_MAX_IRQ_ROUTES entries), then
 each entry: a GSI below the same limit, a known type, and for irqchip
-entries chip 0 and a pin below KVM_IRQCHIP_NUM_PINS (EINVAL for all).
+entries chip 0 and a pin below KVM_IRQCHIP_NUM_PINS (EINVAL for all). A GSI
+may have several entries only if all are irqchip entries on different chips
+(with one irqchip on arm64, a GSI listed twice is EINVAL).
 """
 
 from __future__ import annotations
@@ -62,16 +64,26 @@ def check_routes(routes: Sequence[Route], flags: int = 0) -> None:
     for route in routes:
         if route.gsi >= KVM_MAX_IRQ_ROUTES:
             refuse(errno.EINVAL, f"gsi {route.gsi} is not below {KVM_MAX_IRQ_ROUTES}")
-        if route.kind == "msi":
-            continue
-        if route.kind != "irqchip":
-            refuse(
-                errno.EINVAL, f"gsi {route.gsi}: routing entry {route.kind} is unknown"
-            )
-        if route.chip >= KVM_NR_IRQCHIPS:
-            refuse(errno.EINVAL, f"irqchip {route.chip} does not exist")
-        if route.pin >= KVM_IRQCHIP_NUM_PINS:
-            refuse(errno.EINVAL, f"pin {route.pin} is not below {KVM_IRQCHIP_NUM_PINS}")
+    earlier: dict[int, list[Route]] = {}
+    for route in routes:
+        _check_entry(route, earlier.setdefault(route.gsi, []))
+
+
+def _check_entry(route: Route, same_gsi: list[Route]) -> None:
+    """Refuse one entry as 6.1 does, given the entries before it on its GSI."""
+    for other in same_gsi:
+        both_irqchip = route.kind == other.kind == "irqchip"
+        if not both_irqchip or route.chip == other.chip:
+            refuse(errno.EINVAL, f"gsi {route.gsi} is routed twice")
+    same_gsi.append(route)
+    if route.kind == "msi":
+        return
+    if route.kind != "irqchip":
+        refuse(errno.EINVAL, f"gsi {route.gsi}: routing entry {route.kind} is unknown")
+    if route.chip >= KVM_NR_IRQCHIPS:
+        refuse(errno.EINVAL, f"irqchip {route.chip} does not exist")
+    if route.pin >= KVM_IRQCHIP_NUM_PINS:
+        refuse(errno.EINVAL, f"pin {route.pin} is not below {KVM_IRQCHIP_NUM_PINS}")
 
 
 def summarize_routes(routes: Sequence[Route]) -> str:

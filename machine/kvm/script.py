@@ -12,6 +12,12 @@ A script is one call per line (``#`` starts a comment; numbers decimal or
     has_attr DEV GROUP ATTR         KVM_HAS_DEVICE_ATTR
     vcpu_set_attr / vcpu_get_attr ID GROUP ATTR VALUE, vcpu_has_attr ID GROUP ATTR
     run ID                          KVM_RUN
+    set_user_memory_region SLOT BASE SIZE
+                                    KVM_SET_USER_MEMORY_REGION (SIZE 0 deletes)
+    set_gsi_routing FLAGS COUNT GSI STEP TYPE CHIP PIN
+                                    KVM_SET_GSI_ROUTING: COUNT entries, entry i
+                                    gsi GSI+i*STEP, TYPE (1 irqchip, 2 MSI with
+                                    an all-zero message), irqchip CHIP, pin PIN+i
     end                             close the VM
 
 Each call line answers ``<line> <ret> <errno> <value-or-->``: ``ret`` is the
@@ -30,6 +36,9 @@ with an MMIO exit (0), unless the store lands in an in-kernel device; the
 next run loops until the executor's alarm (EINTR); so does a vCPU whose PC
 is 0 (never pointed at the guest, or reset by a later KVM_ARM_VCPU_INIT):
 measured on the lab, its fetches outside memory never return to userspace.
+Every ``set_user_memory_region`` passes the same user address (a 1 GiB
+reservation at 16 TiB), so an existing slot keeps its address and only its
+base or size can differ from the slot's first call.
 """
 
 from __future__ import annotations
@@ -42,7 +51,9 @@ from typing import Final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.device import KvmDevice
+from virtmodel.machine.kvm.eras import DEFAULT_ERA, SemanticsName
 from virtmodel.machine.kvm.errors import KvmError
+from virtmodel.machine.kvm.routing import KVM_MAX_IRQ_ROUTES, Route
 from virtmodel.machine.kvm.semantics import LAB_HOST, HostCaps
 from virtmodel.machine.kvm.vcpu import Vcpu
 from virtmodel.machine.kvm.vcpu_attrs import value_bytes as vcpu_value_bytes
@@ -61,6 +72,8 @@ OPERATIONS: Final[dict[str, str]] = {
     "vcpu_get_attr": "nnnv",
     "vcpu_has_attr": "nnn",
     "run": "n",
+    "set_user_memory_region": "nnn",
+    "set_gsi_routing": "nnnnnnn",
     "end": "",
 }
 #: The guest's memory slot and the address its store goes to.
@@ -74,6 +87,9 @@ _MAX_DEVICES: Final = 64
 _NUMBER: Final = re.compile(r"^(0x[0-9a-fA-F]+|0|[1-9][0-9]*)$")
 _HANDLE: Final = re.compile(r"^d(0|[1-9][0-9]*)$")
 _U64: Final = (1 << 64) - 1
+_U32: Final = 0xFFFFFFFF
+#: Routing entry types (KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQ_ROUTING_MSI).
+_ROUTE_TYPES: Final = {1: "irqchip", 2: "msi"}
 
 
 class ScriptSyntaxError(ValueError):
@@ -143,7 +159,7 @@ class _Executor:
     """kvmexec's state: the VM, its handles, and what it did to the guest."""
 
     host: HostCaps
-    semantics: str
+    semantics: SemanticsName
     interrupted: frozenset[int] = frozenset()
     vm: Vm | None = None
     vcpus: dict[int, Vcpu] = field(default_factory=dict)
@@ -176,7 +192,7 @@ class _Executor:
 def run_script(
     text: str,
     *,
-    semantics: str = "v6.1",
+    semantics: SemanticsName = DEFAULT_ERA,
     host: HostCaps = LAB_HOST,
     interrupted: frozenset[int] = frozenset(),
 ) -> list[Result]:
@@ -232,6 +248,14 @@ def _vm_call(state: _Executor, vm: Vm, call: Call) -> Result:
             state.vcpus[vcpu_id] = created_vcpu
         state.guest[vcpu_id] = "zero"
         return Result(line, state.new_fd(), 0)
+    if op == "set_user_memory_region":
+        slot, base, size = (int(a) for a in args)
+        vm.set_user_memory_region(slot & 0xFFFFFFFF, base, size)
+        return Result(line, 0, 0)
+    if op == "set_gsi_routing":
+        flags, count, gsi, step, kind, chip, pin = (int(a) for a in args)
+        vm.set_gsi_routing(_routes(count, gsi, step, kind, chip, pin), flags & _U32)
+        return Result(line, 0, 0)
     if op == "create_device":
         created = vm.create_device(int(args[0]) & 0xFFFFFFFF, test=args[1] != 0)
         if created is not None and len(state.devices) < _MAX_DEVICES:
@@ -254,6 +278,22 @@ def _vm_call(state: _Executor, vm: Vm, call: Call) -> Result:
     if index >= len(state.devices):
         return Result(line, -1, errno.EBADF)
     return _attr(op, state.devices[index], args, line)
+
+
+def _routes(
+    count: int, gsi: int, step: int, kind: int, chip: int, pin: int
+) -> list[Route]:
+    """Return the routing table kvmexec builds for one line.
+
+    Past the kernel's limit it is one entry longer than the limit: the
+    kernel refuses such a table by its count, unread.
+    """
+    count &= _U32
+    name = _ROUTE_TYPES.get(kind & _U32, f"type{kind & _U32}")
+    return [
+        Route((gsi + i * step) & _U32, name, chip & _U32, (pin + i) & _U32)
+        for i in range(min(count, KVM_MAX_IRQ_ROUTES + 1))
+    ]
 
 
 def _run(state: _Executor, vm: Vm, vcpu: Vcpu, line: int) -> Result:

@@ -6,9 +6,11 @@ vGIC and ITS devices created with and without the TEST flag, then a body of
 attribute calls on every group -- addresses valid, misaligned, overlapping,
 at and beyond the IPA end, the redistributor-region encoding, NR_IRQS values,
 the control attributes, the register groups and the vCPU attributes -- with
-first runs among them. Half the scripts first build a valid GICv3 + ITS
-layout so the body also reaches the states after CTRL_INIT and after a
-successful first run.
+first runs among them, and guest memory slots -- valid, unaligned, past the
+IPA end, overlapping, moved, resized, deleted and re-added -- and GSI routing
+tables at and past each of their limits. Half the scripts
+first build a valid GICv3 + ITS layout so the body also reaches the states
+after CTRL_INIT and after a successful first run.
 
 Two things are kept out because neither side would mean anything by them:
 running a vCPU initialised with EL1_32BIT (the executor's guest is A64 code)
@@ -25,6 +27,7 @@ from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import gicv3_sysregs as sysregs
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.encoding import redist_region_attr, reset_mpidr, v3_reg_attr
+from virtmodel.machine.kvm.script import GUEST_IPA, GUEST_SIZE
 
 _GRP_ADDR, _GRP_CTRL = c.KVM_DEV_ARM_VGIC_GRP_ADDR, c.KVM_DEV_ARM_VGIC_GRP_CTRL
 _IPA_CHOICES: Final = (0, 0, 0, 32, 36, 40, 44, 48, 48, 31, 49, 52, 0x120)
@@ -72,6 +75,34 @@ _U32_VALUES: Final = (0, 1, 0xFFFFFFFF, 0x5, 0x80000000, 0xAAAAAAAA, 0x3, 0x100,
 _PMU_IRQS: Final = (23, 23, 16, 31, 32, 48, 100, 1019, 1020, 15, 0xFFFFFFFF)
 _TIMER_IRQS: Final = (27, 30, 26, 16, 31, 32, 10)
 _PVTIME: Final = (0x80000000, 0x80000040, 0x80000020, 0x90000000, 0x8000FFC0)
+#: Memory slots: ids (0 is the executor's guest slot; 32767 and up in the
+#: low half, or any high half, are refused), bases and sizes (at most the
+#: executor's 1 GiB reservation, so a guest access stays backed).
+_SLOT_IDS: Final = (1, 1, 2, 2, 3, 4, 5, 32766, 32767, 0x10001, 0xFFFFFFFF)
+_SLOT_BASES: Final = (0x40000000, 0x90000000, 0xC0000000, 0x100000000, 0x8000000)
+_SLOT_SIZES: Final = (0x1000, 0x10000, 0x10000, 0x200000, 0x1000000)
+#: GSI routing tables (FLAGS COUNT GSI STEP TYPE CHIP PIN): QEMU's own, the
+#: limits (4096 entries and GSIs, 988 pins, one irqchip), a GSI listed twice,
+#: MSI and unknown entry types, nonzero flags.
+_ROUTINGS: Final = (
+    (0, 256, 0, 1, 1, 0, 0),
+    (0, 32, 0, 1, 1, 0, 0),
+    (0, 0, 0, 0, 1, 0, 0),
+    (0, 1, 4095, 1, 1, 0, 987),
+    (0, 2, 4095, 1, 1, 0, 0),
+    (0, 2, 0, 1, 1, 0, 987),
+    (0, 988, 0, 1, 1, 0, 0),
+    (0, 4096, 0, 1, 2, 0, 0),
+    (0, 4097, 0, 1, 2, 0, 0),
+    (0, 2, 5, 0, 1, 0, 0),
+    (0, 2, 5, 0, 2, 0, 0),
+    (0, 1, 5, 0, 2, 0, 0),
+    (0, 1, 0, 1, 1, 1, 0),
+    (0, 1, 0, 1, 3, 0, 0),
+    (0, 1, 0, 1, 0, 0, 0),
+    (1, 1, 0, 1, 1, 0, 0),
+    (0, 1, 0x100000000, 1, 1, 0, 0),
+)
 #: A layout that works for up to 8 vCPUs at any IPA size: ITS, distributor,
 #: redistributors (also the region QEMU's virt board uses).
 _ITS_BASE, _DIST_BASE, _REDIST_BASE = 0x8080000, 0x8000000, 0x80A0000
@@ -101,6 +132,9 @@ class _Builder:
         self.el1_32bit: set[int] = set()
         self.devices = 0
         self.runs = 0
+        #: The slots a script made, as the generator believes (it does not
+        #: track refusals): used to aim at overlaps, moves and deletions.
+        self.slots: dict[int, tuple[int, int]] = {}
 
     def emit(self, *fields: object) -> None:
         self.lines.append(" ".join(_show(f) for f in fields))
@@ -183,8 +217,51 @@ class _Builder:
             self.vcpu_attr(rng.choice(self.vcpus))
         elif roll < 0.25 and self.vcpus:
             self.run()
+        elif roll < 0.31:
+            self.memory_region()
+        elif roll < 0.34:
+            self.emit("set_gsi_routing", *rng.choice(_ROUTINGS))
         elif self.devices:
             self.device_attr(f"d{rng.randrange(self.devices + 1)}")
+
+    def memory_region(self) -> None:
+        """Emit one KVM_SET_USER_MEMORY_REGION, aimed at one of its checks."""
+        rng = self.rng
+        ipa = 1 << self.ipa
+        kind = rng.choice(
+            ("new", "new", "new", "again", "again", "edge", "odd", "bad", "delete")
+        )
+        slot = rng.choice(_SLOT_IDS)
+        base, size = rng.choice(_SLOT_BASES), rng.choice(_SLOT_SIZES)
+        if kind == "again" and self.slots:
+            # The same slot once more: unchanged, moved, resized, or another
+            # slot over its memory.
+            slot = rng.choice(sorted(self.slots))
+            old_base, old_size = self.slots[slot]
+            base, size = rng.choice(
+                ((old_base, old_size), (base, old_size), (old_base, size))
+            )
+            if rng.random() < 0.3:
+                slot = rng.choice(_SLOT_IDS[:7])
+        elif kind == "edge":
+            base = rng.choice((ipa - size, ipa - size + 0x1000, ipa, ipa - 0x1000))
+        elif kind == "odd":
+            base, size = rng.choice(((base + 0x800, size), (base, size + 0x10)))
+        elif kind == "bad":
+            base, size = rng.choice(
+                (((1 << 64) - 0x1000, 0x2000), (0x40000000, 1 << 43), (0, 0x1000))
+            )
+        elif kind == "delete":
+            size = 0
+            if self.slots and rng.random() < 0.7:
+                slot = rng.choice(sorted(self.slots))
+        if base < GUEST_IPA + GUEST_SIZE and base + size > GUEST_IPA:
+            base = GUEST_IPA + GUEST_SIZE  # never over the executor's guest slot
+        if size == 0:
+            self.slots.pop(slot, None)
+        else:
+            self.slots[slot] = (base, size)
+        self.emit("set_user_memory_region", slot, base, size)
 
     def vcpu_attr(self, vcpu_id: int) -> None:
         rng = self.rng

@@ -1,6 +1,7 @@
 """Kernel eras (``semantics=``) and the simulated host's capabilities.
 
-Three kernels are selectable (kvm-vgic.md §5; DESIGN §1):
+Three kernels are selectable (kvm-vgic.md §5; DESIGN §1); their names are
+defined in :mod:`virtmodel.machine.kvm.eras`:
 
 * ``"v6.1"``: Debian bookworm's Linux 6.1 (eras C and D), read from Debian's
   linux-source-6.1 and measured on the lab's real arm64 KVM (docs/kvm.md).
@@ -19,16 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-#: The accepted ``semantics=`` values.
-SemanticsName = Literal["v6.1", "mainline", "v4.8", "v4.8-rc1"]
+from virtmodel.machine.kvm.eras import SEMANTICS_NAMES, Era, era_of, is_semantics_name
 
 
 @dataclass(frozen=True, slots=True)
 class Semantics:
     """What one kernel version does differently from another."""
 
-    #: The ``semantics=`` value.
-    name: str
+    #: The era's ``semantics=`` name.
+    name: Era
     #: ITS behaviour era: "A" (init maps, needs address), "B" (init flag,
     #: checked at first run) or "C" (init is a no-op) -- §5.
     its_era: Literal["A", "B", "C"]
@@ -61,7 +61,7 @@ class Semantics:
     its_unknown_ctrl_ok: bool
 
 
-SEMANTICS: Final[dict[str, Semantics]] = {
+SEMANTICS: Final[dict[Era, Semantics]] = {
     "v6.1": Semantics(
         name="v6.1",
         its_era="C",
@@ -104,24 +104,17 @@ SEMANTICS: Final[dict[str, Semantics]] = {
 }
 
 
-#: Other names accepted for an era.
-ALIASES: Final[dict[str, str]] = {"mainline": "v6.1"}
-#: Every accepted ``semantics=`` value, eras first, then aliases.
-SEMANTICS_NAMES: Final = (*SEMANTICS, *ALIASES)
-
-
 def get_semantics(name: str) -> Semantics:
     """Return the :class:`Semantics` called *name* (or an alias of it).
 
     Raises:
         ValueError: *name* is not one of the known eras.
     """
-    try:
-        return SEMANTICS[ALIASES.get(name, name)]
-    except KeyError:
+    if not is_semantics_name(name):
         known = ", ".join(repr(k) for k in SEMANTICS_NAMES)
         msg = f"unknown kernel semantics {name!r}; choose one of {known}"
-        raise ValueError(msg) from None
+        raise ValueError(msg)
+    return SEMANTICS[era_of(name)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ SAVE_PENDING_TABLES (v4.12) are unknown to the 2016 eras; GRP_MAINT_IRQ
 from __future__ import annotations
 
 import errno
-from typing import NoReturn, final
+from typing import Final, NoReturn, final
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm.addresses import (
@@ -25,6 +25,7 @@ from virtmodel.machine.kvm.registers import (
     has_register,
     register_attr_name,
 )
+from virtmodel.machine.kvm.resource_names import Resource
 
 _REG_GROUPS_V2 = (c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, c.KVM_DEV_ARM_VGIC_GRP_CPU_REGS)
 _REG_GROUPS_V3 = (
@@ -41,14 +42,14 @@ _U32_GROUPS = (
     c.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
     c.KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
 )
-_ADDR_RESOURCES = {
+_ADDR_RESOURCES: Final[dict[int, Resource]] = {
     c.KVM_VGIC_V2_ADDR_TYPE_DIST: "kvm.vgic.addr.dist",
     c.KVM_VGIC_V2_ADDR_TYPE_CPU: "kvm.vgic.addr.cpu",
     c.KVM_VGIC_V3_ADDR_TYPE_DIST: "kvm.vgic.addr.dist",
     c.KVM_VGIC_V3_ADDR_TYPE_REDIST: "kvm.vgic.addr.redist",
     c.KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION: "kvm.vgic.addr.redist",
 }
-_GROUP_RESOURCES = {
+_GROUP_RESOURCES: Final[dict[int, Resource]] = {
     c.KVM_DEV_ARM_VGIC_GRP_DIST_REGS: "kvm.vgic.dist_regs",
     c.KVM_DEV_ARM_VGIC_GRP_CPU_REGS: "kvm.vgic.cpu_regs",
     c.KVM_DEV_ARM_VGIC_GRP_NR_IRQS: "kvm.vgic.nr_irqs",

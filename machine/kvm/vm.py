@@ -1,4 +1,7 @@
-"""A simulated KVM VM and its vCPUs: creation rules, recording, first run.
+"""A simulated KVM VM: its calls, their record, and what they act on.
+
+The creation rules of vCPUs and devices are in :mod:`.creation`, the first
+run's in :mod:`.first_run`.
 
 Example:
     >>> from virtmodel.machine import kvm
@@ -19,18 +22,26 @@ from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
-from virtmodel.machine.kvm.addresses import base_problem, free_slot
 from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.creation import new_device, new_vcpu
 from virtmodel.machine.kvm.device import KvmDevice, check_int
+from virtmodel.machine.kvm.device_names import create_resource, device_label
+from virtmodel.machine.kvm.eras import (
+    BACKENDS,
+    DEFAULT_ERA,
+    DEFAULT_NAMES,
+    Backend,
+    SemanticsName,
+    is_backend,
+)
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
+from virtmodel.machine.kvm.memslots import Memslots, set_memslot
 from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
-from virtmodel.machine.kvm.state import INITIAL_BASER, VcpuState, VgicState, span
+from virtmodel.machine.kvm.state import VgicState
 from virtmodel.machine.kvm.vcpu import Vcpu
-from virtmodel.machine.kvm.vfio import VfioDevice
-from virtmodel.machine.kvm.vgic import VgicDevice
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.host import HostVm
@@ -39,14 +50,14 @@ if TYPE_CHECKING:
 @overload
 def create_vm(
     ipa_bits: int = ...,
-    semantics: str = ...,
+    semantics: SemanticsName = ...,
     host: HostCaps | None = ...,
     backend: Literal["sim"] = ...,
 ) -> Vm: ...
 @overload
 def create_vm(
     ipa_bits: int = ...,
-    semantics: str = ...,
+    semantics: SemanticsName = ...,
     host: HostCaps | None = ...,
     *,
     backend: Literal["host"],
@@ -55,16 +66,15 @@ def create_vm(
 
 def create_vm(
     ipa_bits: int = c.KVM_DEFAULT_IPA_BITS,
-    semantics: str = "v6.1",
+    semantics: SemanticsName = DEFAULT_ERA,
     host: HostCaps | None = None,
-    backend: str = "sim",
+    backend: Backend = "sim",
 ) -> Vm | HostVm:
     """KVM_CREATE_VM: a VM with *ipa_bits* of guest physical address space.
 
-    ``semantics`` picks the kernel ("v6.1", alias "mainline"; "v4.8",
-    "v4.8-rc1"). The
-    2016 kernels predate KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make
-    40-bit VMs.
+    ``semantics`` picks the kernel (:data:`~virtmodel.machine.kvm.eras.ERAS`:
+    "v6.1", alias "mainline"; "v4.8", "v4.8-rc1"). The 2016 kernels predate
+    KVM_VM_TYPE_ARM_IPA_SIZE (v4.20) and only make 40-bit VMs.
 
     ``backend="host"`` issues the real ioctls on this host's /dev/kvm
     instead (:mod:`virtmodel.machine.kvm.host`); the host's kernel answers,
@@ -78,14 +88,14 @@ def create_vm(
             *host* is given with ``backend="host"``.
     """
     if backend == "host":
-        if semantics not in ("v6.1", "mainline") or host is not None:
+        if semantics not in DEFAULT_NAMES or host is not None:
             msg = "backend='host': the host's own kernel answers; drop semantics/host"
             raise ValueError(msg)
         from virtmodel.machine.kvm.host import create_host_vm
 
         return create_host_vm(ipa_bits)
-    if backend != "sim":
-        msg = f"KVM backend {backend!r} is not 'sim' or 'host'"
+    if not is_backend(backend):
+        msg = f"KVM backend {backend!r} is not {' or '.join(map(repr, BACKENDS))}"
         raise ValueError(msg)
     sem = get_semantics(semantics)
     host = host if host is not None else HostCaps()
@@ -128,7 +138,8 @@ class Vm:
         self.any_vcpu_has_run = False
         #: The call record and its observers.
         self.log = CallLog(self._check_alive)
-        self._max_vcpus = host.max_vcpus
+        #: The most vCPUs the VM may have: the host's limit, then its vGIC's.
+        self.max_vcpus = host.max_vcpus
         #: Killed by a failed first-run vGIC mapping (6.1): every call is EIO.
         self.dead = False
         #: The register width the first initialised vCPU fixed (None: not yet).
@@ -138,7 +149,7 @@ class Vm:
         #: The GSI routing table (KVM_SET_GSI_ROUTING).
         self.routes: tuple[Route, ...] = ()
         #: Guest memory slots: slot number -> (guest physical base, size).
-        self.memslots: dict[int, tuple[int, int]] = {}
+        self.memslots: Memslots = {}
         #: Whether the calling process has file descriptor *fd* open (the
         #: VFIO device looks descriptors up); none by default.
         self.open_file: Callable[[int], bool] = lambda fd: False
@@ -214,53 +225,11 @@ class Vm:
         created: list[Vcpu] = []
 
         def action() -> int:
-            created.append(self._create_vcpu(vcpu_id, init))
+            created.append(new_vcpu(self, vcpu_id, init))
             return 0
 
         self.log.invoke(pending, action)
         return created[0]
-
-    def _create_vcpu(self, vcpu_id: int, init: bool) -> Vcpu:
-        # Generic checks, then kvm_arch_vcpu_precreate, then the vGIC's
-        # per-vCPU init, then the duplicate id (§2.3).
-        if vcpu_id >= c.KVM_MAX_VCPU_IDS:
-            refuse(errno.EINVAL, f"vcpu id {vcpu_id} is not below {c.KVM_MAX_VCPU_IDS}")
-        if len(self.vcpus) >= self._max_vcpus:
-            refuse(
-                errno.EINVAL,
-                f"the VM already has its maximum of {self._max_vcpus} vcpus",
-            )
-        if self.vgic.in_kernel and self.vgic.initialized:
-            refuse(errno.EBUSY, "the vGIC is already initialized")
-        if vcpu_id >= self._max_vcpus:
-            refuse(errno.EINVAL, f"vcpu id {vcpu_id} is not below {self._max_vcpus}")
-        region = None
-        if (
-            self.vgic.model == c.KVM_DEV_TYPE_ARM_VGIC_V3
-            and self.semantics.eager_redist_frames
-        ):
-            region = free_slot(self)
-            problem = base_problem(self) if region is not None else None
-            if problem is not None:
-                refuse(errno.EINVAL, f"vcpu {vcpu_id}: {problem}")
-        if any(v.vcpu_id == vcpu_id for v in self.vcpus):
-            if region is not None:
-                # The frame was handed out before the duplicate id was
-                # noticed, and destroying the vCPU does not give it back.
-                region.free_index += 1
-            refuse(errno.EEXIST, f"vcpu {vcpu_id} already exists")
-        state = VcpuState(
-            vcpu_id=vcpu_id,
-            index=len(self.vcpus),
-            initialized=init,
-            mpidr=-1 if init else 0,
-        )
-        vcpu = Vcpu(self, state)
-        if region is not None:
-            vcpu.state.rdreg, vcpu.state.rdreg_index = region, region.free_index
-            region.free_index += 1
-        self.vcpus.append(vcpu)
-        return vcpu
 
     @overload
     def create_device(
@@ -284,84 +253,22 @@ class Vm:
         pending = KvmCall(
             seq=-1,
             ioctl="KVM_CREATE_DEVICE",
-            device=self._new_label(type_id),
+            device=device_label(type_id, len(self.its_devices)),
             group=None,
             attr="KVM_CREATE_DEVICE_TEST" if test else None,
             value=type_id,
-            resource=_create_resource(type_id),
+            resource=create_resource(type_id),
         )
         created: list[KvmDevice] = []
 
         def action() -> int:
-            device = self._create_device(type_id, test, pending.device)
+            device = new_device(self, type_id, test, pending.device)
             if device is not None:
                 created.append(device)
             return 0
 
         self.log.invoke(pending, action)
         return created[0] if created else None
-
-    def _new_label(self, type_id: int) -> str:
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2:
-            return "vgic-v2"
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V3:
-            return "vgic-v3"
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
-            count = len(self.its_devices)
-            return f"its{count}" if count else "its"
-        if type_id == c.KVM_DEV_TYPE_VFIO:
-            return "vfio"
-        return f"device-type-{type_id}"
-
-    def _create_device(self, type_id: int, test: bool, label: str) -> KvmDevice | None:
-        registered = {
-            c.KVM_DEV_TYPE_ARM_VGIC_V2: self.host.can_emulate_v2,
-            c.KVM_DEV_TYPE_ARM_VGIC_V3: self.host.can_emulate_v3,
-            c.KVM_DEV_TYPE_ARM_VGIC_ITS: self.host.can_emulate_v3,
-            c.KVM_DEV_TYPE_VFIO: True,  # virt/kvm/vfio.c, on every host
-        }
-        if not registered.get(type_id, False):
-            name = c.DEVICE_TYPE_NAMES.get(type_id, f"device type {type_id}")
-            refuse(errno.ENODEV, f"{name} is not available on this host")
-        if test:
-            return None
-        if type_id == c.KVM_DEV_TYPE_VFIO:
-            if any(isinstance(d, VfioDevice) for d in self.devices):
-                refuse(errno.EBUSY, "the VM already has a VFIO device")
-            vfio = VfioDevice(self, label)
-            self.devices.append(vfio)
-            return vfio
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
-            its = ItsDevice(self, label)
-            self.vgic.propbaser = INITIAL_BASER
-            self.devices.append(its)
-            return its
-        gic = self.vgic
-        if gic.in_kernel:
-            have = "vgic-v2" if gic.model == c.KVM_DEV_TYPE_ARM_VGIC_V2 else "vgic-v3"
-            refuse(errno.EEXIST, f"the VM already has a {have}")
-        if any(v.state.has_run_once for v in self.vcpus):
-            refuse(errno.EBUSY, "a vcpu has already run")
-        limit = (
-            c.VGIC_V2_MAX_CPUS
-            if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2
-            else c.VGIC_V3_MAX_CPUS
-        )
-        if len(self.vcpus) > limit:
-            refuse(
-                errno.E2BIG,
-                f"{len(self.vcpus)} vcpus exceed the {label} limit of {limit}",
-            )
-        # kvm_vgic_create leaves PROPBASER (which an ITS may have set) alone.
-        self.vgic = VgicState(
-            model=type_id,
-            nassgicap=self.host.gicv4_1_vsgi,
-            propbaser=self.vgic.propbaser,
-        )
-        self._max_vcpus = limit
-        device = VgicDevice(self, type_id, label)
-        self.devices.append(device)
-        return device
 
     def first_run(self, vcpu: Vcpu) -> None:
         """Run kvm_arch_vcpu_run_pid_change for *vcpu*'s first KVM_RUN.
@@ -391,18 +298,23 @@ class Vm:
     def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
         """KVM_SET_USER_MEMORY_REGION: back [base, base+size) with memory.
 
+        A *size* of 0 deletes the slot; an existing slot may move to another
+        *base* (same size). The checks are Linux 6.1's (:mod:`.memslots`).
+
         Raises:
-            KvmError: EINVAL for a slot beyond the IPA space or unaligned;
-                EIO on a dead VM.
-            ValueError: An argument is not an unsigned 64-bit integer.
+            KvmError: EINVAL (bad slot, unaligned, wrapping or too large, a
+                missing slot to delete, an existing slot's size changed),
+                EEXIST (overlaps another slot), EFAULT (ends past the IPA
+                space); EIO on a dead VM.
+            ValueError: *slot* is not an unsigned 32-bit integer, *base* or
+                *size* not an unsigned 64-bit one.
         """
-        for name, number in (("slot", slot), ("base", base), ("size", size)):
+        check_int("slot", slot, 32)
+        for name, number in (("base", base), ("size", size)):
             check_int(name, number, 64)
 
         def action() -> int:
-            if base % 4096 or size % 4096 or base + size > self.ipa_size:
-                refuse(errno.EINVAL, f"memory {span(base, size)} is not usable")
-            self.memslots[slot] = (base, size)
+            set_memslot(self.memslots, self.ipa_size, slot, base, size)
             return 0
 
         pending = KvmCall(
@@ -445,11 +357,3 @@ class Vm:
     def mmio_claimed(self, ipa: int) -> bool:
         """Whether a guest access to *ipa* is handled by an in-kernel device."""
         return mmio_claimed(self, ipa)
-
-
-def _create_resource(type_id: int) -> str:
-    if type_id in (c.KVM_DEV_TYPE_ARM_VGIC_V2, c.KVM_DEV_TYPE_ARM_VGIC_V3):
-        return "kvm.vgic.create"
-    if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
-        return "kvm.its.create"
-    return "kvm.device.create"

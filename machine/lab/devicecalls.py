@@ -31,7 +31,9 @@ from virtmodel.machine.kvm.calls import KvmCall
 from virtmodel.machine.lab.tracelog import TracedCall
 
 if TYPE_CHECKING:
+    from virtmodel.machine.kvm.eras import SemanticsName
     from virtmodel.machine.machine import Machine
+    from virtmodel.machine.notifier_modes import NotifierMode
 
 __all__ = [
     "DEVICE_IOCTLS",
@@ -153,7 +155,10 @@ def from_kvm_calls(calls: Iterable[KvmCall]) -> list[str]:
 
 
 def boot_virtmodel(
-    qemu_args: Sequence[str], *, kernel: str = "v6.1", notifiers: str = "qemu-lifo"
+    qemu_args: Sequence[str],
+    *,
+    kernel: SemanticsName = "v6.1",
+    notifiers: NotifierMode = "qemu-lifo",
 ) -> Machine:
     """Boot virtmodel's virt on QEMU's ``-M/-smp/-m/-cpu`` arguments under KVM.
 
@@ -182,7 +187,10 @@ def boot_virtmodel(
 
 
 def virtmodel_device_calls(
-    qemu_args: Sequence[str], *, kernel: str = "v6.1", notifiers: str = "qemu-lifo"
+    qemu_args: Sequence[str],
+    *,
+    kernel: SemanticsName = "v6.1",
+    notifiers: NotifierMode = "qemu-lifo",
 ) -> list[str]:
     """Return the device calls of :func:`boot_virtmodel` on *qemu_args*.
 

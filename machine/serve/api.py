@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from virtmodel.machine.boards.virt.board import virt_board
 from virtmodel.machine.boards.virt.lesson import STORY, bring_up, fresh_virt
@@ -39,6 +39,7 @@ MACHINE_KEYS: Final = {
 }
 CHOICES: Final = {"kernel": ERAS, "notifiers": MODES, "its_init": PLACEMENTS}
 SINGLE: Final = frozenset({*MACHINE_KEYS, *CHOICES, "limit", "a", "b"})
+_T = TypeVar("_T", bound=str)
 #: explore's limit: the page's default and the most one request may ask for.
 LIMIT_DEFAULT: Final = 2520
 LIMIT_MAX: Final = 5000
@@ -76,14 +77,9 @@ class Settings:
                     raise ApiError(400, f"parameter {key!r} is too long or unprintable")
         one = {key: values[0] for key, values in query.items() if key in SINGLE}
         merged = {**defaults, **one}
-        for key, choices in CHOICES.items():
-            if merged[key] not in choices:
-                raise ApiError(
-                    400, f"{key} {merged[key]!r} is not one of {', '.join(choices)}"
-                )
-        self.kernel = merged["kernel"]
-        self.notifiers = merged["notifiers"]
-        self.its_init = merged["its_init"]
+        self.kernel = _choice("kernel", merged, ERAS)
+        self.notifiers = _choice("notifiers", merged, MODES)
+        self.its_init = _choice("its_init", merged, PLACEMENTS)
         self.options = {key: merged[key] for key in MACHINE_KEYS}
         self.drop = [_drop(text) for text in query.get("drop", ())]
         self.limit = _limit(one.get("limit"))
@@ -98,6 +94,18 @@ class Settings:
             "drop_edges": self.drop,
             **self.options,
         }
+
+
+def _choice(key: str, merged: Mapping[str, str], choices: tuple[_T, ...]) -> _T:
+    """Return the one of *choices* that ``merged[key]`` names.
+
+    Raises:
+        ApiError: It names none of them (400, the allowed ones listed).
+    """
+    for choice in choices:
+        if merged[key] == choice:
+            return choice
+    raise ApiError(400, f"{key} {merged[key]!r} is not one of {', '.join(choices)}")
 
 
 def _drop(text: str) -> tuple[str, str]:

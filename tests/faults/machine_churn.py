@@ -12,16 +12,18 @@ import weakref
 from collections import Counter
 from typing import Any, Final
 
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.machine import kvm
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import SemanticsName
 from virtmodel.machine.machine import Machine
 
 #: (machine options, kernel era, its-init) cycled through; the last one fails
 #: on purpose (the 2016 collision), so failed machines are churned too.
-VARIANTS: Final = (
+VARIANTS: Final[tuple[tuple[dict[str, str], SemanticsName, ItsInit], ...]] = (
     ({"machine": "virt"}, "v6.1", "realize"),
     (
         {"machine": "virt,gic-version=3,its=on", "cpu": "max", "accel": "kvm", "smp": "4"},

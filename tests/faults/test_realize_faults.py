@@ -29,8 +29,8 @@ class Neighbour(Device[DeviceProps]):
     """A device that realizes fine: one region and one interrupt."""
 
     def on_realize(self) -> None:
-        self.owner.map_mmio(self, "neighbour", 0x0A000000, 0x1000)
-        self.owner.connect_irq(self, 0, IrqKind.SPI, 4)
+        self.ctx.map_mmio("neighbour", 0x0A000000, 0x1000)
+        self.ctx.connect_irq(0, IrqKind.SPI, 4)
 
 
 class HalfWay(Device[DeviceProps]):
@@ -41,9 +41,9 @@ class HalfWay(Device[DeviceProps]):
         self.exc = exc
 
     def on_realize(self) -> None:
-        self.owner.map_mmio(self, "halfway", UART_BASE, 0x1000)
-        self.owner.connect_irq(self, 0, IrqKind.SPI, 1)
-        self.owner.connect_irq(self, 1, IrqKind.PPI, 14, cpu=0)
+        self.ctx.map_mmio("halfway", UART_BASE, 0x1000)
+        self.ctx.connect_irq(0, IrqKind.SPI, 1)
+        self.ctx.connect_irq(1, IrqKind.PPI, 14, cpu=0)
         raise self.exc
 
 
@@ -94,7 +94,6 @@ def test_address_of_a_failed_device_can_be_used_by_the_next_one() -> None:
     with pytest.raises(RuntimeError):
         machine.init_board(board)
     other = Device[DeviceProps]("other")
-    other.machine = machine
 
     region = machine.map_mmio(other, "other", UART_BASE, 0x1000)
     line = machine.connect_irq(other, 0, IrqKind.SPI, 1)

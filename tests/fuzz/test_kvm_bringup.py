@@ -16,11 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import TALLY, examples
+from virtmodel.devices.its_init import is_its_init
 from virtmodel.machine import kvm
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import ConfigError, MachineFailedError
+from virtmodel.machine.kvm.eras import is_semantics_name
+from virtmodel.machine.notifier_modes import is_notifier_mode
 
 #: What Linux's KVM device and vCPU ioctls return on arm64.
 KERNEL_ERRNOS = frozenset(
@@ -87,11 +90,15 @@ def test_random_kvm_bringup_ends_in_a_run_or_a_kernel_errno(
         rejection = str(exc)
         assert "\n" not in rejection
         return
+    era, mode, its_init = case["era"], case["notifiers"], case["its_init"]
+    assert is_semantics_name(era), era
+    assert is_notifier_mode(mode), mode
+    assert is_its_init(its_init), its_init
     machine = create_virt(
         config,
-        kernel_semantics=str(case["era"]),
-        notifiers=str(case["notifiers"]),
-        its_init=str(case["its_init"]),
+        kernel_semantics=era,
+        notifiers=mode,
+        its_init=its_init,
         strict=bool(case["strict"]),
         drop_edges=case["drop"],  # type: ignore[arg-type]  # list of pairs
     )

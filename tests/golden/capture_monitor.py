@@ -39,6 +39,12 @@ CASES: Final[dict[str, str]] = {
     "bios_acpi_slots": "-M virt,gic-version=3 -cpu max -bios {bios} -m 1G,slots=1,maxmem=2G",
     "bios_acpi_off": "-M virt,acpi=off -cpu max -bios {bios}",
     "v3_secure_virt": "-M virt,gic-version=3,secure=on,virtualization=on -cpu max -smp 4",
+    "virtio_iommu_v3": "-M virt,gic-version=3 -smp 2 -device virtio-iommu-pci,addr=3.2",
+    "virtio_iommu_bypass": "-M virt,default-bus-bypass-iommu=on -device virtio-iommu-pci",
+    "numa_loader": "-M virt,gic-version=3 -smp 4 -m 2G"
+    " -object memory-backend-ram,id=m0,size=1G -object memory-backend-ram,id=m1,size=1G"
+    " -numa node,memdev=m1,cpus=0-1 -numa node -numa node,memdev=m0,cpus=2-3"
+    " -device guest-loader,addr=0x48000000,kernel={bios}",
 }
 VIEWS: Final = {
     "mtree": "info mtree",

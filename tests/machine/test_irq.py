@@ -60,3 +60,17 @@ def test_disconnect_source_frees_its_inputs(irqs):
     line = irqs.connect("/machine/rtc", 0, "/machine/gic", IrqKind.SPI, 1)
 
     assert line.source == "/machine/rtc"
+
+
+def test_disconnect_removes_that_line_only_and_says_whether_it_did(irqs):
+    first = irqs.connect("/machine/uart0", 0, "/machine/gic", IrqKind.SPI, 1)
+    other = irqs.connect("/machine/uart0", 1, "/machine/gic", IrqKind.SPI, 2)
+
+    assert irqs.disconnect(first) is True
+    assert irqs.disconnect(first) is False  # already gone
+    # Same output rewired elsewhere: the old line is not the wired one.
+    again = irqs.connect("/machine/uart0", 0, "/machine/gic", IrqKind.SPI, 3)
+    assert irqs.disconnect(first) is False
+    assert list(irqs) == [other, again]
+    # Its input is free again.
+    assert irqs.connect("/machine/rtc", 0, "/machine/gic", IrqKind.SPI, 1).number == 1

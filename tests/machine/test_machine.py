@@ -30,8 +30,8 @@ class Box(Device[BoxProps]):
     props_model = BoxProps
 
     def on_realize(self):
-        self.owner.memory.add("box", 0x1000_0000, 0x1000, owner=self.path)
-        self.owner.connect_irq(self, 0, IrqKind.SPI, 3)
+        self.ctx.map_mmio("box", 0x1000_0000, 0x1000)
+        self.ctx.connect_irq(0, IrqKind.SPI, 3)
         if self.props.fail:
             raise RealizeError(self.name, "box: power rail missing")
 
@@ -241,7 +241,7 @@ def test_tcg_machine_makes_no_kvm_calls():
 
 def test_bad_notifier_mode_is_refused():
     with pytest.raises(ValueError, match="notifier mode 'lifo'"):
-        Machine("t", notifiers="lifo")
+        Machine("t", notifiers="lifo")  # type: ignore[arg-type]  # on purpose
 
 
 def test_strict_mode_refuses_reading_undeclared_device_properties():

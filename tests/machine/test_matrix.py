@@ -1,10 +1,12 @@
 import errno
 
-from virtmodel.machine.boards.virt.matrix import format_matrix, its_matrix
+from virtmodel.machine.boards.virt.matrix import Cell, format_matrix, its_matrix
 
 
 def test_the_matrix_follows_the_kernel_rules():
-    cells = {(c.era, c.mode, c.placement): c for c in its_matrix()}
+    cells: dict[tuple[str, str, str], Cell] = {
+        (c.era, c.mode, c.placement): c for c in its_matrix()
+    }
 
     # The thread's fear: QEMU's newest-first list runs the ITS init first.
     fear = cells["v4.8-rc1", "qemu-lifo", "init-done"]

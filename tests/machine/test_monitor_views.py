@@ -21,7 +21,6 @@ from tests.support.qemu_monitor import monitor, qtree_mismatch
 from virtmodel.machine.boards.virt.memtree import virt_address_spaces
 from virtmodel.machine.boards.virt.qtree import format_qtree
 from virtmodel.machine.cli.main import main
-from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.mtree import (
     blocks,
     flatten,
@@ -71,6 +70,11 @@ def test_matches_the_captured_monitor_output(name: str, view: str, bios: Path) -
         "-M virt,virtualization=on,secure=on,mte=on -cpu max -m 512M",
         "-M virt,gic-version=3 -smp 200 -m 2G",
         "-M virt,gic-version=3 -cpu max -bios {bios} -m 1G,slots=2,maxmem=4G",
+        "-M virt -smp 2 -device virtio-iommu-pci,addr=1f.7",
+        "-M virt,gic-version=3,iommu=smmuv3 -m 1G -object memory-backend-ram,id=a,"
+        "size=512M -object memory-backend-ram,id=b,size=512M -numa node,memdev=b"
+        " -numa node,memdev=a -numa dist,src=0,dst=1,val=15"
+        " -device guest-loader,addr=0x48000000,kernel={bios},bootargs=x",
     ],
 )
 def test_matches_the_live_qemu(text: str, bios: Path) -> None:
@@ -131,10 +135,51 @@ def test_a_wrong_qtree_property_is_caught() -> None:
     assert "num-cpu" in (qtree_mismatch(wrong, right) or "")
 
 
-def test_kvm_is_refused_with_its_reason() -> None:
-    config = virtmodel_config(["-M", "virt", "-accel", "kvm", "-cpu", "max"])
-    with pytest.raises(ConfigError, match="TCG only"):
-        virt_address_spaces(config)
+# Under KVM QEMU cannot run here; these facts come from QEMU 7.2's sources
+# (docs/monitor.md): the KVM GIC classes create the regions the TCG ones do
+# (same names and sizes) and the board maps them alike, but only a GIC QEMU
+# emulates itself gets ``has-lpi`` and the ITS's ``gicv3-its-sysmem`` space.
+
+
+@pytest.mark.parametrize(
+    "machine",
+    ["virt", "virt,gic-version=3", "virt,gic-version=3,its=off", "virt,iommu=smmuv3"],
+)
+def test_kvm_mtree_is_tcgs_without_the_its_dma_space(machine: str) -> None:
+    argv = ["-M", machine, "-cpu", "max", "-smp", "2"]
+    tcg = ours("mtree", argv)
+    kvm = ours("mtree", [*argv, "-accel", "kvm"])
+
+    assert kvm == tcg.replace("address-space: gicv3-its-sysmem\n", "")
+    assert ours("mtree-f", [*argv, "-accel", "kvm"]) == ours("mtree-f", argv).replace(
+        ' AS "gicv3-its-sysmem", root: system\n', ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("machine", "types"),
+    [
+        ("virt", ["kvm-arm-gic", "arm-gicv2m"]),
+        ("virt,gic-version=3", ["arm-its-kvm", "kvm-arm-gicv3"]),
+    ],
+)
+def test_kvm_qtree_names_the_kernels_gic_classes(
+    machine: str, types: list[str]
+) -> None:
+    argv = ["-M", machine, "-cpu", "max", "-smp", "2"]
+    kvm = ours("qtree", [*argv, "-accel", "kvm"])
+    tcg = ours("qtree", argv)
+
+    for name in types:
+        assert f"  dev: {name}, id" in kvm
+    assert "has-lpi" not in kvm
+    renamed = (
+        tcg.replace("dev: arm_gic,", "dev: kvm-arm-gic,")
+        .replace("dev: arm-gicv3,", "dev: kvm-arm-gicv3,")
+        .replace("dev: arm-gicv3-its,", "dev: arm-its-kvm,")
+        .replace("    has-lpi = true\n", "")
+    )
+    assert kvm == renamed
 
 
 def test_info_subcommand_prints_the_views(capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,3 +190,19 @@ def test_info_subcommand_prints_the_views(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.startswith("FlatView #0\n")
     assert main(["info", "qtree", "-M", "virt"]) == 0
     assert capsys.readouterr().out.startswith("bus: main-system-bus\n  type System\n")
+
+
+@pytest.mark.parametrize(
+    ("semantics", "gic"), [("v6.1", "gicv3_dist"), ("v4.8", "gic_dist")]
+)
+def test_kvm_without_gic_version_shows_the_gic_the_simulated_host_gives(
+    capsys: pytest.CaptureFixture[str], semantics: str, gic: str
+) -> None:
+    argv = ["-M", "virt", "-accel", "kvm", "-cpu", "host"]
+    assert main(["info", "mtree", *argv, "--kernel-semantics", semantics]) == 0
+    info = capsys.readouterr().out
+    assert main(["run", "--mtree", *argv, "--kernel-semantics", semantics]) == 0
+    run = capsys.readouterr().out
+
+    assert f"): {gic}\n" in info
+    assert run.endswith(info)

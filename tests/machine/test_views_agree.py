@@ -16,13 +16,16 @@ import re
 import networkx as nx
 import pytest
 
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.explore import init_done_builder
 from virtmodel.machine.boards.virt.matrix import ERAS, MODES, PLACEMENTS
 from virtmodel.machine.cli.main import main
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import Era
 from virtmodel.machine.machine import Machine
+from virtmodel.machine.notifier_modes import NotifierMode
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
 from virtmodel.notifiers import explore
@@ -38,7 +41,7 @@ ARGV = ["-M", OPTIONS["machine"], "-smp", "4", "-m", "1G", "-cpu", "cortex-a57"]
 CASES = list(itertools.product(MODES, PLACEMENTS, ERAS))
 
 
-def _booted(mode: str, placement: str, era: str) -> tuple[Machine, bool]:
+def _booted(mode: NotifierMode, placement: ItsInit, era: Era) -> tuple[Machine, bool]:
     config = VirtConfig.from_options(**OPTIONS)
     machine = create_virt(
         config, kernel_semantics=era, notifiers=mode, its_init=placement, seed=0

@@ -16,6 +16,13 @@ from virtmodel.machine.fdt import Fdt
 pytestmark = pytest.mark.external
 
 
+def _board_tree(config: VirtConfig, seed: int | None = None) -> Fdt:
+    """Return the board's own tree (these configs have no ``-dtb``)."""
+    fdt = build_virt_dtb(config, seed)
+    assert isinstance(fdt, Fdt)
+    return fdt
+
+
 def dump_qemu(config: VirtConfig, tmp_path: Path, *extra: str) -> bytes:
     """Run QEMU with the config's own command line plus dumpdtb."""
     qemu = require_tool("qemu-system-aarch64", "qemu-system-arm")
@@ -57,7 +64,7 @@ def test_dtb_matches_qemu_run_now(
     config = VirtConfig.from_options(machine, smp=smp, memory=memory, cpu=cpu)
     expected = dump_qemu(config, tmp_path)
 
-    fdt = build_virt_dtb(config)
+    fdt = _board_tree(config)
 
     assert fdt.to_dtb() == expected, "\n".join(fdt_diff(fdt, Fdt.from_dtb(expected)))
 
@@ -68,7 +75,7 @@ def test_with_randomness_only_the_seed_values_differ(tmp_path: Path) -> None:
     )
     expected = Fdt.from_dtb(dump_qemu(config, tmp_path))
 
-    ours = build_virt_dtb(config, seed=1)
+    ours = _board_tree(config, seed=1)
     lines = fdt_diff(ours, expected)
 
     assert lines, "the seeds are random, so some value must differ"
@@ -94,7 +101,7 @@ def test_kernel_initrd_and_append_match_qemu(tmp_path: Path) -> None:
     )
     expected = dump_qemu(config, tmp_path)
 
-    fdt = build_virt_dtb(config)
+    fdt = _board_tree(config)
 
     assert initrd_placement(config) == (0x48000000, 256 * 300)
     assert fdt.to_dtb() == expected, "\n".join(fdt_diff(fdt, Fdt.from_dtb(expected)))
@@ -117,6 +124,6 @@ def test_firmware_boots_match_qemu(machine: str, cpu: str, tmp_path: Path) -> No
     )
     expected = dump_qemu(config, tmp_path)
 
-    fdt = build_virt_dtb(config)
+    fdt = _board_tree(config)
 
     assert fdt.to_dtb() == expected, "\n".join(fdt_diff(fdt, Fdt.from_dtb(expected)))

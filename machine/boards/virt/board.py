@@ -17,6 +17,7 @@ from virtmodel.devices.base import Device
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.gpex import Gpex
 from virtmodel.devices.its import Its
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.devices.mmio import MmioProps, SpiProps
 from virtmodel.devices.ram import Ram
 from virtmodel.devices.smmuv3 import Smmuv3
@@ -30,9 +31,12 @@ from virtmodel.machine.boards.virt.devices import (
 from virtmodel.machine.boards.virt.dtb import initrd_placement
 from virtmodel.machine.boards.virt.kvm import cpu_post_init, probe_vgic
 from virtmodel.machine.boards.virt.tree import build_virt_fdt
+from virtmodel.machine.boards.virt.userdtb import load_user_dtb
 from virtmodel.machine.irq import IrqKind
+from virtmodel.machine.kvm.eras import DEFAULT_ERA, Backend, SemanticsName
 from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
+from virtmodel.machine.notifier_modes import NotifierMode
 
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.
@@ -59,13 +63,13 @@ def kvm_ipa_bits(config: VirtConfig) -> int:
 def create_virt(
     config: VirtConfig,
     *,
-    kernel_semantics: str = "v6.1",
-    notifiers: str = "ordered",
-    its_init: str = "realize",
+    kernel_semantics: SemanticsName = DEFAULT_ERA,
+    notifiers: NotifierMode = "ordered",
+    its_init: ItsInit = "realize",
     strict: bool = False,
     drop_edges: Iterable[tuple[str, str]] = (),
     seed: int | None = None,
-    kvm_backend: str = "sim",
+    kvm_backend: Backend = "sim",
 ) -> Machine:
     """Return a ``virt`` machine for *config*, ready for :meth:`Machine.boot`.
 
@@ -76,16 +80,8 @@ def create_virt(
     """
     accel: Accelerator
     if config.accel == "kvm":
-        unsettled = config.gic_auto and config.gic_version == 2
-        simulated = kvm_backend == "sim"
-        if (
-            unsettled
-            and simulated
-            and not KvmAccel(kernel_semantics).host.can_emulate_v2
-        ):
-            # QEMU's finalize_gic_version: no GICv2 on the host, so GICv3.
-            settled = {"gic_version": 3, "gic_auto": False}
-            config = VirtConfig(**{**config.model_dump(), **settled})
+        if kvm_backend == "sim":
+            config = settle_gic(config, kernel_semantics)
         accel = KvmAccel(
             kernel_semantics, ipa_bits=kvm_ipa_bits(config), backend=kvm_backend
         )
@@ -96,6 +92,27 @@ def create_virt(
     )
     machine.board = VirtBoard(config, its_init=its_init, seed=seed)
     return machine
+
+
+def settle_gic(
+    config: VirtConfig, kernel_semantics: SemanticsName = DEFAULT_ERA
+) -> VirtConfig:
+    """Return *config* with an unset GIC version settled for the simulated host.
+
+    Under KVM without ``gic-version`` QEMU's ``finalize_gic_version`` takes
+    GICv2 only if the host's kernel can emulate one, else GICv3; the
+    simulated host of *kernel_semantics* answers. Other configs come back
+    unchanged.
+
+    Raises:
+        ValueError: An unknown kernel era.
+    """
+    if config.accel != "kvm" or not (config.gic_auto and config.gic_version == 2):
+        return config
+    if KvmAccel(kernel_semantics).host.can_emulate_v2:
+        return config
+    settled = {"gic_version": 3, "gic_auto": False}
+    return VirtConfig(**{**config.model_dump(), **settled})
 
 
 def boot_virt(machine: Machine) -> Machine:
@@ -124,7 +141,9 @@ def virt_board(machine: Machine) -> VirtBoard:
 class VirtBoard:
     """The board-init of ``virt`` for one configuration."""
 
-    def __init__(self, config: VirtConfig, *, its_init: str, seed: int | None) -> None:
+    def __init__(
+        self, config: VirtConfig, *, its_init: ItsInit, seed: int | None
+    ) -> None:
         self.config = config
         self.its_init = its_init
         self.seed = seed
@@ -283,11 +302,19 @@ class VirtBoard:
         self.bootorder = b""  # no -boot order and no bootable devices given
 
     def _machine_done(self, machine: Machine) -> None:
-        """Build the device tree from this machine's devices (``arm_load_dtb``)."""
+        """Build the device tree from this machine's devices (``arm_load_dtb``).
+
+        With ``-dtb`` the guest gets the user's blob, edited, instead.
+        """
+        initrd = initrd_placement(self.config)
+        if self.config.dtb is not None:
+            psci = self.peripherals.psci
+            self.dtb = load_user_dtb(self.config, initrd=initrd, psci=psci).to_dtb()
+            return
         fdt = build_virt_fdt(
             self.config,
             seed=self.seed,
-            initrd=initrd_placement(self.config),
+            initrd=initrd,
             peripherals=self.peripherals,
         )
         self.dtb = fdt.to_dtb()

@@ -8,10 +8,10 @@ own rule, and :func:`read_command_line` follows them:
   virt,gic-version=3 -M its=off`` is a GICv3 machine without an ITS and ``-smp
   4 -smp sockets=2`` has four CPUs in two sockets. Every ``-M`` has the implied
   key ``type``, so ``-M virt -M virt-7.2`` changes the type.
-- ``-kernel``, ``-initrd``, ``-append``, ``-bios``, ``-enable-kvm`` and
-  ``-nographic`` are ``-M`` keys in disguise (``kernel``, ``initrd``,
-  ``append``, ``firmware``, ``accel=kvm``, ``graphics=off``) and merge with
-  them in command-line order.
+- ``-kernel``, ``-initrd``, ``-append``, ``-bios``, ``-dtb``, ``-enable-kvm``
+  and ``-nographic`` are ``-M`` keys in disguise (``kernel``, ``initrd``,
+  ``append``, ``firmware``, ``dtb``, ``accel=kvm``, ``graphics=off``) and merge
+  with them in command-line order.
 - ``-cpu`` is replaced whole by a later ``-cpu``.
 - ``-accel`` accumulates: the accelerators are tried in order and the first
   one that starts wins, with a warning for each one skipped. virtmodel's
@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from virtmodel.machine.boards.virt.accels import first_accel
 from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
 from virtmodel.machine.boards.virt.devopts import (
     DEVICE_TYPES,
@@ -38,13 +39,7 @@ from virtmodel.machine.boards.virt.devopts import (
     guest_loader,
     iommu_devfn,
 )
-from virtmodel.machine.boards.virt.help import (
-    accel_help,
-    cpu_help,
-    device_help,
-    machine_help,
-    machine_props_help,
-)
+from virtmodel.machine.boards.virt.help import check_help, cpu_help
 from virtmodel.machine.boards.virt.numa import (
     cpu_nodes,
     parse_backend,
@@ -52,7 +47,7 @@ from virtmodel.machine.boards.virt.numa import (
     split_numa,
 )
 from virtmodel.machine.errors import ConfigError, HelpRequested
-from virtmodel.machine.options import parse_bool, parse_int, parse_keyval, suggest
+from virtmodel.machine.options import parse_keyval, suggest
 from virtmodel.machine.smp import SMP_KEYS
 
 #: One option as typed: its canonical name and its value (``None`` for flags).
@@ -71,6 +66,7 @@ MACHINE_KEY_OPTIONS: Final = {
     "-initrd": "initrd",
     "-append": "append",
     "-bios": "firmware",
+    "-dtb": "dtb",
 }
 #: Options that take no value.
 FLAGS: Final = ("-nographic", "-nodefaults", "-enable-kvm")
@@ -90,12 +86,7 @@ VALUE_OPTIONS: Final = (
     "-device",
     "-object",
     "-numa",
-    "-dtb",
 )
-
-#: ``-accel`` properties per accelerator, each with a checker of its value.
-_THREAD_MODES: Final = ("single", "multi")
-_IRQCHIP_MODES: Final = ("on", "off", "split")
 
 
 @dataclass
@@ -148,24 +139,6 @@ def _keyval(option: str, value: str, implied: str) -> dict[str, str]:
     return parse_keyval(value, option=_name(option), implied_key=implied)
 
 
-def _check_help(option: str, keys: dict[str, str], implied: str) -> None:
-    if keys.get(implied) == "help":
-        raise HelpRequested(_HELP_LISTS[option]())
-    if "help" in keys:
-        if option == "-M":
-            raise HelpRequested(machine_props_help(keys.get("type", "virt")))
-        msg = f"{option} does not list its keys here; see '{option} help'"
-        raise ConfigError(option=option.lstrip("-"), value="help", problem=msg)
-
-
-_HELP_LISTS: Final = {
-    "-M": machine_help,
-    "-cpu": cpu_help,
-    "-device": device_help,
-    "-accel": accel_help,
-}
-
-
 def _read_net(option: str, value: str, line: CommandLine) -> None:
     if value == "none":
         line.recorded.append((option, value))
@@ -179,7 +152,7 @@ def _read_net(option: str, value: str, line: CommandLine) -> None:
 
 def _read_device(value: str, line: CommandLine) -> None:
     keys = _keyval("-device", value, "driver")
-    _check_help("-device", keys, "driver")
+    check_help("-device", keys, "driver")
     name = keys.get("driver", "")
     if name == "virtio-iommu-pci":
         if line.virtio_iommu is not None:
@@ -243,7 +216,7 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             raise ConfigError(option=option.lstrip("-"), value=None, problem=msg)
         if option == "-M":
             keys = _keyval(option, value, "type")
-            _check_help(option, keys, "type")
+            check_help(option, keys, "type")
             for key, item in keys.items():
                 _machine_key(line, key, item)
         elif option in ("-smp", "-m"):
@@ -258,7 +231,7 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             line.cpu = value
         elif option == "-accel":
             keys = _keyval(option, value, "accel")
-            _check_help(option, keys, "accel")
+            check_help(option, keys, "accel")
             line.accels.append(keys)
         elif option in MACHINE_KEY_OPTIONS:
             key = MACHINE_KEY_OPTIONS[option]
@@ -270,12 +243,6 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
             _read_net(option, value, line)
         elif option == "-device":
             _read_device(value, line)
-        elif option == "-dtb":
-            msg = (
-                "-dtb (a device tree of your own) is not modelled: virtmodel "
-                "builds the tree QEMU builds; leave -dtb out"
-            )
-            raise ConfigError(option="dtb", value=value, problem=msg)
         elif option == "-object":
             name, size = parse_backend(_keyval(option, value, "qom-type"))
             if name in line.backends:
@@ -291,68 +258,20 @@ def read_command_line(args: Iterable[QemuArg]) -> CommandLine:
     return line
 
 
-def _check_accel_props(name: str, keys: dict[str, str]) -> None:
-    for key, value in keys.items():
-        if key == "accel":
-            continue
-        option = f"accel.{key}"
-        if name == "tcg" and key == "thread":
-            if value not in _THREAD_MODES:
-                msg = f"thread={value!r} is not 'single' or 'multi'"
-                raise ConfigError(option=option, value=value, problem=msg)
-        elif name == "tcg" and key == "tb-size":
-            parse_int(option, value)
-        elif name == "tcg" and key == "split-wx":
-            parse_bool(option, value)
-        elif name == "kvm" and key == "kernel-irqchip":
-            _check_irqchip(value)
-        elif name == "kvm" and key in ("dirty-ring-size", "kvm-shadow-mem"):
-            parse_int(option, value)
-        else:
-            msg = f"the {name} accelerator has no property {key!r}"
-            raise ConfigError(option=option, value=value, problem=msg)
-
-
-def _check_irqchip(value: str) -> None:
-    if value not in _IRQCHIP_MODES:
-        msg = f"kernel-irqchip={value!r} is not on, off or split"
-        raise ConfigError(option="accel.kernel-irqchip", value=value, problem=msg)
-    if value == "split":
-        msg = "kernel-irqchip=split does not exist on arm (QEMU refuses it)"
-        raise ConfigError(option="accel.kernel-irqchip", value=value, problem=msg)
-    if value == "off":
-        msg = (
-            "kernel-irqchip=off (a GIC emulated in QEMU under KVM) is not "
-            "modelled; virtmodel models KVM's in-kernel vGIC (on)"
-        )
-        raise ConfigError(option="accel.kernel-irqchip", value=value, problem=msg)
-
-
 def choose_accel(line: CommandLine) -> str | None:
     """Return the first ``-accel`` that starts, or ``None`` without ``-accel``.
+
+    A warning for each accelerator skipped on the way goes to ``line.warnings``.
 
     Raises:
         ConfigError: ``-accel`` with ``-M accel=``, a bad property of an
             accelerator tried, or no accelerator that starts.
     """
-    if not line.accels:
-        return None
-    if "accel" in line.machine:
-        msg = 'the -accel and "-machine accel=" options are incompatible; use one'
-        raise ConfigError(option="accel", value=line.machine["accel"], problem=msg)
-    skipped: list[str] = []
-    for keys in line.accels:
-        name = keys.get("accel", "")
-        if name in ("tcg", "kvm"):
-            _check_accel_props(name, keys)
-            line.warnings.extend(
-                f"accelerator {s!r} is not available; falling back" for s in skipped
-            )
-            return name
-        skipped.append(name)
-    hint = suggest(skipped[-1], ("tcg", "kvm"))
-    msg = f"accelerator {skipped[-1]!r} is not available{hint} (tcg, kvm)"
-    raise ConfigError(option="accel", value=skipped[-1], problem=msg)
+    name, skipped = first_accel(line.accels, line.machine.get("accel"))
+    line.warnings.extend(
+        f"accelerator {s!r} is not available; falling back" for s in skipped
+    )
+    return name
 
 
 def option_values(line: CommandLine) -> dict[str, Any]:
@@ -374,12 +293,14 @@ def option_values(line: CommandLine) -> dict[str, Any]:
 
 
 def check_images(config: VirtConfig) -> None:
-    """Refuse a ``-kernel`` or ``-bios`` file QEMU could not load.
+    """Refuse a ``-kernel``, ``-bios`` or ``-dtb`` file QEMU could not load.
 
     Raises:
-        ConfigError: The file cannot be read.
+        ConfigError: A file cannot be read, or the ``-dtb`` blob is not one
+            QEMU could load and give the machine's memory nodes.
     """
-    for option, path in (("kernel", config.kernel), ("bios", config.bios)):
+    images = (("kernel", config.kernel), ("bios", config.bios), ("dtb", config.dtb))
+    for option, path in images:
         if path is None:
             continue
         try:
@@ -388,6 +309,11 @@ def check_images(config: VirtConfig) -> None:
         except OSError as exc:
             msg = f"cannot load {path!r}: {exc.strerror}"
             raise ConfigError(option=option, value=path, problem=msg) from exc
+    if config.dtb is not None:
+        # QEMU reads the blob at machine-done; a bad one is refused up front.
+        from virtmodel.machine.boards.virt.userdtb import load_user_dtb
+
+        load_user_dtb(config, initrd=None, psci=None)
 
 
 def config_from_command_line(

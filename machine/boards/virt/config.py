@@ -92,6 +92,21 @@ class VirtConfig(VirtFields):
     def _set_warnings(self, warnings: tuple[str, ...]) -> None:
         self._warnings = warnings
 
+    @classmethod
+    def _from_checked(cls, values: dict[str, Any]) -> VirtConfig:
+        """Return the config of field values :func:`parse_options` checked.
+
+        The option parser checked every value it produced (types, choices,
+        ranges); pydantic would only check them again, after building this
+        model's validator (tens of milliseconds, more than the rest of
+        ``virtmodel dtb``). QEMU's limits are checked here as always
+        (``model_post_init``).
+
+        Raises:
+            ConfigError: The machine breaks a QEMU limit.
+        """
+        return cls.model_construct(**values)
+
     def replace(self, **changes: Any) -> VirtConfig:
         """Return a copy with *changes* applied, fully re-validated.
 
@@ -379,7 +394,11 @@ def config_from_options(
     parsed = parse_options(
         machine, smp=smp, memory=memory, cpu=cpu, accel=accel, **extra
     )
-    config = VirtConfig(**parsed.values)
+    # Keywords passed through (*extra*) were not checked by the parser.
+    if extra:
+        config = VirtConfig(**parsed.values)
+    else:
+        config = VirtConfig._from_checked(parsed.values)
     notes = list(parsed.warnings)
     if parsed.its_given and config.gic_version == 2:
         notes.append(

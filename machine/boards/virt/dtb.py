@@ -1,9 +1,10 @@
 """What ``virtmodel dtb`` and ``virtmodel dts`` do with a ``virt`` config.
 
-``dtb`` writes the blob QEMU's ``dumpdtb`` would write (1 MiB, padded), or a
-packed one for handing to a kernel; the write is atomic. ``dts`` returns the
-source text, formatted like ``dtc -I dtb -O dts``. Both fill in the initrd's
-place when the config names one, as QEMU's loader does.
+``dtb`` writes the blob QEMU's ``dumpdtb`` would write (1 MiB, padded; with
+``-dtb`` the user's blob as QEMU edits it, in its buffer), or a packed one for
+handing to a kernel; the write is atomic. ``dts`` returns the source text,
+formatted like ``dtc -I dtb -O dts``. Both fill in the initrd's place when the
+config names one, as QEMU's loader does.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from virtmodel.machine.boards.virt.tree import build_virt_fdt
+from virtmodel.machine.boards.virt.tree import build_virt_fdt, virt_peripherals
+from virtmodel.machine.boards.virt.userdtb import load_user_dtb
 from virtmodel.machine.errors import ConfigError
-from virtmodel.machine.fdt import DEFAULT_TOTALSIZE
 from virtmodel.machine.files import write_atomic
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
-    from virtmodel.machine.fdt import Fdt
+    from virtmodel.machine.fdt import Fdt, FdtBlob
 
 __all__ = ["build_virt_dtb", "cmd_dtb", "cmd_dts", "initrd_placement"]
 
@@ -54,13 +55,21 @@ def initrd_placement(config: VirtConfig) -> tuple[int, int] | None:
     return start, size
 
 
-def build_virt_dtb(config: VirtConfig, seed: int | None = None) -> Fdt:
+def build_virt_dtb(config: VirtConfig, seed: int | None = None) -> Fdt | FdtBlob:
     """Return the device tree for *config*, initrd placement included.
 
+    With ``-dtb`` that is the user's blob as QEMU edits it; either way
+    ``to_dtb()`` gives what ``dumpdtb`` writes and ``to_dtb(None)`` packs it.
+
     Raises:
-        ConfigError: The config's initrd cannot be read.
+        ConfigError: The config's initrd or ``-dtb`` blob cannot be read, or
+            the blob cannot take the machine's memory nodes.
     """
-    return build_virt_fdt(config, seed=seed, initrd=initrd_placement(config))
+    initrd = initrd_placement(config)
+    if config.dtb is not None:
+        psci = virt_peripherals(config).psci
+        return load_user_dtb(config, initrd=initrd, psci=psci)
+    return build_virt_fdt(config, seed=seed, initrd=initrd)
 
 
 def cmd_dtb(
@@ -76,7 +85,7 @@ def cmd_dtb(
         OSError: *out* cannot be written (no partial file is left).
     """
     fdt = build_virt_dtb(config, seed)
-    write_atomic(out, fdt.to_dtb(None if packed else DEFAULT_TOTALSIZE))
+    write_atomic(out, fdt.to_dtb(None) if packed else fdt.to_dtb())
 
 
 def cmd_dts(config: VirtConfig, seed: int | None = None) -> str:

@@ -19,9 +19,11 @@ import errno as errno_mod
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.machine.boards.virt.board import create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import SemanticsName
 from virtmodel.machine.machine import Machine
 
 #: What ``virtmodel explore`` runs when given no options: the 2016 story.
@@ -37,8 +39,8 @@ DEFAULT_OPTIONS = {
 def init_done_builder(
     config: VirtConfig | None = None,
     *,
-    kernel_semantics: str = "v4.8-rc1",
-    its_init: str = "init-done",
+    kernel_semantics: SemanticsName = "v4.8-rc1",
+    its_init: ItsInit = "init-done",
     drop_edges: Iterable[tuple[str, str]] = (),
 ) -> tuple[Callable[[], tuple[Any, tuple[Machine]]], Callable[[Machine], object]]:
     """Return ``(build, check)`` for ``notifiers.explore`` on a virt machine.

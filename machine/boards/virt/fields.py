@@ -28,7 +28,7 @@ DEFAULT_HOST_IPA_BITS = 40
 class VirtFields(BaseModel):
     """The user's choices for a ``-M virt`` machine, resolved to values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     machine_type: str = Field(default="virt-7.2", description="-M type, versioned")
     accel: Literal["tcg", "kvm"] = Field(default="tcg", description="-accel")
@@ -75,6 +75,9 @@ class VirtFields(BaseModel):
     initrd: str | None = Field(default=None, description="-initrd image")
     append: str | None = Field(default=None, description="-append command line")
     bios: str | None = Field(default=None, description="-bios firmware image")
+    dtb: str | None = Field(
+        default=None, description="-dtb blob QEMU edits instead of its own tree"
+    )
     host_ipa_bits: int = Field(
         default=DEFAULT_HOST_IPA_BITS,
         ge=32,

@@ -13,6 +13,7 @@ from typing import Final
 from virtmodel.devices.cpu import CPU_MODELS
 from virtmodel.machine.boards.virt.devopts import DEVICE_TYPES
 from virtmodel.machine.boards.virt.versions import machine_compat
+from virtmodel.machine.errors import ConfigError, HelpRequested
 
 #: Machine types modelled -> description (``virt`` is the alias of virt-7.2).
 MACHINE_TYPE_HELP: Final = {
@@ -26,6 +27,7 @@ MACHINE_PROP_HELP: Final = {
     "append": ("string", "kernel command line, written to /chosen/bootargs"),
     "default-bus-bypass-iommu": ("bool", "root PCI bus bypasses the IOMMU"),
     "dt-compatible": ("string", "accepted; the virt board's tree ignores it"),
+    "dtb": ("string", "device tree blob QEMU edits instead of its own (-dtb)"),
     "dtb-kaslr-seed": ("bool", "older name of dtb-randomness"),
     "dtb-randomness": ("bool", "kaslr-seed and rng-seed in /chosen"),
     "dump-guest-core": ("bool", "accepted; no effect on the tree"),
@@ -86,3 +88,30 @@ def device_help() -> str:
 def accel_help() -> str:
     """Return the ``-accel help`` list (KVM is the simulated arm64 host's)."""
     return "Accelerators supported in QEMU binary:\ntcg\nkvm\n"
+
+
+def check_help(option: str, keys: dict[str, str], implied: str) -> None:
+    """Raise the help *option*'s keys ask for, if they ask for any.
+
+    ``help`` as the implied key's value (``-cpu help``) lists the option's
+    values; a bare ``help`` key (``-M virt,help``) lists ``-M``'s keys.
+
+    Raises:
+        HelpRequested: With the list to print.
+        ConfigError: A bare ``help`` on an option whose keys are not listed.
+    """
+    if keys.get(implied) == "help":
+        raise HelpRequested(_HELP_LISTS[option]())
+    if "help" in keys:
+        if option == "-M":
+            raise HelpRequested(machine_props_help(keys.get("type", "virt")))
+        msg = f"{option} does not list its keys here; see '{option} help'"
+        raise ConfigError(option=option.lstrip("-"), value="help", problem=msg)
+
+
+_HELP_LISTS: Final = {
+    "-M": machine_help,
+    "-cpu": cpu_help,
+    "-device": device_help,
+    "-accel": accel_help,
+}

@@ -22,10 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
+from virtmodel.devices.its_init import ItsInit
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import SemanticsName
 from virtmodel.machine.machine import Machine
+from virtmodel.machine.notifier_modes import NotifierMode
 
 #: The 2016 story's machine: GICv3 with an ITS, 4 CPUs, under (simulated) KVM.
 STORY = {
@@ -75,9 +78,9 @@ class BringUp:
 
 def fresh_virt(
     *,
-    kernel: str = "v4.8-rc1",
-    notifiers: str = "ordered",
-    its_init: str = "init-done",
+    kernel: SemanticsName = "v4.8-rc1",
+    notifiers: NotifierMode = "ordered",
+    its_init: ItsInit = "init-done",
     drop_edges: Iterable[tuple[str, str]] = (),
     strict: bool = False,
     **options: str,
@@ -106,9 +109,9 @@ def fresh_virt(
 
 def bring_up(
     *,
-    kernel: str = "v4.8-rc1",
-    notifiers: str = "ordered",
-    its_init: str = "init-done",
+    kernel: SemanticsName = "v4.8-rc1",
+    notifiers: NotifierMode = "ordered",
+    its_init: ItsInit = "init-done",
     drop_edges: Iterable[tuple[str, str]] = (),
     strict: bool = False,
     **options: str,

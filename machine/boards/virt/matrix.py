@@ -10,23 +10,34 @@ from __future__ import annotations
 
 import errno as errno_mod
 from dataclasses import dataclass
+from typing import Final
 
+from virtmodel.devices.its_init import ITS_INITS, ItsInit
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import ERAS as KERNEL_ERAS
+from virtmodel.machine.kvm.eras import Era
+from virtmodel.machine.notifier_modes import NOTIFIER_MODES, NotifierMode
 
-ERAS = ("v4.8-rc1", "v4.8", "v6.1")
-MODES = ("qemu-lifo", "ordered")
-PLACEMENTS = ("realize", "init-done")
+# The axes are the vocabularies themselves, read as the story runs: the
+# vocabularies list the default (the newest kernel, the declared order) first,
+# the matrix starts in 2016 (the oldest kernel, QEMU's list) and ends at it.
+#: Every kernel era, oldest first (no aliases: each era once).
+ERAS: Final[tuple[Era, ...]] = tuple(reversed(KERNEL_ERAS))
+#: Every notifier mode, QEMU's list first.
+MODES: Final[tuple[NotifierMode, ...]] = tuple(reversed(NOTIFIER_MODES))
+#: Every ITS CTRL_INIT placement, in realize (QEMU's) first.
+PLACEMENTS: Final[tuple[ItsInit, ...]] = ITS_INITS
 
 
 @dataclass(frozen=True, slots=True)
 class Cell:
     """How one combination ended."""
 
-    era: str
-    mode: str
-    placement: str
+    era: Era
+    mode: NotifierMode
+    placement: ItsInit
     boots: bool
     call: str | None = None
     errno: int | None = None
@@ -40,7 +51,9 @@ class Cell:
         return f"fails: {self.call} -> {code} ({self.where})"
 
 
-def its_cell(config: VirtConfig, era: str, mode: str, placement: str) -> Cell:
+def its_cell(
+    config: VirtConfig, era: Era, mode: NotifierMode, placement: ItsInit
+) -> Cell:
     """Bring up one machine and return how it ended."""
     machine = create_virt(
         config, kernel_semantics=era, notifiers=mode, its_init=placement, seed=0

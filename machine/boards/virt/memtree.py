@@ -8,34 +8,44 @@ control and translation frames. With ``secure=on`` flash0, the secure UART,
 the secure GPIO and the secure RAM exist only in the CPUs' secure address
 space, which holds the normal one underneath at priority -1.
 
-The addresses come from the config's memory map, the same data the device
-models are placed with, so ``run --mtree`` and the devices agree.
+The addresses come from the config's memory map and the sizes from the
+device models, the data the devices are placed with, so ``run --mtree`` and
+the devices agree.
 
-Only TCG is modelled here: under KVM QEMU replaces the GIC and the ITS by the
-kernel's and names their regions differently.
+With ``-numa ...,memdev=`` the RAM is a container of the nodes' backends; a
+``-device virtio-iommu-pci`` brings its own bus master space and, unless the
+root bus bypasses IOMMUs, one ``virtio-iommu-device`` space per PCI function.
+Under KVM QEMU's KVM GIC classes create the same regions (names and sizes) as
+the emulated ones and the board maps them alike; only the ITS's DMA space
+``gicv3-its-sysmem``, which the emulated ITS alone uses, is absent. The KVM
+facts come from QEMU's sources (QEMU cannot run KVM here): docs/monitor.md.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from virtmodel.devices import gicv2, gicv3
+from virtmodel.devices.its import ITS_SIZE
+from virtmodel.devices.v2m import V2M_SIZE
 from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP
-from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.mtree import SIZE_ALL, AddressSpace, MemRegion
 
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
 
-#: What each GICv2 block decodes (the board map reserves 64 KiB each).
+#: What each GICv2 block decodes (the board map reserves 64 KiB each): the
+#: device models' own sizes, so the devices and this view are one data.
 GICV2_SIZES: Final = {
-    "gic_dist": 0x1000,
-    "gic_cpu": 0x2000,
-    "gicv2m": 0x1000,
-    "gic_viface": 0x1000,
-    "gic_vcpu": 0x2000,
+    "gic_dist": gicv2.DIST_SIZE,
+    "gic_cpu": gicv2.CPU_SIZE,
+    "gicv2m": V2M_SIZE,
+    "gic_viface": gicv2.HYP_SIZE,
+    "gic_vcpu": gicv2.VCPU_SIZE,
 }
-GICV3_DIST_SIZE: Final = 0x10000
-ITS_FRAME_SIZE: Final = 0x10000
+GICV3_DIST_SIZE: Final = gicv3.DIST_SIZE
+#: The ITS device's window holds its control and translation frames.
+ITS_FRAME_SIZE: Final = ITS_SIZE // 2
 #: The ECAM window the gpex host bridge decodes (256 buses of 1 MiB).
 PCIE_MMCFG_SIZE: Final = 0x1000_0000
 #: Input address bits of the SMMUv3's per-device IOMMU regions.
@@ -141,8 +151,7 @@ def _system(config: VirtConfig, secure: MemRegion | None) -> MemRegion:
     bus = memmap["platform_bus"]
     system.add(bus.base, MemRegion("platform bus", bus.size, kind="container"))
     _pcie(config, system)
-    ram = memmap["mem"]
-    system.add(ram.base, MemRegion("mach-virt.ram", ram.size, kind="ram"))
+    system.add(memmap["mem"].base, _ram(config))
     hotplug = config.device_memory
     if hotplug is not None:
         system.add(
@@ -160,6 +169,61 @@ def _system(config: VirtConfig, secure: MemRegion | None) -> MemRegion:
     return system
 
 
+def _ram(config: VirtConfig) -> MemRegion:
+    """Return ``mach-virt.ram``: one RAM block, or the NUMA nodes' backends.
+
+    With ``-numa ...,memdev=`` the machine's RAM is a container holding each
+    node's backend (named by its id) after the previous one, in node order.
+    """
+    size = config.memmap["mem"].size
+    if config.numa is None:
+        return MemRegion("mach-virt.ram", size, kind="ram")
+    ram = MemRegion("mach-virt.ram", size, kind="container")
+    offset = 0
+    for node in config.numa.nodes:
+        if node.memdev is not None:
+            ram.add(offset, MemRegion(node.memdev, node.mem, kind="ram"))
+            offset += node.mem
+    return ram
+
+
+def _bus_master(name: str, target: MemRegion) -> AddressSpace:
+    """Return a PCI device's bus master space: its DMA view, off until enabled."""
+    master = MemRegion("bus master container", SIZE_ALL, kind="container")
+    alias = MemRegion("bus master memory", target.size, alias=target, enabled=False)
+    master.add(0, alias)
+    return AddressSpace(name, master)
+
+
+def _pci_spaces(config: VirtConfig, system: MemRegion) -> list[AddressSpace]:
+    """Return the spaces of the PCI devices and of the IOMMU that translates them.
+
+    The bus master spaces exist from realize (``gpex-root``, then each
+    ``-device``); an IOMMU's per-device regions come at machine-done, in
+    device-function order, numbered as the IOMMU hands them out.
+    """
+    devices = [("gpex-root", 0)]
+    if config.virtio_iommu is not None:
+        devices.append(("virtio-iommu-pci", config.virtio_iommu))
+    iommu: list[AddressSpace] = []
+    targets = dict.fromkeys((name for name, _ in devices), system)
+    if config.iommu == "smmuv3" and not config.default_bus_bypass_iommu:
+        name = "smmuv3-iommu-memory-region-0-0"
+        region = MemRegion(name, 1 << SMMU_VA_BITS)
+        iommu.append(AddressSpace(name, region))
+        targets["gpex-root"] = region
+    elif config.virtio_iommu is not None and not config.default_bus_bypass_iommu:
+        for index, (device, devfn) in enumerate(devices):
+            name = f"virtio-iommu-memory-region-{index}-{devfn}"
+            root = MemRegion(name, SIZE_ALL, kind="container")
+            # Boot bypass: until the guest sets the IOMMU up, DMA goes through.
+            root.add(0, MemRegion("system", SIZE_ALL, alias=system))
+            iommu.append(AddressSpace("virtio-iommu-device", root))
+            targets[device] = root
+    masters = [_bus_master(device, targets[device]) for device, _ in devices]
+    return masters + iommu
+
+
 def _tag_memory(
     config: VirtConfig, name: str, ram_key: str, base: MemRegion | None
 ) -> MemRegion:
@@ -175,14 +239,7 @@ def _tag_memory(
 
 
 def virt_address_spaces(config: VirtConfig) -> list[AddressSpace]:
-    """Return the machine's address spaces in the order QEMU creates them.
-
-    Raises:
-        ConfigError: The config uses KVM, whose GIC regions are the kernel's.
-    """
-    if config.accel == "kvm":
-        msg = "info mtree is modelled for TCG only (KVM's GIC regions are the kernel's)"
-        raise ConfigError(option="accel", value="kvm", problem=msg)
+    """Return the machine's address spaces in the order QEMU creates them."""
     secure = (
         MemRegion("secure-memory", SIZE_ALL, kind="container")
         if config.secure
@@ -206,14 +263,7 @@ def virt_address_spaces(config: VirtConfig) -> list[AddressSpace]:
                 # QEMU 7.2 names the secure tag space like the normal one.
                 spaces.append(AddressSpace(f"cpu-tag-memory-{cpu}", secure_tag))
         spaces.append(AddressSpace(f"cpu-memory-{cpu}", system))
-    if config.gic_version != 2 and config.compat.tcg_its:
+    if config.gic_version != 2 and config.compat.tcg_its and config.accel == "tcg":
+        # The GIC's own ITS reads tables through this; KVM's ITS is the kernel's.
         spaces.append(AddressSpace("gicv3-its-sysmem", system))
-    master = MemRegion("bus master container", SIZE_ALL, kind="container")
-    spaces.append(AddressSpace("gpex-root", master))
-    target = system
-    if config.iommu == "smmuv3" and not config.default_bus_bypass_iommu:
-        name = "smmuv3-iommu-memory-region-0-0"
-        target = MemRegion(name, 1 << SMMU_VA_BITS)
-        spaces.append(AddressSpace(name, target))
-    master.add(0, MemRegion("bus master memory", SIZE_ALL, alias=target, enabled=False))
-    return spaces
+    return spaces + _pci_spaces(config, system)

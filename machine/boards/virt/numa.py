@@ -39,6 +39,8 @@ class NumaNode:
     nodeid: int
     cpus: tuple[int, ...]
     mem: int
+    #: The ``memdev=`` backend's id (its memory region's name), if any.
+    memdev: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ def parse_numa(
                 msg = f"NUMA node {nodeid} {problem}"
                 raise ConfigError(option="numa.nodeid", value=nodeid, problem=msg)
             mem = 0
-            if "memdev" in keys:
+            memdev = keys.get("memdev")
+            if memdev is not None:
                 if keys["memdev"] not in backends:
                     msg = f"memdev {keys['memdev']!r} is no -object memory-backend"
                     raise ConfigError(
@@ -116,7 +119,7 @@ def parse_numa(
                     )
                 mem = backends[keys["memdev"]]
             cpus = tuple(cpu for text in cpu_texts for cpu in _cpu_list(text))
-            nodes[nodeid] = NumaNode(nodeid, cpus, mem)
+            nodes[nodeid] = NumaNode(nodeid, cpus, mem, memdev)
         elif kind == "dist":
             _refuse(keys, _DIST_KEYS, "dist")
             distances.append(_distance(keys, nodes))
@@ -245,17 +248,18 @@ def cpu_nodes(
 def numa_args(numa: NumaConfig) -> list[str]:
     """Return ``-object``/``-numa`` arguments that rebuild *numa*."""
     args: list[str] = []
+    ids = {node.nodeid: node.memdev or f"numa{node.nodeid}" for node in numa.nodes}
     for node in numa.nodes:
         if node.mem:
             args += [
                 "-object",
-                f"memory-backend-ram,id=numa{node.nodeid},size={node.mem}",
+                f"memory-backend-ram,id={ids[node.nodeid]},size={node.mem}",
             ]
     for node in numa.nodes:
         text = f"node,nodeid={node.nodeid}"
         text += "".join(f",cpus={cpu}" for cpu in node.cpus)
         if node.mem:
-            text += f",memdev=numa{node.nodeid}"
+            text += f",memdev={ids[node.nodeid]}"
         args += ["-numa", text]
     for src, dst, val in numa.distances:
         args += ["-numa", f"dist,src={src},dst={dst},val={val}"]

@@ -66,6 +66,7 @@ MACHINE_KEYS: Final = (
     "initrd",
     "append",
     "firmware",
+    "dtb",
 )
 
 #: Keys QEMU 7.2 accepts on ``-M virt`` that leave the device tree as it is:
@@ -84,12 +85,12 @@ BOOT_KEYS: Final = {
     "initrd": "initrd",
     "append": "append",
     "firmware": "bios",
+    "dtb": "dtb",
 }
 
 #: Keys QEMU 7.2 accepts on ``-M virt`` that virtmodel does not model, each
 #: with what to do instead.
 UNMODELLED_KEYS: Final[dict[str, str]] = {
-    "dtb": "virtmodel builds the device tree itself; leave it out",
     "dumpdtb": "use 'virtmodel dtb -o FILE'",
     **dict.fromkeys(
         (
@@ -116,6 +117,7 @@ _EXTRA_KEYS: Final = (
     "initrd",
     "append",
     "bios",
+    "dtb",
     "host_ipa_bits",
     "host_psci_version",
 )
@@ -321,7 +323,7 @@ def qemu_args(fields: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[st
         slots, maxmem = fields["ram_slots"], format_size(fields["maxram_size"])
         memory += f",slots={slots},maxmem={maxmem}"
     args += ["-m", memory]
-    for name in ("kernel", "initrd", "append", "bios"):
+    for name in ("kernel", "initrd", "append", "bios", "dtb"):
         value = fields[name]
         if value is not None:
             args += [f"-{name}", value]

@@ -34,10 +34,12 @@ from virtmodel.machine.fdt import Fdt
 if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
     from virtmodel.machine.boards.virt.devopts import GuestLoader
+    from virtmodel.machine.fdt.writer import FdtWriter
 
 __all__ = [
     "VirtPeripherals",
     "build_virt_fdt",
+    "fdt_add_boot_nodes",
     "fdt_add_cpu_nodes",
     "fdt_add_gic_node",
     "fdt_add_memory_nodes",
@@ -159,29 +161,66 @@ def fdt_add_gic_node(fdt: Fdt, ctx: FdtContext, dev: VirtPeripherals) -> None:
         dev.msi.fdt_node(fdt, ctx)
 
 
-def fdt_add_memory_nodes(fdt: Fdt, config: VirtConfig) -> None:
+def fdt_add_memory_nodes(
+    fdt: FdtWriter, config: VirtConfig, cells: tuple[int, int] = (2, 2)
+) -> None:
     """Write ``/memory@...``: one per NUMA node with memory, else one for all RAM.
 
     Without ``-numa`` the node carries ``numa-node-id`` 0 only when QEMU makes
-    a node by itself (memory hot-plug).
+    a node by itself (memory hot-plug). *cells* are the root's
+    ``#address-cells`` and ``#size-cells`` (a ``-dtb`` blob has its own).
+
+    Raises:
+        ValueError: A base or size does not fit its cells.
     """
     base, size = config.memmap["mem"]
     if config.numa is None:
-        _memory_node(fdt, base, size, 0 if config.numa_auto else None)
+        _memory_node(fdt, cells, base, size, 0 if config.numa_auto else None)
         return
     for numa_node in config.numa.nodes:
         if numa_node.mem:
-            _memory_node(fdt, base, numa_node.mem, numa_node.nodeid)
+            _memory_node(fdt, cells, base, numa_node.mem, numa_node.nodeid)
             base += numa_node.mem
 
 
-def _memory_node(fdt: Fdt, base: int, size: int, numa: int | None) -> None:
+def _memory_node(
+    fdt: FdtWriter, cells: tuple[int, int], base: int, size: int, numa: int | None
+) -> None:
     node = f"/memory@{base:x}"
     fdt.add_subnode(node)
     fdt.setprop_string(node, "device_type", "memory")
-    fdt.setprop_sized_cells(node, "reg", (2, base), (2, size))
+    fdt.setprop_sized_cells(node, "reg", (cells[0], base), (cells[1], size))
     if numa is not None:
         fdt.setprop_cells(node, "numa-node-id", numa)
+
+
+def fdt_add_boot_nodes(
+    fdt: FdtWriter,
+    config: VirtConfig,
+    *,
+    kernel_cmdline: str | None,
+    initrd: tuple[int, int] | None,
+    cells: tuple[int, int] = (2, 2),
+) -> None:
+    """Write what ``arm_load_dtb`` adds to any tree before ``/psci``.
+
+    The memory nodes, ``/chosen`` if the tree lacks it, the boot arguments
+    when non-empty and the initrd range. QEMU writes each initrd bound as one
+    32-bit cell whatever ``#address-cells`` says.
+
+    Raises:
+        ValueError: A memory base or size does not fit the tree's cells.
+    """
+    fdt_add_memory_nodes(fdt, config, cells)
+    if not fdt.exists("/chosen"):
+        fdt.add_subnode("/chosen")
+    if kernel_cmdline:
+        fdt.setprop_string("/chosen", "bootargs", kernel_cmdline)
+    if initrd is not None:
+        start, size = initrd
+        fdt.setprop_cells("/chosen", "linux,initrd-start", start & 0xFFFFFFFF)
+        end = (start + size) & 0xFFFFFFFF
+        fdt.setprop_cells("/chosen", "linux,initrd-end", end)
 
 
 def build_virt_fdt(
@@ -236,14 +275,8 @@ def build_virt_fdt(
         _guest_loader(fdt, loader)
     # machine-init-done: virt_machine_done, then arm_load_dtb.
     dev.platform_bus.fdt_node(fdt, ctx)
-    fdt_add_memory_nodes(fdt, config)
     cmdline = config.append if kernel_cmdline is None else kernel_cmdline
-    if cmdline:
-        fdt.setprop_string("/chosen", "bootargs", cmdline)
-    if initrd is not None:
-        start, size = initrd
-        fdt.setprop_cells("/chosen", "linux,initrd-start", start)
-        fdt.setprop_cells("/chosen", "linux,initrd-end", start + size)
+    fdt_add_boot_nodes(fdt, config, kernel_cmdline=cmdline, initrd=initrd)
     if dev.psci is not None:
         dev.psci.fdt_node(fdt, ctx)
     return fdt

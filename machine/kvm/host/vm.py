@@ -14,7 +14,6 @@ Every fd and mapping is closed by :meth:`HostVm.close`, by leaving a
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import mmap
 import weakref
@@ -26,23 +25,23 @@ from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
 from virtmodel.machine.kvm.device import check_int
+from virtmodel.machine.kvm.device_names import create_resource, device_label
 from virtmodel.machine.kvm.errors import KvmError, Refusal
 from virtmodel.machine.kvm.host.abi import (
     CREATE_DEVICE,
-    GUEST_CODE,
-    MEMORY_REGION,
     ROUTING,
     ROUTING_IRQCHIP,
     VCPU_INIT,
 )
 from virtmodel.machine.kvm.host.access import DEV_KVM, check_host, open_kvm
 from virtmodel.machine.kvm.host.device import HostDevice
-from virtmodel.machine.kvm.host.guest import GuestWindow, choose_window, claimed_range
+from virtmodel.machine.kvm.host.guest import GuestWindow
+from virtmodel.machine.kvm.host.memory import GuestMemory, plumbing_call
 from virtmodel.machine.kvm.host.resources import Resources
 from virtmodel.machine.kvm.host.syscalls import Syscalls, kernel_reason
 from virtmodel.machine.kvm.host.vcpu import HostVcpu
+from virtmodel.machine.kvm.resource_names import Resource
 from virtmodel.machine.kvm.routing import Route, summarize_routes
-from virtmodel.machine.kvm.vm import _create_resource  # the simulator's names
 
 __all__ = ["DEFAULT_RUN_SECONDS", "HostVm", "create_host_vm"]
 
@@ -117,9 +116,9 @@ class HostVm:
         self.log = CallLog()
         #: The backend's own calls (guest memory, registers), one line each.
         self.plumbing: list[str] = []
-        self._claimed: list[tuple[int, int]] = []
-        self._slots: dict[int, tuple[int, int]] = {}
-        self._window: GuestWindow | None = None
+        #: Guest memory slots, claimed frames and the code page (plumbing).
+        fds = (kvm_fd, vm_fd)
+        self.memory = GuestMemory(syscalls, self._resources, fds, self.plumbing)
         self._target: int | None = None
 
     def __repr__(self) -> str:
@@ -191,23 +190,16 @@ class HostVm:
 
     def raw(self, line: str, call: Callable[[], int]) -> int:
         """Issue a plumbing call: note it in ``plumbing``; OSError propagates."""
-        try:
-            result = call()
-        except OSError as exc:
-            self.plumbing.append(f"{line} -> {c.errno_name(exc.errno or 0)}")
-            raise
-        self.plumbing.append(f"{line} = {result}")
-        return result
+        return plumbing_call(self.plumbing, line, call)
 
     def note_address(self, type_id: int, attr: int, value: int | None) -> None:
         """Remember the frame a successful GRP_ADDR write claimed."""
-        if value is not None:
-            self._claimed.append(claimed_range(type_id, attr, value))
+        self.memory.note_address(type_id, attr, value)
 
     # -- API calls ----------------------------------------------------------------
 
     def _invoke(
-        self, ioctl: str, device: str, value: int | None, resource: str,
+        self, ioctl: str, device: str, value: int | None, resource: Resource,
         action: Callable[[], int], attr: str | None = None,
     ) -> int:  # fmt: skip
         pending = KvmCall(
@@ -332,7 +324,7 @@ class HostVm:
             ValueError: *type_id* is not an unsigned 32-bit integer.
         """
         check_int("type", type_id, 32)
-        label = self._new_label(type_id)
+        label = device_label(type_id, len(self.its_devices))  # as the simulator
         created: list[HostDevice] = []
         flags = c.KVM_CREATE_DEVICE_TEST if test else 0
 
@@ -354,22 +346,10 @@ class HostVm:
             group=None,
             attr="KVM_CREATE_DEVICE_TEST" if test else None,
             value=type_id,
-            resource=_create_resource(type_id),
+            resource=create_resource(type_id),
         )
         self.log.invoke(pending, action)
         return created[0] if created else None
-
-    def _new_label(self, type_id: int) -> str:
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V2:
-            return "vgic-v2"
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_V3:
-            return "vgic-v3"
-        if type_id == c.KVM_DEV_TYPE_ARM_VGIC_ITS:
-            count = len(self.its_devices)
-            return f"its{count}" if count else "its"
-        if type_id == c.KVM_DEV_TYPE_VFIO:
-            return "vfio"
-        return f"device-type-{type_id}"
 
     def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
         """KVM_SET_USER_MEMORY_REGION with fresh anonymous memory of *size*.
@@ -382,24 +362,11 @@ class HostVm:
             check_int(name, number, 64)
 
         def action() -> int:
-            self.kernel_call(lambda: self._map_memory(slot, base, size, b""))
-            self._claimed.append((base, base + size))
+            self.kernel_call(lambda: self.memory.map(slot, base, size, b""))
+            self.memory.claimed.append((base, base + size))
             return 0
 
         self._invoke("KVM_SET_USER_MEMORY_REGION", "vm", base, "kvm.vm.memory", action)
-
-    def _map_memory(self, slot: int, base: int, size: int, code: bytes) -> int:
-        area = self._resources.memory(self.syscalls.map_anonymous(max(size, 1)))
-        area[: len(code)] = code
-        address = _address_of(area)
-        region = bytearray(MEMORY_REGION.pack(slot, 0, base, size, address))
-        line = f"KVM_SET_USER_MEMORY_REGION(vm, slot {slot}, 0x{base:x}+0x{size:x})"
-        self.raw(
-            line,
-            lambda: self.syscalls.ioctl(self.fd, u.KVM_SET_USER_MEMORY_REGION, region),
-        )
-        self._slots[slot] = (base, size)
-        return 0
 
     def guest_window(self) -> GuestWindow:
         """Return the guest's code page, mapping it on first use.
@@ -407,12 +374,7 @@ class HostVm:
         Raises:
             OSError: The kernel refused the memory slot.
         """
-        if self._window is None:
-            window = choose_window(self.ipa_size, mmap.PAGESIZE, self._claimed)
-            slot = next(n for n in range(len(self._slots) + 1) if n not in self._slots)
-            self._map_memory(slot, window.code, window.size, GUEST_CODE)
-            self._window = window
-        return self._window
+        return self.memory.window(self.ipa_size)
 
     def run_area(self, vcpu_fd: int) -> mmap.mmap:
         """Map *vcpu_fd*'s kvm_run area (KVM_GET_VCPU_MMAP_SIZE bytes).
@@ -420,13 +382,4 @@ class HostVm:
         Raises:
             OSError: The kernel refused the size query or the mapping.
         """
-        size = self.raw(
-            "KVM_GET_VCPU_MMAP_SIZE(kvm)",
-            lambda: self.syscalls.ioctl(self.kvm_fd, u.KVM_GET_VCPU_MMAP_SIZE, 0),
-        )
-        return self._resources.run_map(self.syscalls.map_shared(vcpu_fd, size))
-
-
-def _address_of(area: mmap.mmap) -> int:
-    # The temporary view is released at once, so the map can still close.
-    return ctypes.addressof(ctypes.c_char.from_buffer(area))
+        return self.memory.run_area(vcpu_fd)

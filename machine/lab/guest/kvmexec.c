@@ -42,6 +42,13 @@
 /* Guest memory: one 64 KiB slot at 2 GiB, inside every IPA size (>= 32). */
 #define GUEST_IPA 0x80000000ULL
 #define GUEST_SIZE 0x10000ULL
+/* Backing for the script's own memory slots: one reservation, made at the
+ * first set_user_memory_region and never unmapped, whose address every such
+ * call passes. A fixed place keeps the kernel's check of the user range
+ * (below the task's limit) the same on every run; one address for all
+ * slots means an existing slot can be moved without changing its address. */
+#define SLOTS_VA 0x100000000000ULL
+#define SLOTS_SIZE 0x40000000ULL
 
 static const char *prefix = "";
 /* How long a KVM_RUN may take before SIGALRM ends it. A run whose guest has
@@ -140,6 +147,66 @@ static void prepare_memory(struct vm *vm)
 	(void)ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region);
 }
 
+static void *slot_memory;
+
+static void set_memory_region(int line, int vm_fd, uint64_t slot, uint64_t base,
+			      uint64_t size)
+{
+	struct kvm_userspace_memory_region region;
+	long ret;
+	if (!slot_memory) {
+		slot_memory = mmap((void *)(uintptr_t)SLOTS_VA, SLOTS_SIZE,
+				   PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+					   MAP_FIXED_NOREPLACE,
+				   -1, 0);
+		if (slot_memory == MAP_FAILED ||
+		    slot_memory != (void *)(uintptr_t)SLOTS_VA) {
+			fprintf(stderr, "kvmexec: cannot reserve slot memory at 0x%llx: %s\n",
+				SLOTS_VA, strerror(errno));
+			exit(1);
+		}
+	}
+	memset(&region, 0, sizeof(region));
+	region.slot = (uint32_t)slot;
+	region.guest_phys_addr = base;
+	region.memory_size = size;
+	region.userspace_addr = SLOTS_VA;
+	ret = ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	report_call(line, ret, errno);
+}
+
+#define MAX_ROUTES 4096 /* KVM_MAX_IRQ_ROUTES: a longer table is refused unread */
+
+/* A routing table of COUNT entries: entry i has gsi GSI + i * STEP, type
+ * TYPE, irqchip CHIP and pin PIN + i (an MSI entry's message is all zero). */
+static void set_gsi_routing(int line, int vm_fd, const uint64_t *a)
+{
+	uint32_t count = (uint32_t)a[2], stored = count < MAX_ROUTES ? count : MAX_ROUTES;
+	struct kvm_irq_routing *table;
+	long ret;
+	int err;
+	table = calloc(1, sizeof(*table) + stored * sizeof(table->entries[0]));
+	if (!table) {
+		fprintf(stderr, "kvmexec: out of memory for a routing table\n");
+		exit(1);
+	}
+	table->flags = (uint32_t)a[1];
+	table->nr = count;
+	for (uint32_t i = 0; i < stored; i++) {
+		table->entries[i].gsi = (uint32_t)(a[3] + i * a[4]);
+		table->entries[i].type = (uint32_t)a[5];
+		if (table->entries[i].type == KVM_IRQ_ROUTING_IRQCHIP) {
+			table->entries[i].u.irqchip.irqchip = (uint32_t)a[6];
+			table->entries[i].u.irqchip.pin = (uint32_t)(a[7] + i);
+		}
+	}
+	ret = ioctl(vm_fd, KVM_SET_GSI_ROUTING, table);
+	err = errno;
+	free(table);
+	report_call(line, ret, err);
+}
+
 #define PC_REG (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
 		KVM_REG_ARM_CORE_REG(regs.pc))
 
@@ -207,6 +274,7 @@ static const struct op ops[] = {
 	{ "create_device", 2 }, { "set_attr", 4 },      { "get_attr", 4 },
 	{ "has_attr", 3 },      { "vcpu_set_attr", 4 }, { "vcpu_get_attr", 4 },
 	{ "vcpu_has_attr", 3 }, { "run", 1 },           { "end", 0 },
+	{ "set_user_memory_region", 3 }, { "set_gsi_routing", 7 },
 };
 
 /* Return the fd of the handle named by text ("dN" or a vCPU id), -1 if
@@ -321,6 +389,10 @@ static void execute(const char *file, int line, char **f, int n, int kvm, struct
 				close(cd.fd);
 		}
 		report_call(line, ret, err);
+	} else if (!strcmp(op->name, "set_user_memory_region")) {
+		set_memory_region(line, vm->fd, a[1], a[2], a[3]);
+	} else if (!strcmp(op->name, "set_gsi_routing")) {
+		set_gsi_routing(line, vm->fd, a);
 	} else if (!strcmp(op->name, "run")) {
 		int fd = vcpu_fd(vm, a[1]);
 		if (fd < 0) {

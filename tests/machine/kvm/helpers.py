@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 ERAS = ("v6.1", "v4.8", "v4.8-rc1")
 OLD_ERAS = ("v4.8", "v4.8-rc1")
@@ -31,7 +32,7 @@ def fails(code: int, action: Callable[..., Any], *args: Any) -> kvm.KvmError:
 
 
 def v3_vm(
-    era: str = "mainline", vcpus: int = 1, **vm_args: Any
+    era: SemanticsName = "mainline", vcpus: int = 1, **vm_args: Any
 ) -> tuple[kvm.Vm, kvm.KvmDevice]:
     """Return a VM with *vcpus* vCPUs (ids 0..n-1) and a GICv3 device."""
     vm = kvm.create_vm(semantics=era, **vm_args)
@@ -40,7 +41,9 @@ def v3_vm(
     return vm, vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
 
 
-def v2_vm(era: str = "mainline", vcpus: int = 1) -> tuple[kvm.Vm, kvm.KvmDevice]:
+def v2_vm(
+    era: SemanticsName = "mainline", vcpus: int = 1
+) -> tuple[kvm.Vm, kvm.KvmDevice]:
     """Return a VM with *vcpus* vCPUs and a GICv2 device."""
     vm = kvm.create_vm(semantics=era)
     for vcpu_id in range(vcpus):
@@ -57,7 +60,7 @@ def set_redist(gic: kvm.KvmDevice, base: int, count: int = 0, index: int = 0) ->
 
 
 def configured_v3(
-    era: str = "mainline", vcpus: int = 1
+    era: SemanticsName = "mainline", vcpus: int = 1
 ) -> tuple[kvm.Vm, kvm.KvmDevice]:
     """Return a GICv3 VM with DIST, a legacy REDIST and CTRL_INIT done."""
     vm, gic = v3_vm(era, vcpus)

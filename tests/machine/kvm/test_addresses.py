@@ -20,13 +20,14 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 V2_DIST = kvm.KVM_VGIC_V2_ADDR_TYPE_DIST
 V2_CPU = kvm.KVM_VGIC_V2_ADDR_TYPE_CPU
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_distributor_set_twice_is_eexist(era: str) -> None:
+def test_distributor_set_twice_is_eexist(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
 
@@ -45,7 +46,7 @@ def test_distributor_set_twice_is_eexist(era: str) -> None:
     [("v3", DIST, 0x8001000), ("v3", REDIST, 0x8001000), ("v2", V2_DIST, 0x8000100)],
 )
 def test_misaligned_address_is_einval(
-    era: str, make: str, attr: int, addr: int
+    era: SemanticsName, make: str, attr: int, addr: int
 ) -> None:
     _, gic = v3_vm(era) if make == "v3" else v2_vm(era)
 
@@ -54,7 +55,7 @@ def test_misaligned_address_is_einval(
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("attr", [DIST, REDIST])
-def test_base_at_the_ipa_size_is_e2big(era: str, attr: int) -> None:
+def test_base_at_the_ipa_size_is_e2big(era: SemanticsName, attr: int) -> None:
     _, gic = v3_vm(era)
 
     fails(errno.E2BIG, gic.set_attr, ADDR, attr, IPA40)
@@ -65,7 +66,7 @@ def test_base_at_the_ipa_size_is_e2big(era: str, attr: int) -> None:
     [("mainline", errno.EEXIST), ("v4.8", errno.EINVAL), ("v4.8-rc1", errno.EINVAL)],
 )
 def test_already_set_and_misaligned_gives_the_eras_first_check(
-    era: str, code: int
+    era: SemanticsName, code: int
 ) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
@@ -77,7 +78,7 @@ def test_already_set_and_misaligned_gives_the_eras_first_check(
     ("era", "code"), [("mainline", errno.EINVAL), ("v4.8", errno.E2BIG)]
 )
 def test_misaligned_and_beyond_ipa_gives_the_eras_first_check(
-    era: str, code: int
+    era: SemanticsName, code: int
 ) -> None:
     _, gic = v3_vm(era)
 
@@ -91,7 +92,7 @@ def test_v2_cpu_interface_ending_beyond_the_ipa_is_e2big_on_mainline() -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_kernels_do_not_check_the_region_end(era: str) -> None:
+def test_2016_kernels_do_not_check_the_region_end(era: SemanticsName) -> None:
     _, gic = v2_vm(era)
 
     gic.set_attr(ADDR, V2_CPU, IPA40 - 0x1000)
@@ -118,7 +119,7 @@ def test_legacy_redist_ending_beyond_the_ipa_is_e2big_on_mainline() -> None:
     ],
 )
 def test_wrong_model_or_unknown_address_attr_is_enxio(
-    era: str, make: str, attr: int
+    era: SemanticsName, make: str, attr: int
 ) -> None:
     _, gic = v3_vm(era) if make == "v3" else v2_vm(era)
 
@@ -128,7 +129,7 @@ def test_wrong_model_or_unknown_address_attr_is_enxio(
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_null_pointer_is_efault_before_any_other_check(era: str) -> None:
+def test_null_pointer_is_efault_before_any_other_check(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
 
     fails(errno.EFAULT, gic.set_attr, ADDR, DIST, None)
@@ -136,7 +137,7 @@ def test_null_pointer_is_efault_before_any_other_check(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_unset_addresses_read_as_all_ones(era: str) -> None:
+def test_unset_addresses_read_as_all_ones(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
 
     assert gic.get_attr(ADDR, DIST) == (1 << 64) - 1
@@ -159,7 +160,7 @@ def test_legacy_redist_grows_with_vcpus_until_creation_fails() -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_kernels_never_check_redist_at_vcpu_creation(era: str) -> None:
+def test_2016_kernels_never_check_redist_at_vcpu_creation(era: SemanticsName) -> None:
     vm, gic = v3_vm(era, vcpus=1)
     gic.set_attr(ADDR, DIST, 0x8000000)
     gic.set_attr(ADDR, REDIST, 0x7FE0000)
@@ -179,7 +180,7 @@ def test_legacy_redist_overlapping_the_distributor_is_einval_at_set_time() -> No
 
 @pytest.mark.parametrize("era", OLD_ERAS)
 def test_2016_legacy_redist_overlapping_the_distributor_fails_at_first_run(
-    era: str,
+    era: SemanticsName,
 ) -> None:
     vm, gic = v3_vm(era, vcpus=2)
     gic.set_attr(ADDR, DIST, 0x8000000)
@@ -191,7 +192,7 @@ def test_2016_legacy_redist_overlapping_the_distributor_fails_at_first_run(
 
 @pytest.mark.parametrize("era", ERAS)
 def test_distributor_overlapping_redist_is_accepted_then_fails_at_first_run(
-    era: str,
+    era: SemanticsName,
 ) -> None:
     vm, gic = v3_vm(era, vcpus=2)
     gic.set_attr(ADDR, REDIST, 0x8000000)
@@ -204,7 +205,7 @@ def test_distributor_overlapping_redist_is_accepted_then_fails_at_first_run(
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_legacy_redist_set_twice_is_eexist(era: str) -> None:
+def test_legacy_redist_set_twice_is_eexist(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(ADDR, REDIST, 0x80A0000)
 
@@ -344,7 +345,7 @@ def test_region_overlapping_the_distributor_without_frameless_vcpus_fails_at_run
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_region_attribute_is_unknown_before_4_18(era: str) -> None:
+def test_region_attribute_is_unknown_before_4_18(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
 
     error = fails(
@@ -384,7 +385,7 @@ def test_mainline_range_ending_at_2_to_the_64_wraps_and_is_einval(
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_kernels_see_a_wrapping_base_as_beyond_the_ipa(era: str) -> None:
+def test_2016_kernels_see_a_wrapping_base_as_beyond_the_ipa(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
 
     fails(errno.E2BIG, gic.set_attr, ADDR, DIST, 0xFFFF_FFFF_FFFF_0000)

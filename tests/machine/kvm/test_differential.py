@@ -12,6 +12,7 @@ prints it) and ``VIRTMODEL_KVMDIFF_SEQUENCES`` (default 1000).
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 from collections import Counter
@@ -50,6 +51,8 @@ def test_generated_scripts_reach_every_operation_group_and_outcome() -> None:
     device_groups: set[int] = set()
     vcpu_groups: set[int] = set()
     errnos: Counter[int] = Counter()
+    memory_errnos: set[int] = set()
+    routing_errnos: set[int] = set()
     for text in scripts:
         calls = parse(text)
         for call in calls:
@@ -58,12 +61,19 @@ def test_generated_scripts_reach_every_operation_group_and_outcome() -> None:
                 device_groups.add(int(call.args[1]))
             elif call.op.startswith("vcpu_") and call.op != "vcpu_init":
                 vcpu_groups.add(int(call.args[1]))
-        errnos.update(r.errno for r in run_script(text))
+        memory = {c.line for c in calls if c.op == "set_user_memory_region"}
+        routing = {c.line for c in calls if c.op == "set_gsi_routing"}
+        for result in run_script(text):
+            errnos[result.errno] += 1
+            if result.line in memory:
+                memory_errnos.add(result.errno)
+            if result.line in routing:
+                routing_errnos.add(result.errno)
 
     assert set(ops) == {
         "create_vm", "create_vcpu", "vcpu_init", "create_device", "set_attr",
         "get_attr", "has_attr", "vcpu_set_attr", "vcpu_get_attr", "vcpu_has_attr",
-        "run", "end",
+        "run", "set_user_memory_region", "set_gsi_routing", "end",
     }  # fmt: skip
     assert set(range(10)) <= device_groups
     assert {0, 1, 2} <= vcpu_groups
@@ -71,6 +81,10 @@ def test_generated_scripts_reach_every_operation_group_and_outcome() -> None:
     # them EIO (dead VM), ENOEXEC (no init), EINTR (second run), EBADF.
     assert {0, 1, 2, 4, 5, 6, 7, 8, 9, 14, 16, 17, 19, 22} <= set(errnos)
     assert sum(errnos.values()) > 20 * MIN_SEQUENCES
+    # Memory slots made, moved and deleted; refused as bad (EINVAL),
+    # overlapping (EEXIST) and past the IPA space (EFAULT).
+    assert {0, errno.EINVAL, errno.EEXIST, errno.EFAULT} <= memory_errnos
+    assert {0, errno.EINVAL} <= routing_errnos
 
 
 def test_the_interpreter_answers_like_kvmexec() -> None:

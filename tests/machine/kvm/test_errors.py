@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tests.machine.kvm.helpers import ERAS, IPA40
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 E = errno
 #: What the kernel can answer, per (ioctl, device kind, group).
@@ -177,7 +178,7 @@ def kind_and_group(error: kvm.KvmError) -> tuple[str, int | None]:
     ops=st.lists(OPS, max_size=60),
 )
 def test_random_call_sequences_raise_only_kernel_errnos(
-    era: str, start: tuple[int, ...], ops: list[Op]
+    era: SemanticsName, start: tuple[int, ...], ops: list[Op]
 ) -> None:
     vm = kvm.create_vm(semantics=era)
     vm.create_vcpu(0)

@@ -20,6 +20,7 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 UNDEF = (1 << 64) - 1
 V2_DIST = kvm.KVM_VGIC_V2_ADDR_TYPE_DIST
@@ -27,7 +28,7 @@ V2_CPU = kvm.KVM_VGIC_V2_ADDR_TYPE_CPU
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_configured_gicv3_runs_and_becomes_ready(era: str) -> None:
+def test_configured_gicv3_runs_and_becomes_ready(era: SemanticsName) -> None:
     vm, _ = configured_v3(era, vcpus=2)
 
     assert vm.vcpus[0].run() == 0
@@ -38,7 +39,7 @@ def test_configured_gicv3_runs_and_becomes_ready(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_run_with_nothing_configured_is_enxio_not_ebusy(era: str) -> None:
+def test_run_with_nothing_configured_is_enxio_not_ebusy(era: SemanticsName) -> None:
     vm, _ = v3_vm(era)
 
     fails(errno.ENXIO, vm.vcpus[0].run)
@@ -56,7 +57,7 @@ def test_vcpu_without_a_redistributor_frame_is_enxio() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_missing_distributor_is_enxio(era: str) -> None:
+def test_missing_distributor_is_enxio(era: SemanticsName) -> None:
     vm, gic = v3_vm(era)
     gic.set_attr(ADDR, REDIST, 0x80A0000)
     gic.set_attr(CTRL, INIT)
@@ -67,7 +68,7 @@ def test_missing_distributor_is_enxio(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_2016_missing_redistributor_is_enxio(era: str) -> None:
+def test_2016_missing_redistributor_is_enxio(era: SemanticsName) -> None:
     vm, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
     gic.set_attr(CTRL, INIT)
@@ -76,7 +77,7 @@ def test_2016_missing_redistributor_is_enxio(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_gicv3_without_ctrl_init_is_ebusy(era: str) -> None:
+def test_gicv3_without_ctrl_init_is_ebusy(era: SemanticsName) -> None:
     vm, gic = v3_vm(era)
     gic.set_attr(ADDR, DIST, 0x8000000)
     gic.set_attr(ADDR, REDIST, 0x80A0000)
@@ -97,7 +98,7 @@ def test_overlap_is_reported_before_missing_init() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_gicv2_initializes_implicitly_at_first_run(era: str) -> None:
+def test_gicv2_initializes_implicitly_at_first_run(era: SemanticsName) -> None:
     vm, gic = v2_vm(era)
     gic.set_attr(ADDR, V2_DIST, 0x8000000)
     gic.set_attr(ADDR, V2_CPU, 0x8010000)
@@ -118,7 +119,9 @@ def test_gicv2_with_an_address_missing_is_enxio(missing: int) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_gicv2_distributor_overlapping_cpu_interface_is_einval(era: str) -> None:
+def test_gicv2_distributor_overlapping_cpu_interface_is_einval(
+    era: SemanticsName,
+) -> None:
     vm, gic = v2_vm(era)
     gic.set_attr(ADDR, V2_CPU, 0x8000000)
     gic.set_attr(ADDR, V2_DIST, 0x8001000)
@@ -129,7 +132,9 @@ def test_gicv2_distributor_overlapping_cpu_interface_is_einval(era: str) -> None
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_failed_first_run_wipes_the_whole_vgic_configuration(era: str) -> None:
+def test_failed_first_run_wipes_the_whole_vgic_configuration(
+    era: SemanticsName,
+) -> None:
     vm, gic = v3_vm(era, vcpus=2)
     gic.set_attr(ADDR, REDIST, 0x8000000)
     gic.set_attr(ADDR, DIST, 0x8020000)  # inside the two redistributor frames
@@ -175,7 +180,7 @@ def test_a_failed_first_run_kills_a_6_1_vm_every_later_call_is_eio() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_after_a_successful_run_the_configuration_is_frozen(era: str) -> None:
+def test_after_a_successful_run_the_configuration_is_frozen(era: SemanticsName) -> None:
     vm, gic = configured_v3(era)
     vm.vcpus[0].run()
 

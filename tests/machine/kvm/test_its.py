@@ -17,25 +17,26 @@ from tests.machine.kvm.helpers import (
     v2_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 ITS_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_ITS_REGS
 ITS = kvm.KVM_DEV_TYPE_ARM_VGIC_ITS
 
 
-def its_vm(era: str) -> tuple[kvm.Vm, kvm.KvmDevice]:
+def its_vm(era: SemanticsName) -> tuple[kvm.Vm, kvm.KvmDevice]:
     vm, _ = configured_v3(era)
     return vm, vm.create_device(ITS)
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_misaligned_its_address_is_einval(era: str) -> None:
+def test_misaligned_its_address_is_einval(era: SemanticsName) -> None:
     _, its = its_vm(era)
 
     fails(errno.EINVAL, its.set_attr, ADDR, ITS_ADDR, 0x401000)
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_its_address_set_twice_is_eexist(era: str) -> None:
+def test_its_address_set_twice_is_eexist(era: SemanticsName) -> None:
     _, its = its_vm(era)
     its.set_attr(ADDR, ITS_ADDR, 0x8080000)
 
@@ -46,7 +47,7 @@ def test_its_address_set_twice_is_eexist(era: str) -> None:
 
 @pytest.mark.parametrize("era", ERAS)
 def test_wrong_its_address_attribute_is_enodev_but_has_attr_says_enxio(
-    era: str,
+    era: SemanticsName,
 ) -> None:
     _, its = its_vm(era)
 
@@ -57,7 +58,7 @@ def test_wrong_its_address_attribute_is_enodev_but_has_attr_says_enxio(
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_its_address_null_pointer_is_efault(era: str) -> None:
+def test_its_address_null_pointer_is_efault(era: SemanticsName) -> None:
     _, its = its_vm(era)
 
     fails(errno.EFAULT, its.set_attr, ADDR, ITS_ADDR, None)
@@ -234,7 +235,7 @@ def test_its_registers_hold_what_qemu_saves_and_restores() -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_its_registers_are_unknown_before_4_12(era: str) -> None:
+def test_its_registers_are_unknown_before_4_12(era: SemanticsName) -> None:
     _, its = its_vm(era)
 
     fails(errno.ENXIO, its.has_attr, ITS_REGS, 0)
@@ -250,7 +251,7 @@ def test_its_address_and_init_attributes_are_advertised() -> None:
     assert its.check_attr(kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0) is False
 
 
-def qemu_virt_gicv3_its(era: str, its_init: str) -> kvm.Vm:
+def qemu_virt_gicv3_its(era: SemanticsName, its_init: str) -> kvm.Vm:
     """Drive the VM as QEMU's virt board does (qemu-init-and-virt.md §3.2).
 
     *its_init* is "realize" (QEMU >= 2.8: ITS CTRL_INIT before the address
@@ -294,7 +295,7 @@ def qemu_virt_gicv3_its(era: str, its_init: str) -> kvm.Vm:
     ],
 )
 def test_qemu_virt_sequence_boots_except_realize_time_its_init_on_v4_8_rc1(
-    era: str, its_init: str, outcome: tuple[str, int] | None
+    era: SemanticsName, its_init: str, outcome: tuple[str, int] | None
 ) -> None:
     if outcome is None:
         vm = qemu_virt_gicv3_its(era, its_init)

@@ -1,19 +1,28 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
+
+import pytest
 
 from virtmodel.machine import kvm
 
 
 def test_all_lists_exactly_the_public_names() -> None:
+    for name in kvm.__all__:  # exported lazily (PEP 562): load them all
+        getattr(kvm, name)
     public = {n for n in vars(kvm) if not n.startswith("_")}
     submodules = {
         "addresses",
         "calls",
         "constants",
+        "creation",
         "device",
+        "device_names",
         "differential",
         "encoding",
+        "eras",
         "errors",
         "first_run",
         "host",
@@ -22,7 +31,9 @@ def test_all_lists_exactly_the_public_names() -> None:
         "irqs",
         "its",
         "its_regs",
+        "memslots",
         "registers",
+        "resource_names",
         "routing",
         "script",
         "scriptgen",
@@ -37,8 +48,24 @@ def test_all_lists_exactly_the_public_names() -> None:
         "annotations",
     }
 
+    lazy_import = {"importlib", "TYPE_CHECKING"}
+
     assert len(kvm.__all__) == len(set(kvm.__all__))
-    assert set(kvm.__all__) == public - submodules
+    assert set(kvm.__all__) == public - submodules - lazy_import
+
+
+def test_names_load_on_first_use_and_unknown_ones_are_attribute_errors() -> None:
+    code = (
+        "import sys; from virtmodel.machine import kvm; "
+        "assert 'virtmodel.machine.kvm.vm' not in sys.modules; "
+        "kvm.create_vm; assert 'virtmodel.machine.kvm.vm' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+    with pytest.raises(AttributeError, match=r"'machine\.kvm' has no attribute 'Vmm'"):
+        kvm.Vmm  # noqa: B018  # the access is the test
+    assert dir(kvm) == sorted({*vars(kvm), *kvm.__all__})
+    assert {"create_vm", "__getattr__"} <= set(dir(kvm))
 
 
 def test_uapi_numbers_match_the_linux_headers() -> None:

@@ -17,6 +17,7 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 DIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_DIST_REGS
 REDIST_REGS = kvm.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS
@@ -200,7 +201,9 @@ def test_sgi_frame_registers_of_each_redistributor() -> None:
 
 @pytest.mark.parametrize("era", OLD_ERAS)
 @pytest.mark.parametrize("group", [DIST_REGS, REDIST_REGS, LEVEL_INFO])
-def test_v3_register_groups_are_unknown_to_2016_kernels(era: str, group: int) -> None:
+def test_v3_register_groups_are_unknown_to_2016_kernels(
+    era: SemanticsName, group: int
+) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(CTRL, INIT)
 

@@ -15,6 +15,7 @@ from tests.machine.kvm.helpers import (
     v3_vm,
 )
 from virtmodel.machine import kvm
+from virtmodel.machine.kvm.eras import SemanticsName
 
 SAVE_PENDING = kvm.KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES
 MAINT = kvm.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
@@ -22,7 +23,9 @@ MAINT = kvm.KVM_DEV_ARM_VGIC_GRP_MAINT_IRQ
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("value", [64, 96, 288, 992])
-def test_nr_irqs_accepts_64_to_992_in_steps_of_32(era: str, value: int) -> None:
+def test_nr_irqs_accepts_64_to_992_in_steps_of_32(
+    era: SemanticsName, value: int
+) -> None:
     _, gic = v3_vm(era)
 
     gic.set_attr(NR_IRQS, 0, value)
@@ -45,7 +48,7 @@ def test_nr_irqs_above_32_bits_is_a_value_error() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_nr_irqs_set_twice_or_after_init_is_ebusy(era: str) -> None:
+def test_nr_irqs_set_twice_or_after_init_is_ebusy(era: SemanticsName) -> None:
     _, first = v3_vm(era)
     first.set_attr(NR_IRQS, 0, 128)
     _, second = v2_vm(era)
@@ -72,7 +75,9 @@ def test_nr_irqs_null_pointer_is_efault() -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_ctrl_init_needs_no_address_and_no_vcpu_and_is_idempotent(era: str) -> None:
+def test_ctrl_init_needs_no_address_and_no_vcpu_and_is_idempotent(
+    era: SemanticsName,
+) -> None:
     _, gic = v3_vm(era, vcpus=0)
 
     gic.set_attr(CTRL, INIT)
@@ -83,7 +88,7 @@ def test_ctrl_init_needs_no_address_and_no_vcpu_and_is_idempotent(era: str) -> N
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("attr", [1, 2, 4, 99])
-def test_unknown_vgic_control_attribute_is_enxio(era: str, attr: int) -> None:
+def test_unknown_vgic_control_attribute_is_enxio(era: SemanticsName, attr: int) -> None:
     _, gic = v3_vm(era)
 
     fails(errno.ENXIO, gic.set_attr, CTRL, attr)
@@ -103,7 +108,7 @@ def test_save_pending_tables_needs_a_gicv3_and_init_on_mainline() -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_save_pending_tables_is_unknown_before_4_12(era: str) -> None:
+def test_save_pending_tables_is_unknown_before_4_12(era: SemanticsName) -> None:
     _, gic = v3_vm(era)
     gic.set_attr(CTRL, INIT)
 
@@ -112,7 +117,9 @@ def test_save_pending_tables_is_unknown_before_4_12(era: str) -> None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_has_attr_accepts_nr_irqs_and_ctrl_init_on_both_models(era: str) -> None:
+def test_has_attr_accepts_nr_irqs_and_ctrl_init_on_both_models(
+    era: SemanticsName,
+) -> None:
     _, v3 = v3_vm(era)
     _, v2 = v2_vm(era)
 
@@ -139,7 +146,9 @@ def test_unknown_group_is_enxio(group: int) -> None:
 
 
 @pytest.mark.parametrize("era", OLD_ERAS)
-def test_maintenance_interrupt_group_is_unknown_to_2016_kernels(era: str) -> None:
+def test_maintenance_interrupt_group_is_unknown_to_2016_kernels(
+    era: SemanticsName,
+) -> None:
     _, gic = v3_vm(era)
 
     fails(errno.ENXIO, gic.set_attr, MAINT, 0, 25)

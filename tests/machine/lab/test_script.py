@@ -27,6 +27,8 @@ vcpu_set_attr 0 0 0 23
 vcpu_get_attr 0 0 0 NULL
 vcpu_has_attr 0 2 0
 run 0
+set_user_memory_region 1 0x40000000 0
+set_gsi_routing 0 256 0 1 1 0 0
 end
 """
 
@@ -36,7 +38,8 @@ def test_every_operation_parses_with_numbers_normalized():
     assert [call.op for call in calls] == [
         "create_vm", "create_vcpu", "vcpu_init", "create_device", "create_device",
         "set_attr", "set_attr", "get_attr", "has_attr", "vcpu_set_attr",
-        "vcpu_get_attr", "vcpu_has_attr", "run", "end",
+        "vcpu_get_attr", "vcpu_has_attr", "run", "set_user_memory_region",
+        "set_gsi_routing", "end",
     ]  # fmt: skip
     assert {call.op for call in calls} == set(OPERATIONS)
     assert calls[0] == ScriptCall(2, "create_vm", (0,))

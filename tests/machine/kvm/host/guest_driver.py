@@ -17,11 +17,14 @@ import sys
 from typing import Any
 
 from virtmodel.devices import ArmCpu, ArmTimer, GicV3, Its, Pl011, Psci, Ram
+from virtmodel.devices.its_init import is_its_init
 from virtmodel.machine import IrqKind, KvmAccel, Machine
 from virtmodel.machine.boards.virt.board import create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.matrix import MODES, PLACEMENTS
 from virtmodel.machine.errors import MachineFailedError
+from virtmodel.machine.kvm.eras import is_backend
+from virtmodel.machine.notifier_modes import is_notifier_mode
 
 #: The 2016 matrix's machine (boards.virt.matrix.its_matrix's default configuration).
 MATRIX_OPTIONS = ("virt,gic-version=3,its=on", "4", "1G", "cortex-a57")
@@ -79,6 +82,9 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
     fds_before = _open_fds()
     if case.startswith("matrix:"):
         _, mode, placement = case.split(":")
+        assert is_notifier_mode(mode), mode
+        assert is_its_init(placement), placement
+        assert is_backend(backend), backend
         board, smp, memory, cpu = MATRIX_OPTIONS
         config = VirtConfig.from_options(
             board, smp=smp, memory=memory, cpu=cpu, accel="kvm"
@@ -88,6 +94,7 @@ def bring_up(case: str, backend: str) -> dict[str, Any]:
         )
         board_init = virt_board(machine).init
     else:
+        assert is_backend(backend), backend
         machine = Machine("my-board", accel=KvmAccel("v6.1", backend=backend))
         board_init = _composed(map_redist=case == "composed")
     failed: MachineFailedError | None = None

@@ -286,3 +286,29 @@ def test_check_extension_asks_the_vm_fd_and_is_plumbing_not_a_call():
         )
         assert len(vm.calls) == before
         assert vm.plumbing[-1] == f"KVM_CHECK_EXTENSION({u.KVM_CAP_ARM_PMU_V3}) = 1"
+
+
+def test_attribute_numbers_and_vcpu_values_are_checked_and_read_at_their_width():
+    # Mutants: the attr width (64), set_attr's default value (0), the read mask.
+    fake = FakeKernel()
+    with host_vm(fake) as vm:
+        vcpu = vm.create_vcpu(0)
+        gic = vm.create_device(kvm.KVM_DEV_TYPE_ARM_VGIC_V3)
+        gic.has_attr(GRP_ADDR, (1 << 64) - 1)
+        nr_irqs = kvm.KVM_DEV_ARM_VGIC_GRP_NR_IRQS
+        gic.set_attr(nr_irqs, 0, 0xFFFFFFFF)
+        spis = gic.get_attr(nr_irqs, 0)  # a u32: the stand-in's carry is dropped
+        with pytest.raises(ValueError, match=r"^attr 18446744073709551616 "):
+            gic.has_attr(GRP_ADDR, 1 << 64)
+        pmu = u.KVM_ARM_VCPU_PMU_V3_CTRL
+        vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_INIT)
+        init_value = fake.attrs[vcpu.fd, pmu, u.KVM_ARM_VCPU_PMU_V3_INIT]
+        vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ, 0xFFFFFFFF)
+        with pytest.raises(ValueError, match="is not a 32-bit unsigned"):
+            vcpu.set_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ, 1 << 32)
+        # The stand-in answers stored + 1 as a u64; the IRQ is a u32.
+        irq = vcpu.get_attr(pmu, u.KVM_ARM_VCPU_PMU_V3_IRQ)
+        recorded = vm.calls[-3].value
+    assert (init_value, recorded) == (0, 0)
+    assert irq == 0
+    assert spis == 0
