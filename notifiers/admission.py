@@ -1,9 +1,9 @@
 """What ``add()`` checks: cheap checks always, the late ones after the event.
 
-``add()`` stays O(size of one declaration): it validates the declaration,
-refuses a duplicate name and a loop of two (the newcomer and a target that
-names it back), and leaves every other question, unknown targets and longer
-loops included, to the bulk check when the order is computed. A one-shot
+``add()`` stays O(size of one declaration) and touches no other record: it
+validates the declaration, refuses a duplicate name, and leaves every other
+question, unknown targets and loops (even of two) included, to the bulk
+check when the order is computed. A one-shot
 registry that has already notified must decide at once whether a newcomer
 may run, so only then are its neighbours found, by one scan of the
 registered declarations.
@@ -13,39 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from virtmodel.notifiers.errors import CycleError, LateRegistrationError
+from virtmodel.notifiers.errors import LateRegistrationError
+from virtmodel.notifiers.graph import declared_edge, unknown
 from virtmodel.notifiers.notifier import Notifier
-from virtmodel.notifiers.plan import declared_edge, unknown
 from virtmodel.notifiers.trace import Status
-
-
-def reject_two_cycle(
-    event: str, record: Notifier, notifiers: Mapping[str, Notifier]
-) -> None:
-    """Raise CycleError if a registered target orders itself the other way.
-
-    Only the newcomer and its targets are looked at, so this stays cheap;
-    longer loops are found when the order is computed.
-
-    Raises:
-        CycleError: The loop, starting and ending at *record*.
-    """
-    name = record.name
-    get = notifiers.get
-    for target in (*record.before, *record.before_optional):
-        other = get(target)
-        if other is None:
-            continue
-        if name in other.before or name in other.before_optional:
-            edges = [declared_edge(record, other), declared_edge(other, record)]
-            raise CycleError(event, edges)
-    for target in (*record.after, *record.after_optional):
-        other = get(target)
-        if other is None:
-            continue
-        if name in other.after or name in other.after_optional:
-            edges = [declared_edge(record, other), declared_edge(other, record)]
-            raise CycleError(event, edges)
 
 
 def neighbours(

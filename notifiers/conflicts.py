@@ -22,11 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, final
 
-import networkx as nx
-
 from virtmodel.notifiers.notifier import Notifier
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from virtmodel.notifiers.registry import NotifierRegistry
 
 
@@ -56,6 +56,8 @@ class Reach:
         """Return whether declared edges force *first* to run before *second*."""
         below = self._below.get(first)
         if below is None:
+            import networkx as nx
+
             below = self._below[first] = nx.descendants(self.graph, first)
         return second in below
 

@@ -16,11 +16,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, final
 
-import networkx as nx
-
 from virtmodel.notifiers.edges import Edge
 from virtmodel.notifiers.errors import InvalidNotifierError
-from virtmodel.notifiers.plan import Plan, unknown
+from virtmodel.notifiers.graph import unknown
+from virtmodel.notifiers.plan import Plan
 
 
 @final
@@ -81,6 +80,8 @@ def explain(
         UnknownNotifierError: Either name is not registered.
         InvalidNotifierError: *first* and *second* are the same notifier.
     """
+    import networkx as nx  # loaded already: the plan was built with it
+
     for name in (first, second):
         if name not in plan.notifiers:
             raise unknown(plan.event, name, plan.notifiers)

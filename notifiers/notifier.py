@@ -1,43 +1,38 @@
-"""The :class:`Notifier` record and the validation of what users declare.
+"""The :class:`Notifier` record and the validation of one declaration.
 
-A notifier is a named callback plus its ordering constraints (``after``,
-``before`` and their ``*_optional`` forms) and the resources it reads and
-writes. Records are immutable; the registry builds them only from input that
-:func:`declare` has checked.
+A notifier is a named callback plus its :class:`~notifiers.constraints.Constraints`
+(what it runs after and before, the ``*_optional`` forms, the resources it
+reads and writes), the file:line that declared it and its registration rank.
+Records are immutable; the registry builds them only through :func:`declare`,
+which checks what the constraints value cannot check alone: the name, the
+callback, and how the constraints relate to the notifier declaring them.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias, final
+from typing import TypeAlias, final
 
+from virtmodel.notifiers.constraints import KEYWORDS, Constraints, Names, check_name
 from virtmodel.notifiers.edges import Edge
 from virtmodel.notifiers.errors import CycleError, InvalidNotifierError
 
-#: A constraint value: one name, or an iterable of names.
-Names: TypeAlias = str | Iterable[str]
-
-#: What one add() declares, as given: after, before, after_optional,
-#: before_optional, reads, writes.
-Declared: TypeAlias = tuple[Names, Names, Names, Names, Names, Names]
-
-#: The keywords of :data:`Declared`, in its order.
-DECLARED_KEYWORDS: Final = (
-    "after",
-    "before",
-    "after_optional",
-    "before_optional",
-    "reads",
-    "writes",
-)
+#: The six keyword values of one ``add()`` as given, in :data:`KEYWORDS` order.
+Keywords: TypeAlias = tuple[Names, Names, Names, Names, Names, Names]
 
 
 @final
 @dataclass(frozen=True, slots=True)
 class Notifier:
-    """A registered callback with its declared constraints and resources."""
+    """A registered callback with its declared constraints and resources.
+
+    The six constraint fields are those of the :class:`Constraints` value
+    the declaration was checked as (:attr:`constraints` gives it back):
+    kept as fields so that a registration leaves one object behind, not
+    two, for the cyclic garbage collector to scan at 100,000 notifiers.
+    """
 
     #: Unique name within its registry.
     name: str
@@ -60,23 +55,21 @@ class Notifier:
     #: Registration rank: lower registered earlier (the tie-break key).
     rank: int
 
-    def constraints(self) -> dict[str, tuple[str, ...]]:
-        """Return the non-empty ordering constraints keyed by keyword."""
-        declared = {
-            "after": self.after,
-            "before": self.before,
-            "after_optional": self.after_optional,
-            "before_optional": self.before_optional,
-        }
-        return {keyword: names for keyword, names in declared.items() if names}
+    @property
+    def constraints(self) -> Constraints:
+        """Return what it declared, as one value (equal to the one given)."""
+        return Constraints.of_fields(
+            self.after,
+            self.before,
+            self.after_optional,
+            self.before_optional,
+            self.reads,
+            self.writes,
+        )
 
     def describe_constraints(self) -> str:
-        """Return e.g. ``after='a', before='b', 'c'``, or ``-`` for none."""
-        parts = [
-            f"{keyword}={', '.join(repr(n) for n in names)}"
-            for keyword, names in self.constraints().items()
-        ]
-        return "; ".join(parts) or "-"
+        """Return e.g. ``after='a', 'b'; before='c'``, or ``-`` for none."""
+        return self.constraints.describe()
 
 
 def caller_location(depth: int) -> str:
@@ -85,80 +78,13 @@ def caller_location(depth: int) -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def check_name(name: object, what: str = "notifier name") -> str:
-    """Return *name* if it is a non-empty str.
+def check_declarer(name: object, callback: object) -> str:
+    """Return *name* if it is a usable notifier name and *callback* is callable.
+
+    Checked before the constraints, so their errors can name the notifier.
 
     Raises:
-        InvalidNotifierError: It is not a str, or it is empty.
-    """
-    if not isinstance(name, str):
-        kind = type(name).__name__
-        msg = f"{what} must be a str, got {kind} {name!r}"
-        if callable(name):
-            msg += "; write @registry.register() with parentheses"
-        raise InvalidNotifierError(name, msg)
-    if not name:
-        msg = f"{what} must not be empty"
-        raise InvalidNotifierError(name, msg)
-    return name
-
-
-def _names(owner: str, keyword: str, value: Names) -> tuple[str, ...]:
-    if isinstance(value, (tuple, list)):
-        # The common case, checked without building anything: add() is on
-        # the hot path of registering 100,000 notifiers.
-        if not value:
-            return ()
-        for item in value:
-            if type(item) is not str or not item:
-                break
-        else:
-            items = tuple(value)
-            if len(set(items)) == len(items):
-                return items
-    return _names_slow(owner, keyword, value)
-
-
-def _names_slow(owner: str, keyword: str, value: Names) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items: list[Any] = [value]
-    elif isinstance(value, (set, frozenset)):
-        # Unordered input: sort it so the result never depends on hashing.
-        items = sorted(value, key=str)
-    else:
-        try:
-            items = list(value)
-        except TypeError:
-            msg = f"notifier {owner!r}: {keyword}= must be a str or an iterable of str"
-            raise InvalidNotifierError(owner, msg) from None
-    for item in items:
-        if type(item) is not str or not item:
-            check_name(item, f"notifier {owner!r}: each {keyword}= name")
-    if len(set(items)) != len(items):
-        twice = next(item for i, item in enumerate(items) if item in items[:i])
-        msg = f"notifier {owner!r} lists {twice!r} twice in {keyword}="
-        raise InvalidNotifierError(owner, msg)
-    return tuple(items)
-
-
-def declare(
-    event: str,
-    name: object,
-    callback: object,
-    declared: Declared,
-    location: str,
-    rank: int,
-) -> Notifier:
-    """Validate one declaration and build its record.
-
-    *declared* holds the six keyword values of ``add()`` as given (see
-    :data:`Declared`). Kept to a handful of checks on the common path:
-    ``add()`` is what registering 100,000 notifiers costs.
-
-    Raises:
-        InvalidNotifierError: Bad name, non-callable callback, a bad or
-            repeated constraint name, or a notifier ordered against itself.
-        CycleError: It names the same notifier in both after and before forms.
+        InvalidNotifierError: Bad name, or a callback that is not callable.
     """
     if type(name) is not str or not name:
         check_name(name)
@@ -167,34 +93,64 @@ def declare(
         kind = type(callback).__name__
         msg = f"notifier {name!r}: callback must be callable, got {kind} {callback!r}"
         raise InvalidNotifierError(name, msg)
-    # Spelled out, and `_names` only for a keyword actually given: this is
-    # the hot path of registering 100,000 notifiers.
-    a, b, ao, bo, r, w = declared
-    after = () if a == () else _names(name, "after", a)
-    before = () if b == () else _names(name, "before", b)
-    after_optional = () if ao == () else _names(name, "after_optional", ao)
-    before_optional = () if bo == () else _names(name, "before_optional", bo)
-    if after or before or after_optional or before_optional:
-        targets = (*after, *before, *after_optional, *before_optional)
+    return name
+
+
+def given_constraints(
+    name: str, constraints: object, keywords: Keywords
+) -> Constraints:
+    """Return a ready *constraints* value passed instead of the keywords.
+
+    Raises:
+        InvalidNotifierError: It is not a :class:`Constraints`, or keywords
+            were given too (which would silently lose one or the other).
+    """
+    if not isinstance(constraints, Constraints):
+        kind = type(constraints).__name__
+        msg = f"notifier {name!r}: constraints= must be a Constraints, got {kind}"
+        raise InvalidNotifierError(name, msg)
+    given = [k for k, v in zip(KEYWORDS, keywords, strict=True) if v != ()]
+    if given:
+        both = ", ".join(f"{keyword}=" for keyword in given)
+        msg = f"notifier {name!r}: give constraints= or {both}, not both"
+        raise InvalidNotifierError(name, msg)
+    return constraints
+
+
+def declare(
+    event: str,
+    name: str,
+    callback: Callable[..., object],
+    constraints: Constraints,
+    location: str,
+    rank: int,
+) -> Notifier:
+    """Check *constraints* against the notifier declaring them; build its record.
+
+    *name* and *callback* are checked already (:func:`check_declarer`), and
+    the constraints value checked itself when it was built. Kept to a
+    handful of checks on the common path: ``add()`` is what registering
+    100,000 notifiers costs.
+
+    Raises:
+        InvalidNotifierError: The notifier is ordered against itself, or
+            names one target in a hard and an optional form of one direction.
+        CycleError: It names the same notifier in both after and before forms.
+    """
+    c = constraints
+    if c.after or c.before or c.after_optional or c.before_optional:
+        targets = (*c.after, *c.before, *c.after_optional, *c.before_optional)
         if name in targets or len(set(targets)) != len(targets):
-            lists = {
-                "after": after,
-                "before": before,
-                "after_optional": after_optional,
-                "before_optional": before_optional,
-            }
-            _self_or_twice(event, name, lists, location)
-    reads = () if r == () else tuple(sorted(_names(name, "reads", r)))
-    writes = () if w == () else tuple(sorted(_names(name, "writes", w)))
+            _self_or_twice(event, name, c.ordering(), location)
     return Notifier(
         name,
         callback,
-        after,
-        before,
-        after_optional,
-        before_optional,
-        reads,
-        writes,
+        c.after,
+        c.before,
+        c.after_optional,
+        c.before_optional,
+        c.reads,
+        c.writes,
         location,
         rank,
     )

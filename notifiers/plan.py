@@ -1,131 +1,27 @@
-"""The computed order of one registry state, and how it is computed.
+"""The computed order of one registry state: :class:`Plan` and :func:`build_plan`.
 
-:func:`build_plan` checks every hard target is registered (before any edge
-is built, so networkx never invents phantom nodes), drops optional edges to
-absent targets, builds the constraint graph once and sorts it with
+:func:`build_plan` builds the constraint graph in bulk (see
+:mod:`notifiers.graph`: unknown targets are found there) and sorts it with
 ``nx.lexicographical_topological_sort`` keyed on registration rank: among the
 notifiers whose predecessors have all run, the one registered first runs
-next. A :class:`Plan` is an immutable snapshot; the registry caches it until
-the next mutation.
+next. The sort is also the loop check: ``add()`` looks for none. A
+:class:`Plan` is an immutable snapshot; the registry caches it until the
+next mutation.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import gc
 import itertools
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from types import MappingProxyType
-from typing import Any, Final, NoReturn, final
-
-import networkx as nx
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, final
 
 from virtmodel.notifiers.edges import DroppedEdge, Edge
-from virtmodel.notifiers.errors import (
-    CycleError,
-    InvalidOrderError,
-    UnknownNotifierError,
-    quote_names,
-)
+from virtmodel.notifiers.errors import CycleError, InvalidOrderError, quote_names
+from virtmodel.notifiers.graph import build_graph, edge_between, gc_paused
 from virtmodel.notifiers.notifier import Notifier
 
-
-def closest(name: str, names: Collection[str]) -> str | None:
-    """Return the registered name closest to *name*, or None if none is close."""
-    matches = difflib.get_close_matches(name, names, n=1)
-    return matches[0] if matches else None
-
-
-def unknown(
-    event: str,
-    name: str,
-    notifiers: Collection[str],
-    referrer: Notifier | None = None,
-    keyword: str | None = None,
-) -> UnknownNotifierError:
-    """Return the error for *name*, which is not among *notifiers*."""
-    return UnknownNotifierError(
-        event,
-        name,
-        referrer=None if referrer is None else referrer.name,
-        keyword=keyword,
-        location=None if referrer is None else referrer.location,
-        hint=closest(name, notifiers),
-    )
-
-
-def declared_edge(first: Notifier, second: Notifier) -> Edge:
-    """Return the declaration that orders *first* before *second* (hard first).
-
-    Raises:
-        KeyError: Neither declared such an edge (a bug in the caller).
-    """
-    u, v = first.name, second.name
-    if u in second.after:
-        return Edge(u, v, v, "after", second.location)
-    if v in first.before:
-        return Edge(u, v, u, "before", first.location)
-    if u in second.after_optional:
-        return Edge(u, v, v, "after_optional", second.location)
-    if v in first.before_optional:
-        return Edge(u, v, u, "before_optional", first.location)
-    raise KeyError((u, v))  # pragma: no cover - callers pass graph edges only
-
-
-def edge_between(notifiers: Mapping[str, Notifier], u: str, v: str) -> Edge:
-    """Return the declaration behind edge ``u -> v`` among *notifiers*.
-
-    Raises:
-        KeyError: No notifier declared such an edge (a bug in the caller).
-    """
-    return declared_edge(notifiers[u], notifiers[v])
-
-
-def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
-    """Yield the effective edges of checked *notifiers*, grouped by keyword.
-
-    Groups come in the order after, before, after_optional, before_optional,
-    each in registration order. Streaming them (rather than building a list)
-    keeps 300,000 short-lived tuples away from the cyclic GC on order()'s
-    hot path.
-    """
-    records = notifiers.values()
-    yield from ((o, r.name) for r in records for o in r.after)
-    yield from ((r.name, o) for r in records for o in r.before)
-    yield from (
-        (o, r.name) for r in records for o in r.after_optional if o in notifiers
-    )
-    yield from (
-        (r.name, o) for r in records for o in r.before_optional if o in notifiers
-    )
-
-
-def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
-    """Return the optional edges whose target is not among *notifiers*."""
-    dropped = [
-        DroppedEdge(r.name, o, "after_optional", r.location)
-        for r in notifiers.values()
-        for o in r.after_optional
-        if o not in notifiers
-    ]
-    dropped += [
-        DroppedEdge(r.name, o, "before_optional", r.location)
-        for r in notifiers.values()
-        for o in r.before_optional
-        if o not in notifiers
-    ]
-    return tuple(dropped)
-
-
-def _raise_first_unknown(event: str, notifiers: Mapping[str, Notifier]) -> NoReturn:
-    """Raise for the first hard target, in registration order, not registered."""
-    for record in notifiers.values():  # pragma: no branch - one is unknown
-        for keyword in ("after", "before"):
-            for other in getattr(record, keyword):
-                if other not in notifiers:
-                    raise unknown(event, other, notifiers, record, keyword)
-    raise AssertionError  # pragma: no cover - called only when one is unknown
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @final
@@ -209,103 +105,6 @@ class Plan:
                     raise InvalidOrderError(event, msg, edge)
 
 
-def build_graph(
-    event: str, notifiers: Mapping[str, Notifier]
-) -> tuple[nx.DiGraph[str], tuple[DroppedEdge, ...]]:
-    """Return the constraint graph (nodes in registration order) and dropped edges.
-
-    Raises:
-        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
-    """
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    try:
-        with gc_paused():
-            _fill(graph, notifiers)
-    except KeyError:
-        # A hard target is not registered: name the first one, with a hint.
-        _raise_first_unknown(event, notifiers)
-    return graph, dropped_edges(notifiers)
-
-
-#: The attributes of every node and edge of an order's graph: none, read-only.
-_NO_ATTRIBUTES: Final[Mapping[str, Any]] = MappingProxyType({})
-
-
-def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
-    """Fill empty *graph* with the nodes and effective edges of *notifiers*.
-
-    The same graph ``add_nodes_from`` + ``add_edges_from(iter_edges(...))``
-    builds (tests compare the two), written straight into networkx's
-    documented dict-of-dicts layout. Nothing ever sets an attribute on this
-    internal graph, so every node and edge shares one read-only empty
-    mapping (a write would raise) instead of 400,000 empty dicts. Skipping
-    the per-edge generality of ``add_edges_from`` (tuple length checks,
-    attribute merging) is what lets ``order()`` beat building the graph by
-    hand.
-
-    Raises:
-        KeyError: A hard ``after``/``before`` names an absent notifier (the
-            caller names it properly: this is the bulk check, for free).
-    """
-    # DiGraph keeps nodes, successors and predecessors in the dicts its
-    # "Subclasses" notes document (_node, _succ, _pred); a test checks the
-    # result equals the add_edges_from build, edge order included.
-    layout = vars(graph)
-    node, succ, pred = layout["_node"], layout["_succ"], layout["_pred"]
-    none = _NO_ATTRIBUTES
-    for name in notifiers:
-        node[name] = none
-        succ[name] = {}
-        pred[name] = {}
-    records = notifiers.values()
-    # The four groups of iter_edges(), in its order, without a tuple per edge.
-    # An after= edge is the first of its pair (only v declares after=u, once);
-    # the later groups may repeat an edge, and keep the first dict.
-    for record in records:
-        v = record.name
-        into = pred[v]
-        for u in record.after:
-            succ[u][v] = into[u] = none
-    for record in records:
-        u = record.name
-        out = succ[u]
-        for v in record.before:
-            if v not in out:
-                out[v] = pred[v][u] = none
-    for record in records:
-        v = record.name
-        into = pred[v]
-        for u in record.after_optional:
-            if u in notifiers:
-                out = succ[u]
-                if v not in out:
-                    out[v] = into[u] = none
-    for record in records:
-        u = record.name
-        out = succ[u]
-        for v in record.before_optional:
-            if v in notifiers and v not in out:
-                out[v] = pred[v][u] = none
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a bulk build, if it is running.
-
-    Building 100,000 nodes and 300,000 edges allocates only acyclic dicts;
-    letting the collector scan the growing heap meanwhile costs a third of
-    the time and frees nothing. Left alone if the caller disabled it.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
     """Compute the order of *notifiers*, which must be in registration order.
 
@@ -316,9 +115,11 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
         CycleError: The effective edges form a loop.
     """
+    import networkx as nx
+
     graph, dropped = build_graph(event, notifiers)
     # Registration order is dict order; positions in it are the rank order.
-    rank = {name: i for i, name in enumerate(notifiers)}
+    rank = dict(zip(notifiers, range(len(notifiers)), strict=True))
     try:
         with gc_paused():
             order = list(
@@ -332,28 +133,3 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
             event, [edge_between(notifiers, u, v) for u, v in itertools.pairwise(loop)]
         ) from None
     return Plan(event, notifiers, graph, order, dropped)
-
-
-def attributed_graph(event: str, notifiers: Mapping[str, Notifier]) -> nx.DiGraph[str]:
-    """Return the constraint graph with each edge's provenance as attributes.
-
-    Nodes are in registration order; edges carry ``declared_by``,
-    ``location``, ``keyword`` and ``optional``.
-
-    Raises:
-        UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
-    """
-    plain, _ = build_graph(event, notifiers)
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(notifiers)
-    for u, v in plain.edges:
-        edge = edge_between(notifiers, u, v)
-        graph.add_edge(
-            u,
-            v,
-            declared_by=edge.declared_by,
-            location=edge.location,
-            keyword=edge.keyword,
-            optional=edge.optional,
-        )
-    return graph

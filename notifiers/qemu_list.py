@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar, final
 
+from virtmodel.notifiers.constraints import check_name
 from virtmodel.notifiers.errors import DuplicateNotifierError, UnknownNotifierError
-from virtmodel.notifiers.notifier import caller_location, check_name
+from virtmodel.notifiers.notifier import caller_location
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -18,40 +18,28 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, ParamSpec, final
 
-import networkx as nx
-
-from virtmodel.notifiers import runner
-from virtmodel.notifiers.admission import check_late, reject_two_cycle
-from virtmodel.notifiers.edges import DroppedEdge, Edge
+from virtmodel.notifiers.admission import check_late
+from virtmodel.notifiers.constraints import Constraints, Names, check_name
 from virtmodel.notifiers.errors import (
     AlreadyNotifiedError,
     DuplicateNotifierError,
-    NotifierError,
     NotifierFailedError,
 )
-from virtmodel.notifiers.explain import Explanation, explain
-from virtmodel.notifiers.export import to_dot, to_mermaid
-from virtmodel.notifiers.hazards import Hazard, find_hazards
-from virtmodel.notifiers.imposed import imposed_plan, violated_edges
+from virtmodel.notifiers.graph import unknown
 from virtmodel.notifiers.notifier import (
-    Declared,
-    Names,
     Notifier,
     caller_location,
-    check_name,
+    check_declarer,
     declare,
+    given_constraints,
 )
-from virtmodel.notifiers.plan import (
-    Plan,
-    attributed_graph,
-    build_graph,
-    build_plan,
-    unknown,
-)
+from virtmodel.notifiers.plan import Plan, build_plan
+from virtmodel.notifiers.runner import run, run_alone
 from virtmodel.notifiers.trace import Status, Step, Trace
+from virtmodel.notifiers.views import RegistryViews
 
 P = ParamSpec("P")
 
@@ -63,7 +51,7 @@ class _State(enum.Enum):
 
 
 @final
-class NotifierRegistry(Generic[P]):
+class NotifierRegistry(RegistryViews, Generic[P]):
     """An ordered set of named callbacks for one event, run by :meth:`notify`.
 
     The type parameter is the callbacks' signature: ``NotifierRegistry[Machine]``
@@ -121,6 +109,7 @@ class NotifierRegistry(Generic[P]):
         before_optional: Names = (),
         reads: Names = (),
         writes: Names = (),
+        constraints: Constraints | None = None,
         location: str | None = None,
     ) -> Notifier:
         """Register *callback* as *name*; a bare str constraint means one name.
@@ -128,24 +117,36 @@ class NotifierRegistry(Generic[P]):
         ``after``/``before`` targets must be registered by the time the order
         is computed; ``*_optional`` targets may stay absent (the edge is then
         dropped and reported). ``reads``/``writes`` name resources for
-        :meth:`hazards`. On a one-shot registry that already notified, the
-        callback runs now (see the module docstring). ``location`` overrides
-        the "file:line" recorded for explanations, for frameworks that
-        register on their users' behalf (default: the caller of ``add``).
+        :meth:`hazards`. A ready :class:`~notifiers.constraints.Constraints`
+        may be given as ``constraints=`` instead of those keywords. On a
+        one-shot registry that already notified, the callback runs now (see
+        the module docstring). ``location`` overrides the "file:line"
+        recorded for explanations, for frameworks that register on their
+        users' behalf (default: the caller of ``add``).
 
         Raises:
-            InvalidNotifierError: Bad name, callback or constraint.
+            InvalidNotifierError: Bad name, callback or constraint, or both
+                ``constraints=`` and keywords.
             DuplicateNotifierError: *name* is already registered.
-            CycleError: A registered target orders itself the other way (a
-                loop of two); longer loops are reported by :meth:`order`.
+            CycleError: It names one target both after and before. Loops
+                through other notifiers, even of two, are reported by
+                :meth:`order` and :meth:`notify`: ``add()`` only stores.
             UnknownNotifierError: Late registration naming an absent notifier.
             LateRegistrationError: Late, and its place in the order has passed.
             NotifierFailedError: Late, and the callback raised (it stays registered).
         """
         if location is None:
             location = caller_location(1)
-        declared = (after, before, after_optional, before_optional, reads, writes)
-        return self._add(name, callback, declared, location)
+        if type(name) is not str or not name or not callable(callback):
+            check_declarer(name, callback)  # raises: name first, then callback
+        if constraints is None:
+            constraints = Constraints.declared(
+                name, after, before, after_optional, before_optional, reads, writes
+            )
+        else:
+            keywords = (after, before, after_optional, before_optional, reads, writes)
+            constraints = given_constraints(name, constraints, keywords)
+        return self._add(name, callback, constraints, location)
 
     def register(
         self,
@@ -157,6 +158,7 @@ class NotifierRegistry(Generic[P]):
         before_optional: Names = (),
         reads: Names = (),
         writes: Names = (),
+        constraints: Constraints | None = None,
     ) -> Callable[[Callable[P, object]], Callable[P, object]]:
         """Return a decorator that registers a function, named after it by default.
 
@@ -172,10 +174,15 @@ class NotifierRegistry(Generic[P]):
         if name is not None:
             check_name(name)
         location = caller_location(1)
-        declared = (after, before, after_optional, before_optional, reads, writes)
+        keywords = (after, before, after_optional, before_optional, reads, writes)
 
         def decorate(function: Callable[P, object]) -> Callable[P, object]:
-            own = name if name is not None else getattr(function, "__name__", None)
+            given = name if name is not None else getattr(function, "__name__", None)
+            own = check_declarer(given, function)
+            if constraints is None:
+                declared = Constraints.declared(own, *keywords)
+            else:
+                declared = given_constraints(own, constraints, keywords)
             self._add(own, function, declared, location)
             return function
 
@@ -215,154 +222,6 @@ class NotifierRegistry(Generic[P]):
         """Return the registered notifiers in registration order."""
         with self._lock:
             return tuple(self._notifiers.values())
-
-    def order(self) -> list[str]:
-        """Return the names in the order :meth:`notify` runs them; nothing runs.
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-        """
-        return list(self._current_plan().order)
-
-    def graph(self) -> nx.DiGraph[str]:
-        """Return a fresh graph of the effective constraints (u -> v: u first).
-
-        Nodes are in registration order; each edge carries ``declared_by``,
-        ``location``, ``keyword`` and ``optional``. Optional edges to absent
-        targets are left out. A cycle is not an error here.
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-        """
-        with self._lock:
-            notifiers = dict(self._notifiers)
-        return attributed_graph(self.event, notifiers)
-
-    def dropped_edges(self) -> tuple[DroppedEdge, ...]:
-        """Return the optional edges dropped because their target is absent.
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-        """
-        with self._lock:
-            notifiers = dict(self._notifiers)
-        return build_graph(self.event, notifiers)[1]
-
-    def explain(
-        self,
-        first: str,
-        second: str,
-        *,
-        order: Sequence[str] | None = None,
-        imposed_by: str = "the order that runs",
-    ) -> Explanation:
-        """Return why *first* and *second* run in the order they do.
-
-        ``str()`` of the result is the shortest chain of declared edges
-        between them, each with its declarer and file:line, or a statement
-        that nothing orders them and the tie-break decides. Give *order* when
-        something else decides what runs (QEMU's list; *imposed_by* names
-        it): the answer then describes that order and names any declared
-        chain it breaks.
-
-        Raises:
-            UnknownNotifierError: Either name is not registered.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        if order is None:
-            return explain(self._current_plan(), first, second)
-        return explain(self._plan_running(order), first, second, imposed_by)
-
-    def hazards(self, *, order: Sequence[str] | None = None) -> list[Hazard]:
-        """Return every reads/writes conflict the order leaves open.
-
-        With *order* (the order that actually runs, if something else
-        decides it), a reader declared after its writer but run before it is
-        reported too ("runs-before-write").
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        return find_hazards(self._plan_running(order))
-
-    def violated_edges(self, order: Sequence[str]) -> list[Edge]:
-        """Return the declared edges *order* breaks (target runs before source).
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        return violated_edges(self._plan_running(order))
-
-    def to_dot(self, *, order: Sequence[str] | None = None) -> str:
-        """Return the order as Graphviz DOT text (see :mod:`notifiers.export`).
-
-        With *order*, nodes are numbered in that order and the declared edges
-        it breaks are drawn as violated.
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        return to_dot(self._plan_running(order))
-
-    def to_mermaid(self, *, order: Sequence[str] | None = None) -> str:
-        """Return the order as a Mermaid flowchart (see :mod:`notifiers.export`).
-
-        With *order*, as for :meth:`to_dot`.
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        return to_mermaid(self._plan_running(order))
-
-    def to_svg(
-        self,
-        *,
-        order: Sequence[str] | None = None,
-        status: Mapping[str, str] | None = None,
-        graphviz: bool = False,
-    ) -> str:
-        """Return the graph as SVG, drawn in pure Python (see :mod:`notifiers.svg`).
-
-        Boxes are numbered in the order that runs (*order*, if given) and
-        coloured by *status* (name -> "ran", "failed", ...), if given.
-        ``graphviz=True`` draws it with Graphviz's ``dot`` instead when that
-        is installed (nicer for large graphs; *status* is then not shown).
-
-        Raises:
-            UnknownNotifierError: A hard constraint names an absent notifier.
-            CycleError: The constraints form a loop.
-            InvalidOrderError: *order* is not a permutation of the notifiers.
-        """
-        from virtmodel.notifiers.svg import graph_svg, plan_svg
-
-        plan = self._plan_running(order)
-        return graph_svg(plan, graphviz=True) if graphviz else plan_svg(plan, status)
-
-    def _repr_mimebundle_(
-        self, include: object = None, exclude: object = None
-    ) -> dict[str, Any]:
-        # Jupyter: the graph, numbered in run order (notifiers.display).
-        from virtmodel.notifiers.display import registry_bundle
-
-        try:
-            plan = self._current_plan()
-        except NotifierError as error:
-            return registry_bundle(error, repr(self))
-        return registry_bundle(plan, repr(self))
-
-    def _plan_running(self, order: Sequence[str] | None) -> Plan:
-        plan = self._current_plan()
-        return plan if order is None else imposed_plan(plan, order)
 
     @property
     def last_trace(self) -> Trace | None:
@@ -435,6 +294,10 @@ class NotifierRegistry(Generic[P]):
 
     # -- internals ----------------------------------------------------------
 
+    def _snapshot(self) -> dict[str, Notifier]:
+        with self._lock:
+            return dict(self._notifiers)
+
     def _current_plan(self) -> Plan:
         # The sort runs outside the lock, on a snapshot, so threads adding and
         # removing notifiers are not held up while another computes an order.
@@ -455,7 +318,7 @@ class NotifierRegistry(Generic[P]):
         call: tuple[tuple[Any, ...], dict[str, Any]],
         progress: dict[str, Status] | None,
     ) -> Trace:
-        return runner.run(
+        return run(
             self.event,
             plan.notifiers,
             plan.graph,
@@ -468,31 +331,29 @@ class NotifierRegistry(Generic[P]):
 
     def _add(
         self,
-        name: object,
-        callback: object,
-        declared: Declared,
+        name: str,
+        callback: Callable[..., object],
+        constraints: Constraints,
         location: str,
     ) -> Notifier:
         with self._lock:
-            record = declare(self.event, name, callback, declared, location, self._rank)
+            record = declare(
+                self.event, name, callback, constraints, location, self._rank
+            )
             notifiers = self._notifiers
-            existing = notifiers.get(record.name)
+            existing = notifiers.get(name)
             if existing is not None:
-                raise DuplicateNotifierError(self.event, record.name, existing.location)
-            if (
-                record.before
-                or record.after
-                or record.before_optional
-                or (record.after_optional)
-            ):
-                reject_two_cycle(self.event, record, notifiers)
+                raise DuplicateNotifierError(self.event, name, existing.location)
+            # Loops, even of two, are found when the order is computed: the
+            # sort finds them for free, where a check here would visit every
+            # target's record at each add (a third of add()'s cost).
             late = self.one_shot and self._state is not _State.ARMED
             if late:
+                # A loop through the newcomer is refused here too: its
+                # neighbour would have to have run and not have run.
                 notifying = self._state is _State.NOTIFYING
-                check_late(
-                    self.event, record, self._notifiers, self._progress, notifying
-                )
-            self._notifiers[record.name] = record
+                check_late(self.event, record, notifiers, self._progress, notifying)
+            notifiers[name] = record
             self._rank += 1
             self._plan = None
             self._version += 1
@@ -508,7 +369,7 @@ class NotifierRegistry(Generic[P]):
         # record its outcome so later late registrations can rely on it.
         steps: list[Step] = []
         try:
-            runner.run_alone(self.event, record, (args, kwargs), steps)
+            run_alone(self.event, record, (args, kwargs), steps)
         finally:
             with self._lock:
                 self._late.extend(steps)

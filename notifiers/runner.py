@@ -11,23 +11,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from virtmodel.notifiers.edges import DroppedEdge
 from virtmodel.notifiers.errors import NotifierFailedError
 from virtmodel.notifiers.notifier import Notifier
 from virtmodel.notifiers.trace import Status, Step, Trace, Walk
 
-#: The graph of a single notifier: no edges.
-_EMPTY: nx.DiGraph[str] = nx.DiGraph()
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def run(
     event: str,
     notifiers: Mapping[str, Notifier],
-    graph: nx.DiGraph[str],
+    graph: nx.DiGraph[str] | None,
     order: Sequence[str],
     call: tuple[tuple[Any, ...], dict[str, Any]],
     *,
@@ -37,6 +35,8 @@ def run(
 ) -> Trace:
     """Call each notifier of *order* with ``call`` = (args, kwargs).
 
+    *graph* is the constraint graph, read only in keep-going mode to skip
+    what a failure leaves behind (None for a walk that stops at once).
     *progress*, when given, receives each name with its status as soon as its
     callback returns, so a registration made meanwhile sees how far it got.
 
@@ -67,6 +67,9 @@ def run(
                 progress[name] = Status.FAILED
             if not keep_going:
                 break  # the steps left are recorded as never run
+            import networkx as nx  # loaded already: the plan was built with it
+
+            assert graph is not None, "keep-going needs the constraint graph"
             for later in nx.descendants(graph, name):
                 blocked.setdefault(later, name)
             continue
@@ -92,7 +95,7 @@ def run_alone(
     """
     try:
         alone = {record.name: record}
-        trace = run(event, alone, _EMPTY, [record.name], call, keep_going=False)
+        trace = run(event, alone, None, [record.name], call, keep_going=False)
     except NotifierFailedError as failed:
         trace = failed.trace
         raise

@@ -57,7 +57,7 @@ class Step:
         """Return the step as a JSON-serialisable dict."""
         return {
             "name": self.notifier.name,
-            **{k: list(v) for k, v in self.notifier.constraints().items()},
+            **{k: list(v) for k, v in self.notifier.constraints.ordering().items()},
             "status": self.status.value,
             "duration": self.duration,
             "error": self.error,

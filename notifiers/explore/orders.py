@@ -13,9 +13,10 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeAlias, final
+from typing import TYPE_CHECKING, TypeAlias, final
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: One complete order of a phase's notifier names.
 Order: TypeAlias = tuple[str, ...]
@@ -81,6 +82,8 @@ class Poset:
         Ties go to the notifier registered first, or last with *reverse_ties*.
         The extra edges must keep the graph acyclic (pairs not yet ordered).
         """
+        import networkx as nx  # loaded with the graph; not by importing explore
+
         graph = self.graph
         extra = list(extra)
         if extra:
@@ -156,6 +159,8 @@ class Poset:
         Enumeration stops at the (limit + 1)-th order, so a phase with
         astronomically many orders costs only O(limit) of them.
         """
+        import networkx as nx
+
         found = itertools.islice(nx.all_topological_sorts(self.graph), limit + 1)
         orders = [tuple(order) for order in found]
         return orders if len(orders) <= limit else None

@@ -80,4 +80,7 @@ def test_describe_constraints_lists_each_keyword(registry):
     record = registry.add("its", noop, after=["a", "b"], before_optional="c")
 
     assert record.describe_constraints() == "after='a', 'b'; before_optional='c'"
-    assert record.constraints() == {"after": ("a", "b"), "before_optional": ("c",)}
+    assert record.constraints.ordering() == {
+        "after": ("a", "b"),
+        "before_optional": ("c",),
+    }

@@ -47,7 +47,7 @@ def test_plan_edges_are_listed_once_each_even_if_declared_by_both_ends():
 def test_graph_build_equals_networkx_add_edges_from_edge_order_included():
     import networkx as nx
 
-    from virtmodel.notifiers.plan import build_graph, iter_edges
+    from virtmodel.notifiers.graph import build_graph, iter_edges
 
     registry = NotifierRegistry[[]]("event")
     registry.add("d", noop, after=("a", "b"), before_optional=("gone", "c"))
@@ -75,7 +75,7 @@ def test_graph_build_equals_networkx_add_edges_from_edge_order_included():
 def test_gc_pause_restores_the_collector_as_it_found_it(enabled):
     import gc
 
-    from virtmodel.notifiers.plan import gc_paused
+    from virtmodel.notifiers.graph import gc_paused
 
     was = gc.isenabled()
     try:

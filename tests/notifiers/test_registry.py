@@ -227,27 +227,49 @@ def test_cycle_is_reported_when_the_order_is_computed_from_its_closing_add(regis
     assert log == []
 
 
-def test_loop_of_two_is_rejected_at_add_and_not_registered(registry):
+def test_loop_of_two_is_reported_by_order_from_the_notifier_that_closed_it(registry):
+    # add() only stores; the bulk check when the order is computed finds the
+    # loop, starting where the add() that closed it would have reported it.
     registry.add("a", logger("a"), after_optional="b")
+    registry.add("b", logger("b"), after="a")
+    log: Log = []
 
     with pytest.raises(CycleError) as info:
-        registry.add("b", logger("b"), after="a")
+        registry.notify(log)
 
     assert info.value.cycle == ["b", "a", "b"]
     assert [e.keyword for e in info.value.edges] == ["after_optional", "after"]
-    assert "b" not in registry
+    assert log == []
+    registry.remove("b")
+    assert registry.order() == ["a"]
+
+
+def test_a_late_loop_of_two_is_refused_before_it_runs(registry):
+    # After the event: the newcomer would run now, so a loop through a
+    # notifier that already ran is refused at add() (its place has passed).
+    registry.add("a", logger("a"), after_optional="late")
+    log: Log = []
+    registry.notify(log)
+
+    with pytest.raises(LateRegistrationError) as info:
+        registry.add("late", logger("late"), after="a")
+
+    assert (info.value.target, info.value.reason) == ("a", "already ran")
+    assert info.value.edge.keyword == "after_optional"
+    assert log == ["a"]
+    assert "late" not in registry
 
 
 def test_cycle_message_names_each_edge_and_where_it_was_declared(registry):
     a = registry.add("a", logger("a"), before="b")
+    b = registry.add("b", logger("b"), before="a")
 
     with pytest.raises(CycleError) as info:
-        registry.add("b", logger("b"), before="a")
+        registry.order()
 
-    b_location = info.value.edges[0].location
     assert str(info.value) == (
         "notifiers for 'machine-init-done' form a cycle: 'b' -> 'a' -> 'b'; "
-        f"declared by 'b' before='a' (at {b_location}), "
+        f"declared by 'b' before='a' (at {b.location}), "
         f"'a' before='b' (at {a.location})"
     )
 

@@ -113,3 +113,13 @@ def test_trace_length_is_known_before_steps_are_built():
     assert len(trace) == 3
     assert [step.name for step in trace.steps] == ["a", "b", "c"]
     assert len(trace) == 3
+
+
+def test_trace_str_without_dropped_edges_ends_with_the_last_step():
+    registry = NotifierRegistry[list[str]]("machine-init-done")
+    registry.add("a", noop)
+
+    lines = str(registry.notify([])).splitlines()
+
+    assert len(lines) == 3  # title, header, the one step: no dropped section
+    assert lines[2].split()[:3] == ["1", "a", "ran"]
