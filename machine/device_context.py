@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from virtmodel.machine.accel import KvmAccel
 from virtmodel.machine.errors import IrqWiringError
 from virtmodel.machine.kvm_addr import LIFO_NOTIFIER, addr_notifier
+from virtmodel.notifiers.constraints import Constraints
 
 if TYPE_CHECKING:
     from virtmodel.machine.accel import Accelerator, KvmDeviceHandle, KvmVcpu, KvmVm
@@ -333,14 +334,10 @@ class DeviceContext:
         Raises:
             notifiers.NotifierError: The declaration is invalid.
         """
-        self._init_done.add(
-            name,
-            lambda _machine: callback(),
-            after=after,
-            before=before,
-            reads=reads,
-            writes=writes,
+        constraints = Constraints.declared(
+            name, after=after, before=before, reads=reads, writes=writes
         )
+        self._init_done.add(name, lambda _machine: callback(), constraints)
 
     # -- the other devices ------------------------------------------------------
 

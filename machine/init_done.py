@@ -34,6 +34,7 @@ from virtmodel.machine.notifier_modes import NotifierMode
 from virtmodel.machine.phases import Phase
 from virtmodel.machine.trace import Kind
 from virtmodel.notifiers import (
+    Constraints,
     ListNotifier,
     NotifierError,
     NotifierList,
@@ -47,13 +48,7 @@ if TYPE_CHECKING:
 #: What decides the order in qemu-lifo mode, as the views name it.
 QEMU_LIST = "QEMU's newest-first list"
 
-Names = str | Iterable[str]
 Callback = Callable[["Machine"], None]
-
-
-def names(value: Names) -> tuple[str, ...]:
-    """Return *value* as a tuple of names; a bare str is one name."""
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 # The folder that holds machine/, devices/ and notifiers/ as Python loaded
@@ -113,37 +108,30 @@ class InitDone:
         self._ran: list[str] = []
         self._started: list[str] = []
 
-    def add(
-        self,
-        name: str,
-        callback: Callback,
-        *,
-        after: Names = (),
-        before: Names = (),
-        after_optional: Names = (),
-        before_optional: Names = (),
-        reads: Names = (),
-        writes: Names = (),
-    ) -> None:
-        """Declare a notifier; see :meth:`Machine.add_init_done`."""
-        after, before = self._apply_dropped_edges(name, names(after), names(before))
+    def add(self, name: str, callback: Callback, constraints: Constraints) -> None:
+        """Declare a notifier with its checked *constraints*.
+
+        See :meth:`Machine.add_init_done`, which builds the value.
+        """
+        after, before = self._apply_dropped_edges(
+            name, constraints.after, constraints.before
+        )
+        if (after, before) != (constraints.after, constraints.before):
+            constraints = Constraints.of_fields(
+                after,
+                before,
+                constraints.after_optional,
+                constraints.before_optional,
+                constraints.reads,
+                constraints.writes,
+            )
         self._declared[name] = (after, before)
         where = declaration_site()
-        resources = frozenset(names(reads)) | frozenset(names(writes))
+        resources = frozenset(constraints.reads) | frozenset(constraints.writes)
         wrapped = self._traced(name, callback, resources)
         # Both modes declare the same edges; in qemu-lifo mode the registry
         # is never notified, it only answers the views.
-        self.registry.add(
-            name,
-            wrapped,
-            after=after,
-            before=before,
-            after_optional=after_optional,
-            before_optional=before_optional,
-            reads=reads,
-            writes=writes,
-            location=where,
-        )
+        self.registry.add(name, wrapped, constraints=constraints, location=where)
         if self._list is None:
             return
         self._list.add(ListNotifier(wrapped, name))

@@ -38,7 +38,7 @@ from virtmodel.machine.notifier_modes import (
 from virtmodel.machine.objects import DeviceTree
 from virtmodel.machine.phases import Phase, PhaseClock
 from virtmodel.machine.trace import Kind, MachineTrace
-from virtmodel.notifiers import NotifierError, NotifierRegistry
+from virtmodel.notifiers import Constraints, NotifierError, NotifierRegistry
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm import KvmCall
@@ -380,16 +380,10 @@ class Machine:
         Raises:
             notifiers.NotifierError: The declaration is invalid.
         """
-        self.init_done.add(
-            name,
-            callback,
-            after=after,
-            before=before,
-            after_optional=after_optional,
-            before_optional=before_optional,
-            reads=reads,
-            writes=writes,
+        constraints = Constraints.declared(
+            name, after, before, after_optional, before_optional, reads, writes
         )
+        self.init_done.add(name, callback, constraints)
 
     def unused_drop_edges(self) -> list[tuple[str, str]]:
         """Return the ``drop_edges`` requests that matched no declaration."""
