@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from virtmodel.machine.lab.apt import Arm64Apt, require_tool
+from virtmodel.machine.lab.elf import LOADER, find_library, library_closure
 from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.qemu.initramfs import (
     CpioEntry,
@@ -63,7 +64,6 @@ WHEELS: Final = (
 _PACKAGES: Final = ("python3.11-minimal", "libpython3.11-stdlib")
 _STDLIB: Final = "usr/lib/python3.11"
 _LIBDIR: Final = "lib/aarch64-linux-gnu"
-_SEARCH: Final = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib")
 #: Standard-library parts virtmodel never imports (about half its size).
 _SKIP: Final = frozenset(
     {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
@@ -150,26 +150,6 @@ def _unpack_wheels(pinned: list[str], into: Path, site: Path) -> None:
             archive.extractall(site)
 
 
-def _needed(readelf: str, binary: Path) -> list[str]:
-    out = subprocess.run(
-        [readelf, "-d", str(binary)], capture_output=True, text=True, check=True
-    ).stdout
-    return [
-        line.split("[", 1)[1].split("]", 1)[0]
-        for line in out.splitlines()
-        if "(NEEDED)" in line
-    ]
-
-
-def _find(tree: Path, soname: str) -> Path:
-    for sub in _SEARCH:
-        candidate = tree / sub / soname
-        if candidate.exists():
-            return candidate.resolve()
-    msg = f"library {soname!r} is not in the downloaded packages"
-    raise LabError(msg)
-
-
 def _python_files(root: Path, skip: frozenset[str]) -> Iterator[Path]:
     for folder, subfolders, files in os.walk(root, followlinks=True):
         subfolders[:] = sorted(d for d in subfolders if d not in skip)
@@ -245,13 +225,8 @@ def _entries(tree: Path, readelf: str) -> list[CpioEntry]:
             out.add_python(path, relative)
             if path.name.endswith(".so") or ".so." in path.name:
                 elves.append(path)
-    libraries: dict[str, Path] = {}
-    while elves:
-        for soname in _needed(readelf, elves.pop()):
-            if soname not in libraries:
-                libraries[soname] = _find(tree, soname)
-                elves.append(libraries[soname])
-    loader = _find(tree, "ld-linux-aarch64.so.1")
+    libraries = library_closure(readelf, tree, elves)
+    loader = find_library(tree, LOADER)
     out.add(
         regular_file(f"{_LIBDIR}/ld-linux-aarch64.so.1", loader.read_bytes(), 0o755)
     )

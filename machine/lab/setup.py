@@ -26,6 +26,7 @@ from typing import Final
 from urllib.parse import unquote
 
 from virtmodel.machine.lab.apt import Arm64Apt, require_tool
+from virtmodel.machine.lab.elf import LOADER, find_library, library_closure
 from virtmodel.machine.lab.helpers import GUEST_SOURCES, HELPERS, helper_dir
 from virtmodel.machine.lab.paths import LabError, LabPaths
 from virtmodel.machine.qemu.initramfs import (
@@ -45,12 +46,6 @@ _READELF: Final = "aarch64-linux-gnu-readelf"
 _QEMU_BIN: Final = "usr/bin/qemu-system-aarch64"
 _LOADER: Final = "lib/ld-linux-aarch64.so.1"
 _LIBDIR: Final = "lib/aarch64-linux-gnu"
-_SEARCH: Final = (
-    "lib/aarch64-linux-gnu",
-    "usr/lib/aarch64-linux-gnu",
-    "lib",
-    "usr/lib",
-)
 _LEFT_OUT: Final = ("qemu-system-common", "qemu-system-data")
 
 Progress = Callable[[str], None]
@@ -131,39 +126,13 @@ def _build_helpers(paths: LabPaths, say: Progress) -> None:
         partial.replace(output)
 
 
-def _needed(readelf: str, binary: Path) -> list[str]:
-    out = subprocess.run(
-        [readelf, "-d", str(binary)], capture_output=True, text=True, check=True
-    ).stdout
-    return [
-        line.split("[", 1)[1].split("]", 1)[0]
-        for line in out.splitlines()
-        if "(NEEDED)" in line
-    ]
-
-
-def _find(tree: Path, soname: str) -> Path:
-    for sub in _SEARCH:
-        candidate = tree / sub / soname
-        if candidate.exists():
-            return candidate.resolve()
-    msg = f"library {soname!r} is not in the downloaded packages"
-    raise LabError(msg)
-
-
 def _qemu_entries(tree: Path, readelf: str) -> list[CpioEntry]:
     binary = tree / _QEMU_BIN
     if not binary.exists():
         msg = f"qemu-system-arm has no {_QEMU_BIN}"
         raise LabError(msg)
-    libraries: dict[str, Path] = {}
-    todo = [binary]
-    while todo:
-        for soname in _needed(readelf, todo.pop()):
-            if soname not in libraries:
-                libraries[soname] = _find(tree, soname)
-                todo.append(libraries[soname])
-    loader = _find(tree, "ld-linux-aarch64.so.1")
+    libraries = library_closure(readelf, tree, [binary])
+    loader = find_library(tree, LOADER)
     entries = [
         directory("lib"),
         directory("lib/aarch64-linux-gnu"),
