@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gc
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
@@ -102,11 +102,18 @@ def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
 
 def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
     """Return the optional edges whose target is not among *notifiers*."""
-    optional = [
-        record
-        for record in notifiers.values()
-        if record.after_optional or record.before_optional
-    ]
+    return _dropped(notifiers, _with_optional(notifiers.values()))
+
+
+def _with_optional(records: Iterable[Notifier]) -> list[Notifier]:
+    """Return the records that declare an optional edge, in their order."""
+    return [r for r in records if r.after_optional or r.before_optional]
+
+
+def _dropped(
+    notifiers: Mapping[str, Notifier], optional: list[Notifier]
+) -> tuple[DroppedEdge, ...]:
+    """Return the dropped edges of *optional*, the records with optional edges."""
     dropped = [
         DroppedEdge(r.name, o, "after_optional", r.location)
         for r in optional
@@ -145,18 +152,18 @@ def build_graph(
     graph: nx.DiGraph[str] = nx.DiGraph()
     try:
         with gc_paused():
-            _fill(graph, notifiers)
+            optional = _fill(graph, notifiers)
     except KeyError:
         # A hard target is not registered: name the first one, with a hint.
         _raise_first_unknown(event, notifiers)
-    return graph, dropped_edges(notifiers)
+    return graph, _dropped(notifiers, optional)
 
 
 #: The attributes of every node and edge of an order's graph: none, read-only.
 _NO_ATTRIBUTES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
+def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> list[Notifier]:
     """Fill empty *graph* with the nodes and effective edges of *notifiers*.
 
     The same graph ``add_nodes_from`` + ``add_edges_from(iter_edges(...))``
@@ -166,7 +173,8 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
     mapping (a write would raise) instead of 400,000 empty dicts. Skipping
     the per-edge generality of ``add_edges_from`` (tuple length checks,
     attribute merging) is what lets ``order()`` beat building the graph by
-    hand.
+    hand. Returns the records that declare optional edges (few), which the
+    last two groups of edges and :func:`dropped_edges` visit alone.
 
     Raises:
         KeyError: A hard ``after``/``before`` names an absent notifier (the
@@ -178,39 +186,43 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> None:
     layout = vars(graph)
     node, succ, pred = layout["_node"], layout["_succ"], layout["_pred"]
     none = _NO_ATTRIBUTES
-    for name in notifiers:
-        node[name] = none
-        succ[name] = {}
-        pred[name] = {}
+    node.update(dict.fromkeys(notifiers, none))
+    succ.update({name: {} for name in notifiers})
     records = notifiers.values()
     # The four groups of iter_edges(), in its order, without a tuple per edge.
-    # An after= edge is the first of its pair (only v declares after=u, once);
-    # the later groups may repeat an edge, and keep the first dict.
+    # A notifier's predecessors start as its own after= list, in its order
+    # (only v declares after=u, once each): dict.fromkeys builds them in C.
+    keys = dict.fromkeys
     for record in records:
         v = record.name
-        into = pred[v]
-        for u in record.after:
-            succ[u][v] = into[u] = none
+        after = record.after
+        pred[v] = keys(after, none)
+        for u in after:
+            succ[u][v] = none
+    # The later groups may repeat an edge: storing the same shared mapping
+    # again under an existing key keeps that key's place, as add_edges_from
+    # does, so no membership test is needed.
     for record in records:
-        u = record.name
-        out = succ[u]
-        for v in record.before:
-            if v not in out:
+        before = record.before
+        if before:
+            u = record.name
+            out = succ[u]
+            for v in before:
                 out[v] = pred[v][u] = none
-    for record in records:
+    optional = _with_optional(records)
+    for record in optional:
         v = record.name
         into = pred[v]
         for u in record.after_optional:
             if u in notifiers:
-                out = succ[u]
-                if v not in out:
-                    out[v] = into[u] = none
-    for record in records:
+                succ[u][v] = into[u] = none
+    for record in optional:
         u = record.name
         out = succ[u]
         for v in record.before_optional:
-            if v in notifiers and v not in out:
+            if v in notifiers:
                 out[v] = pred[v][u] = none
+    return optional
 
 
 @contextlib.contextmanager

@@ -3,17 +3,26 @@
 A notifier is a named callback plus its :class:`~notifiers.constraints.Constraints`
 (what it runs after and before, the ``*_optional`` forms, the resources it
 reads and writes), the file:line that declared it and its registration rank.
-Records are immutable; the registry builds them only through :func:`declare`,
-which checks what the constraints value cannot check alone: the name, the
-callback, and how the constraints relate to the notifier declaring them.
+Records are immutable; the registry builds them only through
+:func:`declare_keywords` (the keywords of one ``add()``) or :func:`declare`
+(a ready value), which check what the constraints value cannot check alone:
+how the constraints relate to the notifier declaring them.
+
+``add()`` is what registering 100,000 notifiers costs, so the common
+declaration (``after=``/``before=`` as a str, list or tuple of distinct
+names, nothing else) is checked by a handful of operations that run in C and
+its record built by ``tuple.__new__``; any other declaration, and any that
+those operations find wrong, takes the general path, whose messages say what
+is wrong. Who the targets are (registered? in a loop?) is the bulk check's
+business when the order is computed (:mod:`notifiers.graph`,
+:mod:`notifiers.plan`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeAlias, final
+from typing import Final, NamedTuple, TypeAlias, final
 
 from virtmodel.notifiers.constraints import KEYWORDS, Constraints, Names, check_name
 from virtmodel.notifiers.edges import Edge
@@ -24,14 +33,18 @@ Keywords: TypeAlias = tuple[Names, Names, Names, Names, Names, Names]
 
 
 @final
-@dataclass(frozen=True, slots=True)
-class Notifier:
+class Notifier(NamedTuple):
     """A registered callback with its declared constraints and resources.
 
     The six constraint fields are those of the :class:`Constraints` value
     the declaration was checked as (:attr:`constraints` gives it back):
     kept as fields so that a registration leaves one object behind, not
-    two, for the cyclic garbage collector to scan at 100,000 notifiers.
+    two, for the cyclic garbage collector to scan at 100,000 notifiers. A
+    named tuple rather than a frozen dataclass because ``add()`` builds one
+    per registration: ``tuple.__new__`` fills it in C, in a seventh of the
+    time a frozen dataclass's ``__init__`` takes (one ``object.__setattr__``
+    per field). Like any named tuple it compares equal to a plain tuple of
+    the same fields.
     """
 
     #: Unique name within its registry.
@@ -70,6 +83,14 @@ class Notifier:
     def describe_constraints(self) -> str:
         """Return e.g. ``after='a', 'b'; before='c'``, or ``-`` for none."""
         return self.constraints.describe()
+
+
+#: Builds a record from its ten fields in C, skipping the Python-level
+#: ``__new__`` of the named tuple (which only unpacks them again).
+_record: Final = tuple.__new__
+
+#: ``after_optional``, ``before_optional``, ``reads``, ``writes`` as defaulted.
+_ONLY_HARD: Final = ((), (), (), ())
 
 
 def caller_location(depth: int) -> str:
@@ -142,7 +163,7 @@ def declare(
         targets = (*c.after, *c.before, *c.after_optional, *c.before_optional)
         if name in targets or len(set(targets)) != len(targets):
             _self_or_twice(event, name, c.ordering(), location)
-    return Notifier(
+    fields = (
         name,
         callback,
         c.after,
@@ -154,6 +175,60 @@ def declare(
         location,
         rank,
     )
+    return _record(Notifier, fields)
+
+
+def declare_keywords(
+    event: str,
+    name: str,
+    callback: Callable[..., object],
+    keywords: Keywords,
+    location: str,
+    rank: int,
+) -> Notifier:
+    """Check the keywords of one ``add()``; build the record of *name*.
+
+    *name* and *callback* are checked already (:func:`check_declarer`). The
+    common declaration is accepted by the fast checks of the module
+    docstring; anything else goes through :meth:`Constraints.declared` and
+    :func:`declare`, so every error is theirs, worded as they word it.
+
+    Raises:
+        InvalidNotifierError: A bad keyword value, the notifier ordered
+            against itself, a target named twice.
+        CycleError: It names the same notifier in both after and before forms.
+    """
+    after, before, after_optional, before_optional, reads, writes = keywords
+    # Written out, not factored into helpers: a call costs as much as a check.
+    if (after_optional, before_optional, reads, writes) == _ONLY_HARD:
+        hard_after = hard_before = None
+        if isinstance(after, str):
+            hard_after = (after,)
+        elif type(after) is tuple or type(after) is list:
+            hard_after = tuple(after)
+        if isinstance(before, str):
+            hard_before = (before,)
+        elif type(before) is tuple or type(before) is list:
+            hard_before = tuple(before)
+        if hard_after is not None and hard_before is not None:
+            targets = hard_after + hard_before
+            try:
+                "".join(targets)  # every target a str, at C speed
+            except TypeError:
+                pass
+            else:
+                if (
+                    "" not in targets
+                    and name not in targets
+                    and len(set(targets)) == len(targets)
+                ):
+                    fields = (
+                        name, callback, hard_after, hard_before, (), (), (), (),
+                        location, rank,
+                    )  # fmt: skip
+                    return _record(Notifier, fields)
+    value = Constraints.declared(name, *keywords)
+    return declare(event, name, callback, value, location, rank)
 
 
 def _self_or_twice(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Callable, Sequence
+from sys import _getframe
 from typing import Any, Final, Generic, ParamSpec, final
 
 from virtmodel.notifiers.admission import check_late
@@ -30,10 +31,12 @@ from virtmodel.notifiers.errors import (
 )
 from virtmodel.notifiers.graph import unknown
 from virtmodel.notifiers.notifier import (
+    Keywords,
     Notifier,
     caller_location,
     check_declarer,
     declare,
+    declare_keywords,
     given_constraints,
 )
 from virtmodel.notifiers.plan import Plan, build_plan
@@ -136,17 +139,15 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             NotifierFailedError: Late, and the callback raised (it stays registered).
         """
         if location is None:
-            location = caller_location(1)
+            frame = _getframe(1)  # caller_location(1), written out: the hot path
+            location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         if type(name) is not str or not name or not callable(callback):
             check_declarer(name, callback)  # raises: name first, then callback
+        keywords = (after, before, after_optional, before_optional, reads, writes)
         if constraints is None:
-            constraints = Constraints.declared(
-                name, after, before, after_optional, before_optional, reads, writes
-            )
-        else:
-            keywords = (after, before, after_optional, before_optional, reads, writes)
-            constraints = given_constraints(name, constraints, keywords)
-        return self._add(name, callback, constraints, location)
+            return self._add(name, callback, keywords, location)
+        declared = given_constraints(name, constraints, keywords)
+        return self._add(name, callback, declared, location)
 
     def register(
         self,
@@ -180,10 +181,10 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             given = name if name is not None else getattr(function, "__name__", None)
             own = check_declarer(given, function)
             if constraints is None:
-                declared = Constraints.declared(own, *keywords)
+                self._add(own, function, keywords, location)
             else:
                 declared = given_constraints(own, constraints, keywords)
-            self._add(own, function, declared, location)
+                self._add(own, function, declared, location)
             return function
 
         return decorate
@@ -333,13 +334,20 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         self,
         name: str,
         callback: Callable[..., object],
-        constraints: Constraints,
+        declared: Keywords | Constraints,
         location: str,
     ) -> Notifier:
+        # The record is built under the lock, which hands out ranks.
         with self._lock:
-            record = declare(
-                self.event, name, callback, constraints, location, self._rank
-            )
+            if type(declared) is tuple:
+                record = declare_keywords(
+                    self.event, name, callback, declared, location, self._rank
+                )
+            else:
+                assert isinstance(declared, Constraints)
+                record = declare(
+                    self.event, name, callback, declared, location, self._rank
+                )
             notifiers = self._notifiers
             existing = notifiers.get(name)
             if existing is not None:
@@ -357,7 +365,8 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             self._rank += 1
             self._plan = None
             self._version += 1
-            args, kwargs = self._call
+            if late:
+                args, kwargs = self._call
         if late:
             self._run_late(record, args, kwargs)
         return record
