@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import UnknownNotifierError
-from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.notifier import (
+    AFTER,
+    AFTER_OPTIONAL,
+    BEFORE,
+    BEFORE_OPTIONAL,
+    LOCATION,
+    NAME,
+    Notifier,
+    Row,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -40,16 +49,19 @@ def unknown(
     event: str,
     name: str,
     notifiers: Collection[str],
-    referrer: Notifier | None = None,
+    referrer: Row | None = None,
     keyword: str | None = None,
 ) -> UnknownNotifierError:
-    """Return the error for *name*, which is not among *notifiers*."""
+    """Return the error for *name*, which is not among *notifiers*.
+
+    *referrer* is the row (or record) whose *keyword* names it, if any.
+    """
     return UnknownNotifierError(
         event,
         name,
-        referrer=None if referrer is None else referrer.name,
+        referrer=None if referrer is None else referrer[NAME],
         keyword=keyword,
-        location=None if referrer is None else referrer.location,
+        location=None if referrer is None else referrer[LOCATION],
         hint=closest(name, notifiers),
     )
 
@@ -100,49 +112,51 @@ def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
     )
 
 
-def dropped_edges(notifiers: Mapping[str, Notifier]) -> tuple[DroppedEdge, ...]:
-    """Return the optional edges whose target is not among *notifiers*."""
-    return _dropped(notifiers, _with_optional(notifiers.values()))
+def dropped_edges(rows: Mapping[str, Row]) -> tuple[DroppedEdge, ...]:
+    """Return the optional edges whose target is not among *rows* (or records)."""
+    return _dropped(rows, _with_optional(rows.values()))
 
 
-def _with_optional(records: Iterable[Notifier]) -> list[Notifier]:
-    """Return the records that declare an optional edge, in their order."""
-    return [r for r in records if r.after_optional or r.before_optional]
+def _with_optional(rows: Iterable[Row]) -> list[Row]:
+    """Return the rows that declare an optional edge, in their order."""
+    return [r for r in rows if r[AFTER_OPTIONAL] or r[BEFORE_OPTIONAL]]
 
 
-def _dropped(
-    notifiers: Mapping[str, Notifier], optional: list[Notifier]
-) -> tuple[DroppedEdge, ...]:
-    """Return the dropped edges of *optional*, the records with optional edges."""
+def _dropped(rows: Mapping[str, Row], optional: list[Row]) -> tuple[DroppedEdge, ...]:
+    """Return the dropped edges of *optional*, the rows with optional edges."""
     dropped = [
-        DroppedEdge(r.name, o, "after_optional", r.location)
+        DroppedEdge(r[NAME], o, "after_optional", r[LOCATION])
         for r in optional
-        for o in r.after_optional
-        if o not in notifiers
+        for o in r[AFTER_OPTIONAL]
+        if o not in rows
     ]
     dropped += [
-        DroppedEdge(r.name, o, "before_optional", r.location)
+        DroppedEdge(r[NAME], o, "before_optional", r[LOCATION])
         for r in optional
-        for o in r.before_optional
-        if o not in notifiers
+        for o in r[BEFORE_OPTIONAL]
+        if o not in rows
     ]
     return tuple(dropped)
 
 
-def _raise_first_unknown(event: str, notifiers: Mapping[str, Notifier]) -> NoReturn:
+def _raise_first_unknown(event: str, rows: Mapping[str, Row]) -> NoReturn:
     """Raise for the first hard target, in registration order, not registered."""
-    for record in notifiers.values():  # pragma: no branch - one is unknown
-        for keyword in ("after", "before"):
-            for other in getattr(record, keyword):
-                if other not in notifiers:
-                    raise unknown(event, other, notifiers, record, keyword)
+    for row in rows.values():  # pragma: no branch - one is unknown
+        hard = {"after": row[AFTER], "before": row[BEFORE]}
+        for keyword, names in hard.items():
+            for other in names:
+                if other not in rows:
+                    raise unknown(event, other, rows, row, keyword)
     raise AssertionError  # pragma: no cover - called only when one is unknown
 
 
 def build_graph(
-    event: str, notifiers: Mapping[str, Notifier]
+    event: str, rows: Mapping[str, Row]
 ) -> tuple[nx.DiGraph[str], tuple[DroppedEdge, ...]]:
     """Return the constraint graph (nodes in registration order) and dropped edges.
+
+    *rows* are the registrations by name (rows or records) in registration
+    order.
 
     Raises:
         UnknownNotifierError: A hard ``after``/``before`` names an absent notifier.
@@ -152,19 +166,19 @@ def build_graph(
     graph: nx.DiGraph[str] = nx.DiGraph()
     try:
         with gc_paused():
-            optional = _fill(graph, notifiers)
+            optional = _fill(graph, rows)
     except KeyError:
         # A hard target is not registered: name the first one, with a hint.
-        _raise_first_unknown(event, notifiers)
-    return graph, _dropped(notifiers, optional)
+        _raise_first_unknown(event, rows)
+    return graph, _dropped(rows, optional)
 
 
 #: The attributes of every node and edge of an order's graph: none, read-only.
 _NO_ATTRIBUTES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> list[Notifier]:
-    """Fill empty *graph* with the nodes and effective edges of *notifiers*.
+def _fill(graph: nx.DiGraph[str], rows: Mapping[str, Row]) -> list[Row]:
+    """Fill empty *graph* with the nodes and effective edges of *rows*.
 
     The same graph ``add_nodes_from`` + ``add_edges_from(iter_edges(...))``
     builds (tests compare the two), written straight into networkx's
@@ -173,7 +187,7 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> list[Not
     mapping (a write would raise) instead of 400,000 empty dicts. Skipping
     the per-edge generality of ``add_edges_from`` (tuple length checks,
     attribute merging) is what lets ``order()`` beat building the graph by
-    hand. Returns the records that declare optional edges (few), which the
+    hand. Returns the rows that declare optional edges (few), which the
     last two groups of edges and :func:`dropped_edges` visit alone.
 
     Raises:
@@ -186,41 +200,41 @@ def _fill(graph: nx.DiGraph[str], notifiers: Mapping[str, Notifier]) -> list[Not
     layout = vars(graph)
     node, succ, pred = layout["_node"], layout["_succ"], layout["_pred"]
     none = _NO_ATTRIBUTES
-    node.update(dict.fromkeys(notifiers, none))
-    succ.update({name: {} for name in notifiers})
-    records = notifiers.values()
+    node.update(dict.fromkeys(rows, none))
+    succ.update({name: {} for name in rows})
+    records = rows.values()
     # The four groups of iter_edges(), in its order, without a tuple per edge.
     # A notifier's predecessors start as its own after= list, in its order
     # (only v declares after=u, once each): dict.fromkeys builds them in C.
     keys = dict.fromkeys
-    for record in records:
-        v = record.name
-        after = record.after
+    for row in records:
+        v = row[NAME]
+        after = row[AFTER]
         pred[v] = keys(after, none)
         for u in after:
             succ[u][v] = none
     # The later groups may repeat an edge: storing the same shared mapping
     # again under an existing key keeps that key's place, as add_edges_from
     # does, so no membership test is needed.
-    for record in records:
-        before = record.before
+    for row in records:
+        before = row[BEFORE]
         if before:
-            u = record.name
+            u = row[NAME]
             out = succ[u]
             for v in before:
                 out[v] = pred[v][u] = none
     optional = _with_optional(records)
-    for record in optional:
-        v = record.name
+    for row in optional:
+        v = row[NAME]
         into = pred[v]
-        for u in record.after_optional:
-            if u in notifiers:
+        for u in row[AFTER_OPTIONAL]:
+            if u in rows:
                 succ[u][v] = into[u] = none
-    for record in optional:
-        u = record.name
+    for row in optional:
+        u = row[NAME]
         out = succ[u]
-        for v in record.before_optional:
-            if v in notifiers:
+        for v in row[BEFORE_OPTIONAL]:
+            if v in rows:
                 out[v] = pred[v][u] = none
     return optional
 

@@ -27,7 +27,7 @@ def imposed_plan(plan: Plan, order: Sequence[str]) -> Plan:
     event = plan.event
     seen: set[str] = set()
     for name in order:
-        if name not in plan.notifiers:
+        if name not in plan.rows:
             msg = f"order for {event!r} names {name!r}, which is not registered"
             raise InvalidOrderError(event, msg)
         if name in seen:
@@ -38,7 +38,7 @@ def imposed_plan(plan: Plan, order: Sequence[str]) -> Plan:
     if missing:
         msg = f"order for {event!r} leaves out {quote_names(missing)}"
         raise InvalidOrderError(event, msg)
-    return Plan(event, plan.notifiers, plan.graph, list(order), plan.dropped)
+    return plan.with_order(list(order))
 
 
 def violated_edges(plan: Plan) -> list[Edge]:

@@ -3,25 +3,25 @@
 A notifier is a named callback plus its :class:`~notifiers.constraints.Constraints`
 (what it runs after and before, the ``*_optional`` forms, the resources it
 reads and writes), the file:line that declared it and its registration rank.
-Records are immutable; the registry builds them only through
-:func:`declare_keywords` (the keywords of one ``add()``) or :func:`declare`
-(a ready value), which check what the constraints value cannot check alone:
-how the constraints relate to the notifier declaring them.
+Records are immutable. A declaration is checked by :func:`declare_keywords`
+(the keywords of one ``add()``) or :func:`declare` (a ready value), which
+check what the constraints value cannot check alone: how the constraints
+relate to the notifier declaring them. Both return a :data:`Row`: the
+record's fields with the callback left out, which the registry keeps apart.
 
 ``add()`` is what registering 100,000 notifiers costs, so the common
 declaration (``after=``/``before=`` as a str, list or tuple of distinct
-names, nothing else) is checked by a handful of operations that run in C and
-its record built by ``tuple.__new__``; any other declaration, and any that
-those operations find wrong, takes the general path, whose messages say what
-is wrong. Who the targets are (registered? in a loop?) is the bulk check's
-business when the order is computed (:mod:`notifiers.graph`,
-:mod:`notifiers.plan`).
+names, nothing else) is checked by a handful of operations that run in C;
+any other declaration, and any that those operations find wrong, takes the
+general path, whose messages say what is wrong. Who the targets are
+(registered? in a loop?) is the bulk check's business when the order is
+computed (:mod:`notifiers.graph`, :mod:`notifiers.plan`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple, TypeAlias, final
 
 from virtmodel.notifiers.constraints import KEYWORDS, Constraints, Names, check_name
@@ -37,14 +37,13 @@ class Notifier(NamedTuple):
     """A registered callback with its declared constraints and resources.
 
     The six constraint fields are those of the :class:`Constraints` value
-    the declaration was checked as (:attr:`constraints` gives it back):
-    kept as fields so that a registration leaves one object behind, not
-    two, for the cyclic garbage collector to scan at 100,000 notifiers. A
-    named tuple rather than a frozen dataclass because ``add()`` builds one
-    per registration: ``tuple.__new__`` fills it in C, in a seventh of the
-    time a frozen dataclass's ``__init__`` takes (one ``object.__setattr__``
-    per field). Like any named tuple it compares equal to a plain tuple of
-    the same fields.
+    the declaration was checked as (:attr:`constraints` gives it back). The
+    registry stores a :data:`Row` (these fields, the callback apart) and
+    builds records when they are asked for (``add()``'s return value,
+    ``notifiers()``, the analyses), with ``tuple.__new__``, in C: a named
+    tuple rather than a frozen dataclass, whose ``__init__`` takes seven
+    times as long (one ``object.__setattr__`` per field). Like any named
+    tuple it compares equal to a plain tuple of the same fields.
     """
 
     #: Unique name within its registry.
@@ -85,9 +84,50 @@ class Notifier(NamedTuple):
         return self.constraints.describe()
 
 
+#: A registration as the registry stores it: a plain tuple of the
+#: :class:`Notifier` fields in their order, with ``None`` for the callback
+#: (kept in a dict of its own). Made of strings, tuples of strings and an
+#: int, a row is untracked by the cyclic garbage collector after its first
+#: pass, where 100,000 records holding callbacks would cost a full collection
+#: of the heap. A :class:`Notifier` is a row too: code that reads rows by the
+#: indices below reads records as well.
+Row: TypeAlias = tuple[
+    str,
+    Callable[..., object] | None,
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    str,
+    int,
+]
+
+#: Indices of the fields of a :data:`Row` (and of a :class:`Notifier`).
+NAME: Final = 0
+AFTER: Final = 2
+BEFORE: Final = 3
+AFTER_OPTIONAL: Final = 4
+BEFORE_OPTIONAL: Final = 5
+LOCATION: Final = 8
+
 #: Builds a record from its ten fields in C, skipping the Python-level
 #: ``__new__`` of the named tuple (which only unpacks them again).
 _record: Final = tuple.__new__
+
+
+def record_of(row: Row, callback: Callable[..., object]) -> Notifier:
+    """Return the :class:`Notifier` of *row*, whose callback is *callback*."""
+    return _record(Notifier, (row[NAME], callback, *row[AFTER:]))
+
+
+def records(
+    rows: Mapping[str, Row], callbacks: Mapping[str, Callable[..., object]]
+) -> dict[str, Notifier]:
+    """Return the records of *rows* by name, in their order."""
+    return {name: record_of(row, callbacks[name]) for name, row in rows.items()}
+
 
 #: ``after_optional``, ``before_optional``, ``reads``, ``writes`` as defaulted.
 _ONLY_HARD: Final = ((), (), (), ())
@@ -141,12 +181,11 @@ def given_constraints(
 def declare(
     event: str,
     name: str,
-    callback: Callable[..., object],
     constraints: Constraints,
     location: str,
     rank: int,
-) -> Notifier:
-    """Check *constraints* against the notifier declaring them; build its record.
+) -> Row:
+    """Check *constraints* against the notifier declaring them; return its row.
 
     *name* and *callback* are checked already (:func:`check_declarer`), and
     the constraints value checked itself when it was built. Kept to a
@@ -163,9 +202,9 @@ def declare(
         targets = (*c.after, *c.before, *c.after_optional, *c.before_optional)
         if name in targets or len(set(targets)) != len(targets):
             _self_or_twice(event, name, c.ordering(), location)
-    fields = (
+    return (
         name,
-        callback,
+        None,
         c.after,
         c.before,
         c.after_optional,
@@ -175,18 +214,12 @@ def declare(
         location,
         rank,
     )
-    return _record(Notifier, fields)
 
 
 def declare_keywords(
-    event: str,
-    name: str,
-    callback: Callable[..., object],
-    keywords: Keywords,
-    location: str,
-    rank: int,
-) -> Notifier:
-    """Check the keywords of one ``add()``; build the record of *name*.
+    event: str, name: str, keywords: Keywords, location: str, rank: int
+) -> Row:
+    """Check the keywords of one ``add()``; return the row of *name*.
 
     *name* and *callback* are checked already (:func:`check_declarer`). The
     common declaration is accepted by the fast checks of the module
@@ -222,13 +255,12 @@ def declare_keywords(
                     and name not in targets
                     and len(set(targets)) == len(targets)
                 ):
-                    fields = (
-                        name, callback, hard_after, hard_before, (), (), (), (),
+                    return (
+                        name, None, hard_after, hard_before, (), (), (), (),
                         location, rank,
                     )  # fmt: skip
-                    return _record(Notifier, fields)
     value = Constraints.declared(name, *keywords)
-    return declare(event, name, callback, value, location, rank)
+    return declare(event, name, value, location, rank)
 
 
 def _self_or_twice(

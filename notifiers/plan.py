@@ -6,19 +6,22 @@
 notifiers whose predecessors have all run, the one registered first runs
 next. The sort is also the loop check: ``add()`` looks for none. A
 :class:`Plan` is an immutable snapshot; the registry caches it until the
-next mutation.
+next mutation. It keeps the registry's rows and callbacks (see
+:data:`notifiers.notifier.Row`) and builds :class:`Notifier` records only
+when an analysis, an error or a trace's steps ask for them: computing an
+order and running it need none.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, final
 
 from virtmodel.notifiers.edges import DroppedEdge, Edge
 from virtmodel.notifiers.errors import CycleError, InvalidOrderError, quote_names
 from virtmodel.notifiers.graph import build_graph, edge_between, gc_paused
-from virtmodel.notifiers.notifier import Notifier
+from virtmodel.notifiers.notifier import Notifier, Row, records
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -28,27 +31,55 @@ if TYPE_CHECKING:
 class Plan:
     """An immutable snapshot: notifiers, constraint graph and computed order."""
 
-    __slots__ = ("_positions", "dropped", "event", "graph", "notifiers", "order")
+    __slots__ = (
+        "_notifiers",
+        "_positions",
+        "callbacks",
+        "dropped",
+        "event",
+        "graph",
+        "order",
+        "rows",
+    )
 
     def __init__(
         self,
         event: str,
-        notifiers: dict[str, Notifier],
+        rows: Mapping[str, Row],
+        callbacks: Mapping[str, Callable[..., object]],
         graph: nx.DiGraph[str],
         order: list[str],
         dropped: tuple[DroppedEdge, ...],
     ) -> None:
         #: The event (registry) name.
         self.event = event
-        #: The notifiers by name, in registration order.
-        self.notifiers = notifiers
+        #: The registrations by name, in registration order (callbacks apart).
+        self.rows = rows
+        #: The callbacks by name.
+        self.callbacks = callbacks
         #: The effective constraint graph (u -> v: u runs before v).
         self.graph = graph
         #: The computed order.
         self.order = order
         #: Optional edges left out because their target is absent.
         self.dropped = dropped
+        self._notifiers: dict[str, Notifier] | None = None
         self._positions: dict[str, int] | None = None
+
+    @property
+    def notifiers(self) -> dict[str, Notifier]:
+        """Return the records by name, in registration order (built once)."""
+        if self._notifiers is None:
+            self._notifiers = records(self.rows, self.callbacks)
+        return self._notifiers
+
+    def with_order(self, order: list[str]) -> Plan:
+        """Return this plan with *order* as the order that runs (unchecked)."""
+        plan = Plan(
+            self.event, self.rows, self.callbacks, self.graph, order, self.dropped
+        )
+        plan._notifiers = self._notifiers
+        return plan
 
     def position(self, name: str) -> int:
         """Return the 0-based position of *name* in the order."""
@@ -105,8 +136,14 @@ class Plan:
                     raise InvalidOrderError(event, msg, edge)
 
 
-def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
-    """Compute the order of *notifiers*, which must be in registration order.
+def build_plan(
+    event: str,
+    rows: Mapping[str, Row],
+    callbacks: Mapping[str, Callable[..., object]],
+) -> Plan:
+    """Compute the order of *rows*, which must be in registration order.
+
+    *rows* and *callbacks* are snapshots the plan keeps (never changed).
 
     A loop is reported starting at its most recently registered member: the
     notifier whose ``add()`` closed it.
@@ -117,9 +154,9 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
     """
     import networkx as nx
 
-    graph, dropped = build_graph(event, notifiers)
+    graph, dropped = build_graph(event, rows)
     # Registration order is dict order; positions in it are the rank order.
-    rank = dict(zip(notifiers, range(len(notifiers)), strict=True))
+    rank = dict(zip(rows, range(len(rows)), strict=True))
     try:
         with gc_paused():
             order = list(
@@ -129,7 +166,8 @@ def build_plan(event: str, notifiers: dict[str, Notifier]) -> Plan:
         loop = [u for u, _ in nx.find_cycle(graph)]
         start = max(range(len(loop)), key=lambda i: rank[loop[i]])
         loop = [*loop[start:], *loop[:start], loop[start]]
+        notifiers = records(rows, callbacks)
         raise CycleError(
             event, [edge_between(notifiers, u, v) for u, v in itertools.pairwise(loop)]
         ) from None
-    return Plan(event, notifiers, graph, order, dropped)
+    return Plan(event, rows, callbacks, graph, order, dropped)

@@ -31,13 +31,17 @@ from virtmodel.notifiers.errors import (
 )
 from virtmodel.notifiers.graph import unknown
 from virtmodel.notifiers.notifier import (
+    LOCATION,
     Keywords,
     Notifier,
+    Row,
     caller_location,
     check_declarer,
     declare,
     declare_keywords,
     given_constraints,
+    record_of,
+    records,
 )
 from virtmodel.notifiers.plan import Plan, build_plan
 from virtmodel.notifiers.runner import run, run_alone
@@ -85,8 +89,10 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         #: Whether a failure skips only its dependents instead of stopping.
         self.keep_going: Final = keep_going
         self._lock = threading.RLock()
-        #: Records by name, in registration order.
-        self._notifiers: dict[str, Notifier] = {}
+        #: Registrations by name, in registration order, and their callbacks
+        #: (see notifiers.notifier.Row: no per-notifier object for the GC).
+        self._rows: dict[str, Row] = {}
+        self._callbacks: dict[str, Callable[..., object]] = {}
         self._rank = 0
         self._plan: Plan | None = None
         # Bumped by every mutation; a plan built from an older snapshot is
@@ -196,9 +202,10 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             UnknownNotifierError: *name* is not registered.
         """
         with self._lock:
-            record = self._notifiers.pop(name, None)
-            if record is None:
-                raise unknown(self.event, name, self._notifiers)
+            row = self._rows.pop(name, None)
+            if row is None:
+                raise unknown(self.event, name, self._rows)
+            record = record_of(row, self._callbacks.pop(name))
             self._progress.pop(name, None)
             self._plan = None
             self._version += 1
@@ -222,7 +229,7 @@ class NotifierRegistry(RegistryViews, Generic[P]):
     def notifiers(self) -> tuple[Notifier, ...]:
         """Return the registered notifiers in registration order."""
         with self._lock:
-            return tuple(self._notifiers.values())
+            return tuple(records(self._rows, self._callbacks).values())
 
     @property
     def last_trace(self) -> Trace | None:
@@ -297,7 +304,7 @@ class NotifierRegistry(RegistryViews, Generic[P]):
 
     def _snapshot(self) -> dict[str, Notifier]:
         with self._lock:
-            return dict(self._notifiers)
+            return records(self._rows, self._callbacks)
 
     def _current_plan(self) -> Plan:
         # The sort runs outside the lock, on a snapshot, so threads adding and
@@ -305,8 +312,9 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         with self._lock:
             if self._plan is not None:
                 return self._plan
-            snapshot, version = dict(self._notifiers), self._version
-        plan = build_plan(self.event, snapshot)
+            rows, callbacks = dict(self._rows), dict(self._callbacks)
+            version = self._version
+        plan = build_plan(self.event, rows, callbacks)
         with self._lock:
             if self._version == version:
                 self._plan = plan
@@ -321,7 +329,8 @@ class NotifierRegistry(RegistryViews, Generic[P]):
     ) -> Trace:
         return run(
             self.event,
-            plan.notifiers,
+            plan.callbacks,
+            lambda: plan.notifiers,
             plan.graph,
             order,
             call,
@@ -337,21 +346,18 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         declared: Keywords | Constraints,
         location: str,
     ) -> Notifier:
-        # The record is built under the lock, which hands out ranks.
+        # The row is built under the lock, which hands out ranks.
         with self._lock:
             if type(declared) is tuple:
-                record = declare_keywords(
-                    self.event, name, callback, declared, location, self._rank
-                )
+                row = declare_keywords(self.event, name, declared, location, self._rank)
             else:
                 assert isinstance(declared, Constraints)
-                record = declare(
-                    self.event, name, callback, declared, location, self._rank
-                )
-            notifiers = self._notifiers
-            existing = notifiers.get(name)
+                row = declare(self.event, name, declared, location, self._rank)
+            rows = self._rows
+            existing = rows.get(name)
             if existing is not None:
-                raise DuplicateNotifierError(self.event, name, existing.location)
+                raise DuplicateNotifierError(self.event, name, existing[LOCATION])
+            record = record_of(row, callback)
             # Loops, even of two, are found when the order is computed: the
             # sort finds them for free, where a check here would visit every
             # target's record at each add (a third of add()'s cost).
@@ -360,13 +366,14 @@ class NotifierRegistry(RegistryViews, Generic[P]):
                 # A loop through the newcomer is refused here too: its
                 # neighbour would have to have run and not have run.
                 notifying = self._state is _State.NOTIFYING
-                check_late(self.event, record, notifiers, self._progress, notifying)
-            notifiers[name] = record
+                registered = records(rows, self._callbacks)
+                check_late(self.event, record, registered, self._progress, notifying)
+                args, kwargs = self._call
+            rows[name] = row
+            self._callbacks[name] = callback
             self._rank += 1
             self._plan = None
             self._version += 1
-            if late:
-                args, kwargs = self._call
         if late:
             self._run_late(record, args, kwargs)
         return record
@@ -386,14 +393,14 @@ class NotifierRegistry(RegistryViews, Generic[P]):
                     self._progress[step.name] = step.status
 
     def __len__(self) -> int:
-        return len(self._notifiers)
+        return len(self._rows)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._notifiers
+        return name in self._rows
 
     def __repr__(self) -> str:
         kind = "one-shot" if self.one_shot else "multi-shot"
         return (
             f"<NotifierRegistry {self.event!r} {kind} "
-            f"{len(self._notifiers)} notifiers, {self._state.value}>"
+            f"{len(self._rows)} notifiers, {self._state.value}>"
         )

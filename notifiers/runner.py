@@ -9,7 +9,7 @@ are raised together as one :class:`NotifierFailedError` after the walk.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 def run(
     event: str,
-    notifiers: Mapping[str, Notifier],
+    callbacks: Mapping[str, Callable[..., object]],
+    notifiers: Callable[[], Mapping[str, Notifier]],
     graph: nx.DiGraph[str] | None,
     order: Sequence[str],
     call: tuple[tuple[Any, ...], dict[str, Any]],
@@ -35,8 +36,11 @@ def run(
 ) -> Trace:
     """Call each notifier of *order* with ``call`` = (args, kwargs).
 
-    *graph* is the constraint graph, read only in keep-going mode to skip
-    what a failure leaves behind (None for a walk that stops at once).
+    *callbacks* are the callbacks by name; *notifiers* returns the records
+    by name, asked for only when someone reads the trace's steps (a walk of
+    100,000 callbacks builds no record). *graph* is the constraint graph,
+    read only in keep-going mode to skip what a failure leaves behind (None
+    for a walk that stops at once).
     *progress*, when given, receives each name with its status as soon as its
     callback returns, so a registration made meanwhile sees how far it got.
 
@@ -51,14 +55,14 @@ def run(
     failures: list[tuple[str, BaseException]] = []
     blocked: dict[str, str] = {}
     for index, name in enumerate(order):
-        notifier = notifiers[name]
+        callback = callbacks[name]
         if name in blocked:
             add(0.0)
             outcomes[index] = (Status.SKIPPED, f"after failed {blocked[name]!r}")
             continue
         start = clock()
         try:
-            notifier.callback(*args, **kwargs)
+            callback(*args, **kwargs)
         except Exception as exc:  # any callback error is reported, never lost
             add(clock() - start)
             outcomes[index] = (Status.FAILED, repr(exc))
@@ -95,7 +99,10 @@ def run_alone(
     """
     try:
         alone = {record.name: record}
-        trace = run(event, alone, None, [record.name], call, keep_going=False)
+        callbacks = {record.name: record.callback}
+        trace = run(
+            event, callbacks, lambda: alone, None, [record.name], call, keep_going=False
+        )
     except NotifierFailedError as failed:
         trace = failed.trace
         raise

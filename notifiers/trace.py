@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
@@ -71,13 +71,18 @@ class Walk:
 
     The notify hot path stores one float per step (untracked by the cyclic
     GC) and a dict entry only for steps that did not simply run; steps past
-    the end of ``durations`` were never attempted.
+    the end of ``durations`` were never attempted. The notifiers' records
+    are asked for only when the steps are.
     """
 
     __slots__ = ("durations", "notifiers", "order", "outcomes")
 
-    def __init__(self, notifiers: Mapping[str, Notifier], order: Sequence[str]) -> None:
-        #: The notifiers of the walk, by name.
+    def __init__(
+        self,
+        notifiers: Callable[[], Mapping[str, Notifier]],
+        order: Sequence[str],
+    ) -> None:
+        #: Returns the records of the walk's notifiers, by name.
         self.notifiers = notifiers
         #: The order walked.
         self.order = order
@@ -89,9 +94,10 @@ class Walk:
     def steps(self) -> list[Step]:
         """Return the recorded walk as :class:`Step` records."""
         ran, outcomes, durations = Status.RAN, self.outcomes, self.durations
+        notifiers = self.notifiers()
         steps = []
         for index, name in enumerate(self.order):
-            record = self.notifiers[name]
+            record = notifiers[name]
             if index >= len(durations):
                 steps.append(Step(record, Status.NOT_RUN))
             elif index in outcomes:

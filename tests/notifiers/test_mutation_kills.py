@@ -11,15 +11,21 @@ from __future__ import annotations
 import inspect
 import itertools
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import networkx as nx
 import pytest
 
-from virtmodel.notifiers import NotifierFailedError, NotifierRegistry, Status, explore
+from virtmodel.notifiers import (
+    NotifierFailedError,
+    NotifierRegistry,
+    Status,
+    explore,
+    notifier,
+)
 from virtmodel.notifiers.explore.culprit import shrink
 from virtmodel.notifiers.explore.orders import Poset, apply_swaps, swap_path
 from virtmodel.notifiers.explore.outcome import Failure, Outcome, canonical, observe
-from virtmodel.notifiers.notifier import Notifier
 from virtmodel.notifiers.plan import Plan
 
 
@@ -379,13 +385,17 @@ def _counting_build_plan(
 
     built: list[str] = []
 
-    def build(event: str, notifiers: dict[str, Notifier]) -> Plan:
-        built.append(",".join(notifiers))
+    def build(
+        event: str,
+        rows: dict[str, notifier.Row],
+        callbacks: dict[str, Callable[..., object]],
+    ) -> Plan:
+        built.append(",".join(rows))
         if during:
             action = during.pop()
             assert callable(action)
             action()
-        return real(event, notifiers)
+        return real(event, rows, callbacks)
 
     monkeypatch.setattr("virtmodel.notifiers.registry.build_plan", build)
     return built
