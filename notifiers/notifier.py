@@ -129,8 +129,8 @@ def records(
     return {name: record_of(row, callbacks[name]) for name, row in rows.items()}
 
 
-#: ``after_optional``, ``before_optional``, ``reads``, ``writes`` as defaulted.
-_ONLY_HARD: Final = ((), (), (), ())
+#: The default of every constraint keyword: the empty tuple, one object.
+_NOTHING: Final[tuple[str, ...]] = ()
 
 
 def caller_location(depth: int) -> str:
@@ -233,16 +233,25 @@ def declare_keywords(
     """
     after, before, after_optional, before_optional, reads, writes = keywords
     # Written out, not factored into helpers: a call costs as much as a check.
-    if (after_optional, before_optional, reads, writes) == _ONLY_HARD:
-        hard_after = hard_before = None
-        if isinstance(after, str):
-            hard_after = (after,)
-        elif type(after) is tuple or type(after) is list:
-            hard_after = tuple(after)
-        if isinstance(before, str):
-            hard_before = (before,)
-        elif type(before) is tuple or type(before) is list:
-            hard_before = tuple(before)
+    # The defaults are the one empty tuple, so identity tells them apart; an
+    # equal value that is another object merely takes the general path.
+    nothing = _NOTHING
+    if (
+        after_optional is nothing
+        and before_optional is nothing
+        and reads is nothing
+        and writes is nothing
+    ):
+        kind = type(after)
+        if kind is list or kind is tuple:
+            hard_after: tuple[str, ...] | None = tuple(after)
+        else:
+            hard_after = (after,) if isinstance(after, str) else None
+        kind = type(before)
+        if kind is list or kind is tuple:
+            hard_before: tuple[str, ...] | None = tuple(before)
+        else:
+            hard_before = (before,) if isinstance(before, str) else None
         if hard_after is not None and hard_before is not None:
             targets = hard_after + hard_before
             try:
@@ -256,8 +265,8 @@ def declare_keywords(
                     and len(set(targets)) == len(targets)
                 ):
                     return (
-                        name, None, hard_after, hard_before, (), (), (), (),
-                        location, rank,
+                        name, None, hard_after, hard_before, nothing, nothing,
+                        nothing, nothing, location, rank,
                     )  # fmt: skip
     value = Constraints.declared(name, *keywords)
     return declare(event, name, value, location, rank)
