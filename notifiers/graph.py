@@ -19,6 +19,8 @@ import contextlib
 import difflib
 import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from itertools import repeat
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
@@ -202,28 +204,25 @@ def _fill(graph: nx.DiGraph[str], rows: Mapping[str, Row]) -> list[Row]:
     none = _NO_ATTRIBUTES
     node.update(dict.fromkeys(rows, none))
     succ.update({name: {} for name in rows})
-    records = rows.values()
     # The four groups of iter_edges(), in its order, without a tuple per edge.
     # A notifier's predecessors start as its own after= list, in its order
-    # (only v declares after=u, once each): dict.fromkeys builds them in C.
-    keys = dict.fromkeys
-    for row in records:
-        v = row[NAME]
-        after = row[AFTER]
-        pred[v] = keys(after, none)
-        for u in after:
+    # (only v declares after=u, once each): dict.fromkeys builds them, and
+    # the loop over them runs in C.
+    afters = map(itemgetter(AFTER), rows.values())
+    pred.update(zip(rows, map(dict.fromkeys, afters, repeat(none)), strict=True))
+    for v, row in rows.items():
+        for u in row[AFTER]:
             succ[u][v] = none
     # The later groups may repeat an edge: storing the same shared mapping
     # again under an existing key keeps that key's place, as add_edges_from
     # does, so no membership test is needed.
-    for row in records:
+    for u, row in rows.items():
         before = row[BEFORE]
         if before:
-            u = row[NAME]
             out = succ[u]
             for v in before:
                 out[v] = pred[v][u] = none
-    optional = _with_optional(records)
+    optional = _with_optional(rows.values())
     for row in optional:
         v = row[NAME]
         into = pred[v]
