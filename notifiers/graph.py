@@ -5,7 +5,7 @@ An edge ``u -> v`` (u runs before v) is declared by ``v`` (``after=u``) or by
 registrations into a networkx ``DiGraph`` in bulk, checking on the way that
 every hard target is registered (before any edge is built, so networkx never
 invents phantom nodes) and leaving out optional edges to absent targets,
-which :func:`dropped_edges` reports. :func:`declared_edge` finds the
+which it reports as dropped. :func:`declared_edge` finds the
 declaration behind an edge, for messages; :func:`unknown` builds the error
 for a name nobody registered, with the closest registered name.
 
@@ -114,11 +114,6 @@ def iter_edges(notifiers: Mapping[str, Notifier]) -> Iterator[tuple[str, str]]:
     )
 
 
-def dropped_edges(rows: Mapping[str, Row]) -> tuple[DroppedEdge, ...]:
-    """Return the optional edges whose target is not among *rows* (or records)."""
-    return _dropped(rows, _with_optional(rows.values()))
-
-
 def _with_optional(rows: Iterable[Row]) -> list[Row]:
     """Return the rows that declare an optional edge, in their order."""
     return [r for r in rows if r[AFTER_OPTIONAL] or r[BEFORE_OPTIONAL]]
@@ -190,7 +185,7 @@ def _fill(graph: nx.DiGraph[str], rows: Mapping[str, Row]) -> list[Row]:
     the per-edge generality of ``add_edges_from`` (tuple length checks,
     attribute merging) is what lets ``order()`` beat building the graph by
     hand. Returns the rows that declare optional edges (few), which the
-    last two groups of edges and :func:`dropped_edges` visit alone.
+    last two groups of edges and the dropped-edge report visit alone.
 
     Raises:
         KeyError: A hard ``after``/``before`` names an absent notifier (the

@@ -11,11 +11,12 @@ record's fields with the callback left out, which the registry keeps apart.
 
 ``add()`` is what registering 100,000 notifiers costs, so the common
 declaration (``after=``/``before=`` as a str, list or tuple of distinct
-names, nothing else) is checked by a handful of operations that run in C;
-any other declaration, and any that those operations find wrong, takes the
-general path, whose messages say what is wrong. Who the targets are
-(registered? in a loop?) is the bulk check's business when the order is
-computed (:mod:`notifiers.graph`, :mod:`notifiers.plan`).
+names, nothing else) is checked by :func:`hard_targets`, a handful of
+operations that run in C; any other declaration, and any that those
+operations find wrong, takes the general path, whose messages say what is
+wrong. Who the targets are (registered? in a loop?) is the bulk check's
+business when the order is computed (:mod:`notifiers.graph`,
+:mod:`notifiers.plan`).
 """
 
 from __future__ import annotations
@@ -216,58 +217,74 @@ def declare(
     )
 
 
+def hard_targets(
+    name: str,
+    after: Names,
+    before: Names,
+    after_optional: Names,
+    before_optional: Names,
+    reads: Names,
+    writes: Names,
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Return the after= and before= targets of the common declaration, or None.
+
+    The common declaration gives ``after``/``before`` as a str, list or
+    tuple of distinct non-empty names other than *name*, and nothing else.
+    It is checked by a few operations that run in C; None means "take the
+    general path" (:func:`declare_keywords`), which says what is wrong, if
+    anything is.
+    """
+    # Written out, not factored into helpers: a call costs as much as a check.
+    # The defaults are the one empty tuple, so identity tells them apart; an
+    # equal value that is another object merely takes the general path.
+    nothing = _NOTHING
+    if not (
+        after_optional is nothing
+        and before_optional is nothing
+        and reads is nothing
+        and writes is nothing
+    ):
+        return None
+    kind = type(after)
+    if kind is list or kind is tuple:
+        hard_after: tuple[str, ...] | None = tuple(after)
+    else:
+        hard_after = (after,) if isinstance(after, str) else None
+    kind = type(before)
+    if kind is list or kind is tuple:
+        hard_before: tuple[str, ...] | None = tuple(before)
+    else:
+        hard_before = (before,) if isinstance(before, str) else None
+    if hard_after is None or hard_before is None:
+        return None
+    targets = hard_after + hard_before
+    try:
+        "".join(targets)  # every target a str, at C speed
+    except TypeError:
+        return None
+    if "" in targets or name in targets or len(set(targets)) != len(targets):
+        return None
+    return hard_after, hard_before
+
+
 def declare_keywords(
     event: str, name: str, keywords: Keywords, location: str, rank: int
 ) -> Row:
     """Check the keywords of one ``add()``; return the row of *name*.
 
-    *name* and *callback* are checked already (:func:`check_declarer`). The
-    common declaration is accepted by the fast checks of the module
-    docstring; anything else goes through :meth:`Constraints.declared` and
-    :func:`declare`, so every error is theirs, worded as they word it.
+    The common declaration is taken by :func:`hard_targets`; anything else
+    goes through :meth:`Constraints.declared` and :func:`declare`, so every
+    error is theirs, worded as they word it.
 
     Raises:
         InvalidNotifierError: A bad keyword value, the notifier ordered
             against itself, a target named twice.
         CycleError: It names the same notifier in both after and before forms.
     """
-    after, before, after_optional, before_optional, reads, writes = keywords
-    # Written out, not factored into helpers: a call costs as much as a check.
-    # The defaults are the one empty tuple, so identity tells them apart; an
-    # equal value that is another object merely takes the general path.
-    nothing = _NOTHING
-    if (
-        after_optional is nothing
-        and before_optional is nothing
-        and reads is nothing
-        and writes is nothing
-    ):
-        kind = type(after)
-        if kind is list or kind is tuple:
-            hard_after: tuple[str, ...] | None = tuple(after)
-        else:
-            hard_after = (after,) if isinstance(after, str) else None
-        kind = type(before)
-        if kind is list or kind is tuple:
-            hard_before: tuple[str, ...] | None = tuple(before)
-        else:
-            hard_before = (before,) if isinstance(before, str) else None
-        if hard_after is not None and hard_before is not None:
-            targets = hard_after + hard_before
-            try:
-                "".join(targets)  # every target a str, at C speed
-            except TypeError:
-                pass
-            else:
-                if (
-                    "" not in targets
-                    and name not in targets
-                    and len(set(targets)) == len(targets)
-                ):
-                    return (
-                        name, None, hard_after, hard_before, nothing, nothing,
-                        nothing, nothing, location, rank,
-                    )  # fmt: skip
+    targets = hard_targets(name, *keywords)
+    if targets is not None:
+        after, before = targets
+        return (name, None, after, before, (), (), (), (), location, rank)
     value = Constraints.declared(name, *keywords)
     return declare(event, name, value, location, rank)
 

@@ -40,6 +40,7 @@ from virtmodel.notifiers.notifier import (
     declare,
     declare_keywords,
     given_constraints,
+    hard_targets,
     record_of,
     records,
 )
@@ -149,24 +150,35 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         if type(name) is not str or not name or not callable(callback):
             check_declarer(name, callback)  # raises: name first, then callback
+        if constraints is None:
+            # The common case (two plain target lists, a new name, not late),
+            # written out: the hot path of registering 100,000 notifiers.
+            targets = hard_targets(
+                name, after, before, after_optional, before_optional, reads, writes
+            )
+            if targets is not None:
+                with self._lock:
+                    rows = self._rows
+                    if name not in rows and (
+                        not self.one_shot or self._state is _State.ARMED
+                    ):
+                        rank = self._rank
+                        hard_after, hard_before = targets
+                        row = (
+                            name, None, hard_after, hard_before, (), (), (), (),
+                            location, rank,
+                        )  # fmt: skip
+                        rows[name] = row
+                        self._callbacks[name] = callback
+                        self._rank = rank + 1
+                        self._plan = None
+                        self._version += 1
+                        return record_of(row, callback)
         keywords = (after, before, after_optional, before_optional, reads, writes)
-        if constraints is not None:
-            declared = given_constraints(name, constraints, keywords)
-            return self._add(name, callback, declared, location)
-        # _add(), written out for the common case (a new name, not late): the
-        # hot path of registering 100,000 notifiers.
-        with self._lock:
-            rows = self._rows
-            if name not in rows and (not self.one_shot or self._state is _State.ARMED):
-                rank = self._rank
-                row = declare_keywords(self.event, name, keywords, location, rank)
-                rows[name] = row
-                self._callbacks[name] = callback
-                self._rank = rank + 1
-                self._plan = None
-                self._version += 1
-                return record_of(row, callback)
-        return self._add(name, callback, keywords, location)
+        if constraints is None:
+            return self._add(name, callback, keywords, location)
+        declared = given_constraints(name, constraints, keywords)
+        return self._add(name, callback, declared, location)
 
     def register(
         self,

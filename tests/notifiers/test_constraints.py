@@ -111,6 +111,12 @@ def test_every_keyword_is_a_field_in_order():
     assert fields == list(KEYWORDS)
 
 
+def test_a_declared_value_without_constraints_is_the_shared_one():
+    # machine/ builds its notifiers' values with Constraints.declared.
+    assert Constraints.declared("its") is NONE
+    assert Constraints.declared("its", after=["gic"]).after == ("gic",)
+
+
 def test_a_declaration_without_constraints_shares_one_value():
     registry = NotifierRegistry[[]]("event")
 
