@@ -94,6 +94,9 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         #: (see notifiers.notifier.Row: no per-notifier object for the GC).
         self._rows: dict[str, Row] = {}
         self._callbacks: dict[str, Callable[..., object]] = {}
+        # Whether a plan holds those two dicts: copied before the next change
+        # (copy on write), so that computing an order copies nothing.
+        self._shared = False
         self._rank = 0
         self._plan: Plan | None = None
         # Bumped by every mutation; a plan built from an older snapshot is
@@ -158,17 +161,18 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             )
             if targets is not None:
                 with self._lock:
-                    rows = self._rows
-                    if name not in rows and (
+                    if name not in self._rows and (
                         not self.one_shot or self._state is _State.ARMED
                     ):
+                        if self._shared:
+                            self._unshare()
                         rank = self._rank
                         hard_after, hard_before = targets
                         row = (
                             name, None, hard_after, hard_before, (), (), (), (),
                             location, rank,
                         )  # fmt: skip
-                        rows[name] = row
+                        self._rows[name] = row
                         self._callbacks[name] = callback
                         self._rank = rank + 1
                         self._plan = None
@@ -227,10 +231,11 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             UnknownNotifierError: *name* is not registered.
         """
         with self._lock:
-            row = self._rows.pop(name, None)
-            if row is None:
+            if name not in self._rows:
                 raise unknown(self.event, name, self._rows)
-            record = record_of(row, self._callbacks.pop(name))
+            if self._shared:
+                self._unshare()
+            record = record_of(self._rows.pop(name), self._callbacks.pop(name))
             self._progress.pop(name, None)
             self._plan = None
             self._version += 1
@@ -337,7 +342,8 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         with self._lock:
             if self._plan is not None:
                 return self._plan
-            rows, callbacks = dict(self._rows), dict(self._callbacks)
+            rows, callbacks = self._rows, self._callbacks
+            self._shared = True
             version = self._version
         plan = build_plan(self.event, rows, callbacks)
         with self._lock:
@@ -394,7 +400,9 @@ class NotifierRegistry(RegistryViews, Generic[P]):
                 registered = records(rows, self._callbacks)
                 check_late(self.event, record, registered, self._progress, notifying)
                 args, kwargs = self._call
-            rows[name] = row
+            if self._shared:
+                self._unshare()
+            self._rows[name] = row
             self._callbacks[name] = callback
             self._rank += 1
             self._plan = None
@@ -402,6 +410,12 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         if late:
             self._run_late(record, args, kwargs)
         return record
+
+    def _unshare(self) -> None:
+        # Called under the lock before changing registrations a plan holds.
+        self._rows = dict(self._rows)
+        self._callbacks = dict(self._callbacks)
+        self._shared = False
 
     def _run_late(
         self, record: Notifier, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -353,6 +353,28 @@ def test_order_is_cached_until_a_mutation(registry):
     assert registry.order() == ["b", "a"]
 
 
+def test_a_trace_read_later_shows_the_notifiers_that_ran():
+    # The plan shares the registry's tables until the next change (copy on
+    # write); a trace builds its steps from the plan only when read.
+    registry = NotifierRegistry[Log]("machine-reset", one_shot=False)
+    registry.add("a", logger("a"))
+    registry.add("b", logger("b"), after="a")
+    trace = registry.notify([])
+
+    registry.remove("b")
+    registry.add("c", logger("c"), before="a")
+    registry.add("b", logger("b2"), after_optional="zz")
+
+    assert [(step.name, step.constraints) for step in trace.steps] == [
+        ("a", "-"),
+        ("b", "after='a'"),
+    ]
+    log: Log = []
+    assert registry.order() == ["c", "a", "b"]
+    assert registry.notify(log).names("ran") == ["c", "a", "b"]
+    assert log == ["c", "a", "b2"]
+
+
 def test_graph_has_registration_ordered_nodes_and_edge_provenance(registry):
     registry.add("b", logger("b"), after="a")
     a = registry.add("a", logger("a"), before_optional="c")
