@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from tests.fuzz.test_config_checked import _GOOD_MACHINES, _GOOD_MEMORY, _TYPES
 from virtmodel.devices.base import Device, checked_upstream
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.ram import Ram
+from virtmodel.machine.boards.virt.board import settle_gic
 from virtmodel.machine.boards.virt.config import VirtConfig, config_from_options
 from virtmodel.machine.boards.virt.devices import cpu_properties, virt_peripherals
 from virtmodel.machine.errors import ConfigError
@@ -106,3 +108,56 @@ def test_trusted_board_properties_are_what_pydantic_would_build(
     # computed fields (affinity, powered off, EL2/EL3).
     for index in sorted({0, config.cpus - 1, config.max_cpus - 1}):
         _assert_pydantic_agrees(_board_cpu(config, index))
+
+
+@settings(
+    max_examples=examples(60),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    machine=st.sampled_from(
+        ("virt", "virt,its=off", "virt,highmem=off", "virt-2.6", "virt,iommu=smmuv3")
+    ),
+    smp=_SMP,
+    memory=_GOOD_MEMORY,
+    cpu=st.sampled_from(("cortex-a53", "cortex-a57", "host", "max")),
+)
+def test_a_settled_gic_is_the_config_pydantic_would_build(
+    machine: str, smp: str, memory: str, cpu: str
+) -> None:
+    # Under KVM without gic-version the simulated host settles a GICv3
+    # (settle_gic) on the validated config, without validating it again.
+    try:
+        config = config_from_options(
+            machine, smp=smp, memory=memory, cpu=cpu, accel="kvm"
+        )
+    except ConfigError:
+        event("refused by the config")
+        return
+    if not (config.gic_auto and config.gic_version == 2):
+        assert settle_gic(config) is config
+        event("nothing to settle")
+        return
+    changes = {"gic_version": 3, "gic_auto": False}
+    full_error = ""
+    try:
+        full: VirtConfig | None = VirtConfig(**{**config.model_dump(), **changes})
+    except ConfigError as exc:
+        full, full_error = None, str(exc)
+    if full is None:
+        with pytest.raises(ConfigError) as refused:
+            settle_gic(config)
+        assert str(refused.value) == full_error
+        event("refused with a GICv3")
+        return
+    event("settled")
+    settled = settle_gic(config)
+    assert settled.gic_version == 3
+    assert settled == full
+    assert {k: type(v) for k, v in settled.field_values().items()} == {
+        k: type(v) for k, v in full.field_values().items()
+    }
+    assert settled.memmap == full.memmap
