@@ -4,13 +4,16 @@ A test that needs QEMU, dtc, Graphviz or the arm64 kernel calls
 :func:`require_tool` or :func:`require_file`. On a developer machine that lacks
 the thing, the test is skipped with a reason that says how to get it; when
 ``CI=true`` the same situation is a failure, because CI must run everything.
+Under ``CI=true`` any other skip is turned into a failure as well.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -59,3 +62,16 @@ def require_file(path: Path, what: str) -> Path:
     if not path.exists():
         _missing(f"{what} not found at {path} (run: bash .ci/setup)")
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Under ``CI=true`` a skipped test is a failed one: CI runs everything."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        report.outcome = "failed"
+        report.longrepr = f"CI=true but the test was skipped: {reason}"

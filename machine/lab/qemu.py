@@ -4,8 +4,12 @@ Each configuration runs Debian's arm64 ``qemu-system-aarch64 -accel kvm -S
 -nographic -nic none`` plus its machine arguments inside the guest, with
 ``kvmtrace.so`` preloaded. With ``-S`` QEMU builds the machine, resets it
 once (the ITS reset and the vGIC state QEMU writes at reset are in the log)
-and then waits; the guest's job stops it (SIGKILL, so no shutdown-time calls
-muddle the log) once the log has not grown for two seconds, or after 60 s.
+and then waits. Every QEMU gets a monitor on a pipe: its answer to ``info
+status`` is what says start-up is over (the monitor answers only from QEMU's
+main loop), and ``system_reset`` goes the same way. The guest's job then
+stops QEMU with SIGKILL, so no shutdown-time calls muddle the log; a QEMU
+that exited by itself is told apart by its exit status, not by a last look
+at ``/proc``.
 """
 
 from __future__ import annotations
@@ -57,46 +61,58 @@ export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu
 # guest): with -S it touches little of it, so let the mmap succeed.
 echo 1 >/proc/sys/vm/overcommit_memory
 alive() { [ -e /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }
-# settle PID LOG: wait until LOG has stopped growing (2 s), PID ended, or 60 s.
-settle() {
-    last=-1; same=0; waited=0
-    while alive $1 && [ $same -lt 2 ] && [ $waited -lt 60 ]; do
+# QEMU's monitor answers only once its machine is built and reset and it
+# waits under -S: the answer, not a quiet log, says start-up is over.
+answers() { grep -o "$2" $1 | wc -l; }
+# await PID FILE PATTERN COUNT: wait until FILE holds COUNT matches of
+# PATTERN, PID ended, or 300 s (a loaded machine starts QEMU slowly).
+await() {
+    waited=0
+    while alive $1 && [ $(answers $2 "$3") -lt $4 ] && [ $waited -lt 300 ]; do
         sleep 1; waited=$((waited + 1))
-        size=$(wc -c <$2)
-        if [ "$size" -gt 0 ] && [ "$size" = "$last" ]; then
-            same=$((same + 1))
-        else
-            same=0
-        fi
-        last=$size
     done
+    # The tracer writes a run of ONE_REG calls out after 100 ms of quiet.
+    sleep 1
 }
-# trace NAME RESET ARGS...: run QEMU under the tracer until its log stops
-# growing; with RESET=1, then send system_reset on its monitor and wait again.
+# ask MON LINE: send LINE to the monitor. In the background: opening the
+# FIFO blocks until QEMU opens its end, which a QEMU that fails never does.
+ask() { echo "$2" >$1.in & writers="$writers $!"; }
+# trace NAME RESET ARGS...: run QEMU under the tracer until it waits under
+# -S; with RESET=1, then send system_reset on its monitor and wait again.
 trace() {
     name=$1; reset=$2; shift 2
-    log=/tmp/$name.log
-    : >$log
-    if [ "$reset" = 1 ]; then
-        mkfifo /tmp/$name.mon.in /tmp/$name.mon.out
-        set -- "$@" -monitor pipe:/tmp/$name.mon
-    fi
+    log=/tmp/$name.log; mon=/tmp/$name.mon; writers=
+    : >$log; : >$mon.txt
+    mkfifo $mon.in $mon.out
     KVMTRACE_LOG=$log LD_PRELOAD=/lab/kvmtrace.so \
-        /usr/bin/qemu-system-aarch64 "$@" </dev/null >/tmp/$name.out 2>&1 &
+        /usr/bin/qemu-system-aarch64 "$@" -monitor pipe:$mon \
+        </dev/null >/tmp/$name.out 2>&1 &
     pid=$!
-    settle $pid $log
+    started=$(date +%s)
+    cat $mon.out >$mon.txt &
+    reader=$!
+    ask $mon "info status"
+    await $pid $mon.txt "VM status" 1
     if [ "$reset" = 1 ] && alive $pid; then
         echo "# system_reset" >>$log
-        # In the background: opening the FIFO would block for ever if QEMU
-        # never opened its end.
-        echo system_reset >/tmp/$name.mon.in &
-        writer=$!
-        settle $pid $log
-        kill $writer 2>/dev/null
+        # The reset runs when the main loop has handled the command, so the
+        # next question, asked after its prompt, is answered after the reset.
+        prompts=$(answers $mon.txt "(qemu)")
+        ask $mon system_reset
+        await $pid $mon.txt "(qemu)" $((prompts + 1))
+        ask $mon "info status"
+        await $pid $mon.txt "VM status" 2
     fi
-    if alive $pid; then state=running; kill -KILL $pid; else state=exited; fi
+    # Whether QEMU was still running is decided by how it ended, not by a
+    # last look at /proc: a QEMU busy exiting looks alive and then reports
+    # its own status. Only a QEMU our SIGKILL ended was still running.
+    killed=0
+    if alive $pid && kill -KILL $pid 2>/dev/null; then killed=1; fi
     wait $pid
-    echo "$state $? $waited" >/tmp/$name.state
+    status=$?
+    if [ $killed = 1 ] && [ $status = 137 ]; then state=running; else state=exited; fi
+    kill $reader $writers 2>/dev/null
+    echo "$state $status $(($(date +%s) - started))" >/tmp/$name.state
     section $name.log cat $log
     section $name.out cat /tmp/$name.out
     section $name.state cat /tmp/$name.state
@@ -124,6 +140,8 @@ class QemuTrace:
     output: tuple[str, ...]
     #: With a monitor ``system_reset``: how many calls came before it.
     reset_at: int | None = None
+    #: Seconds the guest spent on this QEMU, start to end.
+    seconds: int = 0
 
     @property
     def ok(self) -> bool:
@@ -230,7 +248,7 @@ def qemu_results(
         try:
             log = sections[f"{name}.log"][1]
             output = sections[f"{name}.out"][1]
-            state, status, _waited = sections[f"{name}.state"][1][0].split()
+            state, status, seconds = sections[f"{name}.state"][1][0].split()
             calls = parse_trace_log(log)
             reset_at = _reset_position(log)
         except (KeyError, IndexError, ValueError) as exc:
@@ -244,6 +262,7 @@ def qemu_results(
                 status=int(status),
                 output=tuple(output),
                 reset_at=reset_at,
+                seconds=int(seconds),
             )
         )
     return traces

@@ -8,11 +8,15 @@ line and leaves nothing behind.
 from __future__ import annotations
 
 import os
+import pickle
+import pwd
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.fuzz.harness import TALLY, entry_argv, load_corpus, run_cli
+from tests.fuzz.harness import TALLY, Outcome, entry_argv, load_corpus, run_cli
 
 FDT_MAGIC = bytes.fromhex("d00dfeed")
 
@@ -103,21 +107,60 @@ def test_unwritable_output_fails_in_one_line_and_leaves_nothing(
 
 
 def test_directory_without_write_permission_leaves_nothing(tmp_path: Path) -> None:
+    # Root writes through directory permissions, so as root the CLI runs in
+    # a forked child that has become nobody; the same assertions hold.
+    base = tmp_path
     if os.geteuid() == 0:
-        pytest.skip("root writes through directory permissions")
-    locked = tmp_path / "locked"
+        base = Path(tempfile.mkdtemp(prefix="virtmodel-locked-"))
+        base.chmod(0o711)  # nobody may pass through, not write
+    locked = base / "locked"
     locked.mkdir()
     locked.chmod(0o555)
+    argv = ["dtb", "-o", str(locked / "virt.dtb")]
 
     try:
-        outcome = run_cli(["dtb", "-o", str(locked / "virt.dtb")])
+        outcome = _as_nobody(argv) if os.geteuid() == 0 else run_cli(argv)
         left = list(locked.iterdir())
     finally:
         locked.chmod(0o755)
+        if base != tmp_path:
+            shutil.rmtree(base)
 
     assert outcome.problem == ""
     assert outcome.status in (1, 2)
+    assert "Permission denied" in outcome.stderr
     assert left == []
+
+
+def _as_nobody(argv: list[str]) -> Outcome:
+    """Run the CLI in a forked child that has dropped root for nobody.
+
+    A successful run first imports what ``dtb`` uses: nobody may not be able
+    to read a Python installed under root's home.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        warm = run_cli(["dtb", "-o", str(Path(scratch) / "warm.dtb")])
+    assert warm.status == 0, warm.stderr
+    nobody = pwd.getpwnam("nobody")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+            os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+            with os.fdopen(writer, "wb") as pipe:
+                pickle.dump(run_cli(argv), pipe)
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    outcome = pickle.loads(data)
+    assert isinstance(outcome, Outcome)
+    return outcome
 
 
 def test_unwritable_output_error_names_the_path_the_user_gave(tmp_path: Path) -> None:

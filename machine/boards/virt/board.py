@@ -11,16 +11,15 @@ machine's own device models, so the tree describes exactly what was built.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from virtmodel.devices.base import Device
+from virtmodel.devices.base import Device, checked_upstream
 from virtmodel.devices.cpu import ArmCpu
 from virtmodel.devices.gpex import Gpex
 from virtmodel.devices.its import Its
 from virtmodel.devices.its_init import ItsInit
 from virtmodel.devices.mmio import MmioProps, SpiProps
 from virtmodel.devices.ram import Ram
-from virtmodel.devices.smmuv3 import Smmuv3
 from virtmodel.machine.accel import Accelerator, KvmAccel, TcgAccel
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.devices import (
@@ -37,6 +36,9 @@ from virtmodel.machine.kvm.eras import DEFAULT_ERA, Backend, SemanticsName
 from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
 from virtmodel.machine.notifier_modes import NotifierMode
+
+if TYPE_CHECKING:
+    from virtmodel.devices.smmuv3 import Smmuv3
 
 #: PPIs of the generic timer (secure, non-secure, virtual, hyp), the GIC
 #: maintenance interrupt and the PMU, as the virt board wires them.
@@ -112,7 +114,10 @@ def settle_gic(
     if KvmAccel(kernel_semantics).host.can_emulate_v2:
         return config
     settled = {"gic_version": 3, "gic_auto": False}
-    return VirtConfig(**{**config.model_dump(), **settled})
+    # Validated once already, and 3 is a valid GIC version: no second
+    # validation (it would build VirtConfig's validator, ~4 ms at start-up).
+    # QEMU's limits for a GICv3 are checked as for any config.
+    return VirtConfig._from_checked({**config.field_values(), **settled})
 
 
 def boot_virt(machine: Machine) -> Machine:
@@ -177,7 +182,9 @@ class VirtBoard:
         probe_vgic(machine, cfg)
         cpus = [self._add_cpu(machine, i) for i in range(cfg.cpus)]
         ram_base = cfg.memmap["mem"].base
-        machine.realize(machine.add(Ram("ram", size=cfg.ram_size, base=ram_base)))
+        with checked_upstream():  # the config's RAM size and base
+            ram = Ram("ram", size=cfg.ram_size, base=ram_base)
+        machine.realize(machine.add(ram))
         p = self.peripherals
         for bank in p.flash:
             self._add_mmio(machine, bank)
@@ -215,7 +222,8 @@ class VirtBoard:
     # -- pieces ---------------------------------------------------------------
 
     def _add_cpu(self, machine: Machine, index: int) -> ArmCpu:
-        cpu = ArmCpu(f"cpu{index}", **cpu_properties(self.config, index))
+        with checked_upstream():  # computed from the validated config
+            cpu = ArmCpu(f"cpu{index}", **cpu_properties(self.config, index))
         machine.realize(machine.add(cpu))
         return cpu
 

@@ -13,26 +13,26 @@ from typing import TYPE_CHECKING, Final
 from virtmodel.devices.base import checked_upstream
 from virtmodel.devices.cfi_flash import CfiFlash
 from virtmodel.devices.fw_cfg import FwCfg
-from virtmodel.devices.gicv2 import GicV2
-from virtmodel.devices.gicv3 import GicV3
 from virtmodel.devices.gpex import Gpex
 from virtmodel.devices.gpio_keys import GpioKeys, GpioPwr
-from virtmodel.devices.its import Its
 from virtmodel.devices.pl011 import Pl011
 from virtmodel.devices.pl031 import Pl031
 from virtmodel.devices.pl061 import Pl061
 from virtmodel.devices.platform_bus import PlatformBus
 from virtmodel.devices.pmu import ArmPmu
 from virtmodel.devices.psci import Psci
-from virtmodel.devices.secure_ram import SecureRam
-from virtmodel.devices.smmuv3 import Smmuv3
 from virtmodel.devices.timer import ArmTimer
-from virtmodel.devices.v2m import V2m
 from virtmodel.devices.virtio_mmio import VirtioMmio
 from virtmodel.machine.boards.virt.gic import virt_gic
 from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP, NUM_VIRTIO_TRANSPORTS
 
 if TYPE_CHECKING:
+    from virtmodel.devices.gicv2 import GicV2
+    from virtmodel.devices.gicv3 import GicV3
+    from virtmodel.devices.its import Its
+    from virtmodel.devices.secure_ram import SecureRam
+    from virtmodel.devices.smmuv3 import Smmuv3
+    from virtmodel.devices.v2m import V2m
     from virtmodel.machine.boards.virt.config import VirtConfig
 
 __all__ = ["VirtPeripherals", "cpu_properties", "virt_peripherals"]
@@ -104,6 +104,22 @@ def _peripherals(config: VirtConfig) -> VirtPeripherals:
     mmio = mm["mmio"]
     boot = config.boot
     gic, msi = virt_gic(config)
+    # The models of optional devices are imported only for machines that
+    # have them: start-up pays for what the machine builds (issue 13).
+    secure_ram: SecureRam | None = None
+    if secure:
+        from virtmodel.devices.secure_ram import SecureRam
+
+        secure_ram = SecureRam(
+            "secure-ram", base=mm["secure_mem"].base, size=mm["secure_mem"].size
+        )
+    smmuv3: Smmuv3 | None = None
+    if smmu:
+        from virtmodel.devices.smmuv3 import Smmuv3
+
+        smmuv3 = Smmuv3(
+            "smmuv3", base=mm["smmu"].base, size=mm["smmu"].size, irq=irq["smmu"]
+        )
     return VirtPeripherals(
         flash=flash,
         timer=ArmTimer(
@@ -122,13 +138,7 @@ def _peripherals(config: VirtConfig) -> VirtPeripherals:
         uart=Pl011(
             "uart0", base=mm["uart"].base, size=mm["uart"].size, irq=irq["uart"]
         ),
-        secure_ram=(
-            SecureRam(
-                "secure-ram", base=mm["secure_mem"].base, size=mm["secure_mem"].size
-            )
-            if secure
-            else None
-        ),
+        secure_ram=secure_ram,
         secure_uart=(
             Pl011(
                 "secure-uart",
@@ -154,13 +164,7 @@ def _peripherals(config: VirtConfig) -> VirtPeripherals:
             irq=irq["pcie"],
             iommu_map=smmu and not config.default_bus_bypass_iommu,
         ),
-        smmu=(
-            Smmuv3(
-                "smmuv3", base=mm["smmu"].base, size=mm["smmu"].size, irq=irq["smmu"]
-            )
-            if smmu
-            else None
-        ),
+        smmu=smmuv3,
         gpio=(
             Pl061("gpio", base=mm["gpio"].base, size=mm["gpio"].size, irq=irq["gpio"])
             if gpio

@@ -264,8 +264,9 @@ def test_no_vm_means_no_machine_calls():
 def test_with_reset_the_job_asks_for_it_and_the_marker_splits_the_trace():
     job = qemu_job([("-M", "virt")], reset=True)
     assert "trace q0 1 '-accel'" in job
-    assert "-monitor pipe:/tmp/$name.mon" in job
+    assert "-monitor pipe:$mon" in job
     assert 'echo "# system_reset" >>$log' in job
+    assert "ask $mon system_reset" in job
     log = [
         "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
         "vm0 KVM_CREATE_DEVICE type=8 flags=0 fd=10 ret=0 errno=0",
