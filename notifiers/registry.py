@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from sys import _getframe
 from typing import Any, Final, Generic, ParamSpec, final
 
@@ -361,7 +362,9 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         return run(
             self.event,
             plan.callbacks,
-            lambda: plan.notifiers,
+            # The records, when the trace's steps are read: from the rows, not
+            # the plan, so a trace kept does not keep the plan's graph alive.
+            partial(records, plan.rows, plan.callbacks),
             plan.graph,
             order,
             call,
