@@ -375,6 +375,23 @@ def test_a_trace_read_later_shows_the_notifiers_that_ran():
     assert log == ["c", "a", "b2"]
 
 
+def test_a_kept_trace_does_not_keep_the_order_graph_alive():
+    import gc
+    import weakref
+
+    registry = NotifierRegistry[Log]("machine-reset", one_shot=False)
+    registry.add("a", logger("a"))
+    registry.add("b", logger("b"), after="a")
+    trace = registry.notify([])
+    graph = weakref.ref(registry._current_plan().graph)
+
+    registry.add("c", logger("c"))  # the cached plan goes
+    gc.collect()
+
+    assert graph() is None
+    assert [step.name for step in trace.steps] == ["a", "b"]
+
+
 def test_graph_has_registration_ordered_nodes_and_edge_provenance(registry):
     registry.add("b", logger("b"), after="a")
     a = registry.add("a", logger("a"), before_optional="c")
