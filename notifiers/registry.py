@@ -17,7 +17,6 @@ after has run, and is refused if something it must precede already ran.
 from __future__ import annotations
 
 import enum
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from sys import _getframe
@@ -35,7 +34,6 @@ from virtmodel.notifiers.notifier import (
     LOCATION,
     Keywords,
     Notifier,
-    Row,
     caller_location,
     check_declarer,
     declare,
@@ -45,8 +43,9 @@ from virtmodel.notifiers.notifier import (
     record_of,
     records,
 )
-from virtmodel.notifiers.plan import Plan, build_plan
+from virtmodel.notifiers.plan import Plan
 from virtmodel.notifiers.runner import run, run_alone
+from virtmodel.notifiers.store import RegistryStore
 from virtmodel.notifiers.trace import Status, Step, Trace
 from virtmodel.notifiers.views import RegistryViews
 
@@ -60,7 +59,7 @@ class _State(enum.Enum):
 
 
 @final
-class NotifierRegistry(RegistryViews, Generic[P]):
+class NotifierRegistry(RegistryStore, RegistryViews, Generic[P]):
     """An ordered set of named callbacks for one event, run by :meth:`notify`.
 
     The type parameter is the callbacks' signature: ``NotifierRegistry[Machine]``
@@ -90,19 +89,7 @@ class NotifierRegistry(RegistryViews, Generic[P]):
         self.one_shot: Final = one_shot
         #: Whether a failure skips only its dependents instead of stopping.
         self.keep_going: Final = keep_going
-        self._lock = threading.RLock()
-        #: Registrations by name, in registration order, and their callbacks
-        #: (see notifiers.notifier.Row: no per-notifier object for the GC).
-        self._rows: dict[str, Row] = {}
-        self._callbacks: dict[str, Callable[..., object]] = {}
-        # Whether a plan holds those two dicts: copied before the next change
-        # (copy on write), so that computing an order copies nothing.
-        self._shared = False
-        self._rank = 0
-        self._plan: Plan | None = None
-        # Bumped by every mutation; a plan built from an older snapshot is
-        # returned to its caller but not cached.
-        self._version = 0
+        RegistryStore.__init__(self, self.event)
         self._state = _State.ARMED
         self._call: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         # one-shot round: name -> outcome, filled in while the walk runs
@@ -333,25 +320,6 @@ class NotifierRegistry(RegistryViews, Generic[P]):
 
     # -- internals ----------------------------------------------------------
 
-    def _snapshot(self) -> dict[str, Notifier]:
-        with self._lock:
-            return records(self._rows, self._callbacks)
-
-    def _current_plan(self) -> Plan:
-        # The sort runs outside the lock, on a snapshot, so threads adding and
-        # removing notifiers are not held up while another computes an order.
-        with self._lock:
-            if self._plan is not None:
-                return self._plan
-            rows, callbacks = self._rows, self._callbacks
-            self._shared = True
-            version = self._version
-        plan = build_plan(self.event, rows, callbacks)
-        with self._lock:
-            if self._version == version:
-                self._plan = plan
-        return plan
-
     def _run(
         self,
         plan: Plan,
@@ -414,12 +382,6 @@ class NotifierRegistry(RegistryViews, Generic[P]):
             self._run_late(record, args, kwargs)
         return record
 
-    def _unshare(self) -> None:
-        # Called under the lock before changing registrations a plan holds.
-        self._rows = dict(self._rows)
-        self._callbacks = dict(self._callbacks)
-        self._shared = False
-
     def _run_late(
         self, record: Notifier, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
@@ -433,12 +395,6 @@ class NotifierRegistry(RegistryViews, Generic[P]):
                 self._late.extend(steps)
                 for step in steps:
                     self._progress[step.name] = step.status
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._rows
 
     def __repr__(self) -> str:
         kind = "one-shot" if self.one_shot else "multi-shot"

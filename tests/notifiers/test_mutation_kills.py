@@ -397,7 +397,7 @@ def _counting_build_plan(
             action()
         return real(event, rows, callbacks)
 
-    monkeypatch.setattr("virtmodel.notifiers.registry.build_plan", build)
+    monkeypatch.setattr("virtmodel.notifiers.store.build_plan", build)
     return built
 
 

@@ -211,7 +211,7 @@ def test_an_order_computed_while_the_registry_changed_is_not_kept(monkeypatch):
     # another thread sorts outside the lock. That caller gets the order of
     # its snapshot, but the stale plan is not cached for the next caller.
     from virtmodel.notifiers import plan as plan_module
-    from virtmodel.notifiers import registry as registry_module
+    from virtmodel.notifiers import store as store_module
 
     registry = NotifierRegistry[[]]("race", one_shot=False)
     registry.add("a", noop)
@@ -224,7 +224,7 @@ def test_an_order_computed_while_the_registry_changed_is_not_kept(monkeypatch):
             registry.add(arrivals.pop(), noop, after="a")
         return plan
 
-    monkeypatch.setattr(registry_module, "build_plan", build_while_adding)
+    monkeypatch.setattr(store_module, "build_plan", build_while_adding)
 
     assert registry.order() == ["a"]
     assert registry.order() == ["a", "b"]
