@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
-from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.calls import (
+    CallLog,
+    KvmCall,
+    Observer,
+    memory_region_args,
+)
 from virtmodel.machine.kvm.creation import new_device, new_vcpu
 from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.device_names import create_resource, device_label
@@ -148,7 +153,7 @@ class Vm:
         self.pmu_filtered = False
         #: The GSI routing table (KVM_SET_GSI_ROUTING).
         self.routes: tuple[Route, ...] = ()
-        #: Guest memory slots: slot number -> (guest physical base, size).
+        #: Guest memory slots: slot number -> (guest physical base, size, flags).
         self.memslots: Memslots = {}
         #: Whether the calling process has file descriptor *fd* open (the
         #: VFIO device looks descriptors up); none by default.
@@ -295,26 +300,32 @@ class Vm:
         )
         return self.log.invoke(pending, lambda: u.KVM_ARM_TARGET_GENERIC_V8)
 
-    def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
+    def set_user_memory_region(
+        self, slot: int, base: int, size: int, flags: int = 0
+    ) -> None:
         """KVM_SET_USER_MEMORY_REGION: back [base, base+size) with memory.
 
         A *size* of 0 deletes the slot; an existing slot may move to another
-        *base* (same size). The checks are Linux 6.1's (:mod:`.memslots`).
+        *base* (same size) and change its *flags* but for KVM_MEM_READONLY.
+        The checks are Linux 6.1's (:mod:`.memslots`). The record's value is
+        *base*; slot, flags and size follow it (``slot=3, flags=0,
+        size=0x1000``), as the lab's tracer spells QEMU's calls.
 
         Raises:
-            KvmError: EINVAL (bad slot, unaligned, wrapping or too large, a
-                missing slot to delete, an existing slot's size changed),
-                EEXIST (overlaps another slot), EFAULT (ends past the IPA
-                space); EIO on a dead VM.
-            ValueError: *slot* is not an unsigned 32-bit integer, *base* or
-                *size* not an unsigned 64-bit one.
+            KvmError: EINVAL (bad slot or flags, unaligned, wrapping or too
+                large, a missing slot to delete, an existing slot's size or
+                read-only flag changed), EEXIST (overlaps another slot),
+                EFAULT (ends past the IPA space); EIO on a dead VM.
+            ValueError: *slot* or *flags* is not an unsigned 32-bit integer,
+                *base* or *size* not an unsigned 64-bit one.
         """
         check_int("slot", slot, 32)
+        check_int("flags", flags, 32)
         for name, number in (("base", base), ("size", size)):
             check_int(name, number, 64)
 
         def action() -> int:
-            set_memslot(self.memslots, self.ipa_size, slot, base, size)
+            set_memslot(self.memslots, self.ipa_size, slot, base, size, flags)
             return 0
 
         pending = KvmCall(
@@ -325,6 +336,7 @@ class Vm:
             attr=None,
             value=base,
             resource="kvm.vm.memory",
+            args=memory_region_args(slot, flags, size),
         )
         self.log.invoke(pending, action)
 
@@ -352,7 +364,7 @@ class Vm:
 
     def in_memslot(self, ipa: int) -> bool:
         """Whether guest physical address *ipa* is backed by a memory slot."""
-        return any(b <= ipa < b + n for b, n in self.memslots.values())
+        return any(b <= ipa < b + n for b, n, _ in self.memslots.values())
 
     def mmio_claimed(self, ipa: int) -> bool:
         """Whether a guest access to *ipa* is handled by an in-kernel device."""
