@@ -42,7 +42,7 @@ from virtmodel.machine.kvm.eras import (
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
-from virtmodel.machine.kvm.memslots import Memslots, set_memslot
+from virtmodel.machine.kvm.memslots import KVM_MEM_READONLY, Memslots, set_memslot
 from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import VgicState
@@ -362,9 +362,16 @@ class Vm:
         """
         set_gsi_routing(self, routes, flags)
 
-    def in_memslot(self, ipa: int) -> bool:
-        """Whether guest physical address *ipa* is backed by a memory slot."""
-        return any(b <= ipa < b + n for b, n, _ in self.memslots.values())
+    def in_memslot(self, ipa: int, *, writable: bool = False) -> bool:
+        """Whether guest physical address *ipa* is backed by a memory slot.
+
+        With *writable*, a read-only slot (KVM_MEM_READONLY) does not count:
+        the kernel's host-address lookup for writing fails there.
+        """
+        return any(
+            b <= ipa < b + n and not (writable and flags & KVM_MEM_READONLY)
+            for b, n, flags in self.memslots.values()
+        )
 
     def mmio_claimed(self, ipa: int) -> bool:
         """Whether a guest access to *ipa* is handled by an in-kernel device."""
