@@ -172,13 +172,20 @@ def boot_virtmodel(
 ) -> Machine:
     """Boot virtmodel's virt on QEMU's ``-M/-smp/-m/-cpu`` arguments under KVM.
 
-    Arguments other than those four (the lab's fixed ``-accel kvm -S ...``)
-    are skipped. The boot may fail part way; the machine keeps what it did.
+    ``-object`` (memory backends) and ``-numa`` are taken too, read as the
+    command line reads them. Other arguments (the lab's fixed ``-accel kvm
+    -S ...``) are skipped. The boot may fail part way; the machine keeps
+    what it did.
 
     Raises:
         ConfigError: The machine options are bad.
     """
     from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+    from virtmodel.machine.boards.virt.cmdline import (
+        config_from_command_line,
+        parse_argv,
+        read_command_line,
+    )
     from virtmodel.machine.boards.virt.config import config_from_options
     from virtmodel.machine.errors import MachineFailedError
 
@@ -186,10 +193,17 @@ def boot_virtmodel(
     names = {"-M": "machine", "-machine": "machine", "-smp": "smp", "-m": "memory",
              "-cpu": "cpu"}  # fmt: skip
     words = list(qemu_args)
+    kept: list[str] = []
     for option, value in zip(words, [*words[1:], ""], strict=True):
         if option in names:
             options[names[option]] = value
-    config = config_from_options(accel="kvm", **options)
+        if option in (*names, "-object", "-numa"):
+            kept += [option, value]
+    if "-numa" in kept:
+        line = read_command_line(parse_argv([*kept, "-accel", "kvm"]))
+        config = config_from_command_line(line, images=False)
+    else:
+        config = config_from_options(accel="kvm", **options)
     machine = create_virt(config, kernel_semantics=kernel, notifiers=notifiers)
     with contextlib.suppress(MachineFailedError):  # the calls up to it count
         boot_virt(machine)
