@@ -28,6 +28,7 @@ from virtmodel.machine.kvm.eras import (
     is_semantics_name,
 )
 from virtmodel.machine.kvm.semantics import get_semantics
+from virtmodel.machine.kvm_memslots import KvmMemoryListener
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.host.device import HostDevice
@@ -151,6 +152,9 @@ class KvmAccel(Accelerator):
             )
         self.vm.add_observer(before=machine.on_kvm_call, after=machine.on_kvm_result)
         self.vm.record_creation()
+        # QEMU's kvm_init registers its memory listener before any board
+        # code runs: every RAM or ROM device region mapped later gets a slot.
+        KvmMemoryListener(self.vm).listen(machine.memory)
 
     @property
     def attached_vm(self) -> KvmVm:

@@ -320,15 +320,27 @@ class Machine:
         self._tree.realize_all(self)
 
     def map_mmio(
-        self, device: Device, name: str, base: int, size: int, *, align: int = 1
+        self,
+        device: Device,
+        name: str,
+        base: int,
+        size: int,
+        *,
+        align: int = 1,
+        kind: str = "mmio",
     ) -> Region:
         """Map a region of *device* at *base* (QEMU's ``sysbus_mmio_map``).
+
+        *kind* says what backs it (``mmio``, ``ram``, ``romd``: a ROM device
+        in ROM mode); under KVM RAM and ROM devices get memory slots.
 
         Raises:
             AddressConflictError: The range overlaps another region.
             AlignmentError: The range breaks *align*.
         """
-        return self.memory.add(name, base, size, owner=device.path, align=align)
+        return self.memory.add(
+            name, base, size, owner=device.path, align=align, kind=kind
+        )
 
     def connect_irq(
         self,

@@ -19,7 +19,7 @@ from virtmodel.machine.kvm.encoding import decode_redist_region
 from virtmodel.machine.kvm.errors import KvmError, Refusal
 from virtmodel.machine.kvm.resource_names import RESOURCES
 
-__all__ = ["RESOURCES", "CallLog", "KvmCall", "Observer"]
+__all__ = ["RESOURCES", "CallLog", "KvmCall", "Observer", "memory_region_args"]
 
 #: Observer callback type.
 Observer = Callable[["KvmCall"], None]
@@ -56,6 +56,9 @@ class KvmCall:
     errno: int | None = None
     #: Why it failed.
     reason: str | None = None
+    #: Arguments the fields above do not hold, printed after the value as
+    #: ``key=value, ...`` (a memory slot's ``slot=2, flags=0, size=0x1000``).
+    args: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -79,6 +82,8 @@ class KvmCall:
             args += f", {self._show(self.value)}{self._decoded(self.value)}"
         elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
             args += ", NULL"
+        if self.args is not None:
+            args += f", {self.args}"
         line = f"{args})"
         if self.errno is not None:
             return f"{line} -> {errno_name(self.errno)} ({self.reason})"
@@ -106,6 +111,16 @@ class KvmCall:
             and (self.group == "GRP_ADDR" or self.group.endswith("_REGS"))
         )
         return f"0x{number:08x}" if hexadecimal else str(number)
+
+
+def memory_region_args(slot: int, flags: int, size: int) -> str:
+    """Return a KVM_SET_USER_MEMORY_REGION record's ``args``.
+
+    The spelling of the lab's tracer (``slot=2, flags=0, size=0x10000000``),
+    so a simulated call and real QEMU's read the same; the base is the
+    record's value.
+    """
+    return f"slot={slot}, flags={flags}, size=0x{size:x}"
 
 
 @final

@@ -12,7 +12,7 @@ A script is one call per line (``#`` starts a comment; numbers decimal or
     has_attr DEV GROUP ATTR         KVM_HAS_DEVICE_ATTR
     vcpu_set_attr / vcpu_get_attr ID GROUP ATTR VALUE, vcpu_has_attr ID GROUP ATTR
     run ID                          KVM_RUN
-    set_user_memory_region SLOT BASE SIZE
+    set_user_memory_region SLOT BASE SIZE FLAGS
                                     KVM_SET_USER_MEMORY_REGION (SIZE 0 deletes)
     set_gsi_routing FLAGS COUNT GSI STEP TYPE CHIP PIN
                                     KVM_SET_GSI_ROUTING: COUNT entries, entry i
@@ -38,7 +38,7 @@ is 0 (never pointed at the guest, or reset by a later KVM_ARM_VCPU_INIT):
 measured on the lab, its fetches outside memory never return to userspace.
 Every ``set_user_memory_region`` passes the same user address (a 1 GiB
 reservation at 16 TiB), so an existing slot keeps its address and only its
-base or size can differ from the slot's first call.
+base, size or flags can differ from the slot's first call.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ OPERATIONS: Final[dict[str, str]] = {
     "vcpu_get_attr": "nnnv",
     "vcpu_has_attr": "nnn",
     "run": "n",
-    "set_user_memory_region": "nnn",
+    "set_user_memory_region": "nnnn",
     "set_gsi_routing": "nnnnnnn",
     "end": "",
 }
@@ -249,8 +249,8 @@ def _vm_call(state: _Executor, vm: Vm, call: Call) -> Result:
         state.guest[vcpu_id] = "zero"
         return Result(line, state.new_fd(), 0)
     if op == "set_user_memory_region":
-        slot, base, size = (int(a) for a in args)
-        vm.set_user_memory_region(slot & 0xFFFFFFFF, base, size)
+        slot, base, size, flags = (int(a) for a in args)
+        vm.set_user_memory_region(slot & _U32, base, size, flags & _U32)
         return Result(line, 0, 0)
     if op == "set_gsi_routing":
         flags, count, gsi, step, kind, chip, pin = (int(a) for a in args)

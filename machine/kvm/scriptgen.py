@@ -81,6 +81,9 @@ _PVTIME: Final = (0x80000000, 0x80000040, 0x80000020, 0x90000000, 0x8000FFC0)
 _SLOT_IDS: Final = (1, 1, 2, 2, 3, 4, 5, 32766, 32767, 0x10001, 0xFFFFFFFF)
 _SLOT_BASES: Final = (0x40000000, 0x90000000, 0xC0000000, 0x100000000, 0x8000000)
 _SLOT_SIZES: Final = (0x1000, 0x10000, 0x10000, 0x200000, 0x1000000)
+#: Slot flags: none (mostly), dirty logging, read-only (QEMU's flash), both,
+#: and ones arm64 refuses.
+_SLOT_FLAGS: Final = (0, 0, 0, 0, 1, 2, 2, 3, 4, 0x80000000)
 #: GSI routing tables (FLAGS COUNT GSI STEP TYPE CHIP PIN): QEMU's own, the
 #: limits (4096 entries and GSIs, 988 pins, one irqchip), a GSI listed twice,
 #: MSI and unknown entry types, nonzero flags.
@@ -134,7 +137,7 @@ class _Builder:
         self.runs = 0
         #: The slots a script made, as the generator believes (it does not
         #: track refusals): used to aim at overlaps, moves and deletions.
-        self.slots: dict[int, tuple[int, int]] = {}
+        self.slots: dict[int, tuple[int, int, int]] = {}
 
     def emit(self, *fields: object) -> None:
         self.lines.append(" ".join(_show(f) for f in fields))
@@ -233,14 +236,17 @@ class _Builder:
         )
         slot = rng.choice(_SLOT_IDS)
         base, size = rng.choice(_SLOT_BASES), rng.choice(_SLOT_SIZES)
+        flags = rng.choice(_SLOT_FLAGS)
         if kind == "again" and self.slots:
             # The same slot once more: unchanged, moved, resized, or another
-            # slot over its memory.
+            # slot over its memory; its flags kept, or the log or read-only
+            # bit flipped.
             slot = rng.choice(sorted(self.slots))
-            old_base, old_size = self.slots[slot]
+            old_base, old_size, old_flags = self.slots[slot]
             base, size = rng.choice(
                 ((old_base, old_size), (base, old_size), (old_base, size))
             )
+            flags = old_flags ^ rng.choice((0, 0, 1, 2))
             if rng.random() < 0.3:
                 slot = rng.choice(_SLOT_IDS[:7])
         elif kind == "edge":
@@ -260,8 +266,8 @@ class _Builder:
         if size == 0:
             self.slots.pop(slot, None)
         else:
-            self.slots[slot] = (base, size)
-        self.emit("set_user_memory_region", slot, base, size)
+            self.slots[slot] = (base, size, flags)
+        self.emit("set_user_memory_region", slot, base, size, flags)
 
     def vcpu_attr(self, vcpu_id: int) -> None:
         rng = self.rng

@@ -215,8 +215,9 @@ def _pvtime_set(vcpu: Vcpu, attr: int, value: int | None) -> None:
         refuse(errno.EINVAL, f"stolen-time address 0x{ipa:x} is not 64-byte aligned")
     if state.steal_base != GPA_INVALID:
         refuse(errno.EEXIST, "the stolen-time address is already set")
-    if not vm.in_memslot(ipa):
-        refuse(errno.EINVAL, f"stolen-time address 0x{ipa:x} is not in guest memory")
+    # 6.1 looks the page up for writing: a read-only slot fails it too.
+    if not vm.in_memslot(ipa, writable=True):
+        refuse(errno.EINVAL, f"stolen-time address 0x{ipa:x} is not in writable memory")
     state.steal_base = ipa
 
 

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Literal, final, overload
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
-from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.calls import (
+    CallLog,
+    KvmCall,
+    Observer,
+    memory_region_args,
+)
 from virtmodel.machine.kvm.creation import new_device, new_vcpu
 from virtmodel.machine.kvm.device import KvmDevice, check_int
 from virtmodel.machine.kvm.device_names import create_resource, device_label
@@ -37,7 +42,7 @@ from virtmodel.machine.kvm.eras import (
 from virtmodel.machine.kvm.errors import KvmError, refuse
 from virtmodel.machine.kvm.first_run import mmio_claimed, vcpu_first_run
 from virtmodel.machine.kvm.its import ItsDevice
-from virtmodel.machine.kvm.memslots import Memslots, set_memslot
+from virtmodel.machine.kvm.memslots import KVM_MEM_READONLY, Memslots, set_memslot
 from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import VgicState
@@ -148,7 +153,7 @@ class Vm:
         self.pmu_filtered = False
         #: The GSI routing table (KVM_SET_GSI_ROUTING).
         self.routes: tuple[Route, ...] = ()
-        #: Guest memory slots: slot number -> (guest physical base, size).
+        #: Guest memory slots: slot number -> (guest physical base, size, flags).
         self.memslots: Memslots = {}
         #: Whether the calling process has file descriptor *fd* open (the
         #: VFIO device looks descriptors up); none by default.
@@ -295,26 +300,32 @@ class Vm:
         )
         return self.log.invoke(pending, lambda: u.KVM_ARM_TARGET_GENERIC_V8)
 
-    def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
+    def set_user_memory_region(
+        self, slot: int, base: int, size: int, flags: int = 0
+    ) -> None:
         """KVM_SET_USER_MEMORY_REGION: back [base, base+size) with memory.
 
         A *size* of 0 deletes the slot; an existing slot may move to another
-        *base* (same size). The checks are Linux 6.1's (:mod:`.memslots`).
+        *base* (same size) and change its *flags* but for KVM_MEM_READONLY.
+        The checks are Linux 6.1's (:mod:`.memslots`). The record's value is
+        *base*; slot, flags and size follow it (``slot=3, flags=0,
+        size=0x1000``), as the lab's tracer spells QEMU's calls.
 
         Raises:
-            KvmError: EINVAL (bad slot, unaligned, wrapping or too large, a
-                missing slot to delete, an existing slot's size changed),
-                EEXIST (overlaps another slot), EFAULT (ends past the IPA
-                space); EIO on a dead VM.
-            ValueError: *slot* is not an unsigned 32-bit integer, *base* or
-                *size* not an unsigned 64-bit one.
+            KvmError: EINVAL (bad slot or flags, unaligned, wrapping or too
+                large, a missing slot to delete, an existing slot's size or
+                read-only flag changed), EEXIST (overlaps another slot),
+                EFAULT (ends past the IPA space); EIO on a dead VM.
+            ValueError: *slot* or *flags* is not an unsigned 32-bit integer,
+                *base* or *size* not an unsigned 64-bit one.
         """
         check_int("slot", slot, 32)
+        check_int("flags", flags, 32)
         for name, number in (("base", base), ("size", size)):
             check_int(name, number, 64)
 
         def action() -> int:
-            set_memslot(self.memslots, self.ipa_size, slot, base, size)
+            set_memslot(self.memslots, self.ipa_size, slot, base, size, flags)
             return 0
 
         pending = KvmCall(
@@ -325,6 +336,7 @@ class Vm:
             attr=None,
             value=base,
             resource="kvm.vm.memory",
+            args=memory_region_args(slot, flags, size),
         )
         self.log.invoke(pending, action)
 
@@ -350,9 +362,16 @@ class Vm:
         """
         set_gsi_routing(self, routes, flags)
 
-    def in_memslot(self, ipa: int) -> bool:
-        """Whether guest physical address *ipa* is backed by a memory slot."""
-        return any(b <= ipa < b + n for b, n in self.memslots.values())
+    def in_memslot(self, ipa: int, *, writable: bool = False) -> bool:
+        """Whether guest physical address *ipa* is backed by a memory slot.
+
+        With *writable*, a read-only slot (KVM_MEM_READONLY) does not count:
+        the kernel's host-address lookup for writing fails there.
+        """
+        return any(
+            b <= ipa < b + n and not (writable and flags & KVM_MEM_READONLY)
+            for b, n, flags in self.memslots.values()
+        )
 
     def mmio_claimed(self, ipa: int) -> bool:
         """Whether a guest access to *ipa* is handled by an in-kernel device."""

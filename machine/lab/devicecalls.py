@@ -6,17 +6,20 @@ one spelling, one line per call, and compared as lists. A *device call* is
 one of :data:`DEVICE_IOCTLS` on the machine's VM: the VM's creation and
 type, vCPU creation, init (with features) and finalization, every create
 device (TEST probes included), every set/get/has attribute on the vGIC, the
-ITS and the vCPUs, and the GSI routing table.
+ITS and the vCPUs, the GSI routing table, and every memory slot (base,
+slot number, flags, size).
 
 Left out, and said so in docs/kvm.md: the per-register KVM_GET/SET_ONE_REG
 flood and KVM_GET_REG_LIST (QEMU's copy of the CPU registers), vCPU events
-and MP state, memory slots, ioeventfds, capability probes and
+and MP state, ioeventfds, capability probes and
 KVM_ENABLE_CAP, KVM_ARM_PREFERRED_TARGET, the scratch VMs of ``-cpu host``,
 and KVM_RUN (QEMU under ``-S`` never runs). The input buffer of a
 KVM_GET_DEVICE_ATTR is left out too: QEMU passes whatever its variable held.
 
 Line spelling: ``IOCTL(device[, group, attr][, key=value]) = result`` or
-``-> ERRNO``; numbers in hex, VM calls on ``vm``.
+``-> ERRNO``; numbers in hex, VM calls on ``vm``; a memory slot is
+``KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0,
+size=0x10000000) = 0``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ DEVICE_IOCTLS: Final = frozenset(
         "KVM_GET_DEVICE_ATTR",
         "KVM_HAS_DEVICE_ATTR",
         "KVM_SET_GSI_ROUTING",
+        "KVM_SET_USER_MEMORY_REGION",
     }
 )
 
@@ -84,7 +88,12 @@ def _line(
     )
 
 
-def _argument(ioctl: str, value: int | None, attr: str | None) -> str | None:
+def _argument(
+    ioctl: str, value: int | None, attr: str | None, more: str | None = None
+) -> str | None:
+    if ioctl == "KVM_SET_USER_MEMORY_REGION":
+        # The base, then slot, flags and size as both records spell them.
+        return f"0x{value or 0:x}, {more}"
     if ioctl == "KVM_CREATE_VM":
         return f"type={value}"
     if ioctl == "KVM_ARM_VCPU_INIT":
@@ -117,7 +126,8 @@ def from_traced_calls(calls: Iterable[TracedCall]) -> list[str]:
         attr = {"KVM_CREATE_DEVICE": None, "KVM_SET_GSI_ROUTING": extra.get("")}.get(
             call.ioctl, call.attr
         )
-        argument = _argument(call.ioctl, value, call.attr)
+        more = ", ".join(f"{key}={text}" for key, text in call.extra)
+        argument = _argument(call.ioctl, value, call.attr, more)
         lines.append(
             _line(
                 call.ioctl,
@@ -138,7 +148,7 @@ def from_kvm_calls(calls: Iterable[KvmCall]) -> list[str]:
     for call in calls:
         if call.ioctl not in DEVICE_IOCTLS:
             continue
-        argument = _argument(call.ioctl, call.value, call.attr)
+        argument = _argument(call.ioctl, call.value, call.attr, call.args)
         attr = None if call.ioctl == "KVM_CREATE_DEVICE" else call.attr
         lines.append(
             _line(
@@ -162,13 +172,20 @@ def boot_virtmodel(
 ) -> Machine:
     """Boot virtmodel's virt on QEMU's ``-M/-smp/-m/-cpu`` arguments under KVM.
 
-    Arguments other than those four (the lab's fixed ``-accel kvm -S ...``)
-    are skipped. The boot may fail part way; the machine keeps what it did.
+    ``-object`` (memory backends) and ``-numa`` are taken too, read as the
+    command line reads them. Other arguments (the lab's fixed ``-accel kvm
+    -S ...``) are skipped. The boot may fail part way; the machine keeps
+    what it did.
 
     Raises:
         ConfigError: The machine options are bad.
     """
     from virtmodel.machine.boards.virt.board import boot_virt, create_virt
+    from virtmodel.machine.boards.virt.cmdline import (
+        config_from_command_line,
+        parse_argv,
+        read_command_line,
+    )
     from virtmodel.machine.boards.virt.config import config_from_options
     from virtmodel.machine.errors import MachineFailedError
 
@@ -176,10 +193,17 @@ def boot_virtmodel(
     names = {"-M": "machine", "-machine": "machine", "-smp": "smp", "-m": "memory",
              "-cpu": "cpu"}  # fmt: skip
     words = list(qemu_args)
+    kept: list[str] = []
     for option, value in zip(words, [*words[1:], ""], strict=True):
         if option in names:
             options[names[option]] = value
-    config = config_from_options(accel="kvm", **options)
+        if option in (*names, "-object", "-numa"):
+            kept += [option, value]
+    if "-numa" in kept:
+        line = read_command_line(parse_argv([*kept, "-accel", "kvm"]))
+        config = config_from_command_line(line, images=False)
+    else:
+        config = config_from_options(accel="kvm", **options)
     machine = create_virt(config, kernel_semantics=kernel, notifiers=notifiers)
     with contextlib.suppress(MachineFailedError):  # the calls up to it count
         boot_virt(machine)

@@ -12,7 +12,7 @@ fields are separated by blanks::
     has_attr DEV GROUP ATTR             KVM_HAS_DEVICE_ATTR
     vcpu_set_attr/vcpu_get_attr ID GROUP ATTR VALUE, vcpu_has_attr ID GROUP ATTR
     run ID                              KVM_RUN
-    set_user_memory_region SLOT BASE SIZE
+    set_user_memory_region SLOT BASE SIZE FLAGS
                                         KVM_SET_USER_MEMORY_REGION; SIZE 0 deletes
     end                                 close the VM and everything in it
 

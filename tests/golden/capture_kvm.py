@@ -21,7 +21,8 @@ HERE: Final = Path(__file__).resolve().parent
 GOLDEN_DIR: Final = HERE / "qemu-kvm"
 
 #: name -> QEMU machine arguments. GICv3 only: the lab's host cannot emulate
-#: a GICv2. ITS on and off, 1 to 8 CPUs, 256M to 6G with and without highmem.
+#: a GICv2. ITS on and off, 1 to 8 CPUs, 256M to 6G with and without highmem,
+#: and three NUMA nodes each with a memory backend.
 MATRIX: Final[dict[str, tuple[str, ...]]] = {
     "its-on_smp1_256M": ("-M", "virt,gic-version=3,its=on", "-smp", "1", "-m", "256M"),
     "its-on_smp2_256M": ("-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M"),
@@ -37,6 +38,15 @@ MATRIX: Final[dict[str, tuple[str, ...]]] = {
     ),
     "its-on_smp8_4097M": ("-M", "virt,gic-version=3,its=on", "-smp", "8", "-m", "4097M"),
     "its-off_smp5_6G": ("-M", "virt,gic-version=3,its=off", "-smp", "5", "-m", "6G"),
+    # One RAM slot per memory backend, in node order; stolen time after them.
+    "its-on_smp2_numa3_1G": (
+        "-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "1G",
+        "-object", "memory-backend-ram,id=m0,size=512M",
+        "-object", "memory-backend-ram,id=m1,size=256M",
+        "-object", "memory-backend-ram,id=m2,size=256M",
+        "-numa", "node,memdev=m0,cpus=0", "-numa", "node,memdev=m1,cpus=1",
+        "-numa", "node,memdev=m2",
+    ),
 }  # fmt: skip
 #: Every configuration runs the host's CPU (the only one KVM runs as is).
 CPU: Final = ("-cpu", "host")

@@ -101,6 +101,11 @@ def test_device_regions_have_qemus_sizes_too(text: str) -> None:
             parts = [n for (s, _), n in qemu.items() if s - region.base in (0, 8, 16)]
             assert sorted(parts) == ["fwcfg.ctl", "fwcfg.data", "fwcfg.dma"]
             continue
+        if region.name == "pvtime":
+            # Mapped under KVM only when the host has stolen time, so the
+            # config-only memtree leaves it out (a known gap of that view).
+            assert (region.base, machine.accel.name) == (0x090A0000, "kvm")
+            continue
         assert (region.base, region.size) in qemu, region
 
 

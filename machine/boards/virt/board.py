@@ -62,6 +62,18 @@ def kvm_ipa_bits(config: VirtConfig) -> int:
     return max(32, config.highest_gpa.bit_length())
 
 
+def ram_backends(config: VirtConfig) -> tuple[tuple[str, int], ...]:
+    """Return the memory backends making up the RAM, in node order.
+
+    With ``-numa ...,memdev=`` QEMU's machine RAM is a container of the
+    nodes' backends, each after the previous one; without, one block (no
+    backends named).
+    """
+    if config.numa is None:
+        return ()
+    return tuple((node.memdev, node.mem) for node in config.numa.nodes if node.memdev)
+
+
 def create_virt(
     config: VirtConfig,
     *,
@@ -180,14 +192,17 @@ class VirtBoard:
         """Create and realize the board's devices, as ``machvirt_init`` does."""
         cfg = self.config
         probe_vgic(machine, cfg)
+        p = self.peripherals
+        # virt_firmware_init maps the flash before any CPU exists.
+        for bank in p.flash:
+            self._add_mmio(machine, bank, kind="romd")
         cpus = [self._add_cpu(machine, i) for i in range(cfg.cpus)]
         ram_base = cfg.memmap["mem"].base
         with checked_upstream():  # the config's RAM size and base
-            ram = Ram("ram", size=cfg.ram_size, base=ram_base)
+            ram = Ram(
+                "ram", size=cfg.ram_size, base=ram_base, backends=ram_backends(cfg)
+            )
         machine.realize(machine.add(ram))
-        p = self.peripherals
-        for bank in p.flash:
-            self._add_mmio(machine, bank)
         self._add_gic(machine)
         cpu_post_init(machine, cfg, cpus, PMU_PPI)
         self._wire_cpu_ppis(machine, cpus)
@@ -227,7 +242,9 @@ class VirtBoard:
         machine.realize(machine.add(cpu))
         return cpu
 
-    def _add_mmio(self, machine: Machine, dev: Device[Any] | None) -> None:
+    def _add_mmio(
+        self, machine: Machine, dev: Device[Any] | None, *, kind: str = "mmio"
+    ) -> None:
         if dev is None:
             return
         wired = isinstance(dev.props, SpiProps)
@@ -239,7 +256,7 @@ class VirtBoard:
             ):
                 self.secure_memory.add(dev.name, props.base, props.size, owner=dev.path)
             else:
-                machine.map_mmio(dev, dev.name, props.base, props.size)
+                machine.map_mmio(dev, dev.name, props.base, props.size, kind=kind)
         if isinstance(props, SpiProps) and not getattr(props, "secure", False):
             machine.connect_irq(dev, 0, IrqKind.SPI, props.irq)
 

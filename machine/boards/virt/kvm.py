@@ -11,7 +11,8 @@ Facts of QEMU 7.2's ``hw/arm/virt.c`` under ``-accel kvm``:
   stolen-time record (PVTIME_IPA, 64 bytes per CPU from the ``pvtime``
   region) when the host offers stolen time. Each attribute is probed with
   KVM_HAS_DEVICE_ATTR before it is set; a "no" ends QEMU. The ``pvtime``
-  region is RAM the kernel must see, so it gets a memory slot first.
+  region is RAM mapped into the system address space first, so KVM's memory
+  listener gives it a memory slot.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
 #: Bytes of stolen-time record per CPU (QEMU's PVTIME_SIZE_PER_CPU).
 PVTIME_SIZE_PER_CPU: Final = 64
-#: The memory slot QEMU 7.2's virt gives the pvtime region (after the two
-#: flash banks and the RAM).
-PVTIME_SLOT: Final = 3
 #: The host page size the pvtime region is rounded up to.
 HOST_PAGE: Final = 0x1000
 #: First PPI interrupt ID: a PPI's number on the GIC is 16 + its index.
@@ -75,7 +73,9 @@ def cpu_post_init(
         # 64 bytes a possible CPU, whole host pages: at most 512 CPUs, so it
         # always fits the 64 KiB region.
         pvtime = -(-config.max_cpus * PVTIME_SIZE_PER_CPU // HOST_PAGE) * HOST_PAGE
-        accel.attached_vm.set_user_memory_region(PVTIME_SLOT, base, pvtime)
+        # RAM in the system address space: KVM's memory listener gives it
+        # the lowest free slot (3 after the flash banks and one RAM block).
+        machine.memory.add("pvtime", base, pvtime, owner="/machine", kind="ram")
     for n, cpu in enumerate(cpus):
         vcpu = accel.vcpus[cpu.props.index]
         if accel.features[cpu.props.index] >> uapi.KVM_ARM_VCPU_PMU_V3 & 1:

@@ -63,8 +63,10 @@ class GuestMemory:
         if value is not None:
             self.claimed.append(claimed_range(type_id, attr, value))
 
-    def map(self, slot: int, base: int, size: int, code: bytes) -> None:
+    def map(self, slot: int, base: int, size: int, code: bytes, flags: int = 0) -> None:
         """Back [base, base+size) with fresh memory starting with *code*.
+
+        A *size* of 0 deletes the slot (the kernel ignores the memory then).
 
         Raises:
             OSError: The kernel refused the mapping or the memory slot.
@@ -72,8 +74,11 @@ class GuestMemory:
         area = self._resources.memory(self._syscalls.map_anonymous(max(size, 1)))
         area[: len(code)] = code
         address = _address_of(area)
-        region = bytearray(MEMORY_REGION.pack(slot, 0, base, size, address))
-        line = f"KVM_SET_USER_MEMORY_REGION(vm, slot {slot}, 0x{base:x}+0x{size:x})"
+        region = bytearray(MEMORY_REGION.pack(slot, flags, base, size, address))
+        line = (
+            f"KVM_SET_USER_MEMORY_REGION(vm, slot {slot}, flags {flags}, "
+            f"0x{base:x}+0x{size:x})"
+        )
         plumbing_call(
             self._plumbing,
             line,
@@ -81,7 +86,10 @@ class GuestMemory:
                 self._vm_fd, u.KVM_SET_USER_MEMORY_REGION, region
             ),
         )
-        self.slots[slot] = (base, size)
+        if size:
+            self.slots[slot] = (base, size)
+        else:
+            self.slots.pop(slot, None)
 
     def window(self, ipa_size: int) -> GuestWindow:
         """Return the guest's code page, mapping it on first use.

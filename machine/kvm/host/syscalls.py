@@ -20,8 +20,13 @@ import os
 import signal
 import threading
 from types import FrameType
+from typing import Final
 
-__all__ = ["Syscalls", "bounded_ioctl", "kernel_reason"]
+__all__ = ["MAP_NORESERVE", "Syscalls", "bounded_ioctl", "kernel_reason"]
+
+#: Linux's MAP_NORESERVE (the same on arm64 and x86-64); Python's mmap
+#: module only names it from 3.13 on.
+MAP_NORESERVE: Final = 0x4000
 
 
 class Syscalls:
@@ -56,8 +61,13 @@ class Syscalls:
         return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
 
     def map_anonymous(self, size: int) -> mmap.mmap:
-        """Map *size* bytes of private anonymous memory (guest RAM)."""
-        return mmap.mmap(-1, size, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        """Map *size* bytes of private anonymous memory (guest RAM).
+
+        No swap is reserved (MAP_NORESERVE), as for QEMU's RAM: a board's
+        RAM may be larger than the host's, and only touched pages count.
+        """
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
+        return mmap.mmap(-1, size, flags)
 
 
 def kernel_reason(code: int) -> str:

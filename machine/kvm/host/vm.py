@@ -23,7 +23,12 @@ from typing import Final, Literal, TypeVar, final, overload
 
 from virtmodel.machine.kvm import constants as c
 from virtmodel.machine.kvm import uapi as u
-from virtmodel.machine.kvm.calls import CallLog, KvmCall, Observer
+from virtmodel.machine.kvm.calls import (
+    CallLog,
+    KvmCall,
+    Observer,
+    memory_region_args,
+)
 from virtmodel.machine.kvm.device import check_int
 from virtmodel.machine.kvm.device_names import create_resource, device_label
 from virtmodel.machine.kvm.errors import KvmError, Refusal
@@ -351,22 +356,34 @@ class HostVm:
         self.log.invoke(pending, action)
         return created[0] if created else None
 
-    def set_user_memory_region(self, slot: int, base: int, size: int) -> None:
+    def set_user_memory_region(
+        self, slot: int, base: int, size: int, flags: int = 0
+    ) -> None:
         """KVM_SET_USER_MEMORY_REGION with fresh anonymous memory of *size*.
 
         Raises:
-            KvmError: The kernel's errno (EINVAL for a bad slot or range).
-            ValueError: An argument is not an unsigned 64-bit integer.
+            KvmError: The kernel's errno (EINVAL for a bad slot, flags or
+                range).
+            ValueError: *slot* or *flags* is not an unsigned 32-bit integer,
+                *base* or *size* not an unsigned 64-bit one.
         """
-        for name, number in (("slot", slot), ("base", base), ("size", size)):
+        check_int("slot", slot, 32)
+        check_int("flags", flags, 32)
+        for name, number in (("base", base), ("size", size)):
             check_int(name, number, 64)
 
         def action() -> int:
-            self.kernel_call(lambda: self.memory.map(slot, base, size, b""))
-            self.memory.claimed.append((base, base + size))
+            self.kernel_call(lambda: self.memory.map(slot, base, size, b"", flags))
+            if size:
+                self.memory.claimed.append((base, base + size))
             return 0
 
-        self._invoke("KVM_SET_USER_MEMORY_REGION", "vm", base, "kvm.vm.memory", action)
+        pending = KvmCall(
+            seq=-1, ioctl="KVM_SET_USER_MEMORY_REGION", device="vm", group=None,
+            attr=None, value=base, resource="kvm.vm.memory",
+            args=memory_region_args(slot, flags, size),
+        )  # fmt: skip
+        self.log.invoke(pending, action)
 
     def guest_window(self) -> GuestWindow:
         """Return the guest's code page, mapping it on first use.

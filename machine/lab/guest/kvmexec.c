@@ -150,7 +150,7 @@ static void prepare_memory(struct vm *vm)
 static void *slot_memory;
 
 static void set_memory_region(int line, int vm_fd, uint64_t slot, uint64_t base,
-			      uint64_t size)
+			      uint64_t size, uint64_t flags)
 {
 	struct kvm_userspace_memory_region region;
 	long ret;
@@ -169,6 +169,7 @@ static void set_memory_region(int line, int vm_fd, uint64_t slot, uint64_t base,
 	}
 	memset(&region, 0, sizeof(region));
 	region.slot = (uint32_t)slot;
+	region.flags = (uint32_t)flags;
 	region.guest_phys_addr = base;
 	region.memory_size = size;
 	region.userspace_addr = SLOTS_VA;
@@ -274,7 +275,7 @@ static const struct op ops[] = {
 	{ "create_device", 2 }, { "set_attr", 4 },      { "get_attr", 4 },
 	{ "has_attr", 3 },      { "vcpu_set_attr", 4 }, { "vcpu_get_attr", 4 },
 	{ "vcpu_has_attr", 3 }, { "run", 1 },           { "end", 0 },
-	{ "set_user_memory_region", 3 }, { "set_gsi_routing", 7 },
+	{ "set_user_memory_region", 4 }, { "set_gsi_routing", 7 },
 };
 
 /* Return the fd of the handle named by text ("dN" or a vCPU id), -1 if
@@ -390,7 +391,7 @@ static void execute(const char *file, int line, char **f, int n, int kvm, struct
 		}
 		report_call(line, ret, err);
 	} else if (!strcmp(op->name, "set_user_memory_region")) {
-		set_memory_region(line, vm->fd, a[1], a[2], a[3]);
+		set_memory_region(line, vm->fd, a[1], a[2], a[3], a[4]);
 	} else if (!strcmp(op->name, "set_gsi_routing")) {
 		set_gsi_routing(line, vm->fd, a);
 	} else if (!strcmp(op->name, "run")) {

@@ -176,6 +176,8 @@ def test_cpu_sysregs_hold_the_cpu_interface_state() -> None:
     fails(errno.EINVAL, gic.set_attr, sysregs, sre, 0)
     fails(errno.ENOENT, gic.get_attr, sysregs, 0xC231)
     fails(errno.ENXIO, gic.has_attr, sysregs, 0xC231)
+    # The register is read, then copying it out through NULL fails.
+    fails(errno.EFAULT, gic.get_attr, sysregs, pmr, None)
 
 
 SYSREGS = kvm.KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS

@@ -19,6 +19,7 @@ from tests.machine.kvm.helpers import (
 from virtmodel.machine import kvm
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.eras import SemanticsName
+from virtmodel.machine.kvm.memslots import KVM_MEM_READONLY
 from virtmodel.machine.kvm.routing import Route
 
 
@@ -240,7 +241,7 @@ def test_a_memory_slot_past_the_ipa_space_is_efault_not_einval() -> None:
     vm.set_user_memory_region(2, 0xFFFFF000, 0x1000)  # ends exactly at 4 GiB
 
     assert "ends past the IPA space" in str(error)
-    assert vm.memslots == {2: (0xFFFFF000, 0x1000)}
+    assert vm.memslots == {2: (0xFFFFF000, 0x1000, 0)}
 
 
 def test_moving_a_memory_slot_past_the_ipa_space_is_efault() -> None:
@@ -250,7 +251,7 @@ def test_moving_a_memory_slot_past_the_ipa_space_is_efault() -> None:
 
     fails(errno.EFAULT, vm.set_user_memory_region, 2, 0x100000000, 0x1000)
 
-    assert vm.memslots == {2: (0xFFFFF000, 0x1000)}
+    assert vm.memslots == {2: (0xFFFFF000, 0x1000, 0)}
 
 
 @pytest.mark.parametrize(
@@ -279,7 +280,7 @@ def test_the_highest_user_slot_id_is_accepted() -> None:
 
     vm.set_user_memory_region(0x7FFE, 0, 0x1000)
 
-    assert vm.memslots == {0x7FFE: (0, 0x1000)}
+    assert vm.memslots == {0x7FFE: (0, 0x1000, 0)}
 
 
 def test_size_zero_deletes_a_slot_and_einval_when_there_is_none() -> None:
@@ -305,7 +306,7 @@ def test_an_existing_slot_moves_keeps_its_place_or_refuses_a_new_size() -> None:
     error = fails(errno.EINVAL, vm.set_user_memory_region, 1, 0x40008000, 0x20000)
 
     assert "exists with size 0x10000" in str(error)
-    assert vm.memslots == {1: (0x40008000, 0x10000)}
+    assert vm.memslots == {1: (0x40008000, 0x10000, 0)}
 
 
 def test_a_new_or_moved_slot_over_another_is_eexist_before_the_ipa_check() -> None:
@@ -318,7 +319,57 @@ def test_a_new_or_moved_slot_over_another_is_eexist_before_the_ipa_check() -> No
     fails(errno.EEXIST, vm.set_user_memory_region, 2, 0x4000F000, 0x10000)
 
     assert "overlaps slot 1" in str(error)
-    assert vm.memslots == {1: (0x40000000, 0x10000), 2: (0x50000000, 0x10000)}
+    assert vm.memslots == {1: (0x40000000, 0x10000, 0), 2: (0x50000000, 0x10000, 0)}
+
+
+@pytest.mark.parametrize("flags", [1 << 2, 1 << 31, 0x7])
+def test_a_memory_flag_arm64_lacks_is_einval_even_for_a_deletion(flags: int) -> None:
+    # check_memory_region_flags: arm64 takes LOG_DIRTY_PAGES and READONLY.
+    vm = kvm.create_vm()
+    vm.set_user_memory_region(1, 0x40000000, 0x10000)
+
+    error = fails(errno.EINVAL, vm.set_user_memory_region, 2, 0x50000000, 0x1000, flags)
+    fails(errno.EINVAL, vm.set_user_memory_region, 1, 0x40000000, 0, flags)
+
+    assert f"flags 0x{flags:x}" in str(error)
+    assert vm.memslots == {1: (0x40000000, 0x10000, 0)}
+
+
+def test_the_flags_are_checked_after_the_slot_id_and_before_the_alignment() -> None:
+    vm = kvm.create_vm()
+
+    slot = fails(errno.EINVAL, vm.set_user_memory_region, 0x7FFF, 0x800, 0x1000, 4)
+    flags = fails(errno.EINVAL, vm.set_user_memory_region, 0, 0x800, 0x1000, 4)
+
+    assert "slot id" in str(slot)
+    assert "flags 0x4" in str(flags)
+
+
+def test_a_slot_may_change_its_log_flag_but_never_its_read_only_flag() -> None:
+    vm = kvm.create_vm()
+    vm.set_user_memory_region(0, 0, 0x4000000, KVM_MEM_READONLY)
+
+    error = fails(errno.EINVAL, vm.set_user_memory_region, 0, 0, 0x4000000, 0)
+    moved = fails(errno.EINVAL, vm.set_user_memory_region, 0, 0x8000000, 0x4000000)
+    vm.set_user_memory_region(0, 0, 0x4000000, 3)  # flags only: logging on
+    logged = dict(vm.memslots)
+    vm.set_user_memory_region(0, 0x8000000, 0x4000000, 2)  # moved, logging off
+
+    assert "read-only flag cannot change" in str(error)
+    assert "read-only" in str(moved)
+    assert logged == {0: (0, 0x4000000, 3)}
+    assert vm.memslots == {0: (0x8000000, 0x4000000, 2)}
+    assert str(vm.calls[-1]) == (
+        "KVM_SET_USER_MEMORY_REGION(vm, 134217728, slot=0, flags=2, size=0x4000000) = 0"
+    )
+
+
+def test_memory_region_flags_must_fit_32_bits() -> None:
+    vm = kvm.create_vm()
+
+    with pytest.raises(ValueError, match="flags"):
+        vm.set_user_memory_region(0, 0, 0x1000, 1 << 32)
+    assert vm.calls == []
 
 
 def test_memory_slots_decide_where_stolen_time_may_go() -> None:

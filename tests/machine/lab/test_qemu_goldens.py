@@ -178,6 +178,50 @@ def test_tracer_lines_become_the_same_spelling() -> None:
     ]
 
 
+def test_a_memory_slot_reads_the_same_from_the_tracer_and_the_simulator() -> None:
+    from virtmodel.machine import kvm
+
+    log = [
+        "sys KVM_CREATE_VM type=0x28 ret=9 errno=0",
+        "vm0 KVM_SET_USER_MEMORY_REGION slot=1 flags=2 gpa=0x4000000 size=0x4000000"
+        " ret=0 errno=0",
+        "vm0 KVM_SET_USER_MEMORY_REGION slot=2 flags=4 gpa=0x40000000"
+        " size=0x10000000 ret=-1 errno=22",
+    ]
+    vm = kvm.create_vm(semantics="v6.1", host=kvm.LAB_HOST)
+    vm.set_user_memory_region(1, 0x4000000, 0x4000000, 2)
+    with pytest.raises(kvm.KvmError):
+        vm.set_user_memory_region(2, 0x40000000, 0x10000000, 4)
+
+    traced = from_traced_calls(parse_trace_log(log))[1:]
+
+    assert (
+        traced
+        == from_kvm_calls(vm.calls)
+        == [
+            "KVM_SET_USER_MEMORY_REGION(vm, 0x4000000, slot=1, flags=2, size=0x4000000)"
+            " = 0",
+            "KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=4,"
+            " size=0x10000000) -> EINVAL",
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_every_golden_has_real_qemus_memory_slots(name: str) -> None:
+    """The goldens keep the slots: flash read-only, then RAM, then stolen time."""
+    _, calls = read_golden(golden_path(name))
+    slots = [c for c in calls if c.startswith("KVM_SET_USER_MEMORY_REGION")]
+
+    assert slots[:2] == [
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x0, slot=0, flags=2, size=0x4000000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x4000000, slot=1, flags=2, size=0x4000000)"
+        " = 0",
+    ]
+    assert slots[2].startswith("KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2,")
+    assert calls.index(slots[1]) < calls.index("KVM_CREATE_VCPU(vcpu0) = 0")
+
+
 @pytest.mark.parametrize(("pri_bits", "per_group"), [(5, 1), (6, 2), (7, 4)])
 def test_the_put_writes_one_active_priority_register_per_32_levels(
     pri_bits: int, per_group: int

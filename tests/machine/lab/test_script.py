@@ -27,7 +27,7 @@ vcpu_set_attr 0 0 0 23
 vcpu_get_attr 0 0 0 NULL
 vcpu_has_attr 0 2 0
 run 0
-set_user_memory_region 1 0x40000000 0
+set_user_memory_region 1 0x40000000 0 2
 set_gsi_routing 0 256 0 1 1 0 0
 end
 """

@@ -21,7 +21,7 @@ from virtmodel.machine.kvm.host import (
     create_host_vm,
     open_kvm,
 )
-from virtmodel.machine.kvm.host.abi import REG_MPIDR_EL1, x_reg
+from virtmodel.machine.kvm.host.abi import MEMORY_REGION, REG_MPIDR_EL1, x_reg
 from virtmodel.machine.kvm.host.guest import choose_window, claimed_range
 from virtmodel.machine.kvm.host.resources import Resources
 from virtmodel.machine.kvm.host.syscalls import bounded_ioctl
@@ -200,11 +200,35 @@ def test_user_memory_is_a_record_and_the_guest_keeps_clear_of_it():
     with host_vm(fake) as vm:
         vm.set_user_memory_region(0, top, 0x100000)
         vm.create_vcpu(0).run()
-    assert str(vm.calls[0]) == f"KVM_SET_USER_MEMORY_REGION(vm, {top}) = 0"
+    assert str(vm.calls[0]) == (
+        f"KVM_SET_USER_MEMORY_REGION(vm, {top}, slot=0, flags=0, size=0x100000) = 0"
+    )
     (slot0, base0, size0, _), (slot1, base1, size1, _) = fake.slots
     assert (slot0, base0, size0) == (0, top, 0x100000)
     assert slot1 == 1
     assert base1 + 2 * size1 <= top
+
+
+def test_a_read_only_slot_passes_its_flags_and_a_deletion_frees_the_slot():
+    fake = FakeKernel()
+    with host_vm(fake) as vm:
+        vm.set_user_memory_region(0, 0, 0x4000000, 2)
+        vm.set_user_memory_region(0, 0, 0, 2)
+        slots = dict(vm.memory.slots)
+        vm.create_vcpu(0).run()  # the guest's page takes the freed slot 0
+    sent = []
+    for call in fake.calls:
+        if call.request == u.KVM_SET_USER_MEMORY_REGION:
+            assert isinstance(call.arg, bytes)
+            sent.append(MEMORY_REGION.unpack(call.arg)[:4])
+    assert sent[:2] == [(0, 2, 0, 0x4000000), (0, 2, 0, 0)]
+    assert slots == {}
+    assert sent[2][:2] == (0, 0)
+    assert str(vm.calls[1]) == (
+        "KVM_SET_USER_MEMORY_REGION(vm, 0, slot=0, flags=2, size=0x0) = 0"
+    )
+    with pytest.raises(ValueError, match="flags"):
+        vm.set_user_memory_region(0, 0, 0x1000, 1 << 32)
 
 
 def test_probes_devices_of_other_types_and_refusals():
