@@ -165,12 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _mtree(machine: Machine) -> str:
     """Return ``info mtree`` for the machine: QEMU's view of the same config.
 
-    The devices were placed from that config, and map QEMU's region sizes.
+    The devices were placed from that config, and map QEMU's region sizes;
+    the ``pvtime`` RAM is there when this run's kernel gave stolen time.
     """
     from virtmodel.machine.boards.virt.memtree import virt_address_spaces
     from virtmodel.machine.mtree import format_mtree
 
-    return format_mtree(virt_address_spaces(_board(machine).config))
+    config = _board(machine).config
+    pvtime = "pvtime" in machine.memory
+    return format_mtree(virt_address_spaces(config, pvtime=pvtime))
 
 
 def _kernel_label(args: argparse.Namespace) -> str:

@@ -22,7 +22,7 @@ GOLDEN_DIR: Final = HERE / "qemu-kvm"
 
 #: name -> QEMU machine arguments. GICv3 only: the lab's host cannot emulate
 #: a GICv2. ITS on and off, 1 to 8 CPUs, 256M to 6G with and without highmem,
-#: and three NUMA nodes each with a memory backend.
+#: three NUMA nodes each with a memory backend, and two older machine types.
 MATRIX: Final[dict[str, tuple[str, ...]]] = {
     "its-on_smp1_256M": ("-M", "virt,gic-version=3,its=on", "-smp", "1", "-m", "256M"),
     "its-on_smp2_256M": ("-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "256M"),
@@ -38,6 +38,11 @@ MATRIX: Final[dict[str, tuple[str, ...]]] = {
     ),
     "its-on_smp8_4097M": ("-M", "virt,gic-version=3,its=on", "-smp", "8", "-m", "4097M"),
     "its-off_smp5_6G": ("-M", "virt,gic-version=3,its=off", "-smp", "5", "-m", "6G"),
+    # Older machine types: 5.1 gives no stolen time, 2.7 no in-kernel ITS.
+    "virt-5.1_its-on_smp2_256M": (
+        "-M", "virt-5.1,gic-version=3,its=on", "-smp", "2", "-m", "256M",
+    ),
+    "virt-2.7_smp2_512M": ("-M", "virt-2.7,gic-version=3", "-smp", "2", "-m", "512M"),
     # One RAM slot per memory backend, in node order; stolen time after them.
     "its-on_smp2_numa3_1G": (
         "-M", "virt,gic-version=3,its=on", "-smp", "2", "-m", "1G",

@@ -206,3 +206,58 @@ def test_kvm_without_gic_version_shows_the_gic_the_simulated_host_gives(
 
     assert f"): {gic}\n" in info
     assert run.endswith(info)
+
+
+@pytest.mark.parametrize(
+    ("machine", "semantics", "pvtime"),
+    [
+        ("virt", "v6.1", True),  # the lab's kernel offers stolen time
+        ("virt-5.2", "v6.1", True),
+        ("virt-5.1", "v6.1", False),  # the type predates stolen time
+        ("virt", "v4.8", False),  # the 2016 kernels lack it
+    ],
+)
+def test_kvm_mtree_has_the_pvtime_ram_when_the_vcpus_steal_time(
+    capsys: pytest.CaptureFixture[str], machine: str, semantics: str, pvtime: bool
+) -> None:
+    argv = [
+        "-M",
+        machine,
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "--kernel-semantics",
+        semantics,
+    ]
+    assert main(["info", "mtree", *argv]) == 0
+    info = capsys.readouterr().out
+    assert main(["run", "--mtree", *argv]) == 0
+    run = capsys.readouterr().out
+
+    line = "    00000000090a0000-00000000090a0fff (prio 0, ram): pvtime\n"
+    assert (line in info) is pvtime
+    assert ("PVTIME_IPA" in run) is pvtime
+    assert run.endswith(info)
+
+
+def test_info_under_the_host_backend_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = [
+        "info",
+        "mtree",
+        "-M",
+        "virt",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "--kvm",
+        "host",
+    ]
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert "info answers for the simulated kernel" in err[0]

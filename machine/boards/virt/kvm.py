@@ -20,7 +20,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from virtmodel.machine.accel import KvmAccel
-from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP
+from virtmodel.machine.boards.virt.memmap import (
+    BASE_MEMMAP,
+    PVTIME_SIZE_PER_CPU,
+    pvtime_size,
+    steals_time,
+)
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.kvm import uapi
 
@@ -30,10 +35,6 @@ if TYPE_CHECKING:
     from virtmodel.machine.boards.virt.config import VirtConfig
     from virtmodel.machine.machine import Machine
 
-#: Bytes of stolen-time record per CPU (QEMU's PVTIME_SIZE_PER_CPU).
-PVTIME_SIZE_PER_CPU: Final = 64
-#: The host page size the pvtime region is rounded up to.
-HOST_PAGE: Final = 0x1000
 #: First PPI interrupt ID: a PPI's number on the GIC is 16 + its index.
 PPI_BASE: Final = 16
 
@@ -67,12 +68,10 @@ def cpu_post_init(
     accel = machine.accel
     if not isinstance(accel, KvmAccel):
         return
-    steal_time = accel.host.pvtime and config.is_armv8
+    steal_time = steals_time(config, accel.host.pvtime)
     base = BASE_MEMMAP["pvtime"].base
     if steal_time:
-        # 64 bytes a possible CPU, whole host pages: at most 512 CPUs, so it
-        # always fits the 64 KiB region.
-        pvtime = -(-config.max_cpus * PVTIME_SIZE_PER_CPU // HOST_PAGE) * HOST_PAGE
+        pvtime = pvtime_size(config)
         # RAM in the system address space: KVM's memory listener gives it
         # the lowest free slot (3 after the flash banks and one RAM block).
         machine.memory.add("pvtime", base, pvtime, owner="/machine", kind="ram")

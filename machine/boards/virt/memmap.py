@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from virtmodel.machine.errors import ConfigError
 from virtmodel.machine.options import GiB, MiB
+
+if TYPE_CHECKING:
+    from virtmodel.machine.boards.virt.config import VirtConfig
 
 
 class MapEntry(NamedTuple):
@@ -177,4 +180,32 @@ def place_high_regions(
         highest_gpa=highest_gpa,
         regions=MappingProxyType(regions),
         fits=MappingProxyType(fits),
+    )
+
+
+#: Bytes of stolen-time record per CPU (QEMU's PVTIME_SIZE_PER_CPU).
+PVTIME_SIZE_PER_CPU: Final = 64
+#: The host page size the pvtime region is rounded up to.
+HOST_PAGE: Final = 0x1000
+
+
+def pvtime_size(config: VirtConfig) -> int:
+    """Return the ``pvtime`` RAM's size: 64 bytes a possible CPU, whole host pages.
+
+    At most 512 CPUs, so it always fits the 64 KiB region of the map.
+    """
+    return -(-config.max_cpus * PVTIME_SIZE_PER_CPU // HOST_PAGE) * HOST_PAGE
+
+
+def steals_time(config: VirtConfig, host_has_steal_time: bool) -> bool:
+    """Return whether QEMU gives the vCPUs stolen time (the ``pvtime`` RAM).
+
+    Under KVM, when the host kernel offers it (KVM_CAP_STEAL_TIME), for an
+    AArch64 CPU, on machine types 5.2 and newer.
+    """
+    return (
+        config.accel == "kvm"
+        and host_has_steal_time
+        and config.is_armv8
+        and config.compat.kvm_steal_time
     )

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 from virtmodel.devices import gicv2, gicv3
 from virtmodel.devices.its import ITS_SIZE
 from virtmodel.devices.v2m import V2M_SIZE
-from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP
+from virtmodel.machine.boards.virt.memmap import BASE_MEMMAP, pvtime_size
 from virtmodel.machine.mtree import SIZE_ALL, AddressSpace, MemRegion
 
 if TYPE_CHECKING:
@@ -238,14 +238,23 @@ def _tag_memory(
     return tag
 
 
-def virt_address_spaces(config: VirtConfig) -> list[AddressSpace]:
-    """Return the machine's address spaces in the order QEMU creates them."""
+def virt_address_spaces(
+    config: VirtConfig, *, pvtime: bool = False
+) -> list[AddressSpace]:
+    """Return the machine's address spaces in the order QEMU creates them.
+
+    *pvtime*: whether the vCPUs got stolen time under KVM, which maps the
+    ``pvtime`` RAM (see :func:`~.kvm.steals_time`; it depends on the host).
+    """
     secure = (
         MemRegion("secure-memory", SIZE_ALL, kind="container")
         if config.secure
         else None
     )
     system = _system(config, secure)
+    if pvtime:
+        entry = BASE_MEMMAP["pvtime"]
+        system.add(entry.base, MemRegion("pvtime", pvtime_size(config), kind="ram"))
     io = MemRegion("io", 0x10000)
     spaces = [AddressSpace("memory", system), AddressSpace("I/O", io)]
     tag = _tag_memory(config, "tag-memory", "mem", None) if config.mte else None

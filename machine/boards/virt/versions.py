@@ -11,6 +11,8 @@ type                           differs from 7.2
 6.1 and older                  no ``cpu-map`` (and no CPU phandles); no ITS
                                under TCG; ``-smp`` prefers sockets to cores
 5.2 and older                  no secure GPIO (``gpio-restart``/``-poweroff``)
+5.1 and older                  no KVM stolen time (no ``pvtime`` region and
+                               no PVTIME_IPA; checked on the lab's kernel)
 4.1 and older                  firmware keeps the PL061 and ``gpio-keys``
                                (no ACPI GED); memory hot-plug adds no NUMA
                                node by itself
@@ -70,6 +72,11 @@ class VirtCompat:
     def secure_gpio(self) -> bool:
         """Whether ``secure=on`` adds the secure PL061 and its lines (6.0+)."""
         return self._since(6, 0)
+
+    @property
+    def kvm_steal_time(self) -> bool:
+        """Whether vCPUs under KVM get a stolen-time record (5.2+)."""
+        return self._since(5, 2)
 
     @property
     def acpi_ged(self) -> bool:
