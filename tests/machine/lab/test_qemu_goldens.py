@@ -236,3 +236,21 @@ def test_the_put_writes_one_active_priority_register_per_32_levels(
     assert len(sysregs) == 7 + 2 * per_group
     assert sysregs[1].attr & 0xFFFF == ICC_CTLR_EL1
     assert sysregs[1].value == ctlr
+
+
+def test_the_figures_in_readme_and_docs_count_the_goldens() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    calls = sum(len(read_golden(golden_path(name))[1]) for name in MATRIX)
+    for doc in ("README.md", "docs/kvm.md"):
+        text = " ".join((root / doc).read_text().split())
+        found = re.search(
+            r"(\d+) of (\d+) configurations reproduced call for call, ([\d,]+) calls",
+            text,
+        )
+        assert found is not None, doc
+        assert found.groups() == (
+            str(len(MATRIX)), str(len(MATRIX)), f"{calls:,}"
+        ), doc  # fmt: skip
