@@ -152,6 +152,7 @@ class KvmAccel(Accelerator):
             )
         self.vm.add_observer(before=machine.on_kvm_call, after=machine.on_kvm_result)
         self.vm.record_creation()
+        qemu_vm_setup(self.vm)
         # QEMU's kvm_init registers its memory listener before any board
         # code runs: every RAM or ROM device region mapped later gets a slot.
         KvmMemoryListener(self.vm).listen(machine.memory)
@@ -244,6 +245,44 @@ class KvmAccel(Accelerator):
         if self.backend == "host":
             return f"kvm (host kernel {platform.release()}, {self.ipa_bits}-bit IPA)"
         return f"kvm (kernel {self.semantics}, {self.ipa_bits}-bit IPA)"
+
+
+#: How many ioeventfds QEMU's probe of the kernel's I/O bus assigns.
+PROBE_IOEVENTFDS = 7
+
+
+def qemu_vm_setup(vm: KvmVm) -> None:
+    """Make the VM-wide calls QEMU 7.2's ``kvm_init`` makes after creating a VM.
+
+    Manual dirty-log protection with the offered manual-protect and
+    initially-set bits, when any is offered; NISV_TO_USER when offered; then
+    the probe of the kernel's I/O bus: up to seven PIO ioeventfds on port 0,
+    two bytes, matching 0..6, assigned until one is refused, then the
+    assigned ones deassigned last first (each eventfd closed after). The
+    probe's answer (whether all seven were taken) only steers QEMU's later
+    device choices, none of which are modelled.
+    """
+    manual = vm.check_extension(uapi.KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) & (
+        uapi.KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | uapi.KVM_DIRTY_LOG_INITIALLY_SET
+    )
+    if manual:
+        vm.enable_cap(uapi.KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, manual)
+    if vm.check_extension(uapi.KVM_CAP_ARM_NISV_TO_USER):
+        vm.enable_cap(uapi.KVM_CAP_ARM_NISV_TO_USER)
+    assign = uapi.KVM_IOEVENTFD_FLAG_PIO | uapi.KVM_IOEVENTFD_FLAG_DATAMATCH
+    fds: list[int] = []
+    for match in range(PROBE_IOEVENTFDS):
+        fd = vm.eventfd()
+        try:
+            vm.ioeventfd(fd, 0, 2, assign, match)
+        except kvm.KvmError:
+            vm.close_eventfd(fd)
+            break
+        fds.append(fd)
+    for match in reversed(range(len(fds))):
+        deassign = assign | uapi.KVM_IOEVENTFD_FLAG_DEASSIGN
+        vm.ioeventfd(fds[match], 0, 2, deassign, match)
+        vm.close_eventfd(fds[match])
 
 
 def _default_host(era: Era) -> kvm.HostCaps:

@@ -51,7 +51,9 @@ Resource = Literal[
     "kvm.vgic.nr_irqs",
     "kvm.vgic.redist_regs",
     "kvm.vm.create",
+    "kvm.vm.enable_cap",
     "kvm.vm.gsi_routing",
+    "kvm.vm.ioeventfd",
     "kvm.vm.memory",
     "kvm.vm.preferred_target",
 ]

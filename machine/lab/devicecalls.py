@@ -4,16 +4,17 @@ Real QEMU's trace (:class:`~virtmodel.machine.lab.tracelog.TracedCall`) and
 ``virtmodel run``'s (:class:`~virtmodel.machine.kvm.KvmCall`) are brought to
 one spelling, one line per call, and compared as lists. A *device call* is
 one of :data:`DEVICE_IOCTLS` on the machine's VM: the VM's creation and
-type, vCPU creation, init (with features) and finalization, every create
-device (TEST probes included), every set/get/has attribute on the vGIC, the
-ITS and the vCPUs, the GSI routing table, and every memory slot (base,
-slot number, flags, size).
+type, its set-up (KVM_ENABLE_CAP with capability, flags and arguments; the
+KVM_IOEVENTFD probe with address, length, flags and datamatch), vCPU
+creation, init (with features) and finalization, every create device (TEST
+probes included), every set/get/has attribute on the vGIC, the ITS and the
+vCPUs, the GSI routing table, and every memory slot (base, slot number,
+flags, size).
 
 Left out, and said so in docs/kvm.md: the per-register KVM_GET/SET_ONE_REG
 flood and KVM_GET_REG_LIST (QEMU's copy of the CPU registers), vCPU events
-and MP state, ioeventfds, capability probes and
-KVM_ENABLE_CAP, KVM_ARM_PREFERRED_TARGET, the scratch VMs of ``-cpu host``,
-and KVM_RUN (QEMU under ``-S`` never runs). The input buffer of a
+and MP state, capability probes, KVM_ARM_PREFERRED_TARGET, the scratch VMs
+of ``-cpu host``, and KVM_RUN (QEMU under ``-S`` never runs). The input buffer of a
 KVM_GET_DEVICE_ATTR is left out too: QEMU passes whatever its variable held.
 
 Line spelling: ``IOCTL(device[, group, attr][, key=value]) = result`` or
@@ -51,6 +52,8 @@ __all__ = [
 DEVICE_IOCTLS: Final = frozenset(
     {
         "KVM_CREATE_VM",
+        "KVM_ENABLE_CAP",
+        "KVM_IOEVENTFD",
         "KVM_CREATE_VCPU",
         "KVM_ARM_VCPU_INIT",
         "KVM_ARM_VCPU_FINALIZE",
@@ -94,6 +97,8 @@ def _argument(
     if ioctl == "KVM_SET_USER_MEMORY_REGION":
         # The base, then slot, flags and size as both records spell them.
         return f"0x{value or 0:x}, {more}"
+    if ioctl in ("KVM_ENABLE_CAP", "KVM_IOEVENTFD"):
+        return more  # every argument, as both records spell them
     if ioctl == "KVM_CREATE_VM":
         return f"type={value}"
     if ioctl == "KVM_ARM_VCPU_INIT":

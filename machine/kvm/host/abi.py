@@ -23,6 +23,10 @@ VCPU_INIT: Final = struct.Struct("<I7I")
 CREATE_DEVICE: Final = struct.Struct("<III")
 # struct kvm_device_attr: flags, group, attr, addr (a user pointer).
 DEVICE_ATTR: Final = struct.Struct("<IIQQ")
+# struct kvm_enable_cap: cap, flags, args[4], padding.
+ENABLE_CAP: Final = struct.Struct("<II4Q64x")
+# struct kvm_ioeventfd: datamatch, addr, len, fd, flags, padding.
+IOEVENTFD: Final = struct.Struct("<QQIiI36x")
 # struct kvm_one_reg: id, addr (a user pointer).
 ONE_REG: Final = struct.Struct("<QQ")
 #: struct kvm_irq_routing's header: nr, flags.

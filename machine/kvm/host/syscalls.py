@@ -44,6 +44,10 @@ class Syscalls:
         """Close *fd*."""
         os.close(fd)
 
+    def eventfd(self) -> int:
+        """Open a new eventfd (counter 0), close-on-exec."""
+        return os.eventfd(0, os.EFD_CLOEXEC)
+
     def ioctl(self, fd: int, request: int, arg: int | bytearray = 0) -> int:
         """Issue ioctl *request* on *fd*; a buffer *arg* is updated in place.
 

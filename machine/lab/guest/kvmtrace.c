@@ -356,6 +356,11 @@ int ioctl(int fd, unsigned long request, ...)
 	} else if (req == (unsigned int)KVM_IRQFD) {
 		struct kvm_irqfd *f = arg;
 		at = put(line, at, " gsi=%u flags=%u", f->gsi, f->flags);
+	} else if (req == (unsigned int)KVM_IOEVENTFD) {
+		struct kvm_ioeventfd *e = arg;
+		at = put(line, at, " addr=0x%llx len=%u flags=0x%x datamatch=0x%llx",
+			 (unsigned long long)e->addr, e->len, e->flags,
+			 (unsigned long long)e->datamatch);
 	} else if (req == (unsigned int)KVM_ARM_SET_DEVICE_ADDR) {
 		struct kvm_arm_device_addr *a = arg;
 		at = put(line, at, " id=0x%llx addr=0x%llx", (unsigned long long)a->id,

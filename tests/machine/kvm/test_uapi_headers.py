@@ -87,6 +87,8 @@ _STRUCTS = {
     "SIZEOF_KVM_IRQ_LEVEL": "struct kvm_irq_level",
     "SIZEOF_KVM_IRQFD": "struct kvm_irqfd",
     "SIZEOF_KVM_MSI": "struct kvm_msi",
+    "SIZEOF_KVM_ENABLE_CAP": "struct kvm_enable_cap",
+    "SIZEOF_KVM_IOEVENTFD": "struct kvm_ioeventfd",
 }
 
 

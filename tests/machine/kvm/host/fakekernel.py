@@ -70,6 +70,9 @@ class FakeKernel(Syscalls):
     def close(self, fd: int) -> None:
         self.open_fds.remove(fd)
 
+    def eventfd(self) -> int:
+        return self._new_fd()
+
     def map_shared(self, fd: int, size: int) -> mmap.mmap:
         area = mmap.mmap(-1, size)
         self.run_maps[fd] = area
@@ -145,7 +148,12 @@ class FakeKernel(Syscalls):
             return 0
         if request == u.KVM_CHECK_EXTENSION:
             return 1  # every capability asked of it
-        if request in (u.KVM_ARM_VCPU_FINALIZE, u.KVM_SET_GSI_ROUTING):
+        if request in (
+            u.KVM_ARM_VCPU_FINALIZE,
+            u.KVM_SET_GSI_ROUTING,
+            u.KVM_ENABLE_CAP,
+            u.KVM_IOEVENTFD,
+        ):
             return 0
         if request == u.KVM_SET_USER_MEMORY_REGION:
             assert isinstance(arg, bytearray)
