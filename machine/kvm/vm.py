@@ -47,14 +47,7 @@ from virtmodel.machine.kvm.routing import Route, set_gsi_routing
 from virtmodel.machine.kvm.semantics import HostCaps, Semantics, get_semantics
 from virtmodel.machine.kvm.state import VgicState
 from virtmodel.machine.kvm.vcpu import Vcpu
-from virtmodel.machine.kvm.vmcaps import (
-    Ioeventfd,
-    check_extension,
-    enable_cap,
-    enable_cap_args,
-    ioeventfd,
-    ioeventfd_args,
-)
+from virtmodel.machine.kvm.vmcaps import Ioeventfd, VmSetupCalls
 
 if TYPE_CHECKING:
     from virtmodel.machine.kvm.host import HostVm
@@ -125,7 +118,7 @@ def create_vm(
 
 
 @final
-class Vm:
+class Vm(VmSetupCalls):
     """A VM: its vCPUs, its KVM devices and the record of every call.
 
     Create it with :func:`create_vm`.
@@ -363,53 +356,6 @@ class Vm:
             -1, "KVM_CREATE_VM", "vm", None, None, self.ipa_bits, "kvm.vm.create"
         )
         self.log.invoke(call, lambda: 0)
-
-    def check_extension(self, cap: int) -> int:
-        """KVM_CHECK_EXTENSION on the VM for a set-up capability (not recorded)."""
-        return check_extension(self.semantics, cap)
-
-    def enable_cap(self, cap: int, arg0: int = 0, flags: int = 0) -> None:
-        """KVM_ENABLE_CAP on the VM (:func:`.vmcaps.enable_cap`'s rules).
-
-        Raises:
-            KvmError: EINVAL (flags, args or capability refused); EIO on a
-                dead VM.
-            ValueError: A number does not fit its field.
-        """
-        pending = KvmCall(
-            -1, "KVM_ENABLE_CAP", "vm", None, None, None, "kvm.vm.enable_cap",
-            args=enable_cap_args(cap, flags, (arg0, 0)),
-        )  # fmt: skip
-        self.log.invoke(pending, lambda: enable_cap(self.semantics, cap, flags, arg0))
-
-    def eventfd(self) -> int:
-        """Open a (simulated) eventfd for :meth:`ioeventfd`; return its fd."""
-        self._next_fd += 1
-        self.eventfds.add(self._next_fd)
-        return self._next_fd
-
-    def close_eventfd(self, fd: int) -> None:
-        """Close an eventfd :meth:`eventfd` opened (its ioeventfds stay)."""
-        self.eventfds.discard(fd)
-
-    def ioeventfd(
-        self, fd: int, addr: int, length: int, flags: int, datamatch: int = 0
-    ) -> None:
-        """KVM_IOEVENTFD: assign (or with FLAG_DEASSIGN remove) an ioeventfd.
-
-        Raises:
-            KvmError: See :func:`.vmcaps.ioeventfd`; EIO on a dead VM.
-            ValueError: A number does not fit its field.
-        """
-        check_int("fd", fd, 31)
-        entry = (fd, addr, length, flags, datamatch)
-        pending = KvmCall(
-            -1, "KVM_IOEVENTFD", "vm", None, None, None, "kvm.vm.ioeventfd",
-            args=ioeventfd_args(addr, length, flags, datamatch),
-        )  # fmt: skip
-        self.log.invoke(
-            pending, lambda: ioeventfd(self.ioeventfds, self.eventfds, entry)
-        )
 
     def set_gsi_routing(self, routes: Sequence[Route], flags: int = 0) -> None:
         """KVM_SET_GSI_ROUTING: replace the VM's routing table with *routes*.

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from virtmodel.machine.kvm import uapi as u
+from virtmodel.machine.kvm.calls import CallLog, KvmCall
 from virtmodel.machine.kvm.device import check_int
 from virtmodel.machine.kvm.errors import refuse
 from virtmodel.machine.kvm.semantics import Semantics
 
 __all__ = [
     "Ioeventfd",
+    "VmSetupCalls",
     "check_extension",
     "enable_cap",
     "enable_cap_args",
@@ -191,3 +193,61 @@ def ioeventfd(
         refuse(errno.EEXIST, f"another ioeventfd catches writes at 0x{addr:x}")
     table.append(new)
     return 0
+
+
+class VmSetupCalls:
+    """The simulated VM's set-up calls (a part of :class:`~.vm.Vm`)."""
+
+    semantics: Semantics
+    log: CallLog
+    #: Assigned ioeventfds (KVM_IOEVENTFD), and the eventfds that exist.
+    ioeventfds: list[Ioeventfd]
+    eventfds: set[int]
+    _next_fd: int
+
+    def check_extension(self, cap: int) -> int:
+        """KVM_CHECK_EXTENSION on the VM for a set-up capability (not recorded)."""
+        return check_extension(self.semantics, cap)
+
+    def enable_cap(self, cap: int, arg0: int = 0, flags: int = 0) -> None:
+        """KVM_ENABLE_CAP on the VM (:func:`.vmcaps.enable_cap`'s rules).
+
+        Raises:
+            KvmError: EINVAL (flags, args or capability refused); EIO on a
+                dead VM.
+            ValueError: A number does not fit its field.
+        """
+        pending = KvmCall(
+            -1, "KVM_ENABLE_CAP", "vm", None, None, None, "kvm.vm.enable_cap",
+            args=enable_cap_args(cap, flags, (arg0, 0)),
+        )  # fmt: skip
+        self.log.invoke(pending, lambda: enable_cap(self.semantics, cap, flags, arg0))
+
+    def eventfd(self) -> int:
+        """Open a (simulated) eventfd for :meth:`ioeventfd`; return its fd."""
+        self._next_fd += 1
+        self.eventfds.add(self._next_fd)
+        return self._next_fd
+
+    def close_eventfd(self, fd: int) -> None:
+        """Close an eventfd :meth:`eventfd` opened (its ioeventfds stay)."""
+        self.eventfds.discard(fd)
+
+    def ioeventfd(
+        self, fd: int, addr: int, length: int, flags: int, datamatch: int = 0
+    ) -> None:
+        """KVM_IOEVENTFD: assign (or with FLAG_DEASSIGN remove) an ioeventfd.
+
+        Raises:
+            KvmError: See :func:`.vmcaps.ioeventfd`; EIO on a dead VM.
+            ValueError: A number does not fit its field.
+        """
+        check_int("fd", fd, 31)
+        entry = (fd, addr, length, flags, datamatch)
+        pending = KvmCall(
+            -1, "KVM_IOEVENTFD", "vm", None, None, None, "kvm.vm.ioeventfd",
+            args=ioeventfd_args(addr, length, flags, datamatch),
+        )  # fmt: skip
+        self.log.invoke(
+            pending, lambda: ioeventfd(self.ioeventfds, self.eventfds, entry)
+        )

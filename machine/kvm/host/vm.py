@@ -34,8 +34,6 @@ from virtmodel.machine.kvm.device_names import create_resource, device_label
 from virtmodel.machine.kvm.errors import KvmError, Refusal
 from virtmodel.machine.kvm.host.abi import (
     CREATE_DEVICE,
-    ENABLE_CAP,
-    IOEVENTFD,
     ROUTING,
     ROUTING_IRQCHIP,
     VCPU_INIT,
@@ -47,9 +45,9 @@ from virtmodel.machine.kvm.host.memory import GuestMemory, plumbing_call
 from virtmodel.machine.kvm.host.resources import Resources
 from virtmodel.machine.kvm.host.syscalls import Syscalls, kernel_reason
 from virtmodel.machine.kvm.host.vcpu import HostVcpu
+from virtmodel.machine.kvm.host.vm_setup import HostVmSetupCalls
 from virtmodel.machine.kvm.resource_names import Resource
 from virtmodel.machine.kvm.routing import Route, summarize_routes
-from virtmodel.machine.kvm.vmcaps import enable_cap_args, ioeventfd_args
 
 __all__ = ["DEFAULT_RUN_SECONDS", "HostVm", "create_host_vm"]
 
@@ -92,7 +90,7 @@ def create_host_vm(
 
 
 @final
-class HostVm:
+class HostVm(HostVmSetupCalls):
     """A VM on the host's KVM; create it with :func:`create_host_vm`.
 
     Raises:
@@ -253,54 +251,6 @@ class HostVm:
         return self.raw(
             f"KVM_CHECK_EXTENSION({cap})",
             lambda: self.syscalls.ioctl(self.fd, u.KVM_CHECK_EXTENSION, cap),
-        )
-
-    def enable_cap(self, cap: int, arg0: int = 0, flags: int = 0) -> None:
-        """KVM_ENABLE_CAP on the VM, as the simulator's (the kernel's errno).
-
-        Raises:
-            KvmError: The kernel's errno.
-            ValueError: A number does not fit its field.
-        """
-        args = enable_cap_args(cap, flags, (arg0, 0))
-        buffer = bytearray(ENABLE_CAP.pack(cap, flags, arg0, 0, 0, 0))
-        self._vm_call(
-            "KVM_ENABLE_CAP", "kvm.vm.enable_cap", args, u.KVM_ENABLE_CAP, buffer
-        )
-
-    def eventfd(self) -> int:
-        """Open a real eventfd for :meth:`ioeventfd` (plumbing); return its fd."""
-        return self.raw("eventfd()", self.syscalls.eventfd)
-
-    def close_eventfd(self, fd: int) -> None:
-        """Close an eventfd :meth:`eventfd` opened."""
-        self.syscalls.close(fd)
-
-    def ioeventfd(
-        self, fd: int, addr: int, length: int, flags: int, datamatch: int = 0
-    ) -> None:
-        """KVM_IOEVENTFD, as the simulator's: assign or deassign an ioeventfd.
-
-        Raises:
-            KvmError: The kernel's errno.
-            ValueError: A number does not fit its field.
-        """
-        check_int("fd", fd, 31)
-        args = ioeventfd_args(addr, length, flags, datamatch)
-        buffer = bytearray(IOEVENTFD.pack(datamatch, addr, length, fd, flags))
-        self._vm_call(
-            "KVM_IOEVENTFD", "kvm.vm.ioeventfd", args, u.KVM_IOEVENTFD, buffer
-        )
-
-    def _vm_call(
-        self, ioctl: str, resource: Resource, args: str, request: int, buffer: bytearray
-    ) -> None:
-        pending = KvmCall(-1, ioctl, "vm", None, None, None, resource, args=args)
-        self.log.invoke(
-            pending,
-            lambda: self.kernel_call(
-                lambda: self.syscalls.ioctl(self.fd, request, buffer)
-            ),
         )
 
     def record_creation(self) -> None:

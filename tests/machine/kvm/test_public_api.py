@@ -45,6 +45,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "vfio",
         "vgic",
         "vm",
+        "vmcaps",
         "annotations",
     }
 
