@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 
@@ -11,6 +12,7 @@ from virtmodel.machine import kvm
 from virtmodel.machine.kvm import uapi as u
 from virtmodel.machine.kvm.host import create_host_vm
 from virtmodel.machine.kvm.host.abi import ENABLE_CAP, IOEVENTFD
+from virtmodel.machine.kvm.host.syscalls import Syscalls
 
 
 def test_enable_cap_packs_struct_kvm_enable_cap_on_the_vm_fd() -> None:
@@ -53,3 +55,13 @@ def test_the_kernels_errno_is_the_records() -> None:
             vm.ioeventfd(vm.eventfd(), 0, 2, 3)
         assert caught.value.errno == errno.EEXIST
         assert vm.calls[-1].errno == errno.EEXIST
+
+
+def test_the_real_syscalls_open_a_real_eventfd() -> None:
+    syscalls = Syscalls()
+    fd = syscalls.eventfd()
+    try:
+        os.eventfd_write(fd, 5)
+        assert os.eventfd_read(fd) == 5
+    finally:
+        syscalls.close(fd)
