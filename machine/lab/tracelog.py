@@ -20,6 +20,9 @@ extends it in the same style:
   ``KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0,
   size=0x10000000) = 0`` (the base, as the simulator's record).
 - ``KVM_SET_GSI_ROUTING(vm, 256 entries: gsi 0-255 irqchip 0 pin 0-255) = 0``.
+- ``KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0`` and
+  ``KVM_IOEVENTFD(vm, addr=0x0, len=2, flags=0x3, datamatch=0x0) = 0``:
+  every field the tracer prints, as the simulator's record spells it.
 - ``KVM_SET_ONE_REG(vcpu0) x 57 = 0``: a run of 57 register writes.
 - Anything else: ``IOCTL(device, key=value, ...) = ret``.
 
