@@ -241,3 +241,18 @@ def test_less_common_calls_get_consistent_spellings():
         "KVM_IRQFD(fd, gsi=3, flags=0) = 0",
         "0x4004aeff(vcpu0) -> ENOTTY",
     ]
+
+
+def test_vm_set_up_calls_read_as_the_simulator_records_them():
+    from virtmodel.machine import kvm
+
+    log = [
+        "sys KVM_CREATE_VM type=0x28 ret=11 errno=0",
+        "vm0 KVM_ENABLE_CAP cap=168 flags=0 args=0x3,0x0 ret=0 errno=0",
+        "vm0 KVM_IOEVENTFD addr=0x0 len=2 flags=0x3 datamatch=0x6 ret=0 errno=0",
+    ]
+    traced = [str(call) for call in parse_trace_log(log)[1:]]
+    vm = kvm.create_vm()
+    vm.enable_cap(168, 3)
+    vm.ioeventfd(vm.eventfd(), 0, 2, 3, 6)
+    assert traced == [str(call) for call in vm.calls]
