@@ -49,5 +49,12 @@ class KvmWatch:
         )
         ok = call.errno is None or probe
         self._trace.add(
-            Kind.KVM, str(call), ok=ok, resource=getattr(call, "resource", "")
+            Kind.KVM,
+            str(call),
+            ok=ok,
+            resource=call.resource,
+            ioctl=call.ioctl,
+            device=call.device,
+            group=call.group,
+            result=call.result,
         )

@@ -2,14 +2,16 @@
 
 Entries are appended as things happen, so a KVM call made by a notifier sits
 between that notifier's start and end lines. ``str()`` gives the table the
-CLI prints, with runs of alike device lines (the 32 virtio-mmio transports)
-folded into one; :meth:`MachineTrace.as_dicts` gives every entry for JSON.
+CLI prints, with runs of alike lines folded into one (the 32 virtio-mmio
+transports; the hundreds of vGIC register writes of a reset);
+:meth:`MachineTrace.as_dicts` gives every entry for JSON.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, final
@@ -84,22 +86,26 @@ class MachineTrace:
         return out
 
     def groups(self, *, fold: bool = True) -> list[list[TraceEntry]]:
-        """Return the entries in runs: alike device lines together, others alone.
+        """Return the entries in runs: alike lines together, others alone.
 
-        A run is at least :data:`FOLD_AT` successful device entries at one
-        depth whose texts differ only in one number (``virtio-mmio0`` ..
-        ``virtio-mmio31``), with nothing nested between them.
+        Two kinds of run fold: at least :data:`FOLD_AT` successful device
+        entries at one depth whose texts differ only in one number that counts
+        up (``virtio-mmio0`` .. ``virtio-mmio31``), and at least
+        :data:`FOLD_CALLS_AT` successful KVM calls in a row at one depth with
+        the same ioctl on the same fd (the GIC state QEMU writes back at
+        reset: hundreds of ``KVM_SET_DEVICE_ATTR`` on the vGIC). Failures,
+        notes, phases and notifiers never fold.
         """
         if not fold:
             return [[e] for e in self._entries]
         out: list[list[TraceEntry]] = []
         run: list[TraceEntry] = []
         for entry in self._entries:
-            if run and _alike(run, entry):
+            if run and _continues(run, entry):
                 run.append(entry)
                 continue
             out.extend(_settle(run))
-            run = [entry] if _foldable(entry) else []
+            run = [entry] if _foldable(entry) or _call_key(entry) else []
             if not run:
                 out.append([entry])
         out.extend(_settle(run))
@@ -124,11 +130,30 @@ class MachineTrace:
 
 #: How many alike device lines in a row are folded into one.
 FOLD_AT: Final = 4
+#: How many successful KVM calls in a row, same ioctl on the same fd, fold
+#: into one line: enough that QEMU's short probes (seven ioeventfds assigned
+#: and removed, a few attribute checks per vCPU) stay visible.
+FOLD_CALLS_AT: Final = 16
 _NUMBER = re.compile(r"(\d+)")
 
 
 def _foldable(entry: TraceEntry) -> bool:
     return entry.kind is Kind.DEVICE and entry.ok
+
+
+def _call_key(entry: TraceEntry) -> tuple[int, str, str] | None:
+    """Return what a foldable KVM call shares with its run, or None."""
+    data = entry.data
+    if entry.kind is not Kind.KVM or data.get("result") is None:
+        return None  # a failure (even a probe's "no") keeps its own line
+    return (entry.depth, data["ioctl"], data["device"])
+
+
+def _continues(run: list[TraceEntry], entry: TraceEntry) -> bool:
+    key = _call_key(run[0])
+    if key is not None:
+        return _call_key(entry) == key
+    return _alike(run, entry)
 
 
 def _alike(run: list[TraceEntry], entry: TraceEntry) -> bool:
@@ -157,16 +182,32 @@ def _differ(a: list[str], b: list[str]) -> list[int]:
 
 
 def _settle(run: list[TraceEntry]) -> list[list[TraceEntry]]:
-    if len(run) >= FOLD_AT:
+    least = FOLD_CALLS_AT if run and _call_key(run[0]) else FOLD_AT
+    if len(run) >= least:
         return [run]
     return [[entry] for entry in run]
 
 
 def folded(group: Sequence[TraceEntry]) -> str:
-    """Return one line standing for *group*: the varying number as a range."""
+    """Return one line standing for *group*, saying exactly what it stands for.
+
+    Device lines show the varying number as a range. KVM calls show the ioctl
+    and the fd, how many calls each attribute group had (in order of first
+    appearance) and the result when every call returned the same one.
+    """
     first, last = group[0], group[-1]
-    a, b = _NUMBER.split(first.text), _NUMBER.split(last.text)
-    index = _differ(a, b)[0]
-    a[index] = f"{{{a[index]}..{b[index]}}}"
-    text = "".join(a) + f"  [{len(group)} alike: #{first.seq}-#{last.seq}]"
+    if _call_key(first) is None:
+        a, b = _NUMBER.split(first.text), _NUMBER.split(last.text)
+        index = _differ(a, b)[0]
+        a[index] = f"{{{a[index]}..{b[index]}}}"
+        text = "".join(a) + f"  [{len(group)} alike: #{first.seq}-#{last.seq}]"
+        return str(TraceEntry(first.seq, first.kind, text, first.depth))
+    counts = Counter(str(e.data["group"]) for e in group if e.data["group"])
+    inside = "".join(f", {name} x{count}" for name, count in counts.items())
+    results = {e.data["result"] for e in group}
+    outcome = f" = {results.pop()}" if len(results) == 1 else ": each succeeded"
+    text = (
+        f"{first.data['ioctl']}({first.data['device']}{inside}){outcome}"
+        f"  [{len(group)} calls: #{first.seq}-#{last.seq}]"
+    )
     return str(TraceEntry(first.seq, first.kind, text, first.depth))

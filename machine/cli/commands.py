@@ -144,12 +144,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_json(document)
     else:
         kvm = _board(machine).config.accel == "kvm"
+        text = machine.trace.format(fold=not args.full)
+        shown = text.count("\n") + 1
+        folded = (
+            f"; {len(machine.trace)} entries in {shown} lines, --full prints each"
+            if shown < len(machine.trace)
+            else ""
+        )
         print(f"# virtmodel run: {_board(machine).config.describe()}")
         print(
             f"# notifiers={machine.notifier_mode} its-init={args.its_init} "
-            f"kernel={_kernel_label(args) if kvm else '-'}"
+            f"kernel={_kernel_label(args) if kvm else '-'}{folded}"
         )
-        print(machine.trace)
+        print(text)
         if args.mtree:
             sys.stdout.write(_mtree(machine))
         if args.check:

@@ -258,6 +258,11 @@ def _add_run(sub: Any) -> None:
     run.add_argument(
         "--mtree", action="store_true", help="also print the memory map (info mtree)"
     )
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="print every trace line (runs of alike lines are folded otherwise)",
+    )
 
 
 def _add_dtb(sub: Any) -> None:

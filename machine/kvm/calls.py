@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import final
+from typing import Final, final
 
 from virtmodel.machine.kvm.constants import errno_name
 from virtmodel.machine.kvm.encoding import decode_redist_region
@@ -78,7 +78,10 @@ class KvmCall:
 
     def __str__(self) -> str:
         args = self.head()[:-1]
-        if self.value is not None:
+        if self.ioctl in _NAMED_VALUES and self.value is not None:
+            # Spelled as the lab's tracer spells real QEMU's calls.
+            args += f", {_NAMED_VALUES[self.ioctl].format(self.value)}"
+        elif self.value is not None:
             args += f", {self._show(self.value)}{self._decoded(self.value)}"
         elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
             args += ", NULL"
@@ -105,12 +108,25 @@ class KvmCall:
         )
 
     def _show(self, number: int) -> str:
-        # Addresses, register contents and MPIDRs read best in hex.
-        hexadecimal = self.ioctl == "KVM_SET_ONE_REG" or (
+        # Addresses (guest memory, stolen-time records), register contents
+        # and MPIDRs read best in hex.
+        hexadecimal = self.ioctl in _HEX_IOCTLS or (
             self.group is not None
-            and (self.group == "GRP_ADDR" or self.group.endswith("_REGS"))
+            and (self.group in _HEX_GROUPS or self.group.endswith("_REGS"))
         )
         return f"0x{number:08x}" if hexadecimal else str(number)
+
+
+#: Calls whose value is an address or a register.
+_HEX_IOCTLS: Final = frozenset({"KVM_SET_ONE_REG", "KVM_SET_USER_MEMORY_REGION"})
+#: Calls whose value is best named: the IPA size a VM asks for, the vCPU
+#: feature bitmap.
+_NAMED_VALUES: Final = {
+    "KVM_CREATE_VM": "type={}",
+    "KVM_ARM_VCPU_INIT": "features={:#x}",
+}
+#: Attribute groups whose value is a guest address.
+_HEX_GROUPS: Final = frozenset({"GRP_ADDR", "PVTIME_CTRL"})
 
 
 def memory_region_args(slot: int, flags: int, size: int) -> str:

@@ -11,13 +11,13 @@ does (``KVM_SET_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_DIST,
 record, or the real call carries more than its record holds, the spelling
 extends it in the same style:
 
-- ``KVM_CREATE_VM(vm, 40, fd=9) = 0``: the type argument (the IPA size, 0
+- ``KVM_CREATE_VM(vm, type=40, fd=9) = 0``: the type argument (the IPA size, 0
   for the default). VM-level calls are on ``vm``, as in the simulator; the
   record's ``vm`` counts the VMs the process created, QEMU's ``-cpu host``
   scratch VMs included.
-- ``KVM_ARM_VCPU_INIT(vcpu0, 124, target=5) = 0`` (the features, as the
+- ``KVM_ARM_VCPU_INIT(vcpu0, features=0x7c, target=5) = 0`` (the features, as the
   simulator's record), ``KVM_ARM_PREFERRED_TARGET(vm) = 5``,
-  ``KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0,
+  ``KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0,
   size=0x10000000) = 0`` (the base, as the simulator's record).
 - ``KVM_SET_GSI_ROUTING(vm, 256 entries: gsi 0-255 irqchip 0 pin 0-255) = 0``.
 - ``KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0`` and

@@ -23,8 +23,8 @@ from virtmodel.machine.machine import Machine
 from virtmodel.machine.memory import MemoryMap
 
 FLASH = [
-    "KVM_SET_USER_MEMORY_REGION(vm, 0, slot=0, flags=2, size=0x4000000) = 0",
-    "KVM_SET_USER_MEMORY_REGION(vm, 67108864, slot=1, flags=2, size=0x4000000) = 0",
+    "KVM_SET_USER_MEMORY_REGION(vm, 0x00000000, slot=0, flags=2, size=0x4000000) = 0",
+    "KVM_SET_USER_MEMORY_REGION(vm, 0x04000000, slot=1, flags=2, size=0x4000000) = 0",
 ]
 
 
@@ -44,9 +44,9 @@ def test_flash_then_ram_then_stolen_time_as_real_qemu() -> None:
 
     assert calls == [
         *FLASH,
-        "KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0, "
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0, "
         "size=0x180000000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 151650304, slot=3, flags=0, size=0x1000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x090a0000, slot=3, flags=0, size=0x1000) = 0",
     ]
 
 
@@ -73,13 +73,13 @@ def test_each_numa_backend_has_its_own_slot_in_node_order() -> None:
 
     assert memslot_calls(argv) == [
         *FLASH,
-        "KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0, "
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0, "
         "size=0x20000000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 1610612736, slot=3, flags=0, "
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x60000000, slot=3, flags=0, "
         "size=0x10000000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 1879048192, slot=4, flags=0, "
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x70000000, slot=4, flags=0, "
         "size=0x10000000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 151650304, slot=5, flags=0, size=0x1000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x090a0000, slot=5, flags=0, size=0x1000) = 0",
     ]
 
 
@@ -102,10 +102,10 @@ def test_a_slot_freed_by_an_unmap_is_the_next_one_taken() -> None:
     memory.add("late", 0x40000000, 0x2000, kind="ram")
 
     assert [str(c) for c in vm.calls] == [
-        "KVM_SET_USER_MEMORY_REGION(vm, 4096, slot=0, flags=0, size=0x1000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 0, slot=1, flags=2, size=0x1000) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 4096, slot=0, flags=0, size=0x0) = 0",
-        "KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=0, flags=0, size=0x2000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x00001000, slot=0, flags=0, size=0x1000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x00000000, slot=1, flags=2, size=0x1000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x00001000, slot=0, flags=0, size=0x0) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=0, flags=0, size=0x2000) = 0",
     ]
     assert listener.slots == {
         "flash": (1, 0, 0x1000, 2),
@@ -122,7 +122,7 @@ def test_a_region_is_trimmed_to_whole_pages_and_a_sliver_gets_no_slot() -> None:
     memory.remove("sliver")
 
     assert [str(c) for c in vm.calls] == [
-        "KVM_SET_USER_MEMORY_REGION(vm, 135168, slot=0, flags=0, size=0x1000) = 0",
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x00021000, slot=0, flags=0, size=0x1000) = 0",
     ]
 
 

@@ -1,9 +1,12 @@
 """The printed machine trace reads like a story: alike lines folded, values decoded."""
 
+import re
+from collections import Counter
+
 from virtmodel.machine.boards.virt.board import boot_virt, create_virt, virt_board
 from virtmodel.machine.boards.virt.config import VirtConfig
 from virtmodel.machine.boards.virt.explore import check_bring_up
-from virtmodel.machine.trace import Kind, MachineTrace
+from virtmodel.machine.trace import FOLD_CALLS_AT, Kind, MachineTrace
 
 
 def test_the_32_virtio_mmio_realize_lines_print_as_one():
@@ -71,3 +74,101 @@ def test_explore_state_shows_addresses_in_hex():
     assert ended == "first vCPU run ok"
     assert "kvm.its.addr=0x08080000" in accepted
     assert "kvm.vgic.nr_irqs=288" in accepted
+
+
+def _call(trace, ioctl, device, group=None, result=0, ok=True):
+    text = f"{ioctl}({device}{', ' + group if group else ''}) = {result}"
+    return trace.add(
+        Kind.KVM, text, ok=ok, ioctl=ioctl, device=device, group=group, result=result
+    )
+
+
+def test_the_gic_state_written_back_at_reset_prints_as_one_counted_line():
+    config = VirtConfig.from_options(
+        "virt,gic-version=3,its=on", smp="4", memory="1G", cpu="cortex-a57", accel="kvm"
+    )
+    machine = create_virt(config)
+    boot_virt(machine)
+    entries = list(machine.trace)
+    reset = next(e.seq for e in entries if e.text == "system reset")
+
+    (line,) = [
+        line
+        for line in str(machine.trace).splitlines()
+        if "calls: #" in line and "KVM_SET_DEVICE_ATTR(vgic-v3" in line
+    ]
+    span = re.search(r"\[(\d+) calls: #(\d+)-#(\d+)\]$", line)
+    assert span is not None
+    count, first, last = (int(n) for n in span.groups())
+    run = entries[first - 1 : last]
+    assert first > reset
+    assert {e.text.split(",")[0] for e in run} == {"KVM_SET_DEVICE_ATTR(vgic-v3"}
+    groups = Counter(e.data["group"] for e in run)
+    counted = ", ".join(f"{g} x{n}" for g, n in groups.items())
+    assert line.split(maxsplit=1)[1] == (
+        f"KVM_SET_DEVICE_ATTR(vgic-v3, {counted}) = 0  [{len(run)} calls: #{first}-#{last}]"
+    )
+    assert count == len(run) > 500
+    # The entries either side are not part of the run.
+    assert not entries[first - 2].text.startswith("KVM_SET_DEVICE_ATTR(vgic-v3")
+    assert entries[last].text == "vCPUs start"
+    # Nothing is lost: unfolded text and JSON keep every call.
+    assert len(machine.trace.format(fold=False).splitlines()) == len(entries)
+    assert len(machine.trace.as_dicts()) == len(entries)
+
+
+def test_a_failed_call_breaks_a_run_and_short_runs_stay_whole():
+    trace = MachineTrace()
+    for _ in range(FOLD_CALLS_AT):
+        _call(trace, "KVM_SET_DEVICE_ATTR", "vgic-v3", "GRP_DIST_REGS")
+    _call(
+        trace, "KVM_SET_DEVICE_ATTR", "vgic-v3", "GRP_DIST_REGS", result=None, ok=False
+    )
+    for _ in range(FOLD_CALLS_AT - 1):
+        _call(trace, "KVM_SET_DEVICE_ATTR", "vgic-v3", "GRP_DIST_REGS")
+
+    lines = str(trace).splitlines()
+    assert lines[0] == (
+        f"   1    KVM_SET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS x{FOLD_CALLS_AT}) = 0"
+        f"  [{FOLD_CALLS_AT} calls: #1-#{FOLD_CALLS_AT}]"
+    )
+    assert lines[1].startswith(f"{FOLD_CALLS_AT + 1:4d} !! ")
+    assert len(lines) == 2 + FOLD_CALLS_AT - 1  # one short of a fold: every line
+
+
+def test_a_run_folds_by_ioctl_and_fd_and_says_when_results_differ():
+    trace = MachineTrace()
+    for n in range(FOLD_CALLS_AT):
+        _call(trace, "KVM_GET_DEVICE_ATTR", "vgic-v3", "GRP_DIST_REGS", result=n)
+    for _ in range(FOLD_CALLS_AT):
+        _call(trace, "KVM_IOEVENTFD", "vm")
+    for _ in range(FOLD_CALLS_AT):
+        _call(trace, "KVM_IOEVENTFD", "vcpu0")  # another fd: another run
+
+    assert str(trace).splitlines() == [
+        f"   1    KVM_GET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS x{FOLD_CALLS_AT}):"
+        f" each succeeded  [{FOLD_CALLS_AT} calls: #1-#16]",
+        "  17    KVM_IOEVENTFD(vm) = 0  [16 calls: #17-#32]",
+        "  33    KVM_IOEVENTFD(vcpu0) = 0  [16 calls: #33-#48]",
+    ]
+
+
+def test_run_says_what_it_folded_and_full_prints_every_entry(capsys):
+    from virtmodel.machine.cli.main import main
+
+    argv = ["run", "-M", "virt,gic-version=3", "-smp", "2", "-cpu", "cortex-a57",
+            "-accel", "kvm"]  # fmt: skip
+    assert main(argv) == 0
+    folded = capsys.readouterr().out.splitlines()
+    assert main([*argv, "--full"]) == 0
+    full = capsys.readouterr().out.splitlines()
+
+    entries = len(full) - 2  # the two header lines
+    assert folded[1].endswith(
+        f"; {entries} entries in {len(folded) - 2} lines, --full prints each"
+    )
+    assert len(folded) < entries / 3
+    assert not full[1].endswith("--full prints each")
+    assert [line.split()[0] for line in full[2:]] == [
+        str(n) for n in range(1, entries + 1)
+    ]

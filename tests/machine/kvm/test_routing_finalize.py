@@ -19,7 +19,7 @@ def test_creation_is_recorded_with_the_ipa_size_as_type() -> None:
     vm = kvm.create_vm(ipa_bits=36, semantics="v6.1", host=kvm.LAB_HOST)
     vm.record_creation()
 
-    assert str(vm.calls[0]) == "KVM_CREATE_VM(vm, 36) = 0"
+    assert str(vm.calls[0]) == "KVM_CREATE_VM(vm, type=36) = 0"
     assert vm.calls[0].resource == "kvm.vm.create"
 
 

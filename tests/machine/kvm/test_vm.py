@@ -360,7 +360,7 @@ def test_a_slot_may_change_its_log_flag_but_never_its_read_only_flag() -> None:
     assert logged == {0: (0, 0x4000000, 3)}
     assert vm.memslots == {0: (0x8000000, 0x4000000, 2)}
     assert str(vm.calls[-1]) == (
-        "KVM_SET_USER_MEMORY_REGION(vm, 134217728, slot=0, flags=2, size=0x4000000) = 0"
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x08000000, slot=0, flags=2, size=0x4000000) = 0"
     )
 
 

@@ -134,7 +134,7 @@ def test_lab_qemu_trace_prints_each_configuration(capsys, monkeypatch):
         ("-M", "virt", "-m", "9G", "-cpu", "host"),
     ]
     assert status == 1  # one configuration did not come up
-    assert "KVM_CREATE_VM(vm, 0, fd=9) = 0" in out
+    assert "KVM_CREATE_VM(vm, type=0, fd=9) = 0" in out
     assert "# QEMU exited with status 1:\n#   no memory\n" in out
 
 

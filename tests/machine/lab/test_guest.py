@@ -205,7 +205,7 @@ def test_run_kvm_scripts_and_trace_qemu_through_a_stand_in(fake_lab, qemu, monke
         [(1, 5, 0)],
     ]
     (trace,) = trace_qemu([("-M", "virt")], paths=fake_lab, timeout=30)
-    assert [str(c) for c in trace.calls] == ["KVM_CREATE_VM(vm, 0, fd=9) = 0"]
+    assert [str(c) for c in trace.calls] == ["KVM_CREATE_VM(vm, type=0, fd=9) = 0"]
     assert trace.running
 
 

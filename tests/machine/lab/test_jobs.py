@@ -183,7 +183,7 @@ def test_qemu_results_build_traces():
     assert len(trace.calls) == 5
     # The machine's VM is the one with devices, not the later scratch VM.
     assert [str(c) for c in trace.machine_calls()] == [
-        "KVM_CREATE_VM(vm, 0, fd=9) = 0",
+        "KVM_CREATE_VM(vm, type=0, fd=9) = 0",
         "KVM_CREATE_DEVICE(vgic-v3, 7) = 0",
     ]
     out = io.StringIO()
@@ -193,8 +193,8 @@ def test_qemu_results_build_traces():
         "# qemu-system-aarch64 -accel kvm -S -nographic -nic none -M virt\n"
     )
     assert "KVM_CHECK_EXTENSION" not in text  # probes only with show_all
-    assert "# vm1\nKVM_CREATE_VM(vm, 48, fd=11) = 0\n" in text  # scratch VMs too
-    assert "# vm0\nKVM_CREATE_VM(vm, 0, fd=9) = 0\n" in text
+    assert "# vm1\nKVM_CREATE_VM(vm, type=48, fd=11) = 0\n" in text  # scratch VMs too
+    assert "# vm0\nKVM_CREATE_VM(vm, type=0, fd=9) = 0\n" in text
     out = io.StringIO()
     print_traces([trace], show_all=True, out=out)
     assert "KVM_CHECK_EXTENSION(kvm, 165) = 48" in out.getvalue()

@@ -105,7 +105,7 @@ def test_virtmodel_run_makes_as_many_device_calls_as_the_golden(capsys) -> None:
     """``virtmodel run`` (the CLI the issue names) prints the golden's device calls."""
     args, expected = read_golden(golden_path("its-off_smp2_256M"))
 
-    status = main(["run", "-accel", "kvm", "--notifiers", "qemu-lifo",
+    status = main(["run", "--full", "-accel", "kvm", "--notifiers", "qemu-lifo",
                    "--kernel-semantics", "v6.1", *args])  # fmt: skip
 
     printed = [line.split(maxsplit=1)[1] for line in capsys.readouterr().out.splitlines()

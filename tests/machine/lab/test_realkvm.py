@@ -213,7 +213,7 @@ def test_real_qemu_without_its_one_vcpu_and_5g(lab_batch):
     text = [str(c) for c in calls]
     assert not [c for c in calls if c.device.startswith("its")]
     assert {c.device for c in calls if c.ioctl == "KVM_CREATE_VCPU"} == {"vcpu0"}
-    ram = "KVM_SET_USER_MEMORY_REGION(vm, 1073741824, slot=2, flags=0, size=0x140000000) = 0"
+    ram = "KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0, size=0x140000000) = 0"
     assert ram in text
 
 

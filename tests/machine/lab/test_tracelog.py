@@ -45,16 +45,16 @@ vm0.its KVM_CREATE_DEVICE type=8 flags=0 fd=14 ret=0 errno=0
 EXPECTED = """\
 KVM_GET_API_VERSION(kvm) = 12
 KVM_CHECK_EXTENSION(kvm, 165) = 48
-KVM_CREATE_VM(vm, 40, fd=9) = 0
+KVM_CREATE_VM(vm, type=40, fd=9) = 0
 KVM_CREATE_DEVICE(vgic-v3, KVM_CREATE_DEVICE_TEST, 7) = 0
 KVM_CREATE_DEVICE(vgic-v2, KVM_CREATE_DEVICE_TEST, 5) -> ENODEV
-KVM_CREATE_VM(vm, 48, fd=11) = 0
+KVM_CREATE_VM(vm, type=48, fd=11) = 0
 KVM_CREATE_VCPU(vcpu0, 0) = 0
 KVM_ARM_PREFERRED_TARGET(vm) = 5
-KVM_ARM_VCPU_INIT(vcpu0, 120, target=5) = 0
+KVM_ARM_VCPU_INIT(vcpu0, features=0x78, target=5) = 0
 KVM_GET_ONE_REG(vcpu0) x 33 = 0
 KVM_CREATE_VCPU(vcpu0, 0) = 0
-KVM_ARM_VCPU_INIT(vcpu0, 124, target=5) = 0
+KVM_ARM_VCPU_INIT(vcpu0, features=0x7c, target=5) = 0
 KVM_CREATE_DEVICE(vgic-v3, 7) = 0
 KVM_HAS_DEVICE_ATTR(vgic-v3, GRP_ADDR, VGIC_V3_ADDR_TYPE_REDIST_REGION) = 0
 KVM_SET_DEVICE_ATTR(vgic-v3, GRP_NR_IRQS, 0, 288) = 0
@@ -225,8 +225,8 @@ def test_less_common_calls_get_consistent_spellings():
     ]
     assert [str(c) for c in parse_trace_log(log)] == [
         "KVM_GET_VCPU_MMAP_SIZE(kvm) = 4096",
-        "KVM_CREATE_VM(vm, 49) -> EINVAL",
-        "KVM_CREATE_VM(vm, 0, fd=9) = 0",
+        "KVM_CREATE_VM(vm, type=49) -> EINVAL",
+        "KVM_CREATE_VM(vm, type=0, fd=9) = 0",
         "KVM_SET_GSI_ROUTING(vm, 0 entries) = 0",
         "KVM_SET_GSI_ROUTING(vm, 4 entries: gsi 0 irqchip 0 pin 0, gsi 1 irqchip 0 pin 5, 1 msi, 1 type9) = 0",
         "KVM_CREATE_DEVICE(device-type-10, 10) = 0",

@@ -126,7 +126,7 @@ def test_preferred_target_and_an_explicit_init_are_records_of_their_own():
     assert [str(c) for c in vm.calls[:3]] == [
         "KVM_ARM_PREFERRED_TARGET(vm) = 5",
         "KVM_CREATE_VCPU(vcpu0, 0) = 0",
-        "KVM_ARM_VCPU_INIT(vcpu0, 0) = 0",
+        "KVM_ARM_VCPU_INIT(vcpu0, features=0x0) = 0",
     ]
     assert caught.value.errno == errno.EINVAL
 
@@ -201,7 +201,7 @@ def test_user_memory_is_a_record_and_the_guest_keeps_clear_of_it():
         vm.set_user_memory_region(0, top, 0x100000)
         vm.create_vcpu(0).run()
     assert str(vm.calls[0]) == (
-        f"KVM_SET_USER_MEMORY_REGION(vm, {top}, slot=0, flags=0, size=0x100000) = 0"
+        f"KVM_SET_USER_MEMORY_REGION(vm, 0x{top:08x}, slot=0, flags=0, size=0x100000) = 0"
     )
     (slot0, base0, size0, _), (slot1, base1, size1, _) = fake.slots
     assert (slot0, base0, size0) == (0, top, 0x100000)
@@ -225,7 +225,7 @@ def test_a_read_only_slot_passes_its_flags_and_a_deletion_frees_the_slot():
     assert slots == {}
     assert sent[2][:2] == (0, 0)
     assert str(vm.calls[1]) == (
-        "KVM_SET_USER_MEMORY_REGION(vm, 0, slot=0, flags=2, size=0x0) = 0"
+        "KVM_SET_USER_MEMORY_REGION(vm, 0x00000000, slot=0, flags=2, size=0x0) = 0"
     )
     with pytest.raises(ValueError, match="flags"):
         vm.set_user_memory_region(0, 0, 0x1000, 1 << 32)
