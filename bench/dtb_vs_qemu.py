@@ -1,7 +1,7 @@
 """Whole-process time of ``virtmodel dtb`` and ``run`` against QEMU's ``dumpdtb``.
 
 Usage: ``python bench/dtb_vs_qemu.py [--runs N] [--profile] [--importtime]
-[--no-bytecode-cache]``
+[--floor] [--no-bytecode-cache]``
 
 Both sides run as fresh processes on the same options (GICv3 + ITS,
 cortex-a57, 1 GiB, ``dtb-randomness=off``), alternating, at ``-smp 4`` and
@@ -13,7 +13,11 @@ byte-identical. The ``virtmodel`` console script is used when it can write
 a DTB, else ``python -c`` calling the same functions. ``--importtime`` adds,
 for each command, the ``python -X importtime`` total per top-level package
 (per room for virtmodel's own modules); ``--profile`` an in-process cProfile
-of building the 512-CPU tree.
+of building the 512-CPU tree. ``--floor`` times, alternating with the same
+QEMU run, what any Python program pays before virtmodel's own code: the bare
+interpreter, the standard modules nearly every module here imports (argparse,
+typing, dataclasses), and the two libraries the design names (pydantic for
+properties, networkx for the order), each against the targets.
 
 Python runs from cached bytecode, as an installed virtmodel does (pip
 compiles it at install time): ``PYTHONDONTWRITEBYTECODE`` is dropped from the
@@ -126,6 +130,30 @@ def alternating(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     return {name: statistics.median(found) for name, found in times.items()}
 
 
+#: What a process pays before virtmodel's own code (``--floor``): each a whole
+#: ``python -c`` process, so the bare interpreter is in every line.
+FLOOR: dict[str, str] = {
+    "python -c pass": "pass",
+    "+ argparse, typing, dataclasses": "import argparse, typing, dataclasses",
+    "+ pydantic (BaseModel)": "import argparse, typing, dataclasses; "
+    "from pydantic import BaseModel",
+    "+ networkx": "import argparse, typing, dataclasses; import networkx",
+    "+ pydantic and networkx (run's)": "import argparse, typing, dataclasses; "
+    "from pydantic import BaseModel; import networkx",
+}
+
+
+def floor(qemu: str, out: Path, runs: int) -> None:
+    """Print the floor lines (see the module docstring) next to QEMU's dumpdtb."""
+    commands = {name: [sys.executable, "-c", code] for name, code in FLOOR.items()}
+    commands["qemu"] = qemu_cmd(qemu, "4", out)
+    medians = alternating(commands, runs)
+    t_qemu = medians.pop("qemu")
+    print(f"floor, -smp 4: qemu dumpdtb {t_qemu:.3f}; targets dtb <= 1.0x, run <= 1.5x")
+    for name, seconds in medians.items():
+        print(f"  {name:<34} {seconds:.3f}  {seconds / t_qemu:.2f}x qemu")
+
+
 def importtime(args: list[str]) -> dict[str, float]:
     """Return milliseconds of imports per top-level package for ``virtmodel ARGS``."""
     cmd = [sys.executable, "-X", "importtime", "-m", "virtmodel", *args]
@@ -169,6 +197,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     parser.add_argument("--no-bytecode-cache", action="store_true")
     args = parser.parse_args()
     if args.no_bytecode_cache:
@@ -205,6 +234,8 @@ def main() -> int:
                     f"-smp {smp:>3}: run -accel kvm {medians['run']:.3f}  "
                     f"ratio {medians['run'] / t_qemu:.2f} to dumpdtb (target <= 1.5)"
                 )
+        if args.floor:
+            floor(qemu, qemu_out, args.runs)
         if args.importtime and ours_cmd:
             for label, words in (
                 ("dtb", [*ours_cmd[1:-1], str(ours_out)]),
