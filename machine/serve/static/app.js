@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 const FILL = { ran: "#e3f4e1", failed: "#fbd5d5", "not-run": "#eeeeee" };
 const FIELDS = ["kernel", "notifiers", "its_init", "machine", "smp", "memory", "cpu", "accel"];
 let run = null;   // the last /api/run answer
-let shown = 0;    // how many of its steps are on screen
+let shown = 0;    // how many of its trace entries are on screen
+let done = 0;     // how many steps (a folded run is one) were taken
 
 function query() {
   const q = new URLSearchParams();
@@ -46,6 +47,7 @@ async function bringUp() {
   if (data === null) return;
   run = data;
   shown = 0;
+  done = 0;
   const verdict = $("verdict");
   verdict.className = data.ok ? "ok" : "failed";
   verdict.textContent = data.ok ? "came up: " + data.describe : data.failure;
@@ -61,8 +63,8 @@ async function bringUp() {
 }
 
 function where() {
-  const total = run ? run.steps.length : 0;
-  $("where").textContent = "step " + shown + " of " + total;
+  const total = run ? run.steps.filter((s) => s.run > 0).length : 0;
+  $("where").textContent = "step " + done + " of " + total;
 }
 
 function colour(name) {
@@ -73,11 +75,22 @@ function colour(name) {
 
 function step() {
   if (!run || shown >= run.steps.length) return;
-  const s = run.steps[shown++];
+  const s = run.steps[shown];
+  const group = run.steps.slice(shown, shown + s.run);
+  shown += s.run;
+  done++;
   const row = document.createElement("tr");
-  row.className = s.kind + (s.ok ? "" : " failed");
-  const cells = [String(s.seq), s.kind, "\u00a0".repeat(4 * s.depth) + s.text, s.ok ? "ok" : "FAILED"];
+  row.className = s.kind + (s.ok ? "" : " failed") + (s.summary ? " folded" : "");
+  const indent = "\u00a0".repeat(4 * s.depth);
+  const cells = [String(s.seq), s.kind, indent + s.text, s.ok ? "ok" : "FAILED"];
   for (const text of cells) row.appendChild(Object.assign(document.createElement("td"), { textContent: text }));
+  if (s.summary) {
+    // A folded run: its summary line, the entries it stands for one click away.
+    const details = document.createElement("details");
+    details.appendChild(Object.assign(document.createElement("summary"), { textContent: indent + s.summary }));
+    for (const e of group) details.appendChild(Object.assign(document.createElement("div"), { textContent: e.text }));
+    row.cells[2].replaceChildren(details);
+  }
   const body = $("trace").tBodies[0];
   for (const old of body.querySelectorAll("tr.current")) old.classList.remove("current");
   row.classList.add("current");

@@ -83,6 +83,26 @@ def test_run_in_declared_order_comes_up(server):
     assert set(data["statuses"].values()) == {"ran"}
 
 
+def test_run_marks_each_folded_run_on_its_first_step(server):
+    status, data = get_json(server, "/api/run?notifiers=ordered&kernel=v6.1")
+    assert status == 200
+    steps = data["steps"]
+
+    assert [s["seq"] for s in steps] == list(range(1, len(steps) + 1))  # every entry
+    starts = [i for i, s in enumerate(steps) if s["run"]]
+    assert sum(steps[i]["run"] for i in starts) == len(steps)  # runs tile the trace
+    folded = [steps[i] for i in starts if steps[i]["run"] > 1]
+    summaries = [s["summary"] for s in folded]
+    assert any(t.startswith("realize /machine/virtio-mmio{0..31}") for t in summaries)
+    assert any(t.startswith("KVM_SET_DEVICE_ATTR(vgic-v3, ") for t in summaries)
+    for step in folded:
+        last = step["seq"] + step["run"] - 1
+        assert step["summary"].endswith(
+            f"{step['run']} calls: #{step['seq']}-#{last}]"
+        ) or (step["summary"].endswith(f"{step['run']} alike: #{step['seq']}-#{last}]"))
+    assert all(s["summary"] is None for s in steps if s["run"] <= 1)
+
+
 def test_explore_finds_the_dropped_edge(server):
     status, data = get_json(
         server,

@@ -117,6 +117,16 @@ def test_the_2016_failure_then_the_fix(browser, server):
     order = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#order li")]
     assert order.index("kvm-set-addr:its") < order.index("its-ctrl-init")
 
+    # A folded run is one step: its summary row, the entries inside.
+    browser.find_element(By.ID, "run-all").click()
+    total = int(_text(browser, "where").split()[-1])
+    assert len(_rows(browser)) == total
+    virtio = browser.find_element(By.CSS_SELECTOR, "#trace tr.folded details")
+    summary = virtio.find_element(By.TAG_NAME, "summary").text
+    assert summary.startswith("realize /machine/virtio-mmio{0..31}")
+    assert len(virtio.find_elements(By.TAG_NAME, "div")) == 32
+    assert total < int(_rows(browser)[-1].find_element(By.TAG_NAME, "td").text)
+
     # Forget the edge and let explore find it.
     Select(browser.find_element(By.ID, "drop")).select_by_value(
         "its-ctrl-init=kvm-set-addr:its"
