@@ -18,6 +18,7 @@ from virtmodel.machine.kvm.constants import errno_name
 from virtmodel.machine.kvm.encoding import decode_redist_region
 from virtmodel.machine.kvm.errors import KvmError, Refusal
 from virtmodel.machine.kvm.resource_names import RESOURCES
+from virtmodel.machine.kvm.uapi import CAPABILITY_NAMES
 
 __all__ = ["RESOURCES", "CallLog", "KvmCall", "Observer", "memory_region_args"]
 
@@ -80,7 +81,7 @@ class KvmCall:
         args = self.head()[:-1]
         if self.ioctl in _NAMED_VALUES and self.value is not None:
             # Spelled as the lab's tracer spells real QEMU's calls.
-            args += f", {_NAMED_VALUES[self.ioctl].format(self.value)}"
+            args += f", {_NAMED_VALUES[self.ioctl](self.value)}"
         elif self.value is not None:
             args += f", {self._show(self.value)}{self._decoded(self.value)}"
         elif self.group is not None and self.ioctl != "KVM_HAS_DEVICE_ATTR":
@@ -119,11 +120,19 @@ class KvmCall:
 
 #: Calls whose value is an address or a register.
 _HEX_IOCTLS: Final = frozenset({"KVM_SET_ONE_REG", "KVM_SET_USER_MEMORY_REGION"})
+
+
+def _capability(number: int) -> str:
+    return CAPABILITY_NAMES.get(number, str(number))
+
+
 #: Calls whose value is best named: the IPA size a VM asks for, the vCPU
-#: feature bitmap.
-_NAMED_VALUES: Final = {
-    "KVM_CREATE_VM": "type={}",
-    "KVM_ARM_VCPU_INIT": "features={:#x}",
+#: feature bitmap, the capability asked about or enabled.
+_NAMED_VALUES: Final[dict[str, Callable[[int], str]]] = {
+    "KVM_CREATE_VM": "type={}".format,
+    "KVM_ARM_VCPU_INIT": "features={:#x}".format,
+    "KVM_CHECK_EXTENSION": _capability,
+    "KVM_ENABLE_CAP": _capability,
 }
 #: Attribute groups whose value is a guest address.
 _HEX_GROUPS: Final = frozenset({"GRP_ADDR", "PVTIME_CTRL"})

@@ -123,20 +123,53 @@ KVM_IRQ_ROUTING_MSI: Final = 2
 # KVM_CREATE_VM type: the IPA size in bits 7..0 (0 means the default 40).
 KVM_VM_TYPE_ARM_IPA_SIZE_MASK: Final = 0xFF
 
-# Capabilities asked with KVM_CHECK_EXTENSION.
+# Capabilities asked with KVM_CHECK_EXTENSION: every one QEMU 7.2 asks an
+# arm64 kernel about (the lab's traces), so traces can name them.
+KVM_CAP_IRQCHIP: Final = 0
+KVM_CAP_USER_MEMORY: Final = 3
+KVM_CAP_NR_VCPUS: Final = 9
+KVM_CAP_NR_MEMSLOTS: Final = 10
+KVM_CAP_MP_STATE: Final = 14
+KVM_CAP_COALESCED_MMIO: Final = 15
+KVM_CAP_SYNC_MMU: Final = 16
+KVM_CAP_DESTROY_MEMORY_REGION_WORKS: Final = 21
+KVM_CAP_SET_GUEST_DEBUG: Final = 23
 KVM_CAP_IRQ_ROUTING: Final = 25
+KVM_CAP_IRQ_INJECT_STATUS: Final = 26
+KVM_CAP_JOIN_MEMORY_REGIONS_WORKS: Final = 30
+KVM_CAP_IRQFD: Final = 32
+KVM_CAP_IOEVENTFD: Final = 36
+KVM_CAP_VCPU_EVENTS: Final = 41
+KVM_CAP_X86_ROBUST_SINGLESTEP: Final = 51
 KVM_CAP_MAX_VCPUS: Final = 66
+KVM_CAP_PCI_2_3: Final = 75
+KVM_CAP_SIGNAL_MSI: Final = 77
+KVM_CAP_READONLY_MEM: Final = 81
+KVM_CAP_IRQFD_RESAMPLE: Final = 82
 KVM_CAP_DEVICE_CTRL: Final = 89
+KVM_CAP_VM_ATTRIBUTES: Final = 101
+KVM_CAP_ARM_PSCI_0_2: Final = 102
+KVM_CAP_MULTI_ADDRESS_SPACE: Final = 118
+KVM_CAP_GUEST_DEBUG_HW_BPS: Final = 119
+KVM_CAP_GUEST_DEBUG_HW_WPS: Final = 120
+KVM_CAP_IOEVENTFD_ANY_LENGTH: Final = 122
 KVM_CAP_ARM_PMU_V3: Final = 126
 KVM_CAP_VCPU_ATTRIBUTES: Final = 127
 KVM_CAP_MAX_VCPU_ID: Final = 128
+KVM_CAP_IMMEDIATE_EXIT: Final = 136
+KVM_CAP_NESTED_STATE: Final = 157
+KVM_CAP_ARM_INJECT_SERROR_ESR: Final = 158
+KVM_CAP_COALESCED_PIO: Final = 162
 KVM_CAP_ARM_VM_IPA_SIZE: Final = 165
 KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: Final = 168
 KVM_CAP_ARM_SVE: Final = 170
 KVM_CAP_ARM_PTRAUTH_ADDRESS: Final = 171
 KVM_CAP_ARM_PTRAUTH_GENERIC: Final = 172
 KVM_CAP_ARM_NISV_TO_USER: Final = 177
+KVM_CAP_ARM_INJECT_EXT_DABT: Final = 178
 KVM_CAP_STEAL_TIME: Final = 187
+KVM_CAP_SET_GUEST_DEBUG2: Final = 195
+KVM_CAP_BINARY_STATS_FD: Final = 203
 
 # KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's bits (its KVM_CHECK_EXTENSION answer
 # and its KVM_ENABLE_CAP args[0]).
@@ -192,4 +225,13 @@ VCPU_ATTR_NAMES: Final[dict[tuple[int, int], str]] = {
     (1, 0): "TIMER_IRQ_VTIMER",
     (1, 1): "TIMER_IRQ_PTIMER",
     (2, 0): "PVTIME_IPA",
+}
+
+
+#: KVM_CAP_* name by number, for traces (``KVM_CHECK_EXTENSION(kvm,
+#: KVM_CAP_IMMEDIATE_EXIT)``); a number not here prints as the number.
+CAPABILITY_NAMES: Final[dict[int, str]] = {
+    value: name
+    for name, value in sorted(globals().items())
+    if name.startswith("KVM_CAP_") and isinstance(value, int)
 }

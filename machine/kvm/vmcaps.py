@@ -72,6 +72,9 @@ def check_extension(semantics: Semantics, cap: int) -> int:
 def enable_cap_args(cap: int, flags: int, args: tuple[int, int]) -> str:
     """Return a KVM_ENABLE_CAP record's ``args``, spelt as the lab's tracer.
 
+    The capability itself is the record's value (printed by name); it is
+    checked here with the rest of struct kvm_enable_cap.
+
     Raises:
         ValueError: A number does not fit its field of struct kvm_enable_cap.
     """
@@ -79,7 +82,7 @@ def enable_cap_args(cap: int, flags: int, args: tuple[int, int]) -> str:
     check_int("flags", flags, 32)
     for arg in args:
         check_int("args", arg, 64)
-    return f"cap={cap}, flags={flags}, args=0x{args[0]:x},0x{args[1]:x}"
+    return f"flags={flags}, args=0x{args[0]:x},0x{args[1]:x}"
 
 
 def enable_cap(semantics: Semantics, cap: int, flags: int, args0: int) -> int:
@@ -217,9 +220,9 @@ class VmSetupCalls:
                 dead VM.
             ValueError: A number does not fit its field.
         """
+        args = enable_cap_args(cap, flags, (arg0, 0))
         pending = KvmCall(
-            -1, "KVM_ENABLE_CAP", "vm", None, None, None, "kvm.vm.enable_cap",
-            args=enable_cap_args(cap, flags, (arg0, 0)),
+            -1, "KVM_ENABLE_CAP", "vm", None, None, cap, "kvm.vm.enable_cap", args=args
         )  # fmt: skip
         self.log.invoke(pending, lambda: enable_cap(self.semantics, cap, flags, arg0))
 

@@ -97,7 +97,9 @@ def _argument(
     if ioctl == "KVM_SET_USER_MEMORY_REGION":
         # The base, then slot, flags and size as both records spell them.
         return f"0x{value or 0:x}, {more}"
-    if ioctl in ("KVM_ENABLE_CAP", "KVM_IOEVENTFD"):
+    if ioctl == "KVM_ENABLE_CAP":
+        return f"cap={value}, {more}"  # the capability by number, as captured
+    if ioctl == "KVM_IOEVENTFD":
         return more  # every argument, as both records spell them
     if ioctl == "KVM_CREATE_VM":
         return f"type={value}"

@@ -20,7 +20,8 @@ extends it in the same style:
   ``KVM_SET_USER_MEMORY_REGION(vm, 0x40000000, slot=2, flags=0,
   size=0x10000000) = 0`` (the base, as the simulator's record).
 - ``KVM_SET_GSI_ROUTING(vm, 256 entries: gsi 0-255 irqchip 0 pin 0-255) = 0``.
-- ``KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0`` and
+- ``KVM_ENABLE_CAP(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, flags=0, args=0x3,0x0) = 0``
+  (capabilities by their UAPI name, a number the table lacks as the number) and
   ``KVM_IOEVENTFD(vm, addr=0x0, len=2, flags=0x3, datamatch=0x0) = 0``:
   every field the tracer prints, as the simulator's record spells it.
 - ``KVM_SET_ONE_REG(vcpu0) x 57 = 0``: a run of 57 register writes.
@@ -278,6 +279,8 @@ class _Reader:
             call["value"] = int(fields.pop("features"), 16)
         elif name == "KVM_SET_USER_MEMORY_REGION":
             call["value"] = int(fields.pop("gpa"), 16)
+        elif name == "KVM_ENABLE_CAP":
+            call["value"] = int(fields.pop("cap"))
         elif name == "KVM_CHECK_EXTENSION":
             call["value"] = int(fields.pop("arg"))
             if ok:

@@ -19,8 +19,8 @@ def test_6_1_enables_both_capabilities_then_probes_seven_ioeventfds() -> None:
     qemu_vm_setup(vm)
     lines = _heads(vm.calls)
     assert lines[:2] == [
-        "KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0",
-        "KVM_ENABLE_CAP(vm, cap=177, flags=0, args=0x0,0x0) = 0",
+        "KVM_ENABLE_CAP(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, flags=0, args=0x3,0x0) = 0",
+        "KVM_ENABLE_CAP(vm, KVM_CAP_ARM_NISV_TO_USER, flags=0, args=0x0,0x0) = 0",
     ]
     assigns = [f"flags=0x3, datamatch=0x{n:x}" for n in range(7)]
     deassigns = [f"flags=0x7, datamatch=0x{n:x}" for n in reversed(range(7))]

@@ -43,7 +43,7 @@ class HostVmSetupCalls:
         args = enable_cap_args(cap, flags, (arg0, 0))
         buffer = bytearray(ENABLE_CAP.pack(cap, flags, arg0, 0, 0, 0))
         self._vm_call(
-            "KVM_ENABLE_CAP", "kvm.vm.enable_cap", args, u.KVM_ENABLE_CAP, buffer
+            "KVM_ENABLE_CAP", "kvm.vm.enable_cap", args, u.KVM_ENABLE_CAP, buffer, cap
         )
 
     def eventfd(self) -> int:
@@ -71,9 +71,15 @@ class HostVmSetupCalls:
         )
 
     def _vm_call(
-        self, ioctl: str, resource: Resource, args: str, request: int, buffer: bytearray
+        self,
+        ioctl: str,
+        resource: Resource,
+        args: str,
+        request: int,
+        buffer: bytearray,
+        value: int | None = None,
     ) -> None:
-        pending = KvmCall(-1, ioctl, "vm", None, None, None, resource, args=args)
+        pending = KvmCall(-1, ioctl, "vm", None, None, value, resource, args=args)
         self.log.invoke(
             pending,
             lambda: self.kernel_call(

@@ -43,8 +43,8 @@ def test_enable_cap_is_recorded_as_the_lab_tracer_spells_it() -> None:
     vm.enable_cap(DIRTY, 3)
     vm.enable_cap(NISV, 0x55)  # NISV ignores its arguments
     assert [str(call) for call in vm.calls] == [
-        "KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0",
-        "KVM_ENABLE_CAP(vm, cap=177, flags=0, args=0x55,0x0) = 0",
+        "KVM_ENABLE_CAP(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, flags=0, args=0x3,0x0) = 0",
+        "KVM_ENABLE_CAP(vm, KVM_CAP_ARM_NISV_TO_USER, flags=0, args=0x55,0x0) = 0",
     ]
     assert {call.resource for call in vm.calls} == {"kvm.vm.enable_cap"}
 

@@ -197,7 +197,7 @@ def test_qemu_results_build_traces():
     assert "# vm0\nKVM_CREATE_VM(vm, type=0, fd=9) = 0\n" in text
     out = io.StringIO()
     print_traces([trace], show_all=True, out=out)
-    assert "KVM_CHECK_EXTENSION(kvm, 165) = 48" in out.getvalue()
+    assert "KVM_CHECK_EXTENSION(kvm, KVM_CAP_ARM_VM_IPA_SIZE) = 48" in out.getvalue()
 
 
 def test_a_qemu_that_exited_is_not_ok_and_says_why():

@@ -16,6 +16,7 @@ import pytest
 from tests.golden.capture_kvm import golden_path, qemu_args, read_golden
 from tests.machine.lab.conftest import guest_timeout, real_lab
 from tests.machine.lab.test_qemu_goldens import assert_same_calls
+from virtmodel.machine.kvm import uapi
 from virtmodel.machine.lab.batch import LabBatch, run_lab_batch
 from virtmodel.machine.lab.devicecalls import (
     boot_virtmodel,
@@ -204,6 +205,11 @@ def test_real_qemu_its_machine_calls(lab_batch):
     # -cpu host probes the host CPU in scratch VMs of its own.
     vms = {c.vm for c in trace.calls if c.ioctl == "KVM_CREATE_VM"}
     assert len(vms) >= 2
+    # Every capability real QEMU asks about prints by name, never as a bare
+    # number (the table is checked against the 6.1 header elsewhere).
+    asked = {c.value for c in trace.calls if c.ioctl == "KVM_CHECK_EXTENSION"}
+    assert len(asked) > 30
+    assert asked <= set(uapi.CAPABILITY_NAMES)
 
 
 def test_real_qemu_without_its_one_vcpu_and_5g(lab_batch):

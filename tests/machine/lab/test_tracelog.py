@@ -44,7 +44,7 @@ vm0.its KVM_CREATE_DEVICE type=8 flags=0 fd=14 ret=0 errno=0
 
 EXPECTED = """\
 KVM_GET_API_VERSION(kvm) = 12
-KVM_CHECK_EXTENSION(kvm, 165) = 48
+KVM_CHECK_EXTENSION(kvm, KVM_CAP_ARM_VM_IPA_SIZE) = 48
 KVM_CREATE_VM(vm, type=40, fd=9) = 0
 KVM_CREATE_DEVICE(vgic-v3, KVM_CREATE_DEVICE_TEST, 7) = 0
 KVM_CREATE_DEVICE(vgic-v2, KVM_CREATE_DEVICE_TEST, 5) -> ENODEV
@@ -256,3 +256,18 @@ def test_vm_set_up_calls_read_as_the_simulator_records_them():
     vm.enable_cap(168, 3)
     vm.ioeventfd(vm.eventfd(), 0, 2, 3, 6)
     assert traced == [str(call) for call in vm.calls]
+
+
+def test_capabilities_print_by_name_and_an_unknown_one_by_number():
+    log = [
+        "sys KVM_CHECK_EXTENSION arg=136 ret=1 errno=0",
+        "sys KVM_CHECK_EXTENSION arg=4095 ret=0 errno=0",
+        "sys KVM_CREATE_VM type=0x28 ret=11 errno=0",
+        "vm0 KVM_ENABLE_CAP cap=177 flags=0 args=0x0,0x0 ret=0 errno=0",
+    ]
+    assert [str(call) for call in parse_trace_log(log)] == [
+        "KVM_CHECK_EXTENSION(kvm, KVM_CAP_IMMEDIATE_EXIT) = 1",
+        "KVM_CHECK_EXTENSION(kvm, 4095) = 0",
+        "KVM_CREATE_VM(vm, type=40, fd=11) = 0",
+        "KVM_ENABLE_CAP(vm, KVM_CAP_ARM_NISV_TO_USER, flags=0, args=0x0,0x0) = 0",
+    ]

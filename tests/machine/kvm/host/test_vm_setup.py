@@ -24,7 +24,7 @@ def test_enable_cap_packs_struct_kvm_enable_cap_on_the_vm_fd() -> None:
         assert isinstance(last.arg, bytes)
         assert ENABLE_CAP.unpack(last.arg) == (168, 0, 3, 0, 0, 0)
         assert str(vm.calls[-1]) == (
-            "KVM_ENABLE_CAP(vm, cap=168, flags=0, args=0x3,0x0) = 0"
+            "KVM_ENABLE_CAP(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, flags=0, args=0x3,0x0) = 0"
         )
 
 
