@@ -146,6 +146,8 @@ def _call_key(entry: TraceEntry) -> tuple[int, str, str] | None:
     data = entry.data
     if entry.kind is not Kind.KVM or data.get("result") is None:
         return None  # a failure (even a probe's "no") keeps its own line
+    if "ioctl" not in data or "device" not in data:
+        return None  # an entry not recorded by the machine's KVM watch
     return (entry.depth, data["ioctl"], data["device"])
 
 

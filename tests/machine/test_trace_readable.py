@@ -172,3 +172,11 @@ def test_run_says_what_it_folded_and_full_prints_every_entry(capsys):
     assert [line.split()[0] for line in full[2:]] == [
         str(n) for n in range(1, entries + 1)
     ]
+
+
+def test_kvm_entries_without_the_calls_fields_never_fold():
+    trace = MachineTrace()
+    for n in range(FOLD_CALLS_AT):
+        trace.add(Kind.KVM, f"KVM_SOMETHING({n}) = 0", result=0)
+
+    assert len(str(trace).splitlines()) == FOLD_CALLS_AT
