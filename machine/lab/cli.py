@@ -32,6 +32,7 @@ _TRACE_OPTIONS: Final = {
     "--raw": False,
     "--reset": False,
     "--console": False,
+    "--full": False,
 }
 
 
@@ -112,8 +113,8 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
             "one configuration, run in one guest boot after -accel kvm -S "
             "-nographic -nic none; -M virt and -cpu host are added when "
             "missing. Without ARGS: " + " ".join(DEFAULT_CONFIGURATION) + ".",
-            usage="virtmodel lab qemu-trace [--timeout S] [--all] [--json] [--raw] "
-            "[--reset] [--console] [QEMU ARGS] [-- QEMU ARGS ...]",
+            usage="virtmodel lab qemu-trace [--timeout S] [--all] [--full] [--json] "
+            "[--raw] [--reset] [--console] [QEMU ARGS] [-- QEMU ARGS ...]",
         )
     finally:
         inner._parser_class = saved
@@ -131,6 +132,11 @@ def add_lab_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     trace.add_argument(
         "--all", action="store_true", help="also print capability probes"
+    )
+    trace.add_argument(
+        "--full",
+        action="store_true",
+        help="print every call (runs of alike calls are folded otherwise, as in run)",
     )
     trace.add_argument("--json", action="store_true", help="print records as JSON")
     trace.add_argument("--raw", action="store_true", help="print the tracer's log")
@@ -202,7 +208,9 @@ def _qemu_trace(args: argparse.Namespace) -> int:
         console=console,
         paths=_paths(args),
     )
-    print_traces(traces, show_all=args.all, as_json=args.json, raw=args.raw)
+    print_traces(
+        traces, show_all=args.all, as_json=args.json, raw=args.raw, full=args.full
+    )
     return EXIT_OK if all(t.ok for t in traces) else EXIT_FAILED
 
 

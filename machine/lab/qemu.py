@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from virtmodel.machine.errors import MachineError
 from virtmodel.machine.lab.paths import LabError
+from virtmodel.machine.trace import FOLD_CALLS_AT, calls_summary
 
 if TYPE_CHECKING:
     # Imported where used, so that the CLI's parser (which reads this
@@ -284,9 +285,15 @@ def print_traces(
     show_all: bool = False,
     as_json: bool = False,
     raw: bool = False,
+    full: bool = False,
     out: TextIO | None = None,
 ) -> None:
-    """Print each configuration's calls in virtmodel's trace notation."""
+    """Print each configuration's calls in virtmodel's trace notation.
+
+    As ``virtmodel run`` does, a run of :data:`~machine.trace.FOLD_CALLS_AT`
+    or more successful calls with the same ioctl on the same fd prints as one
+    counted line (the vGIC state QEMU writes at reset); ``full`` prints each.
+    """
     out = out or sys.stdout
     if as_json:
         data = [
@@ -301,15 +308,68 @@ def print_traces(
             for line in trace.output[-5:]:
                 print(f"#   {line}", file=out)
         vm: int | None = None
-        for index, call in enumerate(trace.calls):
-            if index == trace.reset_at:
+        shown = [
+            (index, call)
+            for index, call in enumerate(trace.calls)
+            if show_all or not call.probe
+        ]
+        reset = trace.reset_at
+        for run in _runs(shown, reset, fold=not (full or raw)):
+            index, call = run[0]
+            if reset is not None and index >= reset:
                 print("# system_reset (monitor)", file=out)
-            if call.probe and not show_all:
-                continue
+                reset = None
             if raw:
                 print(call.raw, file=out)
                 continue
             if call.vm is not None and call.vm != vm:
                 vm = call.vm
                 print(f"# vm{vm}", file=out)
-            print(call, file=out)
+            if len(run) == 1:
+                print(call, file=out)
+                continue
+            calls = [c for _, c in run]
+            summary = calls_summary(
+                call.ioctl,
+                call.device,
+                [c.group for c in calls],
+                [c.result for c in calls],
+            )
+            print(f"{summary}  [{len(run)} calls]", file=out)
+
+
+def _runs(
+    shown: list[tuple[int, TracedCall]], reset_at: int | None, *, fold: bool
+) -> list[list[tuple[int, TracedCall]]]:
+    """Group the calls to print: foldable runs together, every other call alone.
+
+    A run never crosses the monitor's reset or a change of VM, and holds only
+    successful single calls (a tracer line that already counts a register
+    flood stays as it is).
+    """
+    out: list[list[tuple[int, TracedCall]]] = []
+    run: list[tuple[int, TracedCall]] = []
+
+    def key(index: int, call: TracedCall) -> tuple[object, ...] | None:
+        if not fold or call.result is None or call.count != 1:
+            return None
+        after_reset = reset_at is not None and index >= reset_at
+        return (after_reset, call.vm, call.ioctl, call.device)
+
+    def settle() -> None:
+        if len(run) >= FOLD_CALLS_AT:
+            out.append(list(run))
+        else:
+            out.extend([item] for item in run)
+        run.clear()
+
+    for index, call in shown:
+        this = key(index, call)
+        if run and this != key(*run[0]):
+            settle()
+        if this is None:
+            out.append([(index, call)])
+        else:
+            run.append((index, call))
+    settle()
+    return out

@@ -18,6 +18,7 @@ from virtmodel.machine.lab.qemu import (
     split_configurations,
 )
 from virtmodel.machine.lab.script import KvmScriptResult, ScriptError
+from virtmodel.machine.trace import FOLD_CALLS_AT
 
 # --- KVM scripts ------------------------------------------------------------
 
@@ -284,3 +285,54 @@ def test_with_reset_the_job_asks_for_it_and_the_marker_splits_the_trace():
     ]
     (plain,) = qemu_results(_sections(log[:2]), [("-M", "virt")], "")
     assert plain.reset_at is None
+
+
+def _dist_writes(count, vm="vm0"):
+    return [
+        f"{vm}.vgic-v3 KVM_SET_DEVICE_ATTR flags=0 group=1 attr=0x{4 * n:x} "
+        f"value=0x0 ret=0 errno=0"
+        for n in range(count)
+    ]
+
+
+def test_the_vgic_state_folds_as_run_folds_it_and_full_prints_each():
+    log = [
+        "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
+        "vm0 KVM_CREATE_DEVICE type=7 flags=0 fd=10 ret=0 errno=0",
+        *_dist_writes(FOLD_CALLS_AT + 2),
+        "vm0.vgic-v3 KVM_SET_DEVICE_ATTR flags=0 group=1 attr=0x0 value=0x0 ret=-1 errno=6",
+        *_dist_writes(FOLD_CALLS_AT - 1),
+    ]
+    (trace,) = qemu_results(_sections(log), [("-M", "virt")], "")
+    out = io.StringIO()
+    print_traces([trace], out=out)
+    lines = out.getvalue().splitlines()
+
+    n = FOLD_CALLS_AT + 2
+    assert lines[4] == (
+        f"KVM_SET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS x{n}) = 0  [{n} calls]"
+    )
+    assert lines[5].endswith("-> ENXIO")  # a failure breaks the run, stays whole
+    assert len(lines) == 6 + FOLD_CALLS_AT - 1  # one short of a fold: every line
+    full = io.StringIO()
+    print_traces([trace], full=True, out=full)
+    assert len(full.getvalue().splitlines()) == 1 + len(log) + 1  # + "# vm0"
+
+
+def test_a_fold_stops_at_the_reset_and_the_marker_survives_hidden_probes():
+    log = [
+        "sys KVM_CREATE_VM type=0x0 ret=9 errno=0",
+        *_dist_writes(FOLD_CALLS_AT),
+        "# system_reset",
+        "sys KVM_CHECK_EXTENSION arg=25 ret=1 errno=0",
+        *_dist_writes(FOLD_CALLS_AT),
+    ]
+    (trace,) = qemu_results(_sections(log), [("-M", "virt")], "")
+    out = io.StringIO()
+    print_traces([trace], out=out)
+    folded = f"KVM_SET_DEVICE_ATTR(vgic-v3, GRP_DIST_REGS x{FOLD_CALLS_AT}) = 0"
+    assert out.getvalue().splitlines()[3:] == [
+        f"{folded}  [{FOLD_CALLS_AT} calls]",
+        "# system_reset (monitor)",
+        f"{folded}  [{FOLD_CALLS_AT} calls]",
+    ]
