@@ -207,7 +207,7 @@ def folded(group: Sequence[TraceEntry]) -> str:
     summary = calls_summary(
         first.data["ioctl"],
         first.data["device"],
-        [e.data["group"] for e in group],
+        [e.data.get("group") for e in group],
         [e.data["result"] for e in group],
     )
     text = f"{summary}  [{len(group)} calls: #{first.seq}-#{last.seq}]"
